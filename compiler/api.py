@@ -1,0 +1,249 @@
+"""The user's entry points: `grad`, `value_and_grad`, `check_grad`.
+
+Decorating runs the whole pipeline once: frontend (source -> IR), reverse (IR -> gradient IR),
+passes (fold, share, prune), emit (IR -> Python source), loader (source -> function). What the user
+gets back *is* the generated function, with the pipeline's products as attributes:
+
+    f.source       the generated Python source (exactly what runs)
+    f.graph        the primal IR (print it), f.grad_graph the optimised gradient IR
+    f.dot()        the primal graph in Graphviz DOT
+    f.check(*a)    compiled vs central differences at a point (see check_grad)
+    f.__wrapped__  the user's original function
+
+Calling it costs one guard (`type(x) is not float` per differentiated argument) before the
+straight-line code; anything else goes through `respecialize`, which converts float-like values
+(np.float64, 0-d float arrays) and refuses the rest with a GradError.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+
+import numpy as np
+
+from . import frontend
+from .dot import to_dot
+from .emit import Emitter
+from .errors import GradError, error_at
+from .frontend import identifiers
+from .loader import load
+from .passes import optimize
+from .reverse import reverse
+from .rules import MissingRule
+
+_build_lock = threading.RLock()
+
+
+def grad(fn=None, wrt=0):
+    """The gradient of a scalar function: `grad(f)`, `@grad`, or `@grad(wrt=("x", "y"))`.
+
+    `wrt` is a parameter index, a parameter name, or a tuple of them; a tuple gives a tuple of
+    gradients, in the same order.
+    """
+    if fn is None:
+        return lambda f: grad(f, wrt=wrt)
+    return _compile(fn, wrt, with_value=False)
+
+
+def value_and_grad(fn=None, wrt=0):
+    """`(f(*args), gradient)` from one generated function (the forward values are shared)."""
+    if fn is None:
+        return lambda f: value_and_grad(f, wrt=wrt)
+    return _compile(fn, wrt, with_value=True)
+
+
+def _compile(fn, wrt, with_value):
+    if getattr(fn, "_sourcead", None) is not None:
+        raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
+                        "function (its __wrapped__), higher derivatives are not supported yet.")
+    with _build_lock:
+        return Compiled(fn, wrt, with_value).function
+
+
+def _wrt_indices(src, wrt):
+    spec = src.node.args
+    names = [a.arg for a in spec.args + spec.kwonlyargs]
+    items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    indices = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise error_at(src.location(src.node),
+                           f"wrt={wrt!r}: name parameters by position (0, 1...) or by name ('x').")
+        if isinstance(item, int):
+            if not -len(names) <= item < len(names):
+                raise error_at(src.location(src.node),
+                               f"wrt={item}, but {src.name} has {len(names)} parameter(s): "
+                               f"{', '.join(names) or 'none'}.")
+            indices.append(item % len(names))
+        else:
+            if item not in names:
+                raise error_at(src.location(src.node),
+                               f"wrt names `{item}`, but {src.name} has no such parameter; its "
+                               f"parameters are: {', '.join(names) or 'none'}.")
+            indices.append(names.index(item))
+    if not indices:
+        raise error_at(src.location(src.node), "wrt is empty: name at least one parameter.")
+    return indices, isinstance(wrt, (tuple, list)), names
+
+
+class Compiled:
+    """One decorated function: the graphs, the generated source, and the entry function."""
+
+    def __init__(self, fn, wrt, with_value):
+        self.fn = fn
+        self.with_value = with_value
+        self.primal, self.lowering = frontend.lower(fn)
+        src = self.lowering.root
+        self.src = src
+        self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
+        spec = src.node.args
+        self.positional = [a.arg for a in spec.args]
+        self.kwonly = [a.arg for a in spec.kwonlyargs]
+        self.signature = inspect.signature(fn)
+        try:
+            raw = reverse(self.primal, self.wrt, with_value)
+        except MissingRule as exc:  # a primitive without a rule: our bug, said plainly
+            raise GradError(str(exc)) from None
+        self.grad_graph = optimize(raw)
+        grads_tree = tuple(range(int(with_value), int(with_value) + len(self.wrt)))
+        if not self.wrt_is_tuple:
+            grads_tree = grads_tree[0]
+        tree = (0, grads_tree) if with_value else grads_tree
+        if isinstance(tree, int):
+            tree = tree  # a single gradient is returned bare
+        suffix = "value_and_grad" if with_value else "grad"
+        func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
+        blocked = set()
+        for s in self.lowering.sources:
+            blocked |= identifiers(s)
+        blocked |= self.lowering.env_reads
+        owned = self.lowering.user_locals
+        guard = sorted({self.names[i] for i in self.wrt}, key=self.names.index)
+        emitter = Emitter(self.grad_graph, func_name, self.positional, self.kwonly,
+                          blocked - owned | self.lowering.env_reads, owned, fn.__globals__,
+                          guard=guard, result_tree=tree)
+        self.source, factory = emitter.source(self.respecialize)
+        self.function = load(self.source, factory, func_name, emitter.bindings, emitter.cells,
+                             fn.__globals__, fn.__defaults__, fn.__kwdefaults__)
+        f = self.function
+        functools.update_wrapper(f, fn)
+        f.__name__ = fn.__name__
+        f._sourcead = self
+        f.source = self.source
+        f.graph = self.primal
+        f.grad_graph = self.grad_graph
+        f.ir = str(self.primal)
+        f.wrt = tuple(self.names[i] for i in self.wrt)
+        f.dot = lambda: to_dot(self.primal)
+        f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, **kwargs)
+
+    def respecialize(self, *args, **kwargs):
+        """The slow path: arguments that are not plain floats. Converts float-likes or explains."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.fn.__name__}(): {exc}") from None
+        bound.apply_defaults()
+        values = bound.arguments
+        for i in sorted(set(self.wrt)):
+            name = self.names[i]
+            values[name] = self._as_float(name, values[name])
+        return self.function(*(values[n] for n in self.positional),
+                             **{n: values[n] for n in self.kwonly})
+
+    def _as_float(self, name, value):
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f":
+            return float(value)
+        node = next(a for a in self.src.node.args.args + self.src.node.args.kwonlyargs if a.arg == name)
+        loc = self.src.location(node)
+        if isinstance(value, (bool, np.bool_)):
+            what, fix = "a bool", f"pass a float such as {float(value)!r}"
+        elif isinstance(value, (int, np.integer)):
+            what, fix = f"the integer {value!r}", f"pass the float {float(value)!r} instead"
+        elif isinstance(value, (complex, np.complexfloating)):
+            what, fix = "a complex number", "pass a real float (complex gradients are not supported)"
+        elif isinstance(value, np.ndarray):
+            what = f"an array of shape {value.shape} and dtype {value.dtype}"
+            fix = ("pass a Python float; arrays are differentiated when the function is written "
+                   "for them" if value.dtype.kind == "f" else "pass float64 values")
+        else:
+            what, fix = f"a {type(value).__name__} ({value!r})", "pass a float"
+        raise error_at(loc, f"argument `{name}` is differentiated (it is in wrt) but got {what}: "
+                            f"{fix}. Only float arguments have gradients.")
+
+
+# --- checking against finite differences ---------------------------------------------------------
+
+class GradCheckReport:
+    """Per-argument comparison of the compiled gradient with central differences.
+
+    An argument passes when |compiled - numeric| <= atol + rtol * |numeric| entrywise, with the
+    step h = cbrt(eps) * max(1, |x|) (runtime.gradcheck); defaults atol = 1e-6, rtol = 1e-5.
+    """
+
+    def __init__(self, name, rows, value):
+        self.name = name
+        self.rows = rows  # (argument, compiled, numeric, abs error, rel error, passed)
+        self.value = value
+        self.passed = all(r[5] for r in rows)
+
+    def __bool__(self):
+        return self.passed
+
+    def __getitem__(self, argument):
+        for row in self.rows:
+            if row[0] == argument:
+                return row
+        raise KeyError(argument)
+
+    def __str__(self):
+        lines = [f"gradient check of {self.name}: value {self.value!r}",
+                 f"  {'argument':<10} {'compiled':>22} {'numerical':>22} {'abs err':>9} {'rel err':>9}  ok"]
+        for name, a, n, ae, re_, ok in self.rows:
+            lines.append(f"  {name:<10} {_fmt(a):>22} {_fmt(n):>22} {ae:9.1e} {re_:9.1e}  "
+                         f"{'yes' if ok else 'NO'}")
+        lines.append("  passed" if self.passed else "  FAILED")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _fmt(v):
+    if np.ndim(v) == 0:
+        return f"{float(v):.15g}"
+    return f"array{np.shape(v)}"
+
+
+def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
+    """Compare `value_and_grad(fn)` with central differences at `args`; returns a GradCheckReport."""
+    from runtime import gradcheck
+
+    plain = getattr(fn, "__wrapped__", fn) if getattr(fn, "_sourcead", None) else fn
+    sig = inspect.signature(plain)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    names = list(bound.arguments)
+    if wrt is None:
+        wrt = tuple(n for n in names if isinstance(bound.arguments[n], float))
+        if not wrt:
+            raise GradError(f"check_grad({plain.__name__}, ...): no float argument to check; "
+                            "pass floats or name them with wrt=.")
+    compiled = value_and_grad(plain, wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,))
+    value, grads = compiled(*args, **kwargs)
+    rows = []
+    pos = [bound.arguments[n] for n in names]
+
+    def call(*vals):
+        return plain(*vals)
+
+    for name, g in zip(compiled.wrt, grads):
+        idx = names.index(name)
+        numeric = gradcheck.numerical_grad(call, pos, idx)
+        ae, re_, ok = gradcheck.compare(g, numeric,
+                                        atol=gradcheck.ATOL if atol is None else atol,
+                                        rtol=gradcheck.RTOL if rtol is None else rtol)
+        rows.append((name, g, numeric, ae, re_, ok))
+    return GradCheckReport(plain.__name__, rows, value)

@@ -1,0 +1,690 @@
+"""The only module that reads Python syntax: a user's function -> a `Graph` of primitives.
+
+What it guarantees about the graph it returns:
+- one primitive per equation, in the order Python would evaluate them (left to right, inner first);
+- every name the user reassigns becomes a fresh variable (SSA), hinted with the user's name;
+- calls are resolved by the object a name refers to when the graph is built (math.sin, np.sin, a
+  user's own function): primitives become equations, the user's functions are inlined (their
+  bodies lowered in place, with their own globals and closures), nested `def`s likewise;
+- numeric values of globals and closure cells are read when the gradient runs (`global` and `cell`
+  equations), as plain Python would read them; module constants such as math.pi are folded in.
+Anything else raises a `GradError` naming the user's file, line and code, and what to do instead.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import linecache
+import numbers
+import textwrap
+import types
+
+import numpy as np
+
+from .errors import GradError, Location, error_at
+from .ir import Builder, Const, Graph, Var
+from .primitives import MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC
+
+
+# --- reading a function's source -----------------------------------------------------------------
+
+class FuncSource:
+    """A user function's parsed definition, and where its text lives."""
+
+    def __init__(self, fn, node, filename, lines, line_offset, col_offset):
+        self.fn = fn
+        self.node = node                  # the ast.FunctionDef, decorators removed
+        self.filename = filename
+        self.lines = lines                # the file's lines, for error messages and comments
+        self.line_offset = line_offset    # add to an ast lineno to get the file's line number
+        self.col_offset = col_offset      # add to an ast col_offset to get the file's column
+        self.name = fn.__name__
+        self.globals = fn.__globals__
+        code = fn.__code__
+        cells = fn.__closure__ or ()
+        self.cells = dict(zip(code.co_freevars, cells))
+
+    def location(self, node):
+        lineno = getattr(node, "lineno", None)
+        if lineno is None:
+            lineno = self.node.lineno
+            node = self.node
+        line = lineno + self.line_offset
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        col = getattr(node, "col_offset", 0) + self.col_offset
+        end_col = getattr(node, "end_col_offset", None)
+        if end_col is not None:
+            end_col += self.col_offset
+            if getattr(node, "end_lineno", lineno) != lineno:
+                end_col = len(text.rstrip())
+        return Location(self.filename, self.name, line, col, end_col, text)
+
+
+_source_cache = {}
+
+
+def _definition_location(fn):
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    return Location(code.co_filename, fn.__name__, code.co_firstlineno, 0, None, "")
+
+
+def parse_function(fn):
+    """Parse `fn` once (cached per code object); clear errors when it has no readable source."""
+    if not isinstance(fn, types.FunctionType):
+        raise GradError(f"{fn!r} is not a Python function defined with `def`: the compiler reads a "
+                        "function's source, so pass a plain function (not a class, method or builtin).")
+    code = fn.__code__
+    cached = _source_cache.get(code)
+    if cached is not None and cached.fn is fn:
+        return cached
+    if fn.__name__ == "<lambda>":
+        raise error_at(_definition_location(fn),
+                       "lambda functions cannot be differentiated: define the function with `def`.")
+    if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
+        kind = "generator" if code.co_flags & inspect.CO_GENERATOR else "async"
+        raise error_at(_definition_location(fn),
+                       f"{fn.__name__} is a {kind} function: only plain functions that return a value "
+                       "can be differentiated. Return the value instead of yielding or awaiting it.")
+    filename = code.co_filename
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        raise GradError(
+            f'cannot read the source of {fn.__name__} (defined in "{filename}"): the compiler '
+            "differentiates a function's source text, and functions typed at the interactive prompt "
+            "or made by exec() have none. Put the function in a .py file and import it.") from None
+    all_lines = linecache.getlines(filename) or lines
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    col_offset = _indent_of(lines[0]) - _indent_of(dedented.splitlines()[0] + "\n") if lines else 0
+    try:
+        module = ast.parse(dedented)
+    except SyntaxError as exc:
+        raise GradError(f'cannot parse the source of {fn.__name__} in "{filename}": {exc}') from None
+    node = module.body[0] if module.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise error_at(_definition_location(fn), f"cannot find the `def` of {fn.__name__} in its source.")
+    node.decorator_list = []
+    line_offset = (start if start > 0 else 1) - 1
+    src = FuncSource(fn, node, filename, all_lines, line_offset, col_offset)
+    _source_cache[code] = src
+    return src
+
+
+def _indent_of(line):
+    return len(line) - len(line.lstrip())
+
+
+# --- values the lowering works with --------------------------------------------------------------
+
+class PyObj:
+    """A Python object resolved at build time: a module, a function, a class."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+
+class TupleVal:
+    """A Python tuple of values (from `a, b` or a function returning several values)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = list(items)
+
+
+class LocalFunc:
+    """A `def` nested in the function being lowered; called by inlining it in its defining scope."""
+
+    __slots__ = ("node", "scope")
+
+    def __init__(self, node, scope):
+        self.node = node
+        self.scope = scope
+
+
+class Scope:
+    """Names bound in one function activation; `parent` is the scope a nested def was defined in."""
+
+    def __init__(self, src, parent=None):
+        self.src = src
+        self.parent = parent
+        self.vars = {}
+
+    def lookup(self, name):
+        scope = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name]
+            scope = scope.parent
+        raise KeyError(name)
+
+
+_NUMBER_TYPES = (bool, int, float, np.number)
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+           ast.Mod: "mod", ast.FloorDiv: "floordiv"}
+_CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+
+# What to tell the user for syntax the compiler does not handle.
+_UNSUPPORTED = {
+    ast.Try: "try/except cannot be differentiated: check the inputs before calling instead.",
+    ast.With: "`with` blocks cannot be differentiated: move the context manager outside the function.",
+    ast.AsyncWith: "`async with` cannot be differentiated.",
+    ast.Global: "`global` declarations are not supported: pass the value as an argument instead.",
+    ast.Nonlocal: "`nonlocal` declarations are not supported: return the value instead.",
+    ast.Raise: "`raise` cannot be differentiated: validate the inputs before calling instead.",
+    ast.Delete: "`del` is not supported in a differentiated function: just stop using the name.",
+    ast.ClassDef: "class definitions are not supported inside a differentiated function: "
+                  "define the class outside it.",
+    ast.AsyncFunctionDef: "async functions cannot be differentiated.",
+    ast.Import: "imports inside a differentiated function are not supported: import at module level.",
+    ast.ImportFrom: "imports inside a differentiated function are not supported: import at module level.",
+    ast.Assert: "`assert` is not supported in a differentiated function: check the inputs before calling.",
+    ast.Lambda: "lambda expressions are not supported: define the function with `def` instead.",
+    ast.Yield: "`yield` cannot be differentiated: return the value instead.",
+    ast.YieldFrom: "`yield from` cannot be differentiated: return the value instead.",
+    ast.Await: "`await` cannot be differentiated.",
+    ast.JoinedStr: "f-strings are not supported in a differentiated function: it computes numbers only.",
+    ast.Starred: "starred arguments (*args) are not supported: pass the arguments one by one.",
+    ast.NamedExpr: "the walrus operator := is not supported: assign on a line of its own.",
+    ast.ListComp: "list comprehensions are not supported yet: write a for loop.",
+    ast.SetComp: "set comprehensions are not supported.",
+    ast.DictComp: "dict comprehensions are not supported.",
+    ast.GeneratorExp: "generator expressions are not supported: write a for loop.",
+    ast.Dict: "dicts are not supported in a differentiated function: use separate variables.",
+    ast.Set: "sets are not supported in a differentiated function.",
+}
+
+
+# --- lowering ------------------------------------------------------------------------------------
+
+class Lowering:
+    """Walks statements and expressions, emitting equations into the current builder."""
+
+    def __init__(self, root):
+        self.root = root
+        self.b = Builder()
+        self.active_calls = []          # functions being inlined, to refuse recursion
+        self.sources = [root]           # every FuncSource read, for the namer's reserved set
+        self.user_locals = set()        # names the user's functions assign or take as parameters
+        self.env_reads = set()          # names the generated code reads from globals or cells
+
+    # -- entry --
+
+    def lower_root(self):
+        src = self.root
+        scope = Scope(src)
+        args = src.node.args
+        self._check_signature(src, args)
+        params = []
+        for a in args.args + args.kwonlyargs:
+            v = Var(a.arg)
+            scope.vars[a.arg] = v
+            params.append(v)
+            self.user_locals.add(a.arg)
+        result = self.function_body(src, scope)
+        value = self.as_atom(result, src, src.node)
+        return Graph(src.name, params, self.b.eqns, [value])
+
+    def _check_signature(self, src, args):
+        if args.vararg is not None or args.kwarg is not None:
+            bad = args.vararg or args.kwarg
+            raise error_at(src.location(bad), "*args and **kwargs cannot be differentiated: "
+                                              "name each argument.")
+        if args.posonlyargs:
+            raise error_at(src.location(args.posonlyargs[0]),
+                           "positional-only parameters (/) are not supported: remove the `/`.")
+
+    def function_body(self, src, scope):
+        body = src.node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]  # docstring
+        result = self.block(body, scope)
+        if result is None:
+            raise error_at(src.location(src.node),
+                           f"{src.name} does not return a value: end it with `return <expression>`.")
+        return result
+
+    def block(self, stmts, scope):
+        """Lower statements in order; returns the returned value when a `return` is reached."""
+        for stmt in stmts:
+            result = self.statement(stmt, scope)
+            if result is not None:
+                return result
+        return None
+
+    # -- statements --
+
+    def statement(self, node, scope):
+        src = scope.src
+        self.b.loc = (src.location(node), "forward")
+        if isinstance(node, ast.Assign):
+            value = self.expr(node.value, scope)
+            for target in node.targets:
+                self.assign(target, value, scope)
+        elif isinstance(node, ast.AugAssign):
+            if not isinstance(node.target, ast.Name):
+                raise error_at(src.location(node.target),
+                               "only a plain name can be updated in place here (x += ...).")
+            old = self.name(node.target.id, scope, node.target)
+            value = self.binop(type(node.op), old, self.expr(node.value, scope), src, node)
+            self.assign(node.target, value, scope)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self.assign(node.target, self.expr(node.value, scope), scope)
+        elif isinstance(node, ast.Return):
+            if node.value is None:
+                raise error_at(src.location(node), "`return` needs a value to differentiate.")
+            return self.expr(node.value, scope)
+        elif isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Constant):
+                return None  # a bare string or number: a comment, no effect
+            raise error_at(src.location(node),
+                           "an expression whose value is thrown away (such as a print call) has no "
+                           "effect on the result and is not supported: remove it, or assign it.")
+        elif isinstance(node, ast.Pass):
+            return None
+        elif isinstance(node, ast.FunctionDef):
+            if node.decorator_list:
+                raise error_at(src.location(node.decorator_list[0]),
+                               "decorators on nested functions are not supported: remove the decorator.")
+            self._check_signature(src, node.args)
+            scope.vars[node.name] = LocalFunc(node, scope)
+            self.user_locals.add(node.name)
+        elif isinstance(node, (ast.If, ast.For, ast.While)):
+            return self.control_flow(node, scope)
+        else:
+            message = _UNSUPPORTED.get(type(node),
+                                       f"`{type(node).__name__}` statements are not supported.")
+            raise error_at(src.location(node), message)
+        return None
+
+    def control_flow(self, node, scope):
+        keyword = {ast.If: "if", ast.For: "for", ast.While: "while"}[type(node)]
+        raise error_at(scope.src.location(node),
+                       f"`{keyword}` statements are not supported by this compiler version.")
+
+    def assign(self, target, value, scope):
+        src = scope.src
+        if isinstance(target, ast.Name):
+            if isinstance(value, Var) and not value.hint:
+                value.hint = target.id
+            scope.vars[target.id] = value
+            self.user_locals.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if not isinstance(value, TupleVal):
+                raise error_at(src.location(target),
+                               "only a tuple (a, b = ...) or a function returning a tuple can be unpacked here.")
+            if len(value.items) != len(target.elts):
+                raise error_at(src.location(target),
+                               f"cannot unpack {len(value.items)} values into {len(target.elts)} names.")
+            for t, v in zip(target.elts, value.items):
+                self.assign(t, v, scope)
+        else:
+            raise error_at(src.location(target),
+                           f"assignment to {ast.unparse(target)} is not supported: assign to a plain name.")
+
+    # -- expressions --
+
+    def expr(self, node, scope):
+        src = scope.src
+        loc_node = node
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value, src, node)
+        if isinstance(node, ast.Name):
+            return self.name(node.id, scope, node)
+        if isinstance(node, ast.BinOp):
+            left = self.expr(node.left, scope)
+            right = self.expr(node.right, scope)
+            return self.binop(type(node.op), left, right, src, node)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.as_atom(self.expr(node.operand, scope), src, node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(node.op, ast.USub):
+                return self.b.emit("neg", [operand])
+            if isinstance(node.op, ast.Not):
+                return self.b.emit("not", [operand])
+            raise error_at(src.location(node), "the ~ operator is not supported.")
+        if isinstance(node, ast.Compare):
+            return self.compare(node, scope)
+        if isinstance(node, ast.Call):
+            return self.call(node, scope)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, scope)
+        if isinstance(node, ast.Tuple):
+            return TupleVal(self.expr(e, scope) for e in node.elts)
+        message = _UNSUPPORTED.get(type(node),
+                                   f"`{type(node).__name__}` expressions are not supported.")
+        raise error_at(src.location(loc_node), message)
+
+    def constant(self, value, src, node):
+        if isinstance(value, _NUMBER_TYPES) and not isinstance(value, complex):
+            return Const(value)
+        if isinstance(value, complex):
+            raise error_at(src.location(node), "complex numbers are not supported: use real floats.")
+        kind = type(value).__name__
+        raise error_at(src.location(node),
+                       f"a {kind} constant cannot take part in a differentiated computation: "
+                       "use numbers only.")
+
+    def binop(self, op, left, right, src, node):
+        prim = _BINOPS.get(op)
+        if prim is None:
+            symbol = {ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+                      ast.LShift: "<<", ast.RShift: ">>"}.get(op, op.__name__)
+            raise error_at(src.location(node), f"the {symbol} operator is not supported on numbers here.")
+        x = self.as_atom(left, src, getattr(node, "left", node))
+        y = self.as_atom(right, src, getattr(node, "right", node))
+        return self.b.emit(prim, [x, y])
+
+    def compare(self, node, scope):
+        src = scope.src
+        left = self.as_atom(self.expr(node.left, scope), src, node.left)
+        result = None
+        for op, comparator in zip(node.ops, node.comparators):
+            prim = _CMPOPS.get(type(op))
+            if prim is None:
+                raise error_at(src.location(node), f"the comparison {type(op).__name__} is not supported.")
+            right = self.as_atom(self.expr(comparator, scope), src, comparator)
+            part = self.b.emit(prim, [left, right])
+            result = part if result is None else self.b.emit("and", [result, part])
+            left = right
+        return result
+
+    def as_atom(self, value, src, node):
+        if isinstance(value, (Var, Const)):
+            return value
+        if isinstance(value, TupleVal):
+            raise error_at(src.location(node), "a tuple is used where a number is expected.")
+        if isinstance(value, (PyObj, LocalFunc)):
+            what = getattr(getattr(value, "obj", None), "__name__", None) or "a function or module"
+            raise error_at(src.location(node),
+                           f"{what} is used as a value here: only numbers flow through a "
+                           "differentiated computation. Did you forget to call it?")
+        raise error_at(src.location(node), f"unsupported value {value!r}")
+
+    # -- names and the user's environment --
+
+    def name(self, ident, scope, node):
+        try:
+            return scope.lookup(ident)
+        except KeyError:
+            pass
+        src = scope.src
+        # Names local to the function (assigned somewhere in it) that were not bound yet.
+        if ident in _assigned_names(src.node) and scope.parent is None:
+            raise error_at(src.location(node),
+                           f"`{ident}` is used before it is assigned.")
+        if ident in src.cells:
+            cell = src.cells[ident]
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                raise error_at(src.location(node), f"free variable `{ident}` is not bound yet.") from None
+            return self.environment_value(value, src, node, ident,
+                                          lambda: self._read("cell", ident, _cell=cell))
+        if ident in src.globals:
+            value = src.globals[ident]
+            return self.environment_value(
+                value, src, node, ident,
+                lambda: self._read("global", ident, module=src.globals.get("__name__"),
+                                   _ns=src.globals, _root=src.globals is self.root.globals))
+        if hasattr(builtins, ident):
+            return PyObj(getattr(builtins, ident))
+        raise error_at(src.location(node), f"name `{ident}` is not defined.")
+
+    def _read(self, kind, ident, **params):
+        self.env_reads.add(ident)
+        return self.b.emit(kind, [], hint=ident, name=ident, **params)
+
+    def environment_value(self, value, src, node, ident, read):
+        """A global or closure value: numbers are read at call time, callables resolved now."""
+        if isinstance(value, _NUMBER_TYPES) and not isinstance(value, complex):
+            return read()
+        if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
+                              np.ufunc)) or callable(value):
+            return PyObj(value)
+        if isinstance(value, tuple) and all(isinstance(v, _NUMBER_TYPES) for v in value):
+            return TupleVal(Const(v) for v in value)
+        raise error_at(src.location(node),
+                       f"`{ident}` holds a {type(value).__name__}, which cannot take part in a "
+                       "differentiated computation: use numbers.")
+
+    def attribute(self, node, scope):
+        src = scope.src
+        base = self.expr(node.value, scope)
+        if isinstance(base, PyObj):
+            try:
+                value = getattr(base.obj, node.attr)
+            except AttributeError:
+                raise error_at(src.location(node),
+                               f"{ast.unparse(node.value)} has no attribute `{node.attr}`.") from None
+            if isinstance(value, _NUMBER_TYPES):
+                if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, types.ModuleType):
+                    return Const(float(value) if isinstance(value, np.floating) else value)
+            if isinstance(value, types.ModuleType) or callable(value):
+                return PyObj(value)
+            raise error_at(src.location(node),
+                           f"{ast.unparse(node)} is a {type(value).__name__}: only numbers and "
+                           "functions can be used from a module.")
+        raise error_at(src.location(node),
+                       f"attribute `.{node.attr}` of a number is not supported.")
+
+    # -- calls --
+
+    def call(self, node, scope):
+        src = scope.src
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise error_at(src.location(a), _UNSUPPORTED[ast.Starred])
+        for k in node.keywords:
+            if k.arg is None:
+                raise error_at(src.location(k.value),
+                               "**kwargs at a call are not supported: pass each keyword by name.")
+        func = self.expr(node.func, scope)
+        args = [self.expr(a, scope) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value, scope) for k in node.keywords}
+        if isinstance(func, LocalFunc):
+            return self.inline(func.node, func.scope.src, args, kwargs, node, scope,
+                               parent=func.scope, defaults_owner=None)
+        if not isinstance(func, PyObj):
+            raise error_at(src.location(node.func),
+                           f"{ast.unparse(node.func)} is a number, not a function.")
+        obj = func.obj
+        label = _callable_name(obj, node.func)
+        prim = _lookup(RESOLVE, obj)
+        if prim is not None:
+            return self.call_primitive(prim, args, kwargs, node, src, label)
+        variadic = _lookup(VARIADIC, obj)
+        if variadic is not None:
+            if kwargs:
+                raise error_at(src.location(node), f"{label}() with keyword arguments is not supported.")
+            items = args
+            if len(args) == 1 and isinstance(args[0], TupleVal):
+                items = args[0].items
+            if not items:
+                raise error_at(src.location(node), f"{label}() needs at least one argument.")
+            atoms = [self.as_atom(v, src, node) for v in items]
+            result = atoms[0]
+            for a in atoms[1:]:
+                result = self.b.emit(variadic, [result, a])
+            return result
+        if obj is builtins.sum:
+            if len(args) != 1 or not isinstance(args[0], TupleVal) or kwargs:
+                raise error_at(src.location(node), "sum() is supported on a tuple of numbers here.")
+            atoms = [self.as_atom(v, src, node) for v in args[0].items]
+            result = Const(0)
+            for a in atoms:
+                result = self.b.emit("add", [result, a])
+            return result
+        if isinstance(obj, types.FunctionType):
+            if obj in self.active_calls or obj is self.root.fn:
+                raise error_at(src.location(node),
+                               f"{obj.__name__} calls itself: recursion cannot be differentiated by "
+                               "this compiler. Rewrite it with a loop.")
+            callee = self._parse_callee(obj, src, node)
+            self.sources.append(callee)
+            self.active_calls.append(obj)
+            try:
+                return self.inline(callee.node, callee, args, kwargs, node, scope,
+                                   parent=None, defaults_owner=obj)
+            finally:
+                self.active_calls.pop()
+        raise error_at(src.location(node.func),
+                       f"{label} has no derivative rule and no Python source to differentiate. "
+                       "Write it in terms of supported functions (see the README's list), or wrap "
+                       "a Python implementation of it in a `def`.")
+
+    def _parse_callee(self, obj, src, node):
+        try:
+            return parse_function(obj)
+        except GradError as exc:
+            raise error_at(src.location(node), f"cannot differentiate through {obj.__name__}: {exc}") from None
+
+    def call_primitive(self, prim_lib, args, kwargs, node, src, label):
+        prim, lib = prim_lib
+        if kwargs:
+            raise error_at(src.location(node),
+                           f"{label}() keyword arguments are not supported: pass them by position.")
+        atoms = [self.as_atom(v, src, node) for v in args]
+        if prim == "log" and len(atoms) == 2:
+            num = self.b.emit("log", [atoms[0]], lib=lib)
+            den = self.b.emit("log", [atoms[1]], lib=lib)
+            return self.b.emit("div", [num, den])
+        if prim == "pow" and lib is None and len(atoms) == 3:
+            raise error_at(src.location(node), "pow() with a modulus cannot be differentiated.")
+        if prim == "round" and len(atoms) == 2:
+            # round(x, n) is piecewise constant in x: its value is kept, no gradient flows.
+            return self.b.emit("round", atoms, lib=lib, ndigits=True)
+        arity = PRIMS[prim].arity
+        if len(atoms) != arity:
+            raise error_at(src.location(node),
+                           f"{label}() takes {arity} argument{'s' if arity != 1 else ''} here, "
+                           f"got {len(atoms)}.")
+        if prim in ("float", "int"):
+            return self.b.emit(prim, atoms)
+        if lib is None and prim not in ("abs", "pow", "max", "min", "round"):
+            return self.b.emit(prim, atoms)
+        return self.b.emit(prim, atoms, lib=lib)
+
+    def inline(self, fnode, src, args, kwargs, call_node, caller_scope, parent, defaults_owner):
+        """Lower a called function's body in place, its parameters bound to the call's arguments."""
+        caller = caller_scope.src
+        spec = fnode.args
+        names = [a.arg for a in spec.args]
+        kwonly = [a.arg for a in spec.kwonlyargs]
+        if len(args) > len(names):
+            raise error_at(caller.location(call_node),
+                           f"{fnode.name}() takes {len(names)} positional arguments but "
+                           f"{len(args)} were given.")
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names and key not in kwonly:
+                raise error_at(caller.location(call_node),
+                               f"{fnode.name}() got an unexpected keyword argument `{key}`.")
+            if key in bound:
+                raise error_at(caller.location(call_node),
+                               f"{fnode.name}() got multiple values for argument `{key}`.")
+            bound[key] = value
+        defaults = self._defaults(fnode, src, defaults_owner, parent)
+        scope = Scope(src, parent)
+        for name in names + kwonly:
+            if name in bound:
+                scope.vars[name] = bound[name]
+            elif name in defaults:
+                scope.vars[name] = defaults[name]
+            else:
+                raise error_at(caller.location(call_node),
+                               f"{fnode.name}() is missing the argument `{name}`.")
+            self.user_locals.add(name)
+        saved_loc = self.b.loc
+        body = fnode.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        result = self.block(body, scope)
+        self.b.loc = saved_loc
+        if result is None:
+            raise error_at(src.location(fnode),
+                           f"{fnode.name} does not return a value: end it with `return <expression>`.")
+        return result
+
+    def _defaults(self, fnode, src, owner, parent):
+        spec = fnode.args
+        names = [a.arg for a in spec.args]
+        out = {}
+        if owner is not None:  # a module-level function: its defaults are already evaluated
+            for name, value in zip(names[len(names) - len(owner.__defaults__ or ()):],
+                                   owner.__defaults__ or ()):
+                out[name] = self.constant(value, src, fnode)
+            for name, value in (owner.__kwdefaults__ or {}).items():
+                out[name] = self.constant(value, src, fnode)
+            return out
+        # A nested def: its default expressions are evaluated where it is defined.
+        scope = parent
+        for name, expr in zip(names[len(names) - len(spec.defaults):], spec.defaults):
+            out[name] = self.expr(expr, scope)
+        for a, expr in zip(spec.kwonlyargs, spec.kw_defaults):
+            if expr is not None:
+                out[a.arg] = self.expr(expr, scope)
+        return out
+
+
+def _lookup(table, obj):
+    try:
+        return table.get(obj)
+    except TypeError:
+        return None
+
+
+def _callable_name(obj, func_node):
+    module = getattr(obj, "__module__", None)
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name and module in ("math", "builtins"):
+        return name if module == "builtins" else f"math.{name}"
+    if name and module and module.startswith("numpy"):
+        return f"numpy.{name}"
+    if name:
+        return name
+    return ast.unparse(func_node)
+
+
+_assigned_cache = {}
+
+
+def _assigned_names(fnode):
+    names = _assigned_cache.get(id(fnode))
+    if names is None:
+        names = set()
+        for n in ast.walk(fnode):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+        _assigned_cache[id(fnode)] = names
+    return names
+
+
+def identifiers(src):
+    """Every identifier a function's source mentions: the namer never reuses them for its own names."""
+    out = set()
+    for n in ast.walk(src.node):
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, ast.arg):
+            out.add(n.arg)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.add(n.name)
+    return out
+
+
+def lower(fn):
+    """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs."""
+    src = parse_function(fn)
+    lowering = Lowering(src)
+    graph = lowering.lower_root()
+    return graph, lowering

@@ -1,0 +1,135 @@
+"""Optimisation passes, each a small function Graph -> Graph, run together to a fixed point.
+
+- `simplify` answers one equation with an existing atom where algebra allows (x * 1, x + 0, x ** 1,
+  constants folded, `select` on a known condition); the Builder calls it as equations are made.
+- `rebuild` re-emits every equation through `simplify` and shares common subexpressions.
+- `eliminate_dead_code` drops equations whose results nothing reads.
+No pass changes what a graph computes on finite inputs; tests run every pass against the reference
+evaluator (evaluate.py). `x * 0` is not folded: with x = inf or nan, IEEE arithmetic gives nan.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .ir import Builder, Const, Graph, Var, is_const, regions
+from .primitives import PRIMS
+
+_FOLDABLE_TYPES = (bool, int, float)
+
+
+def simplify(prim, ins, params):
+    """An existing atom equal to `prim(*ins)`, or None if the equation must be kept."""
+    if ins and all(isinstance(a, Const) for a in ins) and prim in PRIMS and not any(
+            isinstance(v, Graph) for v in params.values()):
+        try:
+            with np.errstate(all="raise"):
+                value = PRIMS[prim].impl(params.get("lib"))(*(a.value for a in ins))
+        except Exception:
+            return None  # leave it to run (and fail, or warn) exactly where the user's code would
+        if type(value) in _FOLDABLE_TYPES or isinstance(value, np.floating):
+            if isinstance(value, np.floating):
+                value = float(value)
+            return Const(value)
+        return None
+    if prim == "add":
+        x, y = ins
+        if is_const(y, 0):
+            return x
+        if is_const(x, 0):
+            return y
+    elif prim == "sub":
+        if is_const(ins[1], 0):
+            return ins[0]
+    elif prim == "mul":
+        x, y = ins
+        if is_const(y, 1):
+            return x
+        if is_const(x, 1):
+            return y
+        if is_const(x, -1):
+            return ("neg", (y,))
+        if is_const(y, -1):
+            return ("neg", (x,))
+    elif prim == "div":
+        if is_const(ins[1], 1):
+            return ins[0]
+    elif prim == "pow":
+        if is_const(ins[1], 1) and params.get("lib") is None:
+            return ins[0]
+    elif prim == "select":
+        c, a, b = ins
+        if isinstance(c, Const) and isinstance(c.value, (bool, numbers.Number)):
+            return a if c.value else b
+        if a is b:
+            return a
+    return None
+
+
+Builder.simplify = staticmethod(simplify)
+
+
+def _key(eqn, ins):
+    params = tuple(sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_")))
+    return (eqn.prim, tuple(a if isinstance(a, Var) else ("const", type(a.value), a.value)
+                            for a in ins), params)
+
+
+def rebuild(graph):
+    """Re-emit each equation with its inputs renamed, folded and shared (CSE); returns a new graph."""
+    subst = {}
+
+    def look(atom):
+        return subst.get(atom, atom) if isinstance(atom, Var) else atom
+
+    seen = {}
+    b = Builder()
+    for eqn in graph.eqns:
+        ins = tuple(look(a) for a in eqn.ins)
+        if regions(eqn) or len(eqn.outs) != 1 or eqn.params.get("_effect"):
+            new = type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc)
+            b.eqns.append(new)
+            continue
+        found = simplify(eqn.prim, ins, eqn.params)
+        if isinstance(found, tuple):
+            eqn = type(eqn)(found[0], found[1], eqn.outs, {}, eqn.loc)
+            ins = eqn.ins
+            found = None
+        if found is None:
+            try:
+                key = _key(eqn, ins)
+                found = seen.get(key)
+            except TypeError:
+                key = None
+            if found is None:
+                b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
+                if key is not None:
+                    seen[key] = eqn.out
+                continue
+        subst[eqn.out] = found
+        if isinstance(found, Var) and not found.hint and eqn.out.hint:
+            found.hint = eqn.out.hint  # keep the more readable name
+    results = [look(a) for a in graph.results]
+    return Graph(graph.name, graph.params, b.eqns, results)
+
+
+def eliminate_dead_code(graph):
+    live = {a for a in graph.results if isinstance(a, Var)}
+    kept = []
+    for eqn in reversed(graph.eqns):
+        if eqn.params.get("_effect") or any(v in live for v in eqn.outs):
+            kept.append(eqn)
+            live.update(a for a in eqn.ins if isinstance(a, Var))
+    kept.reverse()
+    return Graph(graph.name, graph.params, kept, graph.results)
+
+
+def optimize(graph, max_rounds=10):
+    """Fold, share and prune until nothing changes (or `max_rounds` rounds have run)."""
+    for _ in range(max_rounds):
+        before = len(graph.eqns)
+        graph = eliminate_dead_code(rebuild(graph))
+        if len(graph.eqns) == before:
+            break
+    return graph

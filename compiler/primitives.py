@@ -1,0 +1,195 @@
+"""What each primitive of the IR means: how to evaluate it and how generated Python spells it.
+
+A primitive is a name plus, for functions that exist in several libraries, a `lib` parameter
+("math", "np", or None for Python's operators and builtins). Keeping the library the user chose means
+the generated code has the user's semantics exactly: `math.log(-1.0)` raises, `np.log(-1.0)` is nan.
+Derivative rules (rules.py) build their adjoints from the same primitives, in the same library.
+
+`PRIMS[name]` is a `Prim`: its arity, an evaluator `impl(lib)(*values)` (used by the reference
+evaluator and by constant folding) and its spelling (`infix` operator, or a call to `callee(lib)`).
+`RESOLVE` maps the Python objects a user may call (math.sin, np.sin, abs, max...) to (prim, lib).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import operator
+
+import numpy as np
+
+
+class Prim:
+    __slots__ = ("name", "arity", "infix", "funcs", "differentiable")
+
+    def __init__(self, name, arity, infix=None, funcs=None, differentiable=True):
+        self.name = name
+        self.arity = arity
+        self.infix = infix          # an ast operator class, or None for a call
+        self.funcs = funcs or {}    # lib -> callable
+        self.differentiable = differentiable
+
+    def impl(self, lib):
+        fn = self.funcs.get(lib)
+        if fn is None:
+            fn = self.funcs.get(None)
+        if fn is None:
+            raise KeyError(f"primitive {self.name} has no implementation for lib={lib!r}")
+        return fn
+
+
+PRIMS = {}
+
+
+def _prim(name, arity, infix=None, differentiable=True, **funcs):
+    by_lib = {(None if k == "py" else k): v for k, v in funcs.items()}
+    PRIMS[name] = Prim(name, arity, infix, by_lib, differentiable)
+
+
+def _select(c, a, b):
+    if isinstance(c, np.ndarray):
+        return np.where(c, a, b)
+    return a if c else b
+
+
+def _py_max(a, b):
+    # Python's max(a, b) keeps a unless b > a: the same rule the emitted `b if b > a else a` follows.
+    return b if b > a else a
+
+
+def _py_min(a, b):
+    return b if b < a else a
+
+
+def _sign(x):
+    if isinstance(x, np.ndarray):
+        return np.sign(x)
+    return (x > 0) - (x < 0)
+
+
+# Arithmetic: Python operators, the same spelling for floats and arrays.
+_prim("add", 2, ast.Add, py=operator.add, np=np.add)
+_prim("sub", 2, ast.Sub, py=operator.sub, np=np.subtract)
+_prim("mul", 2, ast.Mult, py=operator.mul, np=np.multiply)
+_prim("div", 2, ast.Div, py=operator.truediv, np=np.true_divide)
+_prim("pow", 2, ast.Pow, py=operator.pow, math=math.pow, np=np.power)
+_prim("mod", 2, ast.Mod, py=operator.mod, np=np.mod)
+_prim("floordiv", 2, ast.FloorDiv, py=operator.floordiv, np=np.floor_divide)
+_prim("neg", 1, ast.USub, py=operator.neg, np=np.negative)
+
+# Comparisons and logic: not differentiable; their results steer `select` and control flow.
+for _name, _op, _fn in [("lt", ast.Lt, operator.lt), ("le", ast.LtE, operator.le),
+                        ("gt", ast.Gt, operator.gt), ("ge", ast.GtE, operator.ge),
+                        ("eq", ast.Eq, operator.eq), ("ne", ast.NotEq, operator.ne)]:
+    _prim(_name, 2, _op, differentiable=False, py=_fn)
+_prim("and", 2, ast.And, differentiable=False, py=lambda a, b: a and b, np=np.logical_and)
+_prim("or", 2, ast.Or, differentiable=False, py=lambda a, b: a or b, np=np.logical_or)
+_prim("not", 1, ast.Not, differentiable=False, py=operator.not_, np=np.logical_not)
+_prim("sign", 1, differentiable=False, py=_sign, math=_sign, np=np.sign)
+_prim("select", 3, py=_select, np=np.where)
+
+# Elementary functions, in `math` for Python floats and in NumPy for both.
+UNARY = {
+    "sin": (math.sin, np.sin), "cos": (math.cos, np.cos), "tan": (math.tan, np.tan),
+    "asin": (math.asin, np.arcsin), "acos": (math.acos, np.arccos), "atan": (math.atan, np.arctan),
+    "sinh": (math.sinh, np.sinh), "cosh": (math.cosh, np.cosh), "tanh": (math.tanh, np.tanh),
+    "exp": (math.exp, np.exp), "expm1": (math.expm1, np.expm1), "log": (math.log, np.log),
+    "log1p": (math.log1p, np.log1p), "log2": (math.log2, np.log2), "log10": (math.log10, np.log10),
+    "sqrt": (math.sqrt, np.sqrt), "abs": (math.fabs, np.abs),
+}
+for _name, (_m, _n) in UNARY.items():
+    _prim(_name, 1, math=_m, np=_n)
+PRIMS["abs"].funcs[None] = builtins.abs
+PRIMS["sqrt"].funcs[None] = math.sqrt  # unused spelling, kept so every prim evaluates with lib=None
+
+_prim("atan2", 2, math=math.atan2, np=np.arctan2)
+_prim("hypot", 2, math=math.hypot, np=np.hypot)
+_prim("max", 2, py=_py_max, np=np.maximum)
+_prim("min", 2, py=_py_min, np=np.minimum)
+
+# Piecewise-constant functions: defined everywhere, derivative zero almost everywhere.
+_prim("floor", 1, differentiable=False, math=math.floor, np=np.floor)
+_prim("ceil", 1, differentiable=False, math=math.ceil, np=np.ceil)
+_prim("trunc", 1, differentiable=False, math=math.trunc, np=np.trunc)
+_prim("round", 1, differentiable=False, py=builtins.round, np=np.round)
+_prim("int", 1, differentiable=False, py=int)
+_prim("float", 1, py=float)
+
+# Reads of the user's environment at call time, as plain Python would: a module global, a closure cell.
+_prim("global", 0, differentiable=False, py=None)
+_prim("cell", 0, differentiable=False, py=None)
+
+
+def _resolve_table():
+    table = {}
+
+    def add(obj, prim, lib):
+        try:
+            table[obj] = (prim, lib)
+        except TypeError:
+            pass
+
+    for name, (m, n) in UNARY.items():
+        add(m, name, "math")
+        add(n, name, "np")
+    add(np.absolute, "abs", "np")
+    add(np.fabs, "abs", "np")
+    add(builtins.abs, "abs", None)
+    add(math.atan2, "atan2", "math")
+    add(np.arctan2, "atan2", "np")
+    add(math.hypot, "hypot", "math")
+    add(np.hypot, "hypot", "np")
+    add(builtins.pow, "pow", None)
+    add(math.pow, "pow", "math")
+    add(np.power, "pow", "np")
+    add(np.add, "add", "np")
+    add(np.subtract, "sub", "np")
+    add(np.multiply, "mul", "np")
+    add(np.divide, "div", "np")
+    add(np.negative, "neg", "np")
+    add(np.maximum, "max", "np")
+    add(np.minimum, "min", "np")
+    add(np.fmax, "max", "np")
+    add(np.fmin, "min", "np")
+    add(np.sign, "sign", "np")
+    add(math.floor, "floor", "math")
+    add(math.ceil, "ceil", "math")
+    add(math.trunc, "trunc", "math")
+    add(np.floor, "floor", "np")
+    add(np.ceil, "ceil", "np")
+    add(np.trunc, "trunc", "np")
+    add(builtins.round, "round", None)
+    add(np.round, "round", "np")
+    add(builtins.int, "int", None)
+    add(builtins.float, "float", None)
+    add(np.float64, "float", None)
+    add(math.fabs, "abs", "math")
+    return table
+
+
+# Python callables the frontend maps onto primitives (by identity, never by spelling).
+RESOLVE = _resolve_table()
+
+# Builtins that take any number of arguments and fold onto a binary primitive.
+VARIADIC = {builtins.max: "max", builtins.min: "min"}
+
+# Numeric constants a user may read from a module (folded into the graph as literals).
+MODULE_CONSTANTS = {id(math), id(np)}
+
+# Callee spellings in generated code: (prim, lib) -> the name to bind and the object bound to it.
+_NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
+             "max": "maximum", "min": "minimum", "pow": "power", "round": "round"}
+
+
+def callee(prim, lib):
+    """(module-or-None, attribute name, object) a generated call to this primitive uses."""
+    if lib == "np":
+        attr = _NP_NAMES.get(prim, prim)
+        return ("np", attr, getattr(np, attr))
+    if lib == "math":
+        return (None, prim if prim != "abs" else "fabs", PRIMS[prim].impl("math"))
+    return (None, prim, PRIMS[prim].impl(None))
+
+
+def evaluate_prim(name, lib, values):
+    return PRIMS[name].impl(lib)(*values)

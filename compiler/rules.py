@@ -1,0 +1,157 @@
+"""Derivative rules: one table, one line per differentiable input of each primitive.
+
+Notation, as in PyTorch's derivatives.yaml and ChainRules:
+  g    the adjoint of the primitive's output (the upstream gradient)
+  out  the primitive's output, already computed by the forward pass (reused, never recomputed)
+  x, y ...  the inputs, named in the entry's first field
+Each formula is the input's contribution to the gradient: the local derivative applied to `g`.
+`None` means the primitive is not differentiable in that input (its contribution is an exact zero,
+so the reverse pass skips it). Formulas are Python expressions over primitives; a call such as
+`cos(x)` uses the same library as the primitive it differentiates (math for math.sin, NumPy for np.sin).
+For arrays, a broadcast input receives its formula summed back to its own shape by the reverse pass.
+"""
+from __future__ import annotations
+
+import ast
+
+from .ir import Const, Var
+from .primitives import PRIMS
+
+RULES = {
+    # primitive: (inputs, d/d input 1, d/d input 2, ...)
+    "add":      ("x y", "g", "g"),
+    "sub":      ("x y", "g", "-g"),
+    "mul":      ("x y", "g * y", "g * x"),                     # the mul gate swaps its inputs
+    "div":      ("x y", "g / y", "-g * out / y"),
+    # d/dy x**y = x**y log x: real only for x > 0; at x == 0 math.log raises, np.log gives -inf.
+    "pow":      ("x y", "g * y * x ** (y - 1)", "g * out * log(x)"),
+    "mod":      ("x y", "g", "-g * (x // y)"),
+    "floordiv": ("x y", None, None),                           # piecewise constant
+    "neg":      ("x", "-g"),
+    "float":    ("x", "g"),
+    "sin":      ("x", "g * cos(x)"),
+    "cos":      ("x", "-g * sin(x)"),
+    "tan":      ("x", "g * (1.0 + out * out)"),
+    "asin":     ("x", "g / sqrt(1.0 - x * x)"),
+    "acos":     ("x", "-g / sqrt(1.0 - x * x)"),
+    "atan":     ("x", "g / (1.0 + x * x)"),
+    "sinh":     ("x", "g * cosh(x)"),
+    "cosh":     ("x", "g * sinh(x)"),
+    "tanh":     ("x", "g * (1.0 - out * out)"),
+    "exp":      ("x", "g * out"),
+    "expm1":    ("x", "g * (out + 1.0)"),
+    "log":      ("x", "g / x"),
+    "log1p":    ("x", "g / (1.0 + x)"),
+    "log2":     ("x", "g / (x * 0.6931471805599453)"),         # ln 2
+    "log10":    ("x", "g / (x * 2.302585092994046)"),          # ln 10
+    "sqrt":     ("x", "g * 0.5 / out"),
+    # abs has a kink at 0; we take the subgradient 0 there (sign(0) == 0), as PyTorch and JAX do.
+    "abs":      ("x", "g * sign(x)"),
+    "atan2":    ("y x", "g * x / (x * x + y * y)", "-g * y / (x * x + y * y)"),
+    "hypot":    ("x y", "g * x / out", "g * y / out"),
+    # max and min route g to the input they returned (ties go where the primal's choice went).
+    "max":      ("x y", "select(y > x, 0.0, g)", "select(y > x, g, 0.0)"),
+    "min":      ("x y", "select(y < x, 0.0, g)", "select(y < x, g, 0.0)"),
+    "select":   ("c x y", None, "select(c, g, 0.0)", "select(c, 0.0, g)"),
+    # Piecewise constant or boolean results: no gradient flows through them.
+    "sign":     ("x", None),
+    "floor":    ("x", None),
+    "ceil":     ("x", None),
+    "trunc":    ("x", None),
+    "round":    ("x", None),
+    "int":      ("x", None),
+    "not":      ("x", None),
+    "and":      ("x y", None, None),
+    "or":       ("x y", None, None),
+    "global":   ("",),                                          # reads of the user's environment
+    "cell":     ("",),
+    "lt": ("x y", None, None), "le": ("x y", None, None), "gt": ("x y", None, None),
+    "ge": ("x y", None, None), "eq": ("x y", None, None), "ne": ("x y", None, None),
+}
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+           ast.FloorDiv: "floordiv", ast.Mod: "mod"}
+_CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+# Primitives spelled as Python operators: they carry no library.
+_OPERATOR_PRIMS = set(_BINOPS.values()) | set(_CMPOPS.values()) | {"neg"}
+
+
+class Rule:
+    """A parsed table entry: input names, and per input a formula (an expression AST) or None."""
+
+    def __init__(self, prim, names, formulas):
+        self.prim = prim
+        self.names = names.split()
+        self.formulas = [None if f is None else ast.parse(f, mode="eval").body for f in formulas]
+        if len(self.names) != len(self.formulas):
+            raise ValueError(f"rule for {prim}: {len(self.names)} inputs, {len(self.formulas)} formulas")
+        used = set()
+        for f in self.formulas:
+            if f is not None:
+                used |= {n.id for n in ast.walk(f) if isinstance(n, ast.Name)}
+        # What the backward pass reads from the forward pass: derived from the formulas.
+        self.saves_out = "out" in used
+        self.saves_inputs = [n in used for n in self.names]
+
+
+TABLE = {prim: Rule(prim, entry[0], entry[1:]) for prim, entry in RULES.items()}
+
+
+class MissingRule(KeyError):
+    pass
+
+
+def rule_for(prim):
+    rule = TABLE.get(prim)
+    if rule is None:
+        raise MissingRule(f"no derivative rule for primitive {prim!r}: add one to compiler/rules.py")
+    return rule
+
+
+def vjp(builder, eqn, g, wanted):
+    """The contributions of `eqn` to its inputs' adjoints, appended to `builder`.
+
+    `wanted[i]` says whether input i needs an adjoint; the result has an atom or None per input.
+    """
+    rule = rule_for(eqn.prim)
+    env = dict(zip(rule.names, eqn.ins))
+    env["g"] = g
+    env["out"] = eqn.out
+    lib = eqn.params.get("lib")
+    results = []
+    for formula, want in zip(rule.formulas, wanted):
+        if formula is None or not want:
+            results.append(None)
+        else:
+            results.append(_instantiate(builder, formula, env, lib))
+    return results
+
+
+def _instantiate(b, node, env, lib):
+    """Build the IR for one formula. Calls take the primal's library; operators take none."""
+    if isinstance(node, ast.Name):
+        return env[node.id]
+    if isinstance(node, ast.Constant):
+        return Const(node.value)
+    if isinstance(node, ast.BinOp):
+        return b.emit(_BINOPS[type(node.op)], [_instantiate(b, node.left, env, lib),
+                                               _instantiate(b, node.right, env, lib)])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return b.emit("neg", [_instantiate(b, node.operand, env, lib)])
+    if isinstance(node, ast.Compare):
+        return b.emit(_CMPOPS[type(node.ops[0])], [_instantiate(b, node.left, env, lib),
+                                                   _instantiate(b, node.comparators[0], env, lib)])
+    if isinstance(node, ast.Call):
+        prim = node.func.id
+        args = [_instantiate(b, a, env, lib) for a in node.args]
+        if prim in _OPERATOR_PRIMS or prim == "select":
+            return b.emit(prim, args)
+        return b.emit(prim, args, lib=lib)
+    raise ValueError(f"unsupported syntax in a rule formula: {ast.dump(node)}")
+
+
+def differentiable_prims():
+    return sorted(name for name, p in PRIMS.items() if p.differentiable)
+
+
+__all__ = ["RULES", "TABLE", "vjp", "rule_for", "MissingRule", "differentiable_prims", "Var"]
