@@ -114,6 +114,58 @@ def rebuild(graph):
     return Graph(graph.name, graph.params, b.eqns, results)
 
 
+def absorb_negations(graph):
+    """Fold negations into the sums that consume them: a + (-c) -> a - c, -(-c) -> c, and move a
+    negation out of a product or quotient (-c * b -> -(c * b)) so the next sum can absorb it.
+    Negation is exact in IEEE arithmetic, so every rewrite gives bit-identical results."""
+    uses = {}
+    for eqn in graph.eqns:
+        for a in eqn.ins:
+            if isinstance(a, Var):
+                uses[a] = uses.get(a, 0) + 1
+    for a in graph.results:
+        if isinstance(a, Var):
+            uses[a] = uses.get(a, 0) + 1
+    negated = {}  # var -> c, for var = neg c
+    subst = {}
+    out = []
+
+    def look(atom):
+        return subst.get(atom, atom) if isinstance(atom, Var) else atom
+
+    for eqn in graph.eqns:
+        ins = tuple(look(a) for a in eqn.ins)
+        prim = eqn.prim
+        new = None
+        if regions(eqn) or len(eqn.outs) != 1:
+            pass
+        elif prim == "neg" and ins[0] in negated:
+            subst[eqn.out] = negated[ins[0]]
+            continue
+        elif prim == "add" and ins[1] in negated:
+            new = ("sub", (ins[0], negated[ins[1]]))
+        elif prim == "add" and ins[0] in negated:
+            new = ("sub", (ins[1], negated[ins[0]]))
+        elif prim == "sub" and ins[1] in negated:
+            new = ("add", (ins[0], negated[ins[1]]))
+        elif prim in ("mul", "div") and ins[0] in negated and uses.get(ins[0]) == 1:
+            inner = Var()
+            out.append(type(eqn)(prim, (negated[ins[0]], ins[1]), (inner,), {}, eqn.loc))
+            new = ("neg", (inner,))
+        elif prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
+            inner = Var()
+            out.append(type(eqn)(prim, (ins[0], negated[ins[1]]), (inner,), {}, eqn.loc))
+            new = ("neg", (inner,))
+        if new is not None:
+            eqn = type(eqn)(new[0], new[1], eqn.outs, {}, eqn.loc)
+        else:
+            eqn = type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc)
+        if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
+            negated[eqn.out] = eqn.ins[0]
+        out.append(eqn)
+    return Graph(graph.name, graph.params, out, [look(a) for a in graph.results])
+
+
 def eliminate_dead_code(graph):
     live = {a for a in graph.results if isinstance(a, Var)}
     kept = []
@@ -129,7 +181,7 @@ def optimize(graph, max_rounds=10):
     """Fold, share and prune until nothing changes (or `max_rounds` rounds have run)."""
     for _ in range(max_rounds):
         before = len(graph.eqns)
-        graph = eliminate_dead_code(rebuild(graph))
+        graph = eliminate_dead_code(absorb_negations(rebuild(graph)))
         if len(graph.eqns) == before:
             break
     return graph
