@@ -28,11 +28,19 @@ import re
 import astor
 import numpy as np
 
-from .ir import Const, Namer, Var
+from .ir import Const, Graph, Namer, Var
 from .primitives import PRIMS, callee
 
 _COMMENT = "__comment__"
 _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
+
+
+_STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
+               "loop_reverse": "emit_loop_reverse"}
+
+
+def _is_int(atom, value):
+    return isinstance(atom, Const) and type(atom.value) is int and atom.value == value
 
 
 class Emitter:
@@ -53,6 +61,8 @@ class Emitter:
         self.namer = Namer(blocked=self.user_blocked | {self.func_name, _COMMENT},
                            owned=set(user_owned) - self.user_blocked)
         self.comments = []
+        self.alias = {}
+        self.user_name = graph.name.removesuffix("_grad")
 
     # -- names --
 
@@ -79,6 +89,8 @@ class Emitter:
         return candidate
 
     def name(self, atom):
+        while atom in self.alias:
+            atom = self.alias[atom]
         return self.namer(atom)
 
     # -- expressions --
@@ -161,26 +173,166 @@ class Emitter:
                                  [ast.Constant(len(self.comments) - 1)], []))
 
     def body(self):
+        stmts = self.emit_eqns(self.graph.eqns)
+        stmts.append(ast.Return(self.result_expr(self.result_tree)))
+        return stmts
+
+    def emit_eqns(self, eqns):
+        """Statements for a list of equations, with a comment wherever the user's line changes."""
         stmts = []
         last = None
-        for eqn in self.graph.eqns:
+        for eqn in eqns:
             tag = None
             if eqn.loc:
                 loc, phase = eqn.loc
                 tag = (loc.filename, loc.lineno, phase)
                 if tag != last:
                     text = loc.text.strip()
-                    where = f"line {loc.lineno}" if loc.funcname == self.graph.name.removesuffix("_grad") \
+                    where = f"line {loc.lineno}" if loc.funcname == self.user_name \
                         else f"{loc.funcname}, line {loc.lineno}"
                     prefix = "gradient of " if phase == "adjoint" else ""
                     stmts.append(self.comment(f"{prefix}{where}: {text}"))
             last = tag
+            if eqn.prim in _STATEMENTS:
+                stmts.extend(getattr(self, _STATEMENTS[eqn.prim])(eqn))
+                last = None
+                continue
             value = self.expression(eqn)
             targets = [ast.Name(self.name(v), ast.Store()) for v in eqn.outs]
             target = targets[0] if len(targets) == 1 else ast.Tuple(targets, ast.Store())
             stmts.append(ast.Assign([target], value, lineno=0))
-        stmts.append(ast.Return(self.result_expr(self.result_tree)))
         return stmts
+
+    def assign(self, targets, values, params=()):
+        """`t = v` for each pair that differs; a tuple assignment where a value is one of
+        `params` being reassigned (so `a, b = b, a` keeps its meaning)."""
+        pairs = [(t, v) for t, v in zip(targets, values)
+                 if not (isinstance(v, Var) and self.name(v) == self.name(t))]
+        if not pairs:
+            return []
+        written = {self.name(t) for t, _ in pairs}
+        if len(pairs) > 1 and any(isinstance(v, Var) and self.name(v) in written for _, v in pairs):
+            return [ast.Assign([ast.Tuple([ast.Name(self.name(t), ast.Store()) for t, _ in pairs],
+                                          ast.Store())],
+                               ast.Tuple([self.atom(v) for _, v in pairs], ast.Load()), lineno=0)]
+        return [ast.Assign([ast.Name(self.name(t), ast.Store())], self.atom(v), lineno=0)
+                for t, v in pairs]
+
+    def emit_cond(self, eqn):
+        then, orelse = eqn.params["then"], eqn.params["else"]
+        then_stmts = self.emit_eqns(then.eqns) + self.assign(eqn.outs, then.results)
+        else_stmts = self.emit_eqns(orelse.eqns) + self.assign(eqn.outs, orelse.results)
+        test = self.atom(eqn.ins[0])
+        if not then_stmts:
+            test = ast.UnaryOp(ast.Not(), test)
+            then_stmts, else_stmts = else_stmts, []
+        if not then_stmts:
+            return []
+        return [ast.If(test, then_stmts, else_stmts)]
+
+    def emit_loop(self, eqn):
+        body = eqn.params["body"]
+        ncarried = len(body.results) - 1
+        nfixed = len(eqn.ins) - ncarried
+        params = body.params[len(body.params) - ncarried:]
+        saved = eqn.params.get("save")
+        stmts = self.assign(params, eqn.ins[nfixed:])
+        inner = []
+        if eqn.prim == "while":
+            test_graph = eqn.params["test"]
+            inner += self.emit_eqns(test_graph.eqns)
+            inner.append(ast.If(ast.UnaryOp(ast.Not(), self.atom(test_graph.results[0])),
+                                [ast.Break()], []))
+        inner += self.emit_eqns(body.eqns)
+        if saved is not None:
+            tape = eqn.outs[-1]
+            stmts.append(ast.Assign([ast.Name(self.name(tape), ast.Store())], ast.List([], ast.Load()),
+                                    lineno=0))
+            pushed = (self.atom(saved[0]) if len(saved) == 1 else
+                      ast.Tuple([self.atom(v) for v in saved], ast.Load()) if saved else ast.Constant(None))
+            inner.append(ast.Expr(ast.Call(ast.Attribute(ast.Name(self.name(tape), ast.Load()),
+                                                         "append", ast.Load()), [pushed], [])))
+        inner += self.assign(params, body.results[:ncarried], params)
+        stop = body.results[-1]
+        if isinstance(stop, Var):
+            inner.append(ast.If(self.atom(stop), [ast.Break()], []))
+        elif isinstance(stop, Const) and stop.value:
+            inner.append(ast.Break())
+        if not inner:
+            inner = [ast.Pass()]
+        if eqn.prim == "for":
+            index = body.params[0]
+            start, stop_, step = eqn.ins[:3]
+            args = [self.atom(stop_)] if _is_int(start, 0) and _is_int(step, 1) else \
+                [self.atom(start), self.atom(stop_)] if _is_int(step, 1) else \
+                [self.atom(start), self.atom(stop_), self.atom(step)]
+            rng = ast.Call(ast.Name(self.bind("range", range), ast.Load()), args, [])
+            stmts.append(ast.For(ast.Name(self.name(index), ast.Store()), rng, inner, []))
+        else:
+            stmts.append(ast.While(ast.Constant(True), inner, []))
+        stmts += self.assign(eqn.outs[:ncarried], params)
+        return stmts
+
+    def emit_loop_reverse(self, eqn):
+        body = eqn.params["body"]
+        nsave = eqn.params["nsave"]
+        tape = eqn.ins[0]
+        loop_params = body.params[nsave:]
+        stmts = self.assign(loop_params, eqn.ins[1:])
+        saved = body.params[:nsave]
+        pop = ast.Call(ast.Attribute(self.atom(tape), "pop", ast.Load()), [], [])
+        if not saved:
+            first = ast.Expr(pop)
+        elif len(saved) == 1:
+            first = ast.Assign([ast.Name(self.name(saved[0]), ast.Store())], pop, lineno=0)
+        else:
+            first = ast.Assign([ast.Tuple([ast.Name(self.name(v), ast.Store()) for v in saved],
+                                          ast.Store())], pop, lineno=0)
+        inner = [first] + self.emit_eqns(body.eqns) + self.assign(loop_params, body.results,
+                                                                  loop_params)
+        stmts.append(ast.While(self.atom(tape), inner, []))
+        stmts += self.assign(eqn.outs, loop_params)
+        return stmts
+
+    def coalesce(self, eqns):
+        """Let a value computed in a branch take the name of the `cond` output it becomes, and a
+        loop's output the name of its loop variable, so no copy is needed."""
+        for eqn in eqns:
+            if eqn.prim == "cond":
+                for key in ("then", "else"):
+                    region = eqn.params[key]
+                    inside = {v for e in region.eqns for v in e.outs}
+                    seen = set()
+                    for out, r in zip(eqn.outs, region.results):
+                        if isinstance(r, Var) and r in inside and r not in eqn.outs and r not in seen \
+                                and r not in self.alias:
+                            self.alias[r] = out
+                        seen.add(r)
+            elif eqn.prim in ("for", "while"):
+                body = eqn.params["body"]
+                ncarried = len(body.results) - 1
+                params = body.params[len(body.params) - ncarried:]
+                saved = set(eqn.params.get("save") or ())
+                for out, p in zip(eqn.outs, params):
+                    if p not in saved:
+                        self.alias[out] = p
+            elif eqn.prim == "loop_reverse":
+                body = eqn.params["body"]
+                for out, p in zip(eqn.outs, body.params[eqn.params["nsave"]:]):
+                    self.alias[out] = p
+            for sub in eqn.params.values():
+                if isinstance(sub, Graph):
+                    self.coalesce(sub.eqns)
+
+    def name_all(self, eqns):
+        for eqn in eqns:
+            for sub in eqn.params.values():
+                if isinstance(sub, Graph):
+                    for p in sub.params:
+                        self.name(p)
+                    self.name_all(sub.eqns)
+            for v in eqn.outs:
+                self.name(v)
 
     def result_expr(self, tree):
         if isinstance(tree, int):
@@ -206,11 +358,8 @@ class Emitter:
         for p in self.graph.params:
             self.namer.names[p] = p.hint
         # Name values in the order they are defined, then bind helpers around those names.
-        for eqn in self.graph.eqns:
-            for v in eqn.outs:
-                self.name(v)
-        for eqn in self.graph.eqns:
-            self.expression(eqn)
+        self.coalesce(self.graph.eqns)
+        self.name_all(self.graph.eqns)
         guard = self.guard_stmt(respecialize)
         body = guard + self.body()
         args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in self.param_names],

@@ -23,7 +23,7 @@ import types
 import numpy as np
 
 from .errors import GradError, Location, error_at
-from .ir import Builder, Const, Graph, Var
+from .ir import Builder, Const, Eqn, Graph, Var
 from .primitives import MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC
 
 
@@ -156,6 +156,13 @@ class Scope:
         self.parent = parent
         self.vars = {}
 
+    def branch(self):
+        """A scope for one branch or loop body: it sees every binding, and its own assignments
+        are merged back by the caller."""
+        inner = Scope(self.src, self.parent)
+        inner.vars = dict(self.vars)
+        return inner
+
     def lookup(self, name):
         scope = self
         while scope is not None:
@@ -163,6 +170,47 @@ class Scope:
                 return scope.vars[name]
             scope = scope.parent
         raise KeyError(name)
+
+
+# Control flags kept in a scope beside the user's names (keys that are not identifiers).
+RETURNED, RETURN_VALUE, BREAK, CONTINUE = "<returned>", "<return value>", "<break>", "<continue>"
+EXIT_FLAGS = (RETURNED, BREAK, CONTINUE)
+_FLAG_KEYS = {RETURNED, RETURN_VALUE, BREAK, CONTINUE}
+_FLAG_HINTS = {RETURNED: "returned", RETURN_VALUE: "result", BREAK: "stop", CONTINUE: "skip"}
+
+
+def _hint(key):
+    return _FLAG_HINTS.get(key, key)
+
+
+def is_true(atom):
+    return isinstance(atom, Const) and atom.value is True
+
+
+def is_false(atom):
+    return isinstance(atom, Const) and atom.value is False
+
+
+def _stored_names(stmts):
+    names = set()
+    for stmt in stmts:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+    return names
+
+
+def _first_store_order(stmts):
+    order = {}
+    for stmt in stmts:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in order:
+                order[n.id] = len(order)
+    return lambda name: order.get(name, len(order))
+
+
+def _has(stmts, node_type):
+    return any(isinstance(n, node_type) for stmt in stmts for n in ast.walk(stmt))
 
 
 _NUMBER_TYPES = (bool, int, float, np.number)
@@ -245,19 +293,50 @@ class Lowering:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
-        result = self.block(body, scope)
-        if result is None:
-            raise error_at(src.location(src.node),
-                           f"{src.name} does not return a value: end it with `return <expression>`.")
-        return result
+        scope.vars[RETURNED] = Const(False)
+        self.block(body, scope)
+        return self.returned_value(scope, src, src.node)
+
+    def returned_value(self, scope, src, fnode):
+        flag = scope.vars.get(RETURNED)
+        if not is_true(flag):
+            what = ("does not return a value" if flag is None or is_false(flag)
+                    else "does not return a value on every path")
+            raise error_at(src.location(fnode),
+                           f"{fnode.name} {what}: end every path with `return <expression>`.")
+        return scope.vars[RETURN_VALUE]
 
     def block(self, stmts, scope):
-        """Lower statements in order; returns the returned value when a `return` is reached."""
-        for stmt in stmts:
-            result = self.statement(stmt, scope)
-            if result is not None:
-                return result
-        return None
+        """Lower statements in order. After a statement that may have left the block (return,
+        break, continue inside an `if`), the rest is lowered under a guard: `if not left: rest`."""
+        for index, stmt in enumerate(stmts):
+            self.statement(stmt, scope)
+            state = self.exit_state(scope)
+            if state is True:
+                return  # the rest is unreachable
+            if state is not None and index + 1 < len(stmts):
+                self.b.loc = (scope.src.location(stmts[index + 1]), "forward")
+                staying = self.b.emit("not", [state], hint="go_on")
+                self.lower_if(staying, stmts[index + 1:], [], scope, stmts[index + 1], guard=True)
+                return
+
+    def exit_state(self, scope):
+        """True if the block has certainly been left (return/break/continue ran), None if certainly
+        not, else a flag (a Var) that says whether it was."""
+        maybe = []
+        for key in EXIT_FLAGS:
+            flag = scope.vars.get(key)
+            if flag is None or is_false(flag):
+                continue
+            if is_true(flag):
+                return True
+            maybe.append(flag)
+        if not maybe:
+            return None
+        state = maybe[0]
+        for flag in maybe[1:]:
+            state = self.b.emit("or", [state, flag], hint="left")
+        return state
 
     # -- statements --
 
@@ -281,7 +360,13 @@ class Lowering:
         elif isinstance(node, ast.Return):
             if node.value is None:
                 raise error_at(src.location(node), "`return` needs a value to differentiate.")
-            return self.expr(node.value, scope)
+            scope.vars[RETURN_VALUE] = self.expr(node.value, scope)
+            scope.vars[RETURNED] = Const(True)
+        elif isinstance(node, (ast.Break, ast.Continue)):
+            key = BREAK if isinstance(node, ast.Break) else CONTINUE
+            if key not in scope.vars:
+                raise error_at(src.location(node), f"`{ast.unparse(node)}` outside a loop.")
+            scope.vars[key] = Const(True)
         elif isinstance(node, ast.Expr):
             if isinstance(node.value, ast.Constant):
                 return None  # a bare string or number: a comment, no effect
@@ -306,9 +391,231 @@ class Lowering:
         return None
 
     def control_flow(self, node, scope):
-        keyword = {ast.If: "if", ast.For: "for", ast.While: "while"}[type(node)]
-        raise error_at(scope.src.location(node),
-                       f"`{keyword}` statements are not supported by this compiler version.")
+        if isinstance(node, ast.If):
+            test = self.as_atom(self.expr(node.test, scope), scope.src, node.test)
+            self.lower_if(test, node.body, node.orelse, scope, node)
+        elif isinstance(node, ast.For):
+            self.lower_for(node, scope)
+        else:
+            self.lower_while(node, scope)
+
+    # -- branches --
+
+    def lower_if(self, test, then_stmts, else_stmts, scope, node, guard=False):
+        """`if test: then else: else` as a `cond` equation whose outputs merge what either branch
+        assigned (the phi nodes of SSA). A test known when the graph is built picks its branch."""
+        if isinstance(test, Const):
+            self.block(then_stmts if test.value else else_stmts, scope)
+            return
+        branches = []
+        for stmts, taken in ((then_stmts, True), (else_stmts, False)):
+            inner = scope.branch()
+            if guard:
+                # Under the guard `not left`, every exit flag is known false; in its else-branch,
+                # with one flag that may be set, that flag is known true (so that `return` on every
+                # path is recognised as such).
+                maybe = [k for k in EXIT_FLAGS if k in inner.vars and isinstance(inner.vars[k], Var)]
+                if taken:
+                    for k in maybe:
+                        inner.vars[k] = Const(False)
+                elif len(maybe) == 1:
+                    inner.vars[maybe[0]] = Const(True)
+            saved = self.b
+            self.b = Builder(loc=saved.loc)
+            self.block(stmts, inner)
+            branches.append((inner, self.b.eqns))
+            self.b = saved
+        self.merge(test, scope, branches, node)
+
+    def merge(self, test, scope, branches, node):
+        (then_scope, then_eqns), (else_scope, else_eqns) = branches
+        names = []
+        for key in list(then_scope.vars) + list(else_scope.vars):
+            if key in names:
+                continue
+            a = then_scope.vars.get(key, scope.vars.get(key))
+            b_ = else_scope.vars.get(key, scope.vars.get(key))
+            if a is b_ or (isinstance(a, Const) and isinstance(b_, Const) and a == b_):
+                if a is not scope.vars.get(key):
+                    scope.vars[key] = a
+                continue
+            names.append(key)
+        then_results, else_results, outs = [], [], []
+        for key in names:
+            pair = []
+            for branch_scope in (then_scope, else_scope):
+                value = branch_scope.vars.get(key, scope.vars.get(key, Const(None)))
+                if isinstance(value, TupleVal) or not isinstance(value, (Var, Const)):
+                    raise error_at(scope.src.location(node),
+                                   f"`{key}` is given a {type(value).__name__} in one branch: only "
+                                   "numbers can be merged after an if. Assign it outside the if.")
+                pair.append(value)
+            then_results.append(pair[0])
+            else_results.append(pair[1])
+            outs.append(Var(_hint(key)))
+        if not then_eqns and not else_eqns and not names:
+            return
+        then_graph = Graph("then", [], then_eqns, then_results)
+        else_graph = Graph("else", [], else_eqns, else_results)
+        self.b.eqns.append(Eqn("cond", [test], outs, {"then": then_graph, "else": else_graph},
+                               self.b.loc))
+        for key, out in zip(names, outs):
+            scope.vars[key] = out
+            if key not in _FLAG_KEYS:
+                self.user_locals.add(key)
+
+    def branch_value_atoms(self, truth, a, b, scope):
+        """For and/or: one side is an AST node (evaluated lazily), the other an atom already known."""
+        if isinstance(truth, Const):
+            chosen = a if truth.value else b
+            return chosen if isinstance(chosen, (Var, Const)) else self.as_atom(
+                self.expr(chosen, scope), scope.src, chosen)
+        results, blocks = [], []
+        for side in (a, b):
+            saved = self.b
+            self.b = Builder(loc=saved.loc)
+            if isinstance(side, (Var, Const)):
+                results.append(side)
+            else:
+                results.append(self.as_atom(self.expr(side, scope.branch()), scope.src, side))
+            blocks.append(self.b.eqns)
+            self.b = saved
+        out = Var()
+        self.b.eqns.append(Eqn("cond", [truth], [out],
+                               {"then": Graph("then", [], blocks[0], [results[0]]),
+                                "else": Graph("else", [], blocks[1], [results[1]])}, self.b.loc))
+        return out
+
+    def branch_value(self, test, then_node, else_node, scope, node):
+        """`a if test else b`: only the taken branch runs, as in Python."""
+        if isinstance(test, Const):
+            return self.expr(then_node if test.value else else_node, scope)
+        results, blocks = [], []
+        for expr_node in (then_node, else_node):
+            saved = self.b
+            self.b = Builder(loc=saved.loc)
+            inner = scope.branch()
+            results.append(self.as_atom(self.expr(expr_node, inner), scope.src, expr_node))
+            blocks.append(self.b.eqns)
+            self.b = saved
+        out = Var()
+        self.b.eqns.append(Eqn("cond", [test], [out],
+                               {"then": Graph("then", [], blocks[0], [results[0]]),
+                                "else": Graph("else", [], blocks[1], [results[1]])}, self.b.loc))
+        return out
+
+    # -- loops --
+
+    def lower_for(self, node, scope):
+        src = scope.src
+        if node.orelse:
+            raise error_at(src.location(node.orelse[0]),
+                           "`for ... else` is not supported: set a flag before `break` instead.")
+        if not isinstance(node.target, ast.Name):
+            raise error_at(src.location(node.target),
+                           "loop over range(...) with a single name, e.g. `for i in range(n):`.")
+        bounds = self.range_bounds(node.iter, scope)
+        self.lower_loop("for", node, scope, bounds, index_name=node.target.id)
+
+    def range_bounds(self, it, scope):
+        src = scope.src
+        if isinstance(it, ast.Call) and not it.keywords:
+            func = self.expr(it.func, scope)
+            if isinstance(func, PyObj) and func.obj is builtins.range and 1 <= len(it.args) <= 3:
+                args = [self.as_atom(self.expr(a, scope), src, a) for a in it.args]
+                if len(args) == 1:
+                    args = [Const(0)] + args
+                if len(args) == 2:
+                    args = args + [Const(1)]
+                return args
+        raise error_at(src.location(it),
+                       "a loop can run over range(...) only: its trip count must be known when the "
+                       "loop starts, so the reverse pass can replay it. Write `for i in range(n):`.")
+
+    def lower_while(self, node, scope):
+        if node.orelse:
+            raise error_at(scope.src.location(node.orelse[0]),
+                           "`while ... else` is not supported: set a flag before `break` instead.")
+        self.lower_loop("while", node, scope, [], index_name=None)
+
+    def lower_loop(self, kind, node, scope, bounds, index_name):
+        """A loop as one equation holding its body (and, for `while`, its test) as regions.
+
+        Loop-carried values are the names the body assigns that exist before the loop or are read
+        after it; each becomes a body parameter (its value at the start of an iteration), a body
+        result (its value at the end) and an output of the equation (its value after the loop)."""
+        src = scope.src
+        assigned = _stored_names(node.body)
+        if index_name is not None and index_name in assigned:
+            raise error_at(src.location(node.target),
+                           f"the loop assigns to its own variable `{index_name}`: use another name.")
+        carried = []
+        for name in sorted(assigned, key=_first_store_order(node.body)):
+            if name in scope.vars or self.read_later(node, name, src):
+                carried.append(name)
+        carried += [k for k in (RETURNED, RETURN_VALUE) if k in scope.vars and _has(node.body, ast.Return)]
+        if RETURN_VALUE not in scope.vars and _has(node.body, ast.Return):
+            scope.vars[RETURN_VALUE] = Const(None)
+            carried.append(RETURN_VALUE)
+        inits = []
+        for name in carried:
+            value = scope.vars.get(name, Const(None))
+            if isinstance(value, (TupleVal, PyObj, LocalFunc)):
+                raise error_at(src.location(node),
+                               f"`{name}` changes in the loop but holds a {type(value).__name__}: "
+                               "only numbers can be carried from one iteration to the next.")
+            inits.append(value)
+        body_scope = scope.branch()
+        params = [Var(_hint(name)) for name in carried]
+        for name, p in zip(carried, params):
+            body_scope.vars[name] = p
+        index = None
+        if index_name is not None:
+            index = Var(index_name)
+            body_scope.vars[index_name] = index
+            self.user_locals.add(index_name)
+        body_scope.vars[BREAK] = Const(False)
+        body_scope.vars[CONTINUE] = Const(False)
+        saved = self.b
+        regions = {}
+        test = None
+        if kind == "while":
+            self.b = Builder(loc=saved.loc)
+            test = self.as_atom(self.expr(node.test, body_scope), src, node.test)
+            regions["test"] = Graph("test", params, self.b.eqns, [test])
+        self.b = Builder(loc=saved.loc)
+        self.block(node.body, body_scope)
+        results = []
+        for name in carried:
+            value = body_scope.vars.get(name)
+            if not isinstance(value, (Var, Const)):
+                raise error_at(src.location(node),
+                               f"`{name}` holds a {type(value).__name__} after the loop body: "
+                               "only numbers can be carried between iterations.")
+            results.append(value)
+        stop = body_scope.vars[BREAK]
+        if RETURNED in carried:
+            ret = body_scope.vars[RETURNED]
+            stop = ret if is_false(stop) else (stop if is_false(ret) else
+                                                self.b.emit("or", [stop, ret], hint="stop"))
+        body_params = ([index] if index is not None else []) + params
+        regions["body"] = Graph("body", body_params, self.b.eqns, results + [stop])
+        self.b = saved
+        outs = [Var(_hint(name)) for name in carried]
+        self.b.eqns.append(Eqn(kind, bounds + inits, outs, regions, self.b.loc))
+        for name, out in zip(carried, outs):
+            scope.vars[name] = out
+            if name not in _FLAG_KEYS:
+                self.user_locals.add(name)
+
+    def read_later(self, loop, name, src):
+        """Whether `name` is read anywhere in the function outside this loop (after it, in effect)."""
+        inside = {id(n) for n in ast.walk(loop)}
+        for n in ast.walk(src.node):
+            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) \
+                    and id(n) not in inside:
+                return True
+        return False
 
     def assign(self, target, value, scope):
         src = scope.src
@@ -360,6 +667,18 @@ class Lowering:
             return self.attribute(node, scope)
         if isinstance(node, ast.Tuple):
             return TupleVal(self.expr(e, scope) for e in node.elts)
+        if isinstance(node, ast.IfExp):
+            test = self.as_atom(self.expr(node.test, scope), src, node.test)
+            return self.branch_value(test, node.body, node.orelse, scope, node)
+        if isinstance(node, ast.BoolOp):
+            # `a and b` is b when a is true, else a; `a or b` the reverse. b runs only when needed.
+            result = self.as_atom(self.expr(node.values[0], scope), src, node.values[0])
+            for operand in node.values[1:]:
+                if isinstance(node.op, ast.And):
+                    result = self.branch_value_atoms(result, operand, result, scope)
+                else:
+                    result = self.branch_value_atoms(result, result, operand, scope)
+            return result
         message = _UNSUPPORTED.get(type(node),
                                    f"`{type(node).__name__}` expressions are not supported.")
         raise error_at(src.location(loc_node), message)
@@ -608,12 +927,10 @@ class Lowering:
         body = fnode.body
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]
-        result = self.block(body, scope)
+        scope.vars[RETURNED] = Const(False)
+        self.block(body, scope)
         self.b.loc = saved_loc
-        if result is None:
-            raise error_at(src.location(fnode),
-                           f"{fnode.name} does not return a value: end it with `return <expression>`.")
-        return result
+        return self.returned_value(scope, src, fnode)
 
     def _defaults(self, fnode, src, owner, parent):
         spec = fnode.args

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .ir import Builder, Const, Graph, Var, is_const, regions
+from .ir import Builder, Const, Graph, Var, free_vars, is_const, regions
 from .primitives import PRIMS
 
 _FOLDABLE_TYPES = (bool, int, float)
@@ -76,9 +76,10 @@ def _key(eqn, ins):
                             for a in ins), params)
 
 
-def rebuild(graph):
-    """Re-emit each equation with its inputs renamed, folded and shared (CSE); returns a new graph."""
-    subst = {}
+def rebuild(graph, outer=None):
+    """Re-emit each equation with its inputs renamed, folded and shared (CSE); returns a new graph
+    and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards."""
+    subst = dict(outer) if outer else {}
 
     def look(atom):
         return subst.get(atom, atom) if isinstance(atom, Var) else atom
@@ -87,9 +88,19 @@ def rebuild(graph):
     b = Builder()
     for eqn in graph.eqns:
         ins = tuple(look(a) for a in eqn.ins)
-        if regions(eqn) or len(eqn.outs) != 1 or eqn.params.get("_effect"):
-            new = type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc)
-            b.eqns.append(new)
+        if regions(eqn):
+            params = dict(eqn.params)
+            inner = {}
+            for key, sub in eqn.params.items():
+                if isinstance(sub, Graph):
+                    params[key], inner[key] = rebuild(sub, subst)
+            if "save" in params:
+                body_subst = inner["body"]
+                params["save"] = tuple(body_subst.get(v, v) for v in params["save"])
+            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc))
+            continue
+        if len(eqn.outs) != 1 or eqn.params.get("_effect"):
+            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
             continue
         found = simplify(eqn.prim, ins, eqn.params)
         if isinstance(found, tuple):
@@ -111,7 +122,7 @@ def rebuild(graph):
         if isinstance(found, Var) and not found.hint and eqn.out.hint:
             found.hint = eqn.out.hint  # keep the more readable name
     results = [look(a) for a in graph.results]
-    return Graph(graph.name, graph.params, b.eqns, results)
+    return Graph(graph.name, graph.params, b.eqns, results), subst
 
 
 def absorb_negations(graph):
@@ -137,7 +148,12 @@ def absorb_negations(graph):
         ins = tuple(look(a) for a in eqn.ins)
         prim = eqn.prim
         new = None
-        if regions(eqn) or len(eqn.outs) != 1:
+        if regions(eqn):
+            params = {k: absorb_negations(v) if isinstance(v, Graph) else v
+                      for k, v in eqn.params.items()}
+            out.append(type(eqn)(prim, ins, eqn.outs, params, eqn.loc))
+            continue
+        if len(eqn.outs) != 1:
             pass
         elif prim == "neg" and ins[0] in negated:
             subst[eqn.out] = negated[ins[0]]
@@ -166,22 +182,48 @@ def absorb_negations(graph):
     return Graph(graph.name, graph.params, out, [look(a) for a in graph.results])
 
 
-def eliminate_dead_code(graph):
-    live = {a for a in graph.results if isinstance(a, Var)}
+def eliminate_dead_code(graph, extra_live=()):
+    """Drop equations nothing reads; inside regions too, and `cond` outputs nothing reads."""
+    live = {a for a in graph.results if isinstance(a, Var)} | set(extra_live)
     kept = []
     for eqn in reversed(graph.eqns):
-        if eqn.params.get("_effect") or any(v in live for v in eqn.outs):
-            kept.append(eqn)
-            live.update(a for a in eqn.ins if isinstance(a, Var))
+        if not (eqn.params.get("_effect") or any(v in live for v in eqn.outs)):
+            continue
+        if regions(eqn):
+            eqn = _prune_region_eqn(eqn, live)
+            for sub in regions(eqn):
+                live.update(free_vars(sub))
+        kept.append(eqn)
+        live.update(a for a in eqn.ins if isinstance(a, Var))
     kept.reverse()
     return Graph(graph.name, graph.params, kept, graph.results)
+
+
+def _prune_region_eqn(eqn, live):
+    params = dict(eqn.params)
+    outs = list(eqn.outs)
+    if eqn.prim == "cond":
+        keep = [k for k, v in enumerate(outs) if v in live]
+        outs = [outs[k] for k in keep]
+        for key in ("then", "else"):
+            sub = params[key]
+            params[key] = Graph(sub.name, sub.params, sub.eqns, [sub.results[k] for k in keep])
+    for key, sub in eqn.params.items():
+        if isinstance(sub, Graph):
+            extra = params.get("save", ()) if key == "body" else ()
+            params[key] = eliminate_dead_code(params[key], extra)
+    return type(eqn)(eqn.prim, eqn.ins, outs, params, eqn.loc)
 
 
 def optimize(graph, max_rounds=10):
     """Fold, share and prune until nothing changes (or `max_rounds` rounds have run)."""
     for _ in range(max_rounds):
-        before = len(graph.eqns)
-        graph = eliminate_dead_code(absorb_negations(rebuild(graph)))
-        if len(graph.eqns) == before:
+        before = _size(graph)
+        graph = eliminate_dead_code(absorb_negations(rebuild(graph)[0]))
+        if _size(graph) == before:
             break
     return graph
+
+
+def _size(graph):
+    return sum(1 + sum(_size(sub) for sub in regions(e)) for e in graph.eqns)

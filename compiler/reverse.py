@@ -2,34 +2,224 @@
 
 The forward equations are kept as they are (their values are reused, never recomputed), then the
 adjoint equations follow, built by walking the forward equations in reverse:
-- only equations on a path from a `wrt` parameter to the result are visited (activity analysis);
-- each one asks the rule table (rules.py) for its inputs' contributions, given its output's adjoint;
+- only values that depend on a `wrt` parameter get adjoints (activity analysis);
+- each equation asks the rule table (rules.py) for its inputs' contributions, given its output's
+  adjoint; a region equation (`cond`, `for`, `while`) is handled here, by differentiating its
+  sub-graphs;
 - a value used several times (a fork in the DAG) gets its contributions summed once, when its own
   defining equation is reached, so every adjoint is computed once and named after the user's value;
 - a missing adjoint is an exact zero: no equation is made for it, and rules are skipped.
+
+Control flow. `cond` becomes a `cond` on the same test whose branches are the adjoints of the
+forward branches; values a forward branch computed and its adjoint reads are exported by the
+forward `cond` (the other branch sets them to None). A loop is replayed backwards: the forward loop
+pushes, at the end of each iteration, the values its adjoint body reads onto a tape (a Python list),
+and a `loop_reverse` equation pops them, iteration by iteration, carrying the adjoints of the
+loop-carried values backwards and accumulating those of the values the body closes over.
 """
 from __future__ import annotations
 
-from .ir import Builder, Const, Graph, Var
+from .ir import Builder, Const, Eqn, Graph, Var, free_vars, regions
 from .rules import rule_for, vjp
 
+LOOPS = ("for", "while")
 
-def active_vars(graph, wrt_params):
-    """Variables whose value depends on a parameter we differentiate with respect to."""
-    active = set(wrt_params)
-    for eqn in graph.eqns:
-        if any(isinstance(a, Var) and a in active for a in eqn.ins):
+
+def _outs_defined(eqns):
+    out = set()
+    for e in eqns:
+        out.update(e.outs)
+    return out
+
+
+def activity(eqns, active):
+    """Add to `active` every value that depends on one already in it, through regions too."""
+    for eqn in eqns:
+        if eqn.prim == "cond":
+            # the test only steers: it carries no gradient
+            for key in ("then", "else"):
+                activity(eqn.params[key].eqns, active)
+            for k, out in enumerate(eqn.outs):
+                if any(isinstance(r, Var) and r in active
+                       for r in (eqn.params["then"].results[k], eqn.params["else"].results[k])):
+                    active.add(out)
+        elif eqn.prim in LOOPS:
+            body = eqn.params["body"]
+            ncarried = len(body.results) - 1
+            nfixed = len(eqn.ins) - ncarried
+            params = body.params[len(body.params) - ncarried:]
+            while True:  # loop-carried dependencies: iterate to a fixed point
+                before = len(active)
+                for p, init, r in zip(params, eqn.ins[nfixed:], body.results):
+                    if (isinstance(init, Var) and init in active) or (isinstance(r, Var) and r in active):
+                        active.add(p)
+                activity(body.eqns, active)
+                if len(active) == before:
+                    break
+            for out, r, p in zip(eqn.outs, body.results, params):
+                if p in active or (isinstance(r, Var) and r in active):
+                    active.add(out)
+        elif any(isinstance(a, Var) and a in active for a in eqn.ins):
             active.update(eqn.outs)
     return active
 
 
-def useful_vars(graph, active):
-    """Active variables the result depends on: the only ones worth an adjoint."""
-    needed = {a for a in graph.results if isinstance(a, Var) and a in active}
-    for eqn in reversed(graph.eqns):
-        if any(v in needed for v in eqn.outs):
-            needed.update(a for a in eqn.ins if isinstance(a, Var) and a in active)
-    return needed
+class Backprop:
+    """One reverse walk over a list of equations, with the adjoint equations going to `b`."""
+
+    def __init__(self, active):
+        self.active = active
+
+    def run(self, eqns, seeds, loc_default=None):
+        """Returns (forward equations, possibly with exports and tapes added; adjoint equations;
+        pending contributions to values not defined in `eqns`)."""
+        b = Builder(loc=loc_default)
+        forward = list(eqns)
+        pending = {k: list(v) for k, v in seeds.items()}
+        defined = _outs_defined(eqns)
+
+        def adjoint_of(var):
+            parts = pending.pop(var, None)
+            if not parts:
+                return None
+            total = parts[0]
+            for part in parts[1:]:
+                total = b.emit("add", [total, part])
+            if isinstance(total, Var) and total not in defined and not total.hint:
+                total.hint = var
+            return total
+
+        for index in range(len(eqns) - 1, -1, -1):
+            eqn = eqns[index]
+            if not any(v in pending for v in eqn.outs):
+                continue
+            b.loc = (eqn.loc[0], "adjoint") if eqn.loc else loc_default
+            if eqn.prim == "cond":
+                gs = [adjoint_of(v) for v in eqn.outs]
+                forward[index], parts = self.cond(b, eqn, gs)
+            elif eqn.prim in LOOPS:
+                gs = [adjoint_of(v) for v in eqn.outs]
+                forward[index], parts = self.loop(b, eqn, gs)
+            else:
+                rule_for(eqn.prim)  # a clear error for a primitive without a rule
+                g = adjoint_of(eqn.out)
+                if g is None:
+                    continue
+                wanted = [isinstance(a, Var) and a in self.active for a in eqn.ins]
+                parts = [(inp, part) for inp, part in zip(eqn.ins, vjp(b, eqn, g, wanted))
+                         if part is not None]
+            for inp, part in parts:
+                if isinstance(inp, Var) and inp in self.active:
+                    pending.setdefault(inp, []).append(part)
+        return forward, b, pending
+
+    def sum_pending(self, b, pending, var, defined):
+        parts = pending.pop(var, None)
+        if not parts:
+            return None
+        total = parts[0]
+        for part in parts[1:]:
+            total = b.emit("add", [total, part])
+        if isinstance(total, Var) and total not in defined and not total.hint:
+            total.hint = var
+        return total
+
+    # -- if / else --
+
+    def cond(self, b, eqn, gs):
+        test = eqn.ins[0]
+        branches = {}
+        for key in ("then", "else"):
+            region = eqn.params[key]
+            seeds = {}
+            for r, g in zip(region.results, gs):
+                if g is not None and isinstance(r, Var) and r in self.active:
+                    seeds.setdefault(r, []).append(g)
+            fwd, ab, pending = Backprop(self.active).run(region.eqns, seeds, b.loc)
+            branches[key] = (region, fwd, ab, pending)
+        targets = []
+        for key in ("then", "else"):
+            for var in branches[key][3]:
+                if var not in targets:
+                    targets.append(var)
+        forward_regions, adjoint_regions, exports = {}, {}, []
+        for key in ("then", "else"):
+            region, fwd, ab, pending = branches[key]
+            defined = _outs_defined(fwd)
+            results = []
+            for var in targets:
+                total = self.sum_pending(ab, pending, var, defined)
+                results.append(Const(0.0) if total is None else total)
+            adjoint = Graph(f"{key}_adjoint", [], ab.eqns, results)
+            adjoint_regions[key] = adjoint
+            forward_regions[key] = fwd
+            # forward values of this branch that its adjoint reads: exported by the forward cond
+            for v in free_vars(adjoint):
+                if v in defined and v not in exports:
+                    exports.append(v)
+        outs = list(eqn.outs)
+        new_regions = {}
+        for key in ("then", "else"):
+            region = eqn.params[key]
+            defined = _outs_defined(forward_regions[key])
+            results = list(region.results) + [v if v in defined else Const(None) for v in exports]
+            new_regions[key] = Graph(region.name, region.params, forward_regions[key], results)
+        forward = Eqn("cond", eqn.ins, outs + exports, {**eqn.params, **new_regions}, eqn.loc)
+        if not targets:
+            return forward, []
+        adjoint_outs = [Var(t) for t in targets]
+        b.eqns.append(Eqn("cond", [test], adjoint_outs,
+                          {"then": adjoint_regions["then"], "else": adjoint_regions["else"]}, b.loc))
+        return forward, list(zip(targets, adjoint_outs))
+
+    # -- loops --
+
+    def loop(self, b, eqn, gs):
+        body = eqn.params["body"]
+        ncarried = len(body.results) - 1  # the last result is the stop flag
+        nfixed = len(eqn.ins) - ncarried
+        inits = eqn.ins[nfixed:]
+        params = body.params[len(body.params) - ncarried:]
+        slots = [k for k, p in enumerate(params) if p in self.active]
+        if not slots:
+            return eqn, []
+        # The adjoint body: adjoints of this iteration's results in, of its parameters out.
+        carries = [Var(params[k]) for k in slots]
+        seeds = {}
+        for k, ga in zip(slots, carries):
+            r = body.results[k]
+            if isinstance(r, Var) and r in self.active:
+                seeds.setdefault(r, []).append(ga)
+        fwd, ab, pending = Backprop(self.active).run(body.eqns, seeds, b.loc)
+        defined = _outs_defined(fwd) | set(body.params)
+        new_carries = []
+        for k in slots:
+            total = self.sum_pending(ab, pending, params[k], defined)
+            new_carries.append(Const(0.0) if total is None else total)
+        closed_over = [v for v in pending if v not in defined]
+        accumulators, new_accumulators = [], []
+        for v in closed_over:
+            acc = Var(v)
+            total = self.sum_pending(ab, pending, v, defined)
+            accumulators.append(acc)
+            new_accumulators.append(ab.emit("add", [acc, total], hint=v) if total is not None else acc)
+        adjoint_body = Graph("body_adjoint", [], ab.eqns, new_carries + new_accumulators)
+        saved = [v for v in free_vars(adjoint_body) if v in defined]
+        adjoint_body.params = saved + carries + accumulators
+        # The forward loop, now also recording what the adjoint reads.
+        tape = Var("tape")
+        forward = Eqn(eqn.prim, eqn.ins, list(eqn.outs) + [tape],
+                      {**eqn.params, "body": Graph(body.name, body.params, fwd, body.results),
+                       "save": tuple(saved)}, eqn.loc)
+        ins = [tape] + [gs[k] if gs[k] is not None else Const(0.0) for k in slots] \
+            + [Const(0.0)] * len(accumulators)
+        outs = [Var(inits[k] if isinstance(inits[k], Var) else "") for k in slots] \
+            + [Var(v) for v in closed_over]
+        b.eqns.append(Eqn("loop_reverse", ins, outs,
+                          {"body": adjoint_body, "nsave": len(saved)}, b.loc))
+        parts = [(inits[k], out) for k, out in zip(slots, outs)]
+        parts += list(zip(closed_over, outs[len(slots):]))
+        return forward, parts
 
 
 def reverse(graph, wrt, with_value):
@@ -40,45 +230,21 @@ def reverse(graph, wrt, with_value):
     """
     (result,) = graph.results
     wrt_params = [graph.params[i] for i in wrt]
-    active = active_vars(graph, wrt_params)
-    needed = useful_vars(graph, active)
-    b = Builder(list(graph.eqns))
-    forward = set(graph.params).union(*(e.outs for e in graph.eqns))
-    pending = {}  # var -> contributions to its adjoint, summed when the var's definition is reached
-
-    def adjoint_of(var):
-        parts = pending.pop(var, None)
-        if not parts:
-            return None
-        total = parts[0]
-        for part in parts[1:]:
-            total = b.emit("add", [total, part])
-        if isinstance(total, Var) and total not in forward and not total.hint:
-            total.hint = var
-        return total
-
-    if isinstance(result, Var) and result in needed:
-        pending[result] = [Const(1.0)]
-    for eqn in reversed(graph.eqns):
-        if not any(v in needed for v in eqn.outs):
-            continue
-        rule_for(eqn.prim)  # a clear error for a primitive without a rule, even if g is zero
-        b.loc = (eqn.loc[0], "adjoint") if eqn.loc else None
-        g = adjoint_of(eqn.out)
-        if g is None:
-            continue
-        wanted = [isinstance(a, Var) and a in needed for a in eqn.ins]
-        for inp, part in zip(eqn.ins, vjp(b, eqn, g, wanted)):
-            if part is not None and isinstance(inp, Var) and inp in needed:
-                pending.setdefault(inp, []).append(part)
+    active = activity(graph.eqns, set(wrt_params))
+    seeds = {result: [Const(1.0)]} if isinstance(result, Var) and result in active else {}
+    walk = Backprop(active)
+    forward, b, pending = walk.run(graph.eqns, seeds)
     b.loc = None
     grads = []
+    defined = _outs_defined(forward)
     for p in wrt_params:
-        g = adjoint_of(p) if p in pending else None
+        g = walk.sum_pending(b, pending, p, defined)
         if g is None:
             g = Const(0.0)
         grads.append(g)
         pending[p] = [g]  # the same parameter may be named twice in wrt
     results = ([result] if with_value else []) + grads
-    return Graph(f"{graph.name}_grad", graph.params, b.eqns, results)
+    return Graph(f"{graph.name}_grad", graph.params, forward + b.eqns, results)
 
+
+__all__ = ["reverse", "activity", "regions"]
