@@ -235,9 +235,12 @@ def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
     value, grads = compiled(*args, **kwargs)
     rows = []
     pos = [bound.arguments[n] for n in names]
+    kinds = {n: sig.parameters[n].kind for n in names}
 
     def call(*vals):
-        return plain(*vals)
+        positional = [v for n, v in zip(names, vals) if kinds[n] != inspect.Parameter.KEYWORD_ONLY]
+        keywords = {n: v for n, v in zip(names, vals) if kinds[n] == inspect.Parameter.KEYWORD_ONLY}
+        return plain(*positional, **keywords)
 
     for name, g in zip(compiled.wrt, grads):
         idx = names.index(name)
