@@ -28,7 +28,7 @@ import re
 import astor
 import numpy as np
 
-from .ir import Const, Graph, Namer, Var
+from .ir import Const, Graph, Namer, Var, free_vars
 from .primitives import PRIMS, callee
 
 _COMMENT = "__comment__"
@@ -37,6 +37,19 @@ _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
 
 _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
                "loop_reverse": "emit_loop_reverse"}
+
+
+def _reads(graph, found=None):
+    """Every variable some equation, region or result reads (or a loop saves)."""
+    found = set() if found is None else found
+    for eqn in graph.eqns:
+        found.update(a for a in eqn.ins if isinstance(a, Var))
+        found.update(eqn.params.get("save") or ())
+        for sub in eqn.params.values():
+            if isinstance(sub, Graph):
+                _reads(sub, found)
+    found.update(a for a in graph.results if isinstance(a, Var))
+    return found
 
 
 def _is_int(atom, value):
@@ -207,7 +220,7 @@ class Emitter:
         """`t = v` for each pair that differs; a tuple assignment where a value is one of
         `params` being reassigned (so `a, b = b, a` keeps its meaning)."""
         pairs = [(t, v) for t, v in zip(targets, values)
-                 if not (isinstance(v, Var) and self.name(v) == self.name(t))]
+                 if not (isinstance(v, Var) and self.name(v) == self.name(t)) and t in self.reads]
         if not pairs:
             return []
         written = {self.name(t) for t, _ in pairs}
@@ -280,17 +293,16 @@ class Emitter:
         loop_params = body.params[nsave:]
         stmts = self.assign(loop_params, eqn.ins[1:])
         saved = body.params[:nsave]
-        pop = ast.Call(ast.Attribute(self.atom(tape), "pop", ast.Load()), [], [])
         if not saved:
-            first = ast.Expr(pop)
+            target = ast.Name(self.namer.fresh("_"), ast.Store())
         elif len(saved) == 1:
-            first = ast.Assign([ast.Name(self.name(saved[0]), ast.Store())], pop, lineno=0)
+            target = ast.Name(self.name(saved[0]), ast.Store())
         else:
-            first = ast.Assign([ast.Tuple([ast.Name(self.name(v), ast.Store()) for v in saved],
-                                          ast.Store())], pop, lineno=0)
-        inner = [first] + self.emit_eqns(body.eqns) + self.assign(loop_params, body.results,
-                                                                  loop_params)
-        stmts.append(ast.While(self.atom(tape), inner, []))
+            target = ast.Tuple([ast.Name(self.name(v), ast.Store()) for v in saved], ast.Store())
+        inner = self.emit_eqns(body.eqns) + self.assign(loop_params, body.results, loop_params)
+        backwards = ast.Call(ast.Name(self.bind("reversed", reversed), ast.Load()),
+                             [self.atom(tape)], [])
+        stmts.append(ast.For(target, backwards, inner or [ast.Pass()], []))
         stmts += self.assign(eqn.outs, loop_params)
         return stmts
 
@@ -316,13 +328,42 @@ class Emitter:
                 for out, p in zip(eqn.outs, params):
                     if p not in saved:
                         self.alias[out] = p
+                self.coalesce_carried(params, body.results[:ncarried], body, saved)
             elif eqn.prim == "loop_reverse":
                 body = eqn.params["body"]
-                for out, p in zip(eqn.outs, body.params[eqn.params["nsave"]:]):
+                carried = body.params[eqn.params["nsave"]:]
+                for out, p in zip(eqn.outs, carried):
                     self.alias[out] = p
+                self.coalesce_carried(carried, body.results, body, set())
             for sub in eqn.params.values():
                 if isinstance(sub, Graph):
                     self.coalesce(sub.eqns)
+
+    def coalesce_carried(self, params, results, body, saved):
+        """A loop body's new value of a carried variable may be written straight into the
+        variable when nothing reads the old value after the new one is computed."""
+        where = {v: i for i, e in enumerate(body.eqns) for v in e.outs}
+        last_read = {}
+        for i, e in enumerate(body.eqns):
+            reads = [a for a in e.ins if isinstance(a, Var)]
+            for sub in e.params.values():
+                if isinstance(sub, Graph):
+                    reads += free_vars(sub)
+            for a in reads:
+                last_read[a] = i
+        for r in list(results) + list(saved):
+            if isinstance(r, Var):
+                last_read.setdefault(r, -1)
+        used_as_result = {}
+        for r in results:
+            used_as_result[r] = used_as_result.get(r, 0) + 1
+        for p, r in zip(params, results):
+            if not isinstance(r, Var) or r not in where or used_as_result[r] > 1 or p in saved \
+                    or r in self.alias or p in results:
+                continue
+            if last_read.get(p, -1) > where[r]:
+                continue
+            self.alias[r] = p
 
     def name_all(self, eqns):
         for eqn in eqns:
@@ -360,6 +401,7 @@ class Emitter:
         # Name values in the order they are defined, then bind helpers around those names.
         self.coalesce(self.graph.eqns)
         self.name_all(self.graph.eqns)
+        self.reads = _reads(self.graph)
         guard = self.guard_stmt(respecialize)
         body = guard + self.body()
         args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in self.param_names],

@@ -93,7 +93,7 @@ def rebuild(graph, outer=None):
             inner = {}
             for key, sub in eqn.params.items():
                 if isinstance(sub, Graph):
-                    params[key], inner[key] = rebuild(sub, subst)
+                    params[key], inner[key] = rebuild(sub, {**subst, **_invariant_carries(eqn, ins)})
             if "save" in params:
                 body_subst = inner["body"]
                 params["save"] = tuple(body_subst.get(v, v) for v in params["save"])
@@ -123,6 +123,22 @@ def rebuild(graph, outer=None):
             found.hint = eqn.out.hint  # keep the more readable name
     results = [look(a) for a in graph.results]
     return Graph(graph.name, graph.params, b.eqns, results), subst
+
+
+def _invariant_carries(eqn, ins):
+    """Loop-carried values that start as a constant and never change: the constant itself."""
+    if eqn.prim not in ("for", "while", "loop_reverse"):
+        return {}
+    body = eqn.params["body"]
+    if eqn.prim == "loop_reverse":
+        params = body.params[eqn.params["nsave"]:]
+        results, inits = body.results, ins[1:]
+    else:
+        ncarried = len(body.results) - 1
+        params = body.params[len(body.params) - ncarried:]
+        results, inits = body.results[:ncarried], ins[len(ins) - ncarried:]
+    return {p: init for p, r, init in zip(params, results, inits)
+            if r is p and isinstance(init, Const)}
 
 
 def absorb_negations(graph):

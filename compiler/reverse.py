@@ -205,20 +205,31 @@ class Backprop:
             new_accumulators.append(ab.emit("add", [acc, total], hint=v) if total is not None else acc)
         adjoint_body = Graph("body_adjoint", [], ab.eqns, new_carries + new_accumulators)
         saved = [v for v in free_vars(adjoint_body) if v in defined]
-        adjoint_body.params = saved + carries + accumulators
+        # A carried value the adjoint reads both before and after an iteration (h and its new
+        # value) is saved once: the new value of iteration k is the old value of iteration k + 1,
+        # popped just before, so the reverse loop rotates it instead of saving it again.
+        rotations = []
+        for k in range(ncarried):
+            p, r = params[k], body.results[k]
+            if p in saved and isinstance(r, Var) and r in saved and r not in body.params \
+                    and body.results[:ncarried].count(r) == 1:
+                saved.remove(r)
+                rotations.append((r, eqn.outs[k], p))
+        adjoint_body.params = saved + carries + [r for r, _, _ in rotations] + accumulators
+        adjoint_body.results = new_carries + [p for _, _, p in rotations] + new_accumulators
         # The forward loop, now also recording what the adjoint reads.
         tape = Var("tape")
         forward = Eqn(eqn.prim, eqn.ins, list(eqn.outs) + [tape],
                       {**eqn.params, "body": Graph(body.name, body.params, fwd, body.results),
                        "save": tuple(saved)}, eqn.loc)
         ins = [tape] + [gs[k] if gs[k] is not None else Const(0.0) for k in slots] \
-            + [Const(0.0)] * len(accumulators)
+            + [out for _, out, _ in rotations] + [Const(0.0)] * len(accumulators)
         outs = [Var(inits[k] if isinstance(inits[k], Var) else "") for k in slots] \
-            + [Var(v) for v in closed_over]
+            + [Var() for _ in rotations] + [Var(v) for v in closed_over]
         b.eqns.append(Eqn("loop_reverse", ins, outs,
                           {"body": adjoint_body, "nsave": len(saved)}, b.loc))
         parts = [(inits[k], out) for k, out in zip(slots, outs)]
-        parts += list(zip(closed_over, outs[len(slots):]))
+        parts += list(zip(closed_over, outs[len(slots) + len(rotations):]))
         return forward, parts
 
 
