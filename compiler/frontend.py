@@ -138,6 +138,18 @@ class TupleVal:
         self.items = list(items)
 
 
+class ListRef:
+    """A list the function builds with `.append`: its sum and length live in the scope."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+EMPTY_LIST = object()
+
+
 class LocalFunc:
     """A `def` nested in the function being lowered; called by inlining it in its defining scope."""
 
@@ -180,7 +192,9 @@ _FLAG_HINTS = {RETURNED: "returned", RETURN_VALUE: "result", BREAK: "stop", CONT
 
 
 def _hint(key):
-    return _FLAG_HINTS.get(key, key)
+    if key in _FLAG_HINTS:
+        return _FLAG_HINTS[key]
+    return key.replace("<", "_").replace(">", "")
 
 
 def is_true(atom):
@@ -207,6 +221,23 @@ def _first_store_order(stmts):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in order:
                 order[n.id] = len(order)
     return lambda name: order.get(name, len(order))
+
+
+def _is_append(call):
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append" and isinstance(call.func.value, ast.Name))
+
+
+def _appended_names(stmts):
+    return {n.func.value.id for stmt in stmts for n in ast.walk(stmt) if _is_append(n)}
+
+
+def _bound(scope, name):
+    try:
+        scope.lookup(name)
+        return True
+    except KeyError:
+        return False
 
 
 def _has(stmts, node_type):
@@ -370,6 +401,8 @@ class Lowering:
         elif isinstance(node, ast.Expr):
             if isinstance(node.value, ast.Constant):
                 return None  # a bare string or number: a comment, no effect
+            if _is_append(node.value):
+                return self.append(node.value, scope)
             raise error_at(src.location(node),
                            "an expression whose value is thrown away (such as a print call) has no "
                            "effect on the result and is not supported: remove it, or assign it.")
@@ -389,6 +422,22 @@ class Lowering:
                                        f"`{type(node).__name__}` statements are not supported.")
             raise error_at(src.location(node), message)
         return None
+
+    def append(self, call, scope):
+        src = scope.src
+        name = call.func.value.id
+        ref = scope.lookup(name) if _bound(scope, name) else None
+        if not isinstance(ref, ListRef):
+            raise error_at(src.location(call),
+                           f"`{name}.append(...)` is supported on a list started as `{name} = []` "
+                           "in this function.")
+        if len(call.args) != 1 or call.keywords:
+            raise error_at(src.location(call), "append() takes one value.")
+        value = self.as_atom(self.expr(call.args[0], scope), src, call.args[0])
+        scope.vars[name + "<sum>"] = self.b.emit("add", [scope.lookup(name + "<sum>"), value],
+                                                 hint=name + "_sum")
+        scope.vars[name + "<len>"] = self.b.emit("add", [scope.lookup(name + "<len>"), Const(1)],
+                                                 hint=name + "_len")
 
     def control_flow(self, node, scope):
         if isinstance(node, ast.If):
@@ -546,6 +595,8 @@ class Lowering:
         result (its value at the end) and an output of the equation (its value after the loop)."""
         src = scope.src
         assigned = _stored_names(node.body)
+        for name in _appended_names(node.body):
+            assigned |= {name + "<sum>", name + "<len>"}
         if index_name is not None and index_name in assigned:
             raise error_at(src.location(node.target),
                            f"the loop assigns to its own variable `{index_name}`: use another name.")
@@ -619,6 +670,14 @@ class Lowering:
 
     def assign(self, target, value, scope):
         src = scope.src
+        if isinstance(target, ast.Name) and value is EMPTY_LIST:
+            # A list built by `.append` in loops and branches, read by sum() or len(): kept as
+            # its running sum and length, which loops carry and branches merge like numbers.
+            scope.vars[target.id] = ListRef(target.id)
+            scope.vars[target.id + "<sum>"] = Const(0)
+            scope.vars[target.id + "<len>"] = Const(0)
+            self.user_locals.add(target.id)
+            return
         if isinstance(target, ast.Name):
             if isinstance(value, Var) and not value.hint:
                 value.hint = target.id
@@ -667,6 +726,8 @@ class Lowering:
             return self.attribute(node, scope)
         if isinstance(node, ast.Tuple):
             return TupleVal(self.expr(e, scope) for e in node.elts)
+        if isinstance(node, ast.List):
+            return TupleVal(self.expr(e, scope) for e in node.elts) if node.elts else EMPTY_LIST
         if isinstance(node, ast.IfExp):
             test = self.as_atom(self.expr(node.test, scope), src, node.test)
             return self.branch_value(test, node.body, node.orelse, scope, node)
@@ -722,6 +783,10 @@ class Lowering:
             return value
         if isinstance(value, TupleVal):
             raise error_at(src.location(node), "a tuple is used where a number is expected.")
+        if isinstance(value, ListRef) or value is EMPTY_LIST:
+            raise error_at(src.location(node),
+                           "a list is used where a number is expected: lists built with append() "
+                           "can be read with sum(...) and len(...).")
         if isinstance(value, (PyObj, LocalFunc)):
             what = getattr(getattr(value, "obj", None), "__name__", None) or "a function or module"
             raise error_at(src.location(node),
@@ -835,9 +900,16 @@ class Lowering:
             for a in atoms[1:]:
                 result = self.b.emit(variadic, [result, a])
             return result
+        if obj in (builtins.sum, builtins.len) and len(args) == 1 and isinstance(args[0], ListRef) \
+                and not kwargs:
+            key = args[0].name + ("<sum>" if obj is builtins.sum else "<len>")
+            return scope.lookup(key)
+        if obj is builtins.len and len(args) == 1 and isinstance(args[0], TupleVal):
+            return Const(len(args[0].items))
         if obj is builtins.sum:
             if len(args) != 1 or not isinstance(args[0], TupleVal) or kwargs:
-                raise error_at(src.location(node), "sum() is supported on a tuple of numbers here.")
+                raise error_at(src.location(node),
+                               "sum() is supported on a tuple or a list of numbers here.")
             atoms = [self.as_atom(v, src, node) for v in args[0].items]
             result = Const(0)
             for a in atoms:
