@@ -161,6 +161,9 @@ class Emitter:
             if isinstance(op, ast.cmpop):
                 return ast.Compare(ins[0], [op], [ins[1]])
             return ast.BinOp(ins[0], op, ins[1])
+        if prim == "range_len":
+            rng = ast.Call(ast.Name(self.bind("range", range), ast.Load()), ins, [])
+            return ast.Call(ast.Name(self.bind("len", len), ast.Load()), [rng], [])
         if prim == "select" and not array:
             return ast.IfExp(ins[0], ins[1], ins[2])
         if prim in ("max", "min") and eqn.params.get("lib") is None and not array:
@@ -220,7 +223,7 @@ class Emitter:
         """`t = v` for each pair that differs; a tuple assignment where a value is one of
         `params` being reassigned (so `a, b = b, a` keeps its meaning)."""
         pairs = [(t, v) for t, v in zip(targets, values)
-                 if not (isinstance(v, Var) and self.name(v) == self.name(t)) and t in self.reads]
+                 if not (isinstance(v, Var) and self.name(v) == self.name(t)) and self.name(t) in self.read_names]
         if not pairs:
             return []
         written = {self.name(t) for t, _ in pairs}
@@ -401,7 +404,7 @@ class Emitter:
         # Name values in the order they are defined, then bind helpers around those names.
         self.coalesce(self.graph.eqns)
         self.name_all(self.graph.eqns)
-        self.reads = _reads(self.graph)
+        self.read_names = {self.name(v) for v in _reads(self.graph)}
         guard = self.guard_stmt(respecialize)
         body = guard + self.body()
         args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in self.param_names],

@@ -560,11 +560,48 @@ class Lowering:
         if node.orelse:
             raise error_at(src.location(node.orelse[0]),
                            "`for ... else` is not supported: set a flag before `break` instead.")
+        it = node.iter
+        func = None
+        if isinstance(it, ast.Call) and not it.keywords:
+            func = self.expr(it.func, scope)
+            func = func.obj if isinstance(func, PyObj) else None
+        if func in (builtins.enumerate, builtins.zip):
+            self.lower_enumerate_zip(node, scope, func)
+            return
         if not isinstance(node.target, ast.Name):
             raise error_at(src.location(node.target),
                            "loop over range(...) with a single name, e.g. `for i in range(n):`.")
         bounds = self.range_bounds(node.iter, scope)
         self.lower_loop("for", node, scope, bounds, index_name=node.target.id)
+
+    def lower_enumerate_zip(self, node, scope, func):
+        """`for k, i in enumerate(range(...))` and `for i, j in zip(range(...), range(...))`:
+        a loop over a counter k, each name computed from it (start + k * step)."""
+        src = scope.src
+        it = node.iter
+        ranges = [self.range_bounds(a, scope) for a in it.args]
+        names = node.target.elts if isinstance(node.target, ast.Tuple) else None
+        expected = 2 if func is builtins.enumerate else len(ranges)
+        if func is builtins.enumerate and len(ranges) != 1 or not names \
+                or len(names) != expected or not all(isinstance(n, ast.Name) for n in names):
+            raise error_at(src.location(node.target),
+                           "write `for k, i in enumerate(range(...)):` or "
+                           "`for i, j in zip(range(...), range(...)):`, one name per value.")
+        lengths = [self.b.emit("range_len", r) for r in ranges]
+        trip = lengths[0]
+        for n in lengths[1:]:
+            trip = self.b.emit("min", [trip, n])
+        if func is builtins.enumerate:
+            ranges = [[Const(0), None, Const(1)]] + ranges
+
+        def derive(k, body_scope):
+            for target, (start, _, step) in zip(names, ranges):
+                value = self.b.emit("add", [start, self.b.emit("mul", [k, step])], hint=target.id)
+                body_scope.vars[target.id] = value
+                self.user_locals.add(target.id)
+
+        self.lower_loop("for", node, scope, [Const(0), trip, Const(1)], index_name="<k>",
+                        derive=derive)
 
     def range_bounds(self, it, scope):
         src = scope.src
@@ -587,7 +624,7 @@ class Lowering:
                            "`while ... else` is not supported: set a flag before `break` instead.")
         self.lower_loop("while", node, scope, [], index_name=None)
 
-    def lower_loop(self, kind, node, scope, bounds, index_name):
+    def lower_loop(self, kind, node, scope, bounds, index_name, derive=None):
         """A loop as one equation holding its body (and, for `while`, its test) as regions.
 
         Loop-carried values are the names the body assigns that exist before the loop or are read
@@ -622,7 +659,7 @@ class Lowering:
             body_scope.vars[name] = p
         index = None
         if index_name is not None:
-            index = Var(index_name)
+            index = Var(_hint(index_name) if index_name != "<k>" else "k")
             body_scope.vars[index_name] = index
             self.user_locals.add(index_name)
         body_scope.vars[BREAK] = Const(False)
@@ -635,6 +672,8 @@ class Lowering:
             test = self.as_atom(self.expr(node.test, body_scope), src, node.test)
             regions["test"] = Graph("test", params, self.b.eqns, [test])
         self.b = Builder(loc=saved.loc)
+        if derive is not None:
+            derive(index, body_scope)
         self.block(node.body, body_scope)
         results = []
         for name in carried:

@@ -114,6 +114,7 @@ _prim("trunc", 1, differentiable=False, math=math.trunc, np=np.trunc)
 _prim("round", 1, differentiable=False, py=builtins.round, np=np.round)
 _prim("int", 1, differentiable=False, py=int)
 _prim("float", 1, py=float)
+_prim("range_len", 3, differentiable=False, py=lambda a, b, c: len(range(a, b, c)))
 
 # Reads of the user's environment at call time, as plain Python would: a module global, a closure cell.
 _prim("global", 0, differentiable=False, py=None)

@@ -61,6 +61,7 @@ RULES = {
     "round":    ("x", None),
     "int":      ("x", None),
     "not":      ("x", None),
+    "range_len": ("a b c", None, None, None),
     "and":      ("x y", None, None),
     "or":       ("x y", None, None),
     "global":   ("",),                                          # reads of the user's environment
