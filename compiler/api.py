@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import threading
 
 import numpy as np
@@ -58,7 +59,20 @@ def _compile(fn, wrt, with_value):
         raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
                         "function (its __wrapped__), higher derivatives are not supported yet.")
     with _build_lock:
-        return Compiled(fn, wrt, with_value).function
+        try:
+            return Compiled(fn, wrt, with_value).function
+        except GradError:
+            raise
+        except Exception as exc:  # a compiler bug: say so plainly, pointing at the user's function
+            if os.environ.get("SOURCEAD_DEBUG"):
+                raise
+            code = getattr(fn, "__code__", None)
+            where = f'File "{code.co_filename}", line {code.co_firstlineno}, in {fn.__name__}\n' \
+                if code else ""
+            raise GradError(f"{where}internal compiler error while differentiating "
+                            f"{getattr(fn, '__name__', fn)}: {type(exc).__name__}: {exc}\n"
+                            "This is a bug in sourcead, not in your code; please report it with the "
+                            "function. Set SOURCEAD_DEBUG=1 to see the compiler's traceback.") from None
 
 
 def _wrt_indices(src, wrt):

@@ -641,6 +641,10 @@ class Lowering:
         for name in sorted(assigned, key=_first_store_order(node.body)):
             if name in scope.vars or self.read_later(node, name, src):
                 carried.append(name)
+        # A loop variable read after the loop keeps its last value, as in Python.
+        targets = ([n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+                   if isinstance(node, ast.For) else [])
+        carried += [t for t in targets if t not in carried and self.read_later(node, t, src)]
         carried += [k for k in (RETURNED, RETURN_VALUE) if k in scope.vars and _has(node.body, ast.Return)]
         if RETURN_VALUE not in scope.vars and _has(node.body, ast.Return):
             scope.vars[RETURN_VALUE] = Const(None)
