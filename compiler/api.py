@@ -29,7 +29,10 @@ from .emit import Emitter
 from .errors import GradError, error_at
 from .frontend import identifiers
 from .loader import load
+from .ir import Graph
 from .passes import optimize
+from .specialize import (Recorder, kind_of, materialize_results, needs_values, signature_key,
+                         specialize, statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
 
@@ -119,27 +122,35 @@ class Compiled:
             raw = reverse(self.primal, self.wrt, with_value)
         except MissingRule as exc:  # a primitive without a rule: our bug, said plainly
             raise GradError(str(exc)) from None
-        self.grad_graph = optimize(raw)
+        self.grad_graph = materialize_results(optimize(raw))
         grads_tree = tuple(range(int(with_value), int(with_value) + len(self.wrt)))
         if not self.wrt_is_tuple:
-            grads_tree = grads_tree[0]
-        tree = (0, grads_tree) if with_value else grads_tree
-        if isinstance(tree, int):
-            tree = tree  # a single gradient is returned bare
+            grads_tree = grads_tree[0]  # a single gradient is returned bare
+        self.tree = (0, grads_tree) if with_value else grads_tree
         suffix = "value_and_grad" if with_value else "grad"
-        func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
+        self.func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
         blocked = set()
         for s in self.lowering.sources:
             blocked |= identifiers(s)
-        blocked |= self.lowering.env_reads
-        owned = self.lowering.user_locals
-        guard = sorted({self.names[i] for i in self.wrt}, key=self.names.index)
-        emitter = Emitter(self.grad_graph, func_name, self.positional, self.kwonly,
-                          blocked - owned | self.lowering.env_reads, owned, fn.__globals__,
-                          guard=guard, result_tree=tree)
-        self.source, factory = emitter.source(self.respecialize)
-        self.function = load(self.source, factory, func_name, emitter.bindings, emitter.cells,
-                             fn.__globals__, fn.__defaults__, fn.__kwdefaults__)
+        self.owned = self.lowering.user_locals
+        self.blocked = blocked - self.owned | self.lowering.env_reads
+        self.by_value = needs_values(self.grad_graph)
+        self.cache = {}
+        self.lock = threading.RLock()
+        if statically_scalar(self.grad_graph):
+            # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
+            wrt_names = {self.names[i] for i in self.wrt}
+            guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
+            scalar = specialize(self.grad_graph, {}, {}, default="scalar")
+            self.source, self.function = self.emit(scalar, guard=guard, kinds={},
+                                                   default_kind="scalar")
+        else:
+            # Array code: every call goes through respecialize, which keeps one version per
+            # signature; `.source` shows the generic version until a call picks one.
+            entry = Graph(self.grad_graph.name, self.grad_graph.params, [], [])
+            self.source, self.function = self.emit(entry, guard={n: "always" for n in self.names[:1]},
+                                                   kinds={}, default_kind="dynamic", entry=True)
+            self.source = self.emit(self.grad_graph, kinds=None)[0]
         f = self.function
         functools.update_wrapper(f, fn)
         f.__name__ = fn.__name__
@@ -151,26 +162,80 @@ class Compiled:
         f.wrt = tuple(self.names[i] for i in self.wrt)
         f.dot = lambda: to_dot(self.primal)
         f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, **kwargs)
+        f.source_for = self.source_for
+
+    def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False):
+        """Generate, compile and load one version of the gradient."""
+        emitter = Emitter(graph, self.func_name, self.positional, self.kwonly, self.blocked,
+                          self.owned, self.fn.__globals__, kinds=kinds, guard=guard,
+                          result_tree=self.tree, default_kind=default_kind,
+                          record=record is not None)
+        source, factory = emitter.source(self.respecialize, entry=entry)
+        if record is not None:
+            record.variables = emitter.recorder[1]
+            emitter.bindings[emitter.recorder[0]] = record
+        fn = load(source, factory, self.func_name, emitter.bindings, emitter.cells,
+                  self.fn.__globals__, self.fn.__defaults__, self.fn.__kwdefaults__)
+        return source, fn
+
+    def arguments(self, args, kwargs):
+        """All argument values in parameter order, differentiated ones checked."""
+        if len(args) == len(self.positional) and not kwargs and not self.kwonly:
+            values = list(args)
+        else:
+            try:
+                bound = self.signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.fn.__name__}(): {exc}") from None
+            bound.apply_defaults()
+            values = [bound.arguments[n] for n in self.names]
+        for i in sorted(set(self.wrt)):
+            values[i] = self._checked(self.names[i], values[i])
+        return values
+
+    def call(self, fn, values):
+        npos = len(self.positional)
+        return fn(*values[:npos], **dict(zip(self.kwonly, values[npos:])))
 
     def respecialize(self, *args, **kwargs):
-        """The slow path: arguments that are not plain floats. Converts float-likes or explains."""
-        try:
-            bound = self.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{self.fn.__name__}(): {exc}") from None
-        bound.apply_defaults()
-        values = bound.arguments
-        for i in sorted(set(self.wrt)):
-            name = self.names[i]
-            values[name] = self._as_float(name, values[name])
-        return self.function(*(values[n] for n in self.positional),
-                             **{n: values[n] for n in self.kwonly})
+        """Every call that is not all plain floats: find (or make) the version for its signature."""
+        values = self.arguments(args, kwargs)
+        return self.call(self.version(values)[1], values)
 
-    def _as_float(self, name, value):
+    def version(self, values):
+        key = signature_key(values, None, self.names, self.by_value)
+        found = self.cache.get(key)
+        if found is not None:
+            return found
+        with self.lock:
+            found = self.cache.get(key)
+            if found is None:
+                found = self.build_version(values)
+                self.cache[key] = found
+        return found
+
+    def build_version(self, values):
+        if all(kind_of(v)[0] == "scalar" for v in values) and statically_scalar(self.grad_graph):
+            return self.source, self.function
+        recorder = Recorder([])
+        _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
+                                    record=recorder)
+        self.call(instrumented, values)
+        kinds, shapes = recorder.kinds(self.grad_graph.params, values)
+        graph = specialize(self.grad_graph, kinds, shapes, default="dynamic")
+        return self.emit(graph, kinds=kinds, default_kind="dynamic")
+
+    def source_for(self, *args, **kwargs):
+        """The generated source of the version that runs for these arguments."""
+        return self.version(self.arguments(args, kwargs))[0]
+
+    def _checked(self, name, value):
+        """A differentiated argument: floats (np.float64 and 0-d arrays become float) and float
+        arrays pass; anything else is refused, saying what to pass instead."""
         if isinstance(value, float):
-            return float(value)
-        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f":
-            return float(value)
+            return value if type(value) is float else float(value)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            return float(value) if value.ndim == 0 else value
         node = next(a for a in self.src.node.args.args + self.src.node.args.kwonlyargs if a.arg == name)
         loc = self.src.location(node)
         if isinstance(value, (bool, np.bool_)):
@@ -181,8 +246,8 @@ class Compiled:
             what, fix = "a complex number", "pass a real float (complex gradients are not supported)"
         elif isinstance(value, np.ndarray):
             what = f"an array of shape {value.shape} and dtype {value.dtype}"
-            fix = ("pass a Python float; arrays are differentiated when the function is written "
-                   "for them" if value.dtype.kind == "f" else "pass float64 values")
+            fix = (f"pass a float array, e.g. {name}.astype(float)" if value.dtype.kind in "biu"
+                   else "pass an array of float64 values")
         else:
             what, fix = f"a {type(value).__name__} ({value!r})", "pass a float"
         raise error_at(loc, f"argument `{name}` is differentiated (it is in wrt) but got {what}: "

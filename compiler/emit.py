@@ -28,6 +28,7 @@ import re
 import astor
 import numpy as np
 
+from . import indexing, support
 from .ir import Const, Graph, Namer, Var, free_vars
 from .primitives import PRIMS, callee
 
@@ -36,7 +37,16 @@ _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
 
 
 _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
-               "loop_reverse": "emit_loop_reverse"}
+               "loop_reverse": "emit_loop_reverse", "setitem": "emit_setitem",
+               "cleared": "emit_setitem", "index_grad": "emit_index_grad"}
+
+
+def _literal(value):
+    if isinstance(value, tuple) and len(value) == 1:
+        return ast.Constant(value[0])
+    if isinstance(value, tuple):
+        return ast.Tuple([_literal(v) for v in value], ast.Load())
+    return ast.Constant(value)
 
 
 def _reads(graph, found=None):
@@ -58,14 +68,14 @@ def _is_int(atom, value):
 
 class Emitter:
     def __init__(self, graph, func_name, param_names, kwonly, user_blocked, user_owned,
-                 user_globals, kinds=None, guard=(), result_tree=None):
+                 user_globals, kinds=None, guard=None, result_tree=None, default_kind=None,
+                 record=False):
         self.graph = graph
         self.func_name = func_name
         self.param_names = param_names
         self.kwonly = kwonly
         self.user_globals = user_globals
-        self.kinds = kinds or {}
-        self.guard = guard
+        self.kinds = kinds if kinds is not None else {}
         self.result_tree = result_tree
         self.bindings = {}      # name in the factory -> object (or a cell, see `cells`)
         self.cells = {}         # name -> the user's own cell object
@@ -74,6 +84,10 @@ class Emitter:
         self.namer = Namer(blocked=self.user_blocked | {self.func_name, _COMMENT},
                            owned=set(user_owned) - self.user_blocked)
         self.comments = []
+        self.default_kind = default_kind or ("scalar" if kinds is not None else "dynamic")
+        self.guard = guard or {}
+        # An instrumented run records each value: (the helper's name, the variables in order).
+        self.recorder = (self.bind("record", None, key=("record",)), []) if record else None
         self.alias = {}
         self.user_name = graph.name.removesuffix("_grad")
 
@@ -119,7 +133,11 @@ class Emitter:
         return ast.Name(self.name(a), ast.Load())
 
     def is_array(self, a):
-        return isinstance(a, Var) and self.kinds.get(a) == "array"
+        """Whether a value may be an array here (then NumPy spells the operation)."""
+        return isinstance(a, Var) and self.kinds.get(a, self.default_kind) != "scalar"
+
+    def known_array(self, a):
+        return isinstance(a, Var) and self.kinds.get(a, self.default_kind) == "array"
 
     def lib_of(self, eqn):
         lib = eqn.params.get("lib")
@@ -164,6 +182,30 @@ class Emitter:
         if prim == "range_len":
             rng = ast.Call(ast.Name(self.bind("range", range), ast.Load()), ins, [])
             return ast.Call(ast.Name(self.bind("len", len), ast.Load()), [rng], [])
+        if prim == "getitem":
+            return ast.Subscript(ins[0], indexing.to_ast(eqn.params["index"], ins[1:]), ast.Load())
+        if prim == "tuple":
+            return ast.Tuple(ins, ast.Load())
+        if prim == "shape" and self.known_array(eqn.ins[0]):
+            return ast.Attribute(ins[0], "shape", ast.Load())
+        if prim == "len":
+            return ast.Call(ast.Name(self.bind("len", len), ast.Load()), ins, [])
+        if prim == "transpose" and "axes" not in eqn.params and self.known_array(eqn.ins[0]):
+            return ast.Attribute(ins[0], "T", ast.Load())
+        if prim in ("zeros", "ones"):
+            return self.np_call(prim, [self.shape_tuple(ins)])
+        if prim == "full":
+            return self.np_call("full", [self.shape_tuple(ins[1:]), ins[0]])
+        if prim == "reshape":
+            return self.np_call("reshape", [ins[0], self.shape_tuple(ins[1:])])
+        if prim in ("concatenate", "stack"):
+            return self.np_call(prim, [ast.Tuple(ins, ast.Load())], self.keywords(eqn))
+        if prim in ("shape", "ndim", "size", "eye", "zeros_like", "ones_like", "arange", "outer",
+                    "clip", "logaddexp", "transpose", "expand_dims", "squeeze", "copy",
+                    "sum", "mean", "amax", "amin", "prod") or (prim == "matmul" and eqn.params.get("lib")):
+            return self.np_call(prim, ins, self.keywords(eqn))
+        if p.internal:
+            return self.helper_call(eqn, ins)
         if prim == "select" and not array:
             return ast.IfExp(ins[0], ins[1], ins[2])
         if prim in ("max", "min") and eqn.params.get("lib") is None and not array:
@@ -180,6 +222,35 @@ class Emitter:
         if prim in ("floor", "ceil", "trunc") and eqn.params.get("lib") is None:
             return self.call(prim, "np" if array else "math", ins)
         return self.call(prim, self.lib_of(eqn), ins)
+
+    def np_call(self, prim, args, keywords=()):
+        attr = {"amax": "max", "amin": "min"}.get(prim, prim)
+        func = ast.Attribute(ast.Name(self.bind("np", np), ast.Load()), attr, ast.Load())
+        return ast.Call(func, args, list(keywords))
+
+    def shape_tuple(self, dims):
+        return dims[0] if len(dims) == 1 else ast.Tuple(dims, ast.Load())
+
+    def keywords(self, eqn):
+        out = []
+        for key in PRIMS[eqn.prim].kwargs:
+            if key in eqn.params:
+                out.append(ast.keyword(key.rstrip("_"), _literal(eqn.params[key])))
+        return out
+
+    def helper_call(self, eqn, ins):
+        prim = eqn.prim
+        func = ast.Name(self.bind(prim, getattr(support, prim)), ast.Load())
+        if prim == "index_grad":
+            index = indexing.to_value_ast(eqn.params["index"], ins[2:], self.bind("slice", slice))
+            return ast.Call(func, ins[:2] + [index], [])
+        if prim == "concat_grad":
+            return ast.Call(func, [ins[0], ast.Constant(eqn.params.get("axis", 0)),
+                                   ast.Constant(eqn.params["index_"])] + ins[1:], [])
+        if prim == "stack_grad":
+            return ast.Call(func, [ins[0], ast.Constant(eqn.params.get("axis", 0)),
+                                   ast.Constant(eqn.params["index_"])], [])
+        return ast.Call(func, ins, self.keywords(eqn))
 
     # -- statements --
 
@@ -214,10 +285,23 @@ class Emitter:
                 last = None
                 continue
             value = self.expression(eqn)
+            if len(eqn.outs) == 1:
+                value = self.recorded(eqn.out, value)
             targets = [ast.Name(self.name(v), ast.Store()) for v in eqn.outs]
             target = targets[0] if len(targets) == 1 else ast.Tuple(targets, ast.Store())
             stmts.append(ast.Assign([target], value, lineno=0))
         return stmts
+
+    def recorded(self, var, value):
+        """In an instrumented run, `record(k, value)`: passes the value through, noting its kind."""
+        if self.recorder is None:
+            return value
+        name, variables = self.recorder
+        variables.append(var)
+        return ast.Call(ast.Name(name, ast.Load()), [ast.Constant(len(variables) - 1), value], [])
+
+    def record_stmt(self, var):
+        return ast.Expr(self.recorded(var, ast.Name(self.name(var), ast.Load())))
 
     def assign(self, targets, values, params=()):
         """`t = v` for each pair that differs; a tuple assignment where a value is one of
@@ -231,8 +315,39 @@ class Emitter:
             return [ast.Assign([ast.Tuple([ast.Name(self.name(t), ast.Store()) for t, _ in pairs],
                                           ast.Store())],
                                ast.Tuple([self.atom(v) for _, v in pairs], ast.Load()), lineno=0)]
-        return [ast.Assign([ast.Name(self.name(t), ast.Store())], self.atom(v), lineno=0)
-                for t, v in pairs]
+        return [ast.Assign([ast.Name(self.name(t), ast.Store())], self.recorded(t, self.atom(v)),
+                           lineno=0) for t, v in pairs]
+
+    def emit_setitem(self, eqn):
+        """`y_1 = y.copy()` then `y_1[index] = v`: a new array, so nothing the user (or the
+        gradient) still reads is overwritten. `cleared` writes zeros the same way."""
+        out = ast.Name(self.name(eqn.out), ast.Store())
+        source = self.atom(eqn.ins[0])
+        if eqn.prim == "cleared":
+            value, parts = ast.Constant(0.0), eqn.ins[1:]
+        else:
+            value, parts = self.atom(eqn.ins[1]), eqn.ins[2:]
+        index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
+        copy = ast.Call(ast.Attribute(source, "copy", ast.Load()), [], [])
+        target = ast.Subscript(ast.Name(self.name(eqn.out), ast.Load()), index, ast.Store())
+        return [ast.Assign([out], copy, lineno=0), ast.Assign([target], value, lineno=0)] + \
+            ([self.record_stmt(eqn.out)] if self.recorder else [])
+
+    def emit_index_grad(self, eqn):
+        """The adjoint of x[index]: a zero array with g added where x was read. With only
+        integers and slices the places are distinct, so `+=` is exact; index arrays may repeat
+        a place, so they go through np.add.at (support.index_grad)."""
+        parts = eqn.ins[2:]
+        if any(self.is_array(a) for a in parts):
+            return [ast.Assign([ast.Name(self.name(eqn.out), ast.Store())],
+                               self.helper_call(eqn, [self.atom(a) for a in eqn.ins]), lineno=0)]
+        out = self.name(eqn.out)
+        zeros = self.np_call("zeros_like", [self.atom(eqn.ins[1])])
+        index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
+        target = ast.Subscript(ast.Name(out, ast.Load()), index, ast.Store())
+        return [ast.Assign([ast.Name(out, ast.Store())], zeros, lineno=0),
+                ast.AugAssign(target, ast.Add(), self.atom(eqn.ins[0]))] + \
+            ([self.record_stmt(eqn.out)] if self.recorder else [])
 
     def emit_cond(self, eqn):
         then, orelse = eqn.params["then"], eqn.params["else"]
@@ -276,6 +391,8 @@ class Emitter:
             inner.append(ast.Break())
         if not inner:
             inner = [ast.Pass()]
+        if self.recorder:
+            inner = [self.record_stmt(p) for p in body.params] + inner
         if eqn.prim == "for":
             index = body.params[0]
             start, stop_, step = eqn.ins[:3]
@@ -303,6 +420,8 @@ class Emitter:
         else:
             target = ast.Tuple([ast.Name(self.name(v), ast.Store()) for v in saved], ast.Store())
         inner = self.emit_eqns(body.eqns) + self.assign(loop_params, body.results, loop_params)
+        if self.recorder:
+            inner = [self.record_stmt(v) for v in saved] + inner
         backwards = ast.Call(ast.Name(self.bind("reversed", reversed), ast.Load()),
                              [self.atom(tape)], [])
         stmts.append(ast.For(target, backwards, inner or [ast.Pass()], []))
@@ -383,20 +502,33 @@ class Emitter:
             return self.atom(self.graph.results[tree])
         return ast.Tuple([self.result_expr(t) for t in tree], ast.Load())
 
+    def dispatch_stmt(self, respecialize):
+        fallback = self.bind("respecialize", respecialize)
+        args = [ast.Name(n, ast.Load()) for n in self.param_names]
+        kws = [ast.keyword(n, ast.Name(n, ast.Load())) for n in self.kwonly]
+        return ast.Return(ast.Call(ast.Name(fallback, ast.Load()), args, kws))
+
     def guard_stmt(self, respecialize):
         if not self.guard:
             return []
-        tests = [ast.Compare(ast.Call(ast.Name(self.bind("type", type), ast.Load()),
-                                      [ast.Name(n, ast.Load())], []),
-                             [ast.IsNot()], [ast.Name(self.bind("float", float), ast.Load())])
-                 for n in self.guard]
+        def is_not(name, typ):
+            return ast.Compare(ast.Call(ast.Name(self.bind("type", type), ast.Load()),
+                                        [ast.Name(name, ast.Load())], []),
+                               [ast.IsNot()], [ast.Name(self.bind(typ.__name__, typ), ast.Load())])
+
+        tests = []
+        for n, need in self.guard.items():
+            if need == "float":
+                tests.append(is_not(n, float))
+            else:  # an argument not differentiated: any int or float will do
+                tests.append(ast.BoolOp(ast.And(), [is_not(n, float), is_not(n, int)]))
         fallback = self.bind("respecialize", respecialize)
         args = [ast.Name(n, ast.Load()) for n in self.param_names]
         kws = [ast.keyword(n, ast.Name(n, ast.Load())) for n in self.kwonly]
         call = ast.Return(ast.Call(ast.Name(fallback, ast.Load()), args, kws))
         return [ast.If(test, [call], []) for test in tests]
 
-    def source(self, respecialize=None):
+    def source(self, respecialize=None, entry=False):
         for name in self.param_names + self.kwonly:
             self.namer.used.add(name)
         for p in self.graph.params:
@@ -405,8 +537,10 @@ class Emitter:
         self.coalesce(self.graph.eqns)
         self.name_all(self.graph.eqns)
         self.read_names = {self.name(v) for v in _reads(self.graph)}
-        guard = self.guard_stmt(respecialize)
-        body = guard + self.body()
+        if entry:  # array code: the entry point only dispatches on the call's signature
+            body = [self.dispatch_stmt(respecialize)]
+        else:
+            body = self.guard_stmt(respecialize) + self.body()
         args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in self.param_names],
                              vararg=None, kwonlyargs=[ast.arg(n) for n in self.kwonly],
                              kw_defaults=[None] * len(self.kwonly), kwarg=None, defaults=[])

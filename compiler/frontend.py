@@ -24,7 +24,11 @@ import numpy as np
 
 from .errors import GradError, Location, error_at
 from .ir import Builder, Const, Eqn, Graph, Var
-from .primitives import MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC
+from .primitives import METHODS, MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC
+
+ARRAY_CALLS = {"sum", "mean", "amax", "amin", "prod", "transpose", "reshape", "expand_dims",
+               "squeeze", "concatenate", "stack", "zeros", "ones", "full", "zeros_like",
+               "ones_like", "eye", "arange"}
 
 
 # --- reading a function's source -----------------------------------------------------------------
@@ -138,6 +142,16 @@ class TupleVal:
         self.items = list(items)
 
 
+class BoundMethod:
+    """`x.sum` before it is called: the array and the primitive the method stands for."""
+
+    __slots__ = ("value", "prim")
+
+    def __init__(self, value, prim):
+        self.value = value
+        self.prim = prim
+
+
 class ListRef:
     """A list the function builds with `.append`: its sum and length live in the scope."""
 
@@ -246,7 +260,7 @@ def _has(stmts, node_type):
 
 _NUMBER_TYPES = (bool, int, float, np.number)
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
-           ast.Mod: "mod", ast.FloorDiv: "floordiv"}
+           ast.Mod: "mod", ast.FloorDiv: "floordiv", ast.MatMult: "matmul"}
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 
 # What to tell the user for syntax the compiler does not handle.
@@ -379,9 +393,17 @@ class Lowering:
             for target in node.targets:
                 self.assign(target, value, scope)
         elif isinstance(node, ast.AugAssign):
+            if isinstance(node.target, ast.Subscript) and isinstance(node.target.value, ast.Name):
+                load = ast.Subscript(node.target.value, node.target.slice, ast.Load())
+                ast.copy_location(load, node.target)
+                old = self.expr(load, scope)
+                value = self.binop(type(node.op), old, self.expr(node.value, scope), src, node)
+                self.assign(node.target, value, scope)
+                return None
             if not isinstance(node.target, ast.Name):
                 raise error_at(src.location(node.target),
-                               "only a plain name can be updated in place here (x += ...).")
+                               "only a name or an array element can be updated in place here "
+                               "(x += ..., y[i] += ...).")
             old = self.name(node.target.id, scope, node.target)
             value = self.binop(type(node.op), old, self.expr(node.value, scope), src, node)
             self.assign(node.target, value, scope)
@@ -727,6 +749,9 @@ class Lowering:
             scope.vars[target.id] = value
             self.user_locals.add(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, Var):  # n, d = x.shape: one item per name
+                value = TupleVal(self.b.emit("getitem", [value, Const(i)], index=("atom",))
+                                 for i in range(len(target.elts)))
             if not isinstance(value, TupleVal):
                 raise error_at(src.location(target),
                                "only a tuple (a, b = ...) or a function returning a tuple can be unpacked here.")
@@ -735,9 +760,20 @@ class Lowering:
                                f"cannot unpack {len(value.items)} values into {len(target.elts)} names.")
             for t, v in zip(target.elts, value.items):
                 self.assign(t, v, scope)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            # y[index] = v: a new version of y (the array the function made, never the user's)
+            name = target.value.id
+            old = self.name(name, scope, target.value)
+            x = self.as_atom(old, src, target.value)
+            template, parts = self.index(target.slice, scope)
+            v = self.as_atom(value, src, target)
+            new = self.b.emit("setitem", [x, v] + parts, hint=name, index=template)
+            scope.vars[name] = new
+            self.user_locals.add(name)
         else:
             raise error_at(src.location(target),
-                           f"assignment to {ast.unparse(target)} is not supported: assign to a plain name.")
+                           f"assignment to {ast.unparse(target)} is not supported: assign to a "
+                           "plain name or to an element of an array (y[i] = v).")
 
     # -- expressions --
 
@@ -771,6 +807,18 @@ class Lowering:
             return TupleVal(self.expr(e, scope) for e in node.elts)
         if isinstance(node, ast.List):
             return TupleVal(self.expr(e, scope) for e in node.elts) if node.elts else EMPTY_LIST
+        if isinstance(node, ast.Subscript):
+            base = self.expr(node.value, scope)
+            if isinstance(base, TupleVal):
+                index = self.static(self.expr(node.slice, scope), src, node.slice, "a tuple index")
+                try:
+                    picked = base.items[index]
+                except (IndexError, TypeError):
+                    raise error_at(src.location(node), "tuple index out of range.") from None
+                return TupleVal(picked) if isinstance(index, slice) else picked
+            x = self.as_atom(base, src, node.value)
+            template, parts = self.index(node.slice, scope)
+            return self.b.emit("getitem", [x] + parts, index=template)
         if isinstance(node, ast.IfExp):
             test = self.as_atom(self.expr(node.test, scope), src, node.test)
             return self.branch_value(test, node.body, node.orelse, scope, node)
@@ -786,6 +834,30 @@ class Lowering:
         message = _UNSUPPORTED.get(type(node),
                                    f"`{type(node).__name__}` expressions are not supported.")
         raise error_at(src.location(loc_node), message)
+
+    def index(self, node, scope):
+        """A subscript as (template, input atoms): see indexing.py."""
+        src = scope.src
+        if isinstance(node, ast.Slice):
+            parts = []
+            flags = []
+            for bound in (node.lower, node.upper, node.step):
+                flags.append(bound is not None)
+                if bound is not None:
+                    parts.append(self.as_atom(self.expr(bound, scope), src, bound))
+            return ("slice",) + tuple(flags), parts
+        if isinstance(node, ast.Tuple):
+            templates, parts = [], []
+            for e in node.elts:
+                t, p = self.index(e, scope)
+                templates.append(t)
+                parts += p
+            return ("tuple", tuple(templates)), parts
+        if isinstance(node, ast.Constant) and node.value is None:
+            return ("none",), []
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return ("ellipsis",), []
+        return ("atom",), [self.as_atom(self.expr(node, scope), src, node)]
 
     def constant(self, value, src, node):
         if isinstance(value, _NUMBER_TYPES) and not isinstance(value, complex):
@@ -873,7 +945,8 @@ class Lowering:
 
     def environment_value(self, value, src, node, ident, read):
         """A global or closure value: numbers are read at call time, callables resolved now."""
-        if isinstance(value, _NUMBER_TYPES) and not isinstance(value, complex):
+        if isinstance(value, _NUMBER_TYPES) and not isinstance(value, complex) or \
+                isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             return read()
         if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
                               np.ufunc)) or callable(value):
@@ -901,8 +974,16 @@ class Lowering:
             raise error_at(src.location(node),
                            f"{ast.unparse(node)} is a {type(value).__name__}: only numbers and "
                            "functions can be used from a module.")
+        atom = self.as_atom(base, src, node.value)
+        if node.attr in ("T", "shape", "ndim", "size"):
+            prim = "transpose" if node.attr == "T" else node.attr
+            return self.b.emit(prim, [atom])
+        if node.attr in METHODS:
+            return BoundMethod(atom, METHODS[node.attr])
         raise error_at(src.location(node),
-                       f"attribute `.{node.attr}` of a number is not supported.")
+                       f"`.{node.attr}` is not supported on a value here: the supported array "
+                       f"attributes are .T .shape .ndim .size and the methods "
+                       f"{', '.join(sorted('.' + m + '()' for m in METHODS))}.")
 
     # -- calls --
 
@@ -918,6 +999,12 @@ class Lowering:
         func = self.expr(node.func, scope)
         args = [self.expr(a, scope) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, scope) for k in node.keywords}
+        if isinstance(func, BoundMethod):
+            label = f".{node.func.attr}()"
+            if func.prim == "reshape" and len(args) > 1:
+                args = [TupleVal(args)]
+            return self.call_primitive((func.prim, "np"), [func.value] + args, kwargs, node, src,
+                                       label)
         if isinstance(func, LocalFunc):
             return self.inline(func.node, func.scope.src, args, kwargs, node, scope,
                                parent=func.scope, defaults_owner=None)
@@ -926,6 +1013,8 @@ class Lowering:
                            f"{ast.unparse(node.func)} is a number, not a function.")
         obj = func.obj
         label = _callable_name(obj, node.func)
+        if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
+            return self.array_literal(args[0], node, src)
         prim = _lookup(RESOLVE, obj)
         if prim is not None:
             return self.call_primitive(prim, args, kwargs, node, src, label)
@@ -984,6 +1073,8 @@ class Lowering:
 
     def call_primitive(self, prim_lib, args, kwargs, node, src, label):
         prim, lib = prim_lib
+        if prim in ARRAY_CALLS:
+            return self.array_call(prim, args, kwargs, node, src, label)
         if kwargs:
             raise error_at(src.location(node),
                            f"{label}() keyword arguments are not supported: pass them by position.")
@@ -998,15 +1089,105 @@ class Lowering:
             # round(x, n) is piecewise constant in x: its value is kept, no gradient flows.
             return self.b.emit("round", atoms, lib=lib, ndigits=True)
         arity = PRIMS[prim].arity
-        if len(atoms) != arity:
+        if arity is not None and len(atoms) != arity:
             raise error_at(src.location(node),
                            f"{label}() takes {arity} argument{'s' if arity != 1 else ''} here, "
                            f"got {len(atoms)}.")
-        if prim in ("float", "int"):
+        if prim in ("float", "int", "len", "shape", "ndim", "size", "matmul", "select", "clip",
+                    "logaddexp", "outer", "copy"):
             return self.b.emit(prim, atoms)
         if lib is None and prim not in ("abs", "pow", "max", "min", "round"):
             return self.b.emit(prim, atoms)
         return self.b.emit(prim, atoms, lib=lib)
+
+    def static(self, value, src, node, what):
+        """A build-time constant (an axis, keepdims): an int, a bool, None, or a tuple of ints."""
+        if isinstance(value, Const):
+            return value.value
+        if isinstance(value, TupleVal) and all(isinstance(v, Const) for v in value.items):
+            return tuple(v.value for v in value.items)
+        raise error_at(src.location(node),
+                       f"{what} must be a constant written in the code (such as 0 or (0, 1)), "
+                       "so the shape of the result is known when the gradient is built.")
+
+    def dims(self, value, src, node):
+        """A shape argument: an int, a tuple of ints, or x.shape."""
+        if isinstance(value, TupleVal):
+            return [self.as_atom(v, src, node) for v in value.items]
+        return [self.as_atom(value, src, node)]
+
+    def array_call(self, prim, args, kwargs, node, src, label):
+        """NumPy's array functions: static keyword arguments become parameters of the equation."""
+        def take(name, position, default=None):
+            if name in kwargs:
+                return kwargs.pop(name)
+            if position is not None and len(args) > position:
+                return args[position]
+            return default
+
+        if prim in ("sum", "mean", "amax", "amin", "prod"):
+            x = self.as_atom(args[0], src, node)
+            axis = self.static(take("axis", 1, Const(None)), src, node, "axis")
+            keepdims = self.static(take("keepdims", 2, Const(False)), src, node, "keepdims")
+            self.no_more(kwargs, args, 3, label, src, node)
+            params = {}
+            if axis is not None:
+                params["axis"] = axis
+            if keepdims:
+                params["keepdims"] = True
+            return self.b.emit(prim, [x], lib="np", **params)
+        if prim == "transpose":
+            x = self.as_atom(args[0], src, node)
+            axes = take("axes", 1, Const(None))
+            if len(args) > 2:
+                axes = TupleVal(args[1:])
+            axes = self.static(axes, src, node, "axes")
+            return self.b.emit("transpose", [x], **({"axes": tuple(axes)} if axes is not None else {}))
+        if prim == "reshape":
+            x = self.as_atom(args[0], src, node)
+            shape = take("newshape", 1) if "shape" not in kwargs else kwargs.pop("shape")
+            return self.b.emit("reshape", [x] + self.dims(shape, src, node))
+        if prim in ("expand_dims", "squeeze"):
+            x = self.as_atom(args[0], src, node)
+            axis = self.static(take("axis", 1, Const(None)), src, node, "axis")
+            if prim == "expand_dims" and axis is None:
+                raise error_at(src.location(node), "np.expand_dims needs an axis.")
+            return self.b.emit(prim, [x], **({"axis": axis} if axis is not None else {}))
+        if prim in ("concatenate", "stack"):
+            seq = args[0] if args else kwargs.pop("arrays", None)
+            if not isinstance(seq, TupleVal):
+                raise error_at(src.location(node),
+                               f"{label}() takes a tuple or list of arrays written in the call.")
+            axis = self.static(take("axis", 1, Const(0)), src, node, "axis")
+            atoms = [self.as_atom(v, src, node) for v in seq.items]
+            return self.b.emit(prim, atoms, axis=axis)
+        if prim in ("zeros", "ones"):
+            shape = take("shape", 0)
+            kwargs.pop("dtype", None)
+            return self.b.emit(prim, self.dims(shape, src, node), lib="np")
+        if prim == "full":
+            shape = take("shape", 0)
+            value = self.as_atom(take("fill_value", 1), src, node)
+            return self.b.emit("full", [value] + self.dims(shape, src, node), lib="np")
+        if prim in ("zeros_like", "ones_like", "eye"):
+            kwargs.pop("dtype", None)
+            return self.b.emit(prim, [self.as_atom(args[0], src, node)], lib="np")
+        if prim == "arange":
+            return self.b.emit("arange", [self.as_atom(a, src, node) for a in args], lib="np")
+        raise error_at(src.location(node), f"{label}() is not supported here.")
+
+    def no_more(self, kwargs, args, max_args, label, src, node):
+        if kwargs or len(args) > max_args:
+            extra = ", ".join(kwargs) or f"{len(args)} arguments"
+            raise error_at(src.location(node), f"{label}(): {extra} not supported here.")
+
+    def array_literal(self, value, node, src):
+        """np.array([a, b, ...]) of numbers (or of such lists): a stack of the values."""
+        if isinstance(value, TupleVal):
+            atoms = [self.array_literal(v, node, src) if isinstance(v, TupleVal)
+                     else self.as_atom(v, src, node) for v in value.items]
+            return self.b.emit("stack", atoms, axis=0)
+        return self.b.emit("copy", [self.as_atom(value, src, node)])
 
     def inline(self, fnode, src, args, kwargs, call_node, caller_scope, parent, defaults_owner):
         """Lower a called function's body in place, its parameters bound to the call's arguments."""

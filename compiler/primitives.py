@@ -20,14 +20,17 @@ import numpy as np
 
 
 class Prim:
-    __slots__ = ("name", "arity", "infix", "funcs", "differentiable")
+    __slots__ = ("name", "arity", "infix", "funcs", "differentiable", "kwargs", "internal")
 
-    def __init__(self, name, arity, infix=None, funcs=None, differentiable=True):
+    def __init__(self, name, arity, infix=None, funcs=None, differentiable=True, kwargs=(),
+                 internal=False):
         self.name = name
-        self.arity = arity
+        self.arity = arity          # number of inputs, or None for any number
         self.infix = infix          # an ast operator class, or None for a call
         self.funcs = funcs or {}    # lib -> callable
         self.differentiable = differentiable
+        self.kwargs = kwargs        # params passed to the callable as keyword arguments
+        self.internal = internal    # made by the reverse pass only (adjoint helpers)
 
     def impl(self, lib):
         fn = self.funcs.get(lib)
@@ -41,9 +44,9 @@ class Prim:
 PRIMS = {}
 
 
-def _prim(name, arity, infix=None, differentiable=True, **funcs):
+def _prim(name, arity, infix=None, differentiable=True, kwargs=(), internal=False, **funcs):
     by_lib = {(None if k == "py" else k): v for k, v in funcs.items()}
-    PRIMS[name] = Prim(name, arity, infix, by_lib, differentiable)
+    PRIMS[name] = Prim(name, arity, infix, by_lib, differentiable, kwargs, internal)
 
 
 def _select(c, a, b):
@@ -121,6 +124,70 @@ _prim("global", 0, differentiable=False, py=None)
 _prim("cell", 0, differentiable=False, py=None)
 
 
+# --- arrays ----------------------------------------------------------------------------------------
+
+from . import support  # noqa: E402
+from .indexing import build_index  # noqa: E402
+
+_REDUCE = ("axis", "keepdims")
+_prim("sum", 1, kwargs=_REDUCE, np=np.sum)
+_prim("mean", 1, kwargs=_REDUCE, np=np.mean)
+_prim("amax", 1, kwargs=_REDUCE, np=np.max)
+_prim("amin", 1, kwargs=_REDUCE, np=np.min)
+_prim("prod", 1, kwargs=_REDUCE, np=np.prod)
+_prim("matmul", 2, ast.MatMult, py=operator.matmul, np=np.matmul)
+_prim("outer", 2, np=np.outer)
+_prim("transpose", 1, kwargs=("axes",), np=np.transpose)
+_prim("reshape", None, np=lambda x, *shape: np.reshape(x, shape))
+_prim("expand_dims", 1, kwargs=("axis",), np=np.expand_dims)
+_prim("squeeze", 1, kwargs=("axis",), np=np.squeeze)
+_prim("concatenate", None, kwargs=("axis",), np=lambda *xs, axis=0: np.concatenate(xs, axis=axis))
+_prim("stack", None, kwargs=("axis",), np=lambda *xs, axis=0: np.stack(xs, axis=axis))
+_prim("clip", 3, np=np.clip)
+_prim("logaddexp", 2, np=np.logaddexp)
+_prim("copy", 1, np=np.copy)
+_prim("getitem", None, py=lambda x, *parts, index=None: x[build_index(index, parts)],
+      kwargs=("index",))
+_prim("setitem", None, kwargs=("index",),
+      py=lambda x, v, *parts, index=None: support.setitem(x, build_index(index, parts), v))
+# Values that carry no gradient: shapes and constructors.
+_prim("shape", 1, differentiable=False, py=np.shape)
+_prim("len", 1, differentiable=False, py=len)
+_prim("ndim", 1, differentiable=False, py=np.ndim)
+_prim("size", 1, differentiable=False, py=np.size)
+_prim("zeros", None, differentiable=False, np=lambda *s: np.zeros(s))
+_prim("ones", None, differentiable=False, np=lambda *s: np.ones(s))
+_prim("eye", 1, differentiable=False, np=np.eye)
+_prim("zeros_like", 1, differentiable=False, np=np.zeros_like)
+_prim("ones_like", 1, differentiable=False, np=np.ones_like)
+_prim("full", None, differentiable=False, np=lambda value, *s: np.full(s, value))
+_prim("arange", None, differentiable=False, np=np.arange)
+_prim("tuple", None, differentiable=False, py=lambda *xs: xs)
+# Adjoint helpers (compiler/support.py): made by the reverse pass, never by the user.
+for _name in ("unbroadcast", "sum_grad", "mean_grad", "extreme_grad", "prod_grad",
+              "matmul_grad_a", "matmul_grad_b", "index_grad", "cleared", "transpose_grad",
+              "reshape_grad", "concat_grad", "stack_grad", "clip_grad", "outer_grad_a",
+              "outer_grad_b"):
+    _fn = getattr(support, _name)
+    _kw = {"sum_grad": _REDUCE, "mean_grad": _REDUCE, "extreme_grad": _REDUCE,
+           "prod_grad": _REDUCE, "transpose_grad": ("axes",), "concat_grad": (),
+           "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",)}
+    _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, py=_fn)
+PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
+    g, x, build_index(index, parts))
+PRIMS["cleared"].funcs[None] = lambda g, *parts, index=None: support.cleared(
+    g, build_index(index, parts))
+PRIMS["stack_grad"].funcs[None] = lambda g, axis=0, index_=0: support.stack_grad(g, axis, index_)
+PRIMS["concat_grad"].funcs[None] = lambda g, *shapes, axis=0, index_=0: support.concat_grad(
+    g, axis, index_, *shapes)
+PRIMS["concat_grad"].kwargs = ("axis", "index_")
+
+# NumPy functions that exist as methods of arrays: x.sum(axis=0) is np.sum(x, axis=0).
+METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "prod": "prod",
+           "reshape": "reshape", "transpose": "transpose", "dot": "matmul", "copy": "copy",
+           "squeeze": "squeeze", "clip": "clip"}
+
+
 def _resolve_table():
     table = {}
 
@@ -164,6 +231,18 @@ def _resolve_table():
     add(builtins.int, "int", None)
     add(builtins.float, "float", None)
     add(np.float64, "float", None)
+    for fn, prim in [(np.sum, "sum"), (np.mean, "mean"), (np.max, "amax"), (np.amax, "amax"),
+                     (np.min, "amin"), (np.amin, "amin"), (np.prod, "prod"),
+                     (np.matmul, "matmul"), (np.dot, "matmul"), (np.outer, "outer"),
+                     (np.transpose, "transpose"), (np.reshape, "reshape"),
+                     (np.expand_dims, "expand_dims"), (np.squeeze, "squeeze"),
+                     (np.concatenate, "concatenate"), (np.stack, "stack"), (np.clip, "clip"),
+                     (np.logaddexp, "logaddexp"), (np.where, "select"), (np.copy, "copy"),
+                     (np.zeros, "zeros"), (np.ones, "ones"), (np.eye, "eye"),
+                     (np.zeros_like, "zeros_like"), (np.ones_like, "ones_like"),
+                     (np.full, "full"), (np.arange, "arange"), (np.shape, "shape"),
+                     (np.ndim, "ndim"), (np.size, "size"), (builtins.len, "len")]:
+        add(fn, prim, "np")
     add(math.fabs, "abs", "math")
     return table
 
@@ -179,7 +258,9 @@ MODULE_CONSTANTS = {id(math), id(np)}
 
 # Callee spellings in generated code: (prim, lib) -> the name to bind and the object bound to it.
 _NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
-             "max": "maximum", "min": "minimum", "pow": "power", "round": "round"}
+             "max": "maximum", "min": "minimum", "pow": "power", "round": "round",
+             "amax": "max", "amin": "min", "select": "where", "not": "logical_not",
+             "and": "logical_and", "or": "logical_or"}
 
 
 def callee(prim, lib):
@@ -192,5 +273,7 @@ def callee(prim, lib):
     return (None, prim, PRIMS[prim].impl(None))
 
 
-def evaluate_prim(name, lib, values):
-    return PRIMS[name].impl(lib)(*values)
+def evaluate_prim(name, lib, values, params=None):
+    prim = PRIMS[name]
+    kwargs = {k: params[k] for k in prim.kwargs if params and k in params}
+    return prim.impl(lib)(*values, **kwargs)

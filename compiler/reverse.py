@@ -20,7 +20,7 @@ loop-carried values backwards and accumulating those of the values the body clos
 from __future__ import annotations
 
 from .ir import Builder, Const, Eqn, Graph, Var, free_vars, regions
-from .rules import rule_for, vjp
+from .rules import BROADCASTING, rule_for, vjp
 
 LOOPS = ("for", "while")
 
@@ -108,6 +108,8 @@ class Backprop:
                 wanted = [isinstance(a, Var) and a in self.active for a in eqn.ins]
                 parts = [(inp, part) for inp, part in zip(eqn.ins, vjp(b, eqn, g, wanted))
                          if part is not None]
+                if eqn.prim in BROADCASTING:
+                    parts = [(inp, b.emit("unbroadcast", [part, inp])) for inp, part in parts]
             for inp, part in parts:
                 if isinstance(inp, Var) and inp in self.active:
                     pending.setdefault(inp, []).append(part)

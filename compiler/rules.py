@@ -68,7 +68,39 @@ RULES = {
     "cell":     ("",),
     "lt": ("x y", None, None), "le": ("x y", None, None), "gt": ("x y", None, None),
     "ge": ("x y", None, None), "eq": ("x y", None, None), "ne": ("x y", None, None),
+
+    # Arrays. Reductions hand g back to every entry they read (sum_grad broadcasts it, mean_grad
+    # also divides by the count); the helpers live in compiler/support.py.
+    "sum":      ("x", "sum_grad(g, x, axis=axis, keepdims=keepdims)"),
+    "mean":     ("x", "mean_grad(g, x, axis=axis, keepdims=keepdims)"),
+    # max/min reductions: g goes to the arg-max entries, shared equally between ties.
+    "amax":     ("x", "extreme_grad(g, x, out, axis=axis, keepdims=keepdims)"),
+    "amin":     ("x", "extreme_grad(g, x, out, axis=axis, keepdims=keepdims)"),
+    # prod: the product of the other entries, computed without dividing (exact at zeros).
+    "prod":     ("x", "prod_grad(g, x, axis=axis, keepdims=keepdims)"),
+    "matmul":   ("x y", "matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"),
+    "outer":    ("x y", "outer_grad_a(g, y)", "outer_grad_b(g, x)"),
+    "transpose": ("x", "transpose_grad(g, axes=axes)"),
+    "reshape":  ("x *shape", "reshape_grad(g, x)"),
+    "expand_dims": ("x", "reshape_grad(g, x)"),
+    "squeeze":  ("x", "reshape_grad(g, x)"),
+    "copy":     ("x", "g"),
+    # clip passes g where x was inside [lo, hi]; the bounds get none (they are usually constants).
+    "clip":     ("x lo hi", "clip_grad(g, x, lo, hi)", None, None),
+    "logaddexp": ("x y", "g * exp(x - out)", "g * exp(y - out)"),
+    # x[index]: g scattered back with np.add.at (indices may repeat); the index carries none.
+    "getitem":  ("x *parts", "index_grad(g, x, *parts, index=index)"),
+    # y = x with y[index] = v: the overwritten entries of x no longer reach y.
+    "setitem":  ("x v *parts", "cleared(g, *parts, index=index)", "getitem(g, *parts, index=index)"),
+    "shape": ("x", None), "len": ("x", None), "ndim": ("x", None), "size": ("x", None),
+    "zeros": ("*s", ), "ones": ("*s",), "eye": ("n", None), "zeros_like": ("x", None),
+    "ones_like": ("x", None), "full": ("*s",), "arange": ("*s",), "tuple": ("*s",),
 }
+
+# Primitives whose inputs broadcast against each other: each input's contribution is summed back
+# to its own shape by the reverse pass (`unbroadcast`, removed when the shapes are known equal).
+BROADCASTING = {"add", "sub", "mul", "div", "pow", "mod", "max", "min", "atan2", "hypot",
+                "logaddexp", "select", "setitem"}
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
            ast.FloorDiv: "floordiv", ast.Mod: "mod"}
@@ -83,7 +115,11 @@ class Rule:
     def __init__(self, prim, names, formulas):
         self.prim = prim
         self.names = names.split()
+        self.rest = None  # a trailing `*name` collects the remaining inputs, which get no gradient
+        if self.names and self.names[-1].startswith("*"):
+            self.rest = self.names.pop()[1:]
         self.formulas = [None if f is None else ast.parse(f, mode="eval").body for f in formulas]
+        self.formulas += [None] * (len(self.names) - len(self.formulas))
         if len(self.names) != len(self.formulas):
             raise ValueError(f"rule for {prim}: {len(self.names)} inputs, {len(self.formulas)} formulas")
         used = set()
@@ -96,6 +132,8 @@ class Rule:
 
 
 TABLE = {prim: Rule(prim, entry[0], entry[1:]) for prim, entry in RULES.items()}
+for _prim_name in ("concatenate", "stack"):  # variadic: their rule is _join_vjp below
+    TABLE[_prim_name] = Rule(_prim_name, "*xs", ())
 
 
 class MissingRule(KeyError):
@@ -114,8 +152,13 @@ def vjp(builder, eqn, g, wanted):
 
     `wanted[i]` says whether input i needs an adjoint; the result has an atom or None per input.
     """
+    if eqn.prim in ("concatenate", "stack"):
+        return _join_vjp(builder, eqn, g, wanted)
     rule = rule_for(eqn.prim)
     env = dict(zip(rule.names, eqn.ins))
+    if rule.rest is not None:
+        env["*" + rule.rest] = list(eqn.ins[len(rule.names):])
+    env.update({k: v for k, v in eqn.params.items() if k != "lib"})
     env["g"] = g
     env["out"] = eqn.out
     lib = eqn.params.get("lib")
@@ -125,6 +168,21 @@ def vjp(builder, eqn, g, wanted):
             results.append(None)
         else:
             results.append(_instantiate(builder, formula, env, lib))
+    results += [None] * (len(eqn.ins) - len(results))
+    return results
+
+
+def _join_vjp(b, eqn, g, wanted):
+    """concatenate and stack: each input gets its own slice of g."""
+    axis = eqn.params.get("axis", 0)
+    results = []
+    if eqn.prim == "stack":
+        for i, want in enumerate(wanted):
+            results.append(b.emit("stack_grad", [g], axis=axis, index_=i) if want else None)
+        return results
+    shapes = [b.emit("shape", [x]) for x in eqn.ins]
+    for i, want in enumerate(wanted):
+        results.append(b.emit("concat_grad", [g] + shapes, axis=axis, index_=i) if want else None)
     return results
 
 
@@ -144,10 +202,18 @@ def _instantiate(b, node, env, lib):
                                                    _instantiate(b, node.comparators[0], env, lib)])
     if isinstance(node, ast.Call):
         prim = node.func.id
-        args = [_instantiate(b, a, env, lib) for a in node.args]
-        if prim in _OPERATOR_PRIMS or prim == "select":
-            return b.emit(prim, args)
-        return b.emit(prim, args, lib=lib)
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                args.extend(env["*" + a.value.id])
+            else:
+                args.append(_instantiate(b, a, env, lib))
+        params = {k.arg: env[k.value.id] if isinstance(k.value, ast.Name) else k.value.value
+                  for k in node.keywords
+                  if not isinstance(k.value, ast.Name) or k.value.id in env}  # absent: default
+        if prim in _OPERATOR_PRIMS or prim == "select" or set(PRIMS[prim].funcs) == {None}:
+            return b.emit(prim, args, **params)  # one spelling only: no library to choose
+        return b.emit(prim, args, lib=lib, **params)
     raise ValueError(f"unsupported syntax in a rule formula: {ast.dump(node)}")
 
 

@@ -1,0 +1,189 @@
+"""Specialising one gradient graph to the argument types of a call, like a jit cache.
+
+The gradient graph is type-agnostic: broadcasting inputs get their contribution through an
+`unbroadcast` equation, and operators say nothing about floats or arrays. For a call signature
+(which arguments are floats, which are arrays of which shape and dtype) we learn the kind of every
+value, then:
+- `unbroadcast(g, x)` disappears where g and x have the same shape, and becomes one static
+  `np.sum(g, axis=...)` where the shapes are known and differ (no runtime shape test);
+- operators and elementary functions on Python floats are spelled with `math`, on arrays with NumPy.
+
+Kinds come from the graph alone when it has no array in it (scalar code: every value is a float).
+Otherwise the generic code is run once on the call's own arguments with every value recorded (an
+"instrumented" run); a value seen with two different shapes (a loop-carried accumulator that grows
+from a float to an array, say) stays "dynamic" and keeps the runtime helpers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import Builder, Const, Eqn, Graph, Var, regions
+
+# Primitives that can turn scalars into arrays: with any of them, kinds need an instrumented run.
+ARRAY_MAKERS = {"zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "stack",
+                "concatenate", "outer", "reshape", "expand_dims", "global", "cell"}
+# Primitives whose output shape depends on the values of integer inputs (not only their types).
+SHAPE_FROM_VALUES = {"zeros", "ones", "full", "eye", "arange", "reshape", "getitem", "setitem"}
+
+
+def all_eqns(graph):
+    for eqn in graph.eqns:
+        yield eqn
+        for sub in regions(eqn):
+            yield from all_eqns(sub)
+
+
+def needs_values(graph):
+    """Whether integer arguments must be part of the cache key (they may decide shapes)."""
+    return any(e.prim in SHAPE_FROM_VALUES for e in all_eqns(graph))
+
+
+def statically_scalar(graph):
+    return not any(e.prim in ARRAY_MAKERS for e in all_eqns(graph))
+
+
+def kind_of(value):
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return ("array", value.shape)
+    if isinstance(value, (bool, int, float, np.number, np.ndarray)):
+        return ("scalar", ())
+    return ("other", None)
+
+
+class Recorder:
+    """Collects the kind of each value an instrumented run assigns."""
+
+    def __init__(self, variables):
+        self.variables = variables
+        self.seen = {}
+
+    def __call__(self, index, value):
+        var = self.variables[index]
+        kind = kind_of(value)
+        old = self.seen.get(var)
+        if old is None:
+            self.seen[var] = kind
+        elif old != kind:
+            self.seen[var] = ("dynamic", None)
+        return value
+
+    def kinds(self, params, args):
+        out = {}
+        for p, a in zip(params, args):
+            self.seen.setdefault(p, kind_of(a))
+        for var, (kind, shape) in self.seen.items():
+            out[var] = kind if kind in ("array", "scalar") else "dynamic"
+        shapes = {var: shape for var, (kind, shape) in self.seen.items() if kind in ("array", "scalar")}
+        return out, shapes
+
+
+def specialize(graph, kinds, shapes, default="dynamic"):
+    """The graph with `unbroadcast` resolved wherever the shapes are known."""
+    def kind(a):
+        if isinstance(a, Const):
+            return "scalar"
+        return kinds.get(a, default)
+
+    def shape(a):
+        if isinstance(a, Const):
+            return ()
+        if kind(a) == "scalar":
+            return ()
+        return shapes.get(a)
+
+    def walk(g, subst):
+        b = Builder()
+        for eqn in g.eqns:
+            ins = tuple(subst.get(a, a) if isinstance(a, Var) else a for a in eqn.ins)
+            if regions(eqn):
+                params = {k: walk(v, subst) if isinstance(v, Graph) else v
+                          for k, v in eqn.params.items()}
+                if "save" in params:
+                    params["save"] = tuple(subst.get(v, v) for v in params["save"])
+                b.eqns.append(Eqn(eqn.prim, ins, eqn.outs, params, eqn.loc))
+                continue
+            if eqn.prim == "unbroadcast":
+                gval, x = ins
+                gs, xs = shape(gval), shape(x)
+                if gs is not None and xs is not None:
+                    if gs == xs:
+                        subst[eqn.out] = gval
+                        continue
+                    b.loc = eqn.loc
+                    lead = len(gs) - len(xs)
+                    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(xs)
+                                                      if n == 1 and gs[i + lead] != 1)
+                    if lead and len(axes) > lead:
+                        summed = b.emit("sum", [gval], lib="np", axis=axes, keepdims=True)
+                        out = b.emit("reshape", [summed] + [Const(n) for n in xs])
+                    elif lead:
+                        out = b.emit("sum", [gval], lib="np", axis=axes if xs else None)
+                    else:
+                        out = b.emit("sum", [gval], lib="np", axis=axes, keepdims=True)
+                    if isinstance(out, Var):
+                        kinds[out] = "array" if xs else "scalar"
+                        shapes[out] = xs
+                        out.hint = eqn.out.hint
+                    subst[eqn.out] = out
+                    continue
+            if eqn.prim in ("matmul_grad_a", "matmul_grad_b"):
+                out = _matmul_adjoint(b, eqn, ins, shape)
+                if out is not None:
+                    subst[eqn.out] = out
+                    continue
+            b.eqns.append(Eqn(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
+        results = [subst.get(a, a) if isinstance(a, Var) else a for a in g.results]
+        return Graph(g.name, g.params, b.eqns, results)
+
+    return walk(graph, {})
+
+
+def _matmul_adjoint(b, eqn, ins, shape):
+    """The adjoint of `a @ b` spelled with `@` and `.T` when both operands are 1-D or 2-D."""
+    g, x, y = ins
+    xs, ys = shape(x), shape(y)
+    if xs is None or ys is None or not (1 <= len(xs) <= 2 and 1 <= len(ys) <= 2):
+        return None
+    b.loc = eqn.loc
+    if eqn.prim == "matmul_grad_a":
+        if len(ys) == 1:
+            return b.emit("outer", [g, y], hint=eqn.out.hint) if len(xs) == 2 else \
+                b.emit("mul", [g, y], hint=eqn.out.hint)
+        if len(xs) == 1:
+            return b.emit("matmul", [y, g], hint=eqn.out.hint)
+        return b.emit("matmul", [g, b.emit("transpose", [y])], hint=eqn.out.hint)
+    if len(xs) == 1:
+        return b.emit("outer", [x, g], hint=eqn.out.hint) if len(ys) == 2 else \
+            b.emit("mul", [g, x], hint=eqn.out.hint)
+    return b.emit("matmul", [b.emit("transpose", [x]), g], hint=eqn.out.hint)
+
+
+VIEWS = {"sum_grad", "mean_grad"}  # adjoints returned as read-only broadcast views (no copy)
+
+
+def materialize_results(graph):
+    """A gradient the user receives is an array of its own, never a broadcast view."""
+    defined = {v: e for e in graph.eqns for v in e.outs}
+    b = Builder(list(graph.eqns))
+    results = []
+    for r in graph.results:
+        if isinstance(r, Var) and r in defined and defined[r].prim in VIEWS:
+            r = b.emit("copy", [r], hint=r.hint)
+        results.append(r)
+    return Graph(graph.name, graph.params, b.eqns, results)
+
+
+def signature_key(values, wrt_names, names, by_value):
+    """The cache key of a call: per argument, its type, and for arrays shape and dtype."""
+    key = []
+    for name, v in zip(names, values):
+        t = type(v)
+        if t is float or isinstance(v, np.floating):
+            key.append("f")
+        elif t is int or t is bool or isinstance(v, (np.integer, np.bool_)):
+            key.append(("i", int(v)) if by_value else "i")
+        elif isinstance(v, np.ndarray):
+            key.append(("a", v.shape, v.dtype.str))
+        else:
+            key.append(t)
+    return tuple(key)

@@ -1,0 +1,183 @@
+"""Small NumPy helpers that generated gradient code calls for arrays, one per adjoint that needs more
+than one NumPy call. Each returns a fresh array of exactly the shape of the value it differentiates,
+so gradients never alias the user's inputs or each other.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def unbroadcast(g, x):
+    """Sum `g` over the axes broadcasting added or stretched, back to the shape of `x` (the adjoint
+    of NumPy broadcasting)."""
+    shape = np.shape(x)
+    gshape = np.shape(g)
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and gshape[i + lead] != 1)
+    out = np.sum(g, axis=axes) if axes else g
+    out = np.reshape(out, shape)
+    return out if shape else float(out)
+
+
+def _keep(g, shape, axis, keepdims):
+    """`g` (a reduction's adjoint) with the reduced axes restored as size-1 axes."""
+    if keepdims or axis is None and np.ndim(g) == len(shape):
+        return g
+    if axis is None:
+        return np.reshape(g, (1,) * len(shape))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    axes = tuple(a % len(shape) for a in axes)
+    return np.expand_dims(g, axes)
+
+
+def sum_grad(g, x, axis=None, keepdims=False):
+    """g handed to every entry that was summed: a read-only broadcast view, no copy (the
+    compiler copies it only if it is returned to the user as is)."""
+    return np.broadcast_to(_keep(g, np.shape(x), axis, keepdims), np.shape(x))
+
+
+def mean_grad(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    count = np.prod([shape[a] for a in _axes(axis, len(shape))]) if shape else 1
+    return sum_grad(np.true_divide(g, count), x, axis, keepdims)
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(a % ndim for a in axes)
+
+
+def extreme_grad(g, x, out, axis=None, keepdims=False):
+    """max/min: the gradient goes to the positions that hold the extreme value, shared equally
+    between ties (so it sums to g, as in PyTorch and JAX)."""
+    shape = np.shape(x)
+    hit = (np.asarray(x) == _keep(out, shape, axis, keepdims))
+    count = np.sum(hit, axis=axis, keepdims=True) if axis is not None or shape else 1
+    return hit * (_keep(g, shape, axis, keepdims) / count)
+
+
+def prod_grad(g, x, axis=None, keepdims=False):
+    """The product of the other entries, exactly, even where some entries are zero."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = x.shape
+    if axis is None:
+        flat = x.reshape(-1)
+        others = _exclusive_products(flat, 0).reshape(shape)
+        return others * np.asarray(g).reshape((1,) * len(shape) if shape else ())
+    axes = _axes(axis, len(shape))
+    moved = np.moveaxis(x, axes, tuple(range(len(shape) - len(axes), len(shape))))
+    lead = moved.shape[:len(shape) - len(axes)]
+    flat = moved.reshape(lead + (-1,))
+    others = _exclusive_products(flat, -1).reshape(moved.shape)
+    others = np.moveaxis(others, tuple(range(len(shape) - len(axes), len(shape))), axes)
+    return others * _keep(g, shape, axis, keepdims)
+
+
+def _exclusive_products(a, axis):
+    a = np.moveaxis(a, axis, -1)
+    ones = np.ones(a.shape[:-1] + (1,))
+    left = np.concatenate([ones, np.cumprod(a[..., :-1], axis=-1)], axis=-1)
+    right = np.concatenate([np.cumprod(a[..., :0:-1], axis=-1)[..., ::-1], ones], axis=-1)
+    return np.moveaxis(left * right, -1, axis)
+
+
+def matmul_grad_a(g, a, b):
+    """d(a @ b)/da applied to g, for 1-D, 2-D and batched operands (batch axes summed back)."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 1 and b_nd == 1:
+        return g * b
+    if b_nd == 1:
+        return unbroadcast(np.expand_dims(g, -1) * b, a)
+    if a_nd == 1:
+        return unbroadcast(np.matmul(b, np.expand_dims(g, -1))[..., 0], a)
+    return unbroadcast(np.matmul(g, np.swapaxes(b, -1, -2)), a)
+
+
+def matmul_grad_b(g, a, b):
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 1 and b_nd == 1:
+        return g * a
+    if a_nd == 1:
+        return unbroadcast(np.expand_dims(a, -1) * np.expand_dims(g, -2), b)
+    if b_nd == 1:
+        return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), np.expand_dims(g, -1))[..., 0], b)
+    return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), g), b)
+
+
+def index_grad(g, x, index):
+    """The adjoint of `x[index]`: zeros shaped like x, with g added at the indexed places
+    (np.add.at, so an index that repeats gets every contribution)."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, np.float64))
+    np.add.at(out, index, g)
+    return out
+
+
+def setitem(x, index, value):
+    """`x[index] = value` as a value: a new array, the user's untouched."""
+    out = np.array(x, dtype=np.result_type(x, value), copy=True)
+    out[index] = value
+    return out
+
+
+def cleared(g, index):
+    """g with the entries an assignment overwrote set to zero (they no longer reach the output)."""
+    out = np.array(g, copy=True)
+    out[index] = 0
+    return out
+
+
+def transpose_grad(g, axes=None):
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort(axes))
+
+
+def reshape_grad(g, x):
+    return np.reshape(g, np.shape(x))
+
+
+def squeeze_grad(g, x):
+    return np.reshape(g, np.shape(x))
+
+
+def split_grad(g, xs_shapes, axis, index):
+    """The adjoint of concatenate for input `index`: its slice of g along `axis`."""
+    start = sum(s[axis] for s in xs_shapes[:index])
+    stop = start + xs_shapes[index][axis]
+    key = [slice(None)] * np.ndim(g)
+    key[axis] = slice(start, stop)
+    return g[tuple(key)]
+
+
+def concat_grad(g, axis, index, *shapes):
+    start = sum(s[axis] for s in shapes[:index])
+    stop = start + shapes[index][axis]
+    key = [slice(None)] * np.ndim(g)
+    key[axis % np.ndim(g)] = slice(start, stop)
+    return g[tuple(key)]
+
+
+def stack_grad(g, axis, index):
+    return np.take(g, index, axis=axis)
+
+
+def clip_grad(g, x, lo, hi):
+    inside = np.ones(np.shape(x), dtype=bool)
+    if lo is not None:
+        inside &= np.asarray(x) >= lo
+    if hi is not None:
+        inside &= np.asarray(x) <= hi
+    return g * inside
+
+
+def outer_grad_a(g, b):
+    return np.matmul(g, np.ravel(b))
+
+
+def outer_grad_b(g, a):
+    return np.matmul(np.ravel(a), g)
