@@ -31,8 +31,8 @@ from .frontend import identifiers
 from .loader import load
 from .ir import Graph
 from .passes import optimize
-from .specialize import (Recorder, kind_of, materialize_results, needs_values, signature_key,
-                         specialize, statically_scalar)
+from .specialize import (Recorder, kind_of, materialize_results, needs_values, scalar_seeds,
+                         signature_key, specialize, statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
 
@@ -164,12 +164,15 @@ class Compiled:
         f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, **kwargs)
         f.source_for = self.source_for
 
-    def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False):
+    def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False,
+             shapes=None, dtypes=None):
         """Generate, compile and load one version of the gradient."""
         emitter = Emitter(graph, self.func_name, self.positional, self.kwonly, self.blocked,
                           self.owned, self.fn.__globals__, kinds=kinds, guard=guard,
                           result_tree=self.tree, default_kind=default_kind,
                           record=record is not None)
+        if dtypes is not None:
+            emitter.dtypes, emitter.shapes = dtypes, shapes
         source, factory = emitter.source(self.respecialize, entry=entry)
         if record is not None:
             record.variables = emitter.recorder[1]
@@ -223,7 +226,9 @@ class Compiled:
         self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         graph = specialize(self.grad_graph, kinds, shapes, default="dynamic")
-        return self.emit(graph, kinds=kinds, default_kind="dynamic")
+        graph = optimize(scalar_seeds(graph, kinds, shapes))
+        return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
+                         dtypes=recorder.dtypes)
 
     def source_for(self, *args, **kwargs):
         """The generated source of the version that runs for these arguments."""
@@ -306,7 +311,8 @@ def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
     bound.apply_defaults()
     names = list(bound.arguments)
     if wrt is None:
-        wrt = tuple(n for n in names if isinstance(bound.arguments[n], float))
+        wrt = tuple(n for n in names if isinstance(bound.arguments[n], float) or (
+            isinstance(bound.arguments[n], np.ndarray) and bound.arguments[n].dtype.kind == "f"))
         if not wrt:
             raise GradError(f"check_grad({plain.__name__}, ...): no float argument to check; "
                             "pass floats or name them with wrt=.")

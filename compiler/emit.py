@@ -29,7 +29,7 @@ import astor
 import numpy as np
 
 from . import indexing, support
-from .ir import Const, Graph, Namer, Var, free_vars
+from .ir import Const, Graph, Namer, Var, free_vars, regions
 from .primitives import PRIMS, callee
 
 _COMMENT = "__comment__"
@@ -39,6 +39,14 @@ _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
 _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
                "loop_reverse": "emit_loop_reverse", "setitem": "emit_setitem",
                "cleared": "emit_setitem", "index_grad": "emit_index_grad"}
+
+
+# Primitives whose result is a new array the generated code owns (not a view, not an input).
+_FRESH = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "asin", "acos", "atan",
+          "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "abs",
+          "max", "min", "select", "clip", "logaddexp", "matmul", "outer", "mod", "atan2", "hypot",
+          "index_grad", "cleared", "setitem", "copy", "concatenate", "stack", "extreme_grad",
+          "prod_grad", "zeros", "ones", "full"}
 
 
 def _literal(value):
@@ -85,6 +93,10 @@ class Emitter:
                            owned=set(user_owned) - self.user_blocked)
         self.comments = []
         self.default_kind = default_kind or ("scalar" if kinds is not None else "dynamic")
+        self.dtypes = None   # per array value, when known: enables in-place updates and `del`
+        self.shapes = {}
+        self.inplace = set()
+        self.frees = {}
         self.guard = guard or {}
         # An instrumented run records each value: (the helper's name, the variables in order).
         self.recorder = (self.bind("record", None, key=("record",)), []) if record else None
@@ -260,15 +272,18 @@ class Emitter:
                                  [ast.Constant(len(self.comments) - 1)], []))
 
     def body(self):
-        stmts = self.emit_eqns(self.graph.eqns)
+        stmts = self.emit_eqns(self.graph.eqns, top=True)
         stmts.append(ast.Return(self.result_expr(self.result_tree)))
         return stmts
 
-    def emit_eqns(self, eqns):
+    def emit_eqns(self, eqns, top=False):
         """Statements for a list of equations, with a comment wherever the user's line changes."""
         stmts = []
         last = None
-        for eqn in eqns:
+        for index, eqn in enumerate(eqns):
+            if top and index - 1 in self.frees:
+                names = sorted({self.name(v) for v in self.frees[index - 1]})
+                stmts.append(ast.Delete([ast.Name(n, ast.Del()) for n in names]))
             tag = None
             if eqn.loc:
                 loc, phase = eqn.loc
@@ -283,6 +298,12 @@ class Emitter:
             if eqn.prim in _STATEMENTS:
                 stmts.extend(getattr(self, _STATEMENTS[eqn.prim])(eqn))
                 last = None
+                continue
+            if (eqn, 0) in self.inplace or (eqn, 1) in self.inplace:
+                k = 0 if (eqn, 0) in self.inplace else 1
+                op = PRIMS[eqn.prim].infix()
+                stmts.append(ast.AugAssign(ast.Name(self.name(eqn.ins[k]), ast.Store()), op,
+                                           self.atom(eqn.ins[1 - k])))
                 continue
             value = self.expression(eqn)
             if len(eqn.outs) == 1:
@@ -428,6 +449,47 @@ class Emitter:
         stmts += self.assign(eqn.outs, loop_params)
         return stmts
 
+    def plan_memory(self, graph):
+        """For arrays of known shape: write a result into a temporary that dies at this very
+        operation (`t *= x` instead of a new array), and `del` each temporary array after its last
+        use, so the backward pass holds only what it still needs. Straight-line code only."""
+        self.inplace = set()
+        self.frees = {}
+        if self.dtypes is None:
+            return
+        eqns = graph.eqns
+        last = {}
+        for i, eqn in enumerate(eqns):
+            reads = [a for a in eqn.ins if isinstance(a, Var)]
+            for sub in eqn.params.values():
+                if isinstance(sub, Graph):
+                    reads += free_vars(sub)
+            reads += list(eqn.params.get("save") or ())
+            for a in reads:
+                last[a] = i
+        forever = {a for a in graph.results if isinstance(a, Var)}
+        owned = set()
+        for i, eqn in enumerate(eqns):
+            if len(eqn.outs) != 1 or regions(eqn):
+                continue
+            out = eqn.out
+            if eqn.prim in ("add", "sub", "mul", "div") and self.known_array(out):
+                for k in ((0, 1) if eqn.prim in ("add", "mul") else (0,)):
+                    a = eqn.ins[k]
+                    if a in owned and last.get(a) == i and a not in forever \
+                            and self.shapes.get(a) == self.shapes.get(out) \
+                            and self.dtypes.get(a) is not None \
+                            and self.dtypes.get(a) == self.dtypes.get(out):
+                        self.alias[out] = a
+                        self.inplace.add((eqn, k))
+                        owned.discard(a)
+                        break
+            if eqn.prim in _FRESH and self.known_array(out):
+                owned.add(out)
+        for a in owned:
+            if a not in forever and a in last:
+                self.frees.setdefault(last[a], []).append(a)
+
     def coalesce(self, eqns):
         """Let a value computed in a branch take the name of the `cond` output it becomes, and a
         loop's output the name of its loop variable, so no copy is needed."""
@@ -535,6 +597,7 @@ class Emitter:
             self.namer.names[p] = p.hint
         # Name values in the order they are defined, then bind helpers around those names.
         self.coalesce(self.graph.eqns)
+        self.plan_memory(self.graph)
         self.name_all(self.graph.eqns)
         self.read_names = {self.name(v) for v in _reads(self.graph)}
         if entry:  # array code: the entry point only dispatches on the call's signature

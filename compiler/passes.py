@@ -119,7 +119,8 @@ def rebuild(graph, outer=None):
                     seen[key] = eqn.out
                 continue
         subst[eqn.out] = found
-        if isinstance(found, Var) and not found.hint and eqn.out.hint:
+        if isinstance(found, Var) and not found.hint and isinstance(eqn.out.hint, str) \
+                and eqn.out.hint:
             found.hint = eqn.out.hint  # keep the more readable name
     results = [look(a) for a in graph.results]
     return Graph(graph.name, graph.params, b.eqns, results), subst

@@ -56,10 +56,15 @@ class Recorder:
     def __init__(self, variables):
         self.variables = variables
         self.seen = {}
+        self.dtypes = {}
 
     def __call__(self, index, value):
         var = self.variables[index]
         kind = kind_of(value)
+        if isinstance(value, np.ndarray):
+            dtype = value.dtype
+            if self.dtypes.setdefault(var, dtype) != dtype:
+                self.dtypes[var] = None
         old = self.seen.get(var)
         if old is None:
             self.seen[var] = kind
@@ -187,3 +192,103 @@ def signature_key(values, wrt_names, names, by_value):
         else:
             key.append(t)
     return tuple(key)
+
+
+_UNARY_ELEMENTWISE = {"neg", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                      "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "abs", "float"}
+_BINARY_ELEMENTWISE = {"add", "sub", "mul", "div", "pow", "max", "min", "atan2", "hypot"}
+
+
+def scalar_seeds(graph, kinds, shapes):
+    """Keep the adjoint of a full sum a scalar for as long as it can stay one.
+
+    `np.sum(expr)` hands its adjoint g to every entry of expr: an array full of g. Until that
+    array meets an array operand of the same shape, the scalar g itself computes the same thing,
+    and `1.0 * t` folds away to `t`. A value kept scalar this way is "lazy" (it stands for an array
+    of a known shape); it is made a real array only where something needs one."""
+    lazy = {}    # original var -> (shape, the x whose shape it has)
+    subst = {}
+    b = Builder()
+    from .passes import rebuild, simplify  # noqa: PLC0415 (passes imports this module's users)
+
+    def look(a):
+        return subst.get(a, a) if isinstance(a, Var) else a
+
+    def materialize(a):
+        shape, like = lazy.pop(a)
+        view = b.emit("sum_grad", [look(a), like], hint=a.hint)
+        kinds[view], shapes[view] = "array", shape
+        subst[a] = view
+        return view
+
+    def put(eqn, ins):
+        found = simplify(eqn.prim, tuple(ins), eqn.params)
+        if isinstance(found, tuple):
+            b.eqns.append(Eqn(found[0], found[1], eqn.outs, {}, eqn.loc))
+        elif found is not None:
+            subst[eqn.out] = found
+        else:
+            b.eqns.append(Eqn(eqn.prim, tuple(ins), eqn.outs, eqn.params, eqn.loc))
+
+    def shape_of(a):
+        if isinstance(a, Const) or kinds.get(a) == "scalar":
+            return ()
+        return shapes.get(a) if kinds.get(a) == "array" else None
+
+    for eqn in graph.eqns:
+        b.loc = eqn.loc
+        if eqn.prim == "sum_grad" and not eqn.params.get("axis") and \
+                not eqn.params.get("keepdims") and shape_of(eqn.ins[0]) == () and \
+                shape_of(eqn.ins[1]) not in (None, ()):
+            lazy[eqn.out] = (shape_of(eqn.ins[1]), look(eqn.ins[1]))
+            subst[eqn.out] = look(eqn.ins[0])
+            continue
+        lazy_ins = [a for a in eqn.ins if a in lazy]
+        if not lazy_ins:
+            if regions(eqn):
+                free = set()
+                for sub in regions(eqn):
+                    from .ir import free_vars
+                    free.update(free_vars(sub))
+                for v in free:
+                    if v in lazy:
+                        materialize(v)
+                params = {k: rebuild(v, subst)[0] if isinstance(v, Graph) else v
+                          for k, v in eqn.params.items()}
+                b.eqns.append(Eqn(eqn.prim, [look(a) for a in eqn.ins], eqn.outs, params, eqn.loc))
+            else:
+                put(eqn, [look(a) for a in eqn.ins])
+            continue
+        target = lazy[lazy_ins[0]][0]
+        if eqn.prim in _UNARY_ELEMENTWISE and len(eqn.outs) == 1:
+            lazy[eqn.out] = lazy[eqn.ins[0]]
+            kinds[eqn.out] = "scalar"
+            put(eqn, [look(a) for a in eqn.ins])
+            continue
+        if eqn.prim in _BINARY_ELEMENTWISE and shape_of(eqn.out) in (target, None) and all(
+                a in lazy or shape_of(a) in (target, ()) for a in eqn.ins):
+            if all(a in lazy or shape_of(a) == () for a in eqn.ins):
+                lazy[eqn.out] = lazy[lazy_ins[0]]   # still a scalar standing for the array
+                kinds[eqn.out] = "scalar"
+            put(eqn, [look(a) for a in eqn.ins])
+            continue
+        if eqn.prim == "unbroadcast" and shape_of(eqn.ins[1]) == () and eqn.ins[0] in lazy:
+            size = 1
+            for n in lazy[eqn.ins[0]][0]:
+                size *= n
+            out = b.emit("mul", [look(eqn.ins[0]), Const(float(size))])
+            subst[eqn.out] = out
+            kinds[out] = "scalar"
+            continue
+        for a in lazy_ins:
+            if a in lazy:
+                materialize(a)
+        put(eqn, [look(a) for a in eqn.ins])
+    results = []
+    for r in graph.results:
+        if r in lazy:
+            view = materialize(r)
+            r = b.emit("copy", [view], hint=r.hint)
+            kinds[r], shapes[r] = "array", shapes[view]
+        results.append(look(r))
+    return Graph(graph.name, graph.params, b.eqns, results)

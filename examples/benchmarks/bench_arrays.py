@@ -1,0 +1,184 @@
+"""Array workloads: gradient time / primal time, and against peers, measured in one run.
+
+    python examples/benchmarks/bench_arrays.py          (pip install -e ".[bench]" for the peers)
+
+A1  MLP, batch 64, 784-128-10, tanh, softmax cross-entropy; gradient w.r.t. all four weights
+A2  1,000,000 elements: sum(sin(x) * exp(-x**2) + log1p(x**2)); gradient w.r.t. x
+A3  logistic regression 10000 x 100 with L2; gradient w.r.t. (w, b)
+
+Each figure is the median of repeated timings in this run (float64, CPU). Peers that are not
+installed are skipped and named. Peak memory of A2's gradient is tracemalloc's peak, against the
+primal's peak.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import timeit
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+from compiler import value_and_grad  # noqa: E402
+
+
+def mlp_loss(W1, b1, W2, b2, X, Y):
+    h = np.tanh(X @ W1 + b1)
+    logits = h @ W2 + b2
+    top = np.max(logits, axis=1, keepdims=True)
+    shifted = logits - top
+    log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.sum((shifted - log_norm) * Y) / X.shape[0]
+
+
+def elementwise(x):
+    return np.sum(np.sin(x) * np.exp(-x ** 2) + np.log1p(x ** 2))
+
+
+def logreg(w, b, X, y):
+    z = X @ w + b
+    return np.mean(np.logaddexp(0.0, z) - y * z) + 1e-3 * np.sum(w * w)
+
+
+def workloads():
+    rng = np.random.default_rng(0)
+    a1 = ([rng.normal(0, 0.05, (784, 128)), np.zeros(128), rng.normal(0, 0.1, (128, 10)),
+           np.zeros(10), rng.normal(size=(64, 784)), np.eye(10)[rng.integers(0, 10, 64)]], (0, 1, 2, 3))
+    a2 = ([rng.normal(size=1_000_000)], (0,))
+    X = rng.normal(size=(10_000, 100))
+    a3 = ([rng.normal(size=100) * 0.1, 0.1, X, (X @ rng.normal(size=100) > 0).astype(float)], (0, 1))
+    return {"A1 MLP": (mlp_loss, *a1), "A2 elementwise 1e6": (elementwise, *a2),
+            "A3 logistic 10000x100": (logreg, *a3)}
+
+
+def median(fn, number=None, repeat=9):
+    if number is None:
+        t = timeit.timeit(fn, number=1)
+        number = max(1, int(0.05 / max(t, 1e-7)))
+    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def torch_version(name):
+    import torch
+
+    def run(fn_args, wrt):
+        ts = [torch.tensor(a, dtype=torch.float64, requires_grad=(i in wrt)) if
+              isinstance(a, np.ndarray) or i in wrt else a for i, a in enumerate(fn_args)]
+        if name.startswith("A1"):
+            W1, b1, W2, b2, X, Y = ts
+            h = torch.tanh(X @ W1 + b1)
+            logits = h @ W2 + b2
+            top = torch.amax(logits, dim=1, keepdim=True)
+            shifted = logits - top
+            log_norm = torch.log(torch.sum(torch.exp(shifted), dim=1, keepdim=True))
+            out = -torch.sum((shifted - log_norm) * Y) / X.shape[0]
+        elif name.startswith("A2"):
+            (x,) = ts
+            out = torch.sum(torch.sin(x) * torch.exp(-x ** 2) + torch.log1p(x ** 2))
+        else:
+            w, b, X, y = ts
+            z = X @ w + b
+            out = torch.mean(torch.logaddexp(torch.zeros((), dtype=torch.float64), z) - y * z) \
+                + 1e-3 * torch.sum(w * w)
+        out.backward()
+        return out.item(), [ts[i].grad for i in wrt]
+    return run
+
+
+def jax_version(name, fn):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    if name.startswith("A1"):
+        def f(W1, b1, W2, b2, X, Y):
+            h = jnp.tanh(X @ W1 + b1)
+            logits = h @ W2 + b2
+            top = jnp.max(logits, axis=1, keepdims=True)
+            shifted = logits - top
+            log_norm = jnp.log(jnp.sum(jnp.exp(shifted), axis=1, keepdims=True))
+            return -jnp.sum((shifted - log_norm) * Y) / X.shape[0]
+    elif name.startswith("A2"):
+        def f(x):
+            return jnp.sum(jnp.sin(x) * jnp.exp(-x ** 2) + jnp.log1p(x ** 2))
+    else:
+        def f(w, b, X, y):
+            z = X @ w + b
+            return jnp.mean(jnp.logaddexp(0.0, z) - y * z) + 1e-3 * jnp.sum(w * w)
+    return jax, f
+
+
+def main():
+    rows = []
+    a2_memory = None
+    for name, (fn, args, wrt) in workloads().items():
+        vg = value_and_grad(fn, wrt=wrt)
+        vg(*args)
+        primal = median(lambda: fn(*args))
+        ours = median(lambda: vg(*args))
+        row = {"name": name, "primal": primal, "ours": ours}
+        try:
+            run = torch_version(name)
+            row["torch"] = median(lambda: run(args, wrt))
+        except ImportError:
+            row["torch"] = None
+        try:
+            jax, jf = jax_version(name, fn)
+            jvg = jax.jit(jax.value_and_grad(jf, argnums=wrt))
+            jvg(*args)[0].block_until_ready()
+            row["jax"] = median(lambda: jvg(*args)[0].block_until_ready())
+        except ImportError:
+            row["jax"] = None
+        try:
+            import autograd
+            import autograd.numpy as anp
+            import builtins
+            saved_np = fn.__globals__["np"]
+            fn.__globals__["np"] = anp  # the same source, run on autograd's traced NumPy
+            try:
+                agvg = autograd.value_and_grad(lambda *a: fn(*a), argnum=wrt)
+                row["autograd"] = median(lambda: agvg(*args))
+            finally:
+                fn.__globals__["np"] = saved_np
+            del builtins
+        except ImportError:
+            row["autograd"] = None
+        rows.append(row)
+        if name.startswith("A2"):
+            tracemalloc.start()
+            fn(*args)
+            _, p_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            vg(*args)
+            _, g_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            a2_memory = (p_peak, g_peak)
+
+    print("\nArray workloads, float64, medians of 9 repeats in one run (ms per value+gradient call)")
+    header = f"{'workload':24} {'primal':>8} {'sourcead':>9} {'x primal':>9}"
+    peers = [p for p in ("torch", "jax", "autograd") if any(r[p] is not None for r in rows)]
+    for p in peers:
+        header += f" {p:>9} {p + ' x':>10}"
+    print(header)
+    for r in rows:
+        line = f"{r['name']:24} {r['primal'] * 1e3:8.3f} {r['ours'] * 1e3:9.3f} {r['ours'] / r['primal']:9.2f}"
+        for p in peers:
+            t = r[p]
+            line += f" {t * 1e3:9.3f} {t / r['primal']:10.2f}" if t else f" {'-':>9} {'-':>10}"
+        print(line)
+    for p in ("torch", "jax", "autograd"):
+        if p not in peers:
+            print(f"({p} not installed: skipped; pip install -e .[bench])")
+    for r in rows:
+        speedups = ", ".join(f"{r[p] / r['ours']:.1f}x vs {p}" for p in peers if r[p])
+        print(f"{r['name']}: sourcead is {speedups}")
+    if a2_memory:
+        p_peak, g_peak = a2_memory
+        print(f"\nA2 peak memory: primal {p_peak / 1e6:.0f} MB, gradient {g_peak / 1e6:.0f} MB "
+              f"({g_peak / p_peak:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
