@@ -480,7 +480,7 @@ class Emitter:
                             and self.shapes.get(a) == self.shapes.get(out) \
                             and self.dtypes.get(a) is not None \
                             and self.dtypes.get(a) == self.dtypes.get(out):
-                        self.alias[out] = a
+                        self.alias[a] = out  # one array, named after what it ends up holding
                         self.inplace.add((eqn, k))
                         owned.discard(a)
                         break
