@@ -30,7 +30,7 @@ from .errors import GradError, error_at
 from .frontend import identifiers
 from .loader import load
 from .ir import Graph
-from .passes import optimize
+from .passes import optimize, prune_saves
 from .specialize import (Recorder, kind_of, materialize_results, needs_values, scalar_seeds,
                          signature_key, specialize, statically_scalar)
 from .reverse import reverse
@@ -141,7 +141,7 @@ class Compiled:
             # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
             wrt_names = {self.names[i] for i in self.wrt}
             guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
-            scalar = specialize(self.grad_graph, {}, {}, default="scalar")
+            scalar = prune_saves(optimize(specialize(self.grad_graph, {}, {}, default="scalar")))
             self.source, self.function = self.emit(scalar, guard=guard, kinds={},
                                                    default_kind="scalar")
         else:
@@ -226,7 +226,7 @@ class Compiled:
         self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         graph = specialize(self.grad_graph, kinds, shapes, default="dynamic")
-        graph = optimize(scalar_seeds(graph, kinds, shapes))
+        graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
         return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
                          dtypes=recorder.dtypes)
 

@@ -220,11 +220,15 @@ def is_false(atom):
 
 
 def _stored_names(stmts):
+    """Names a block assigns, including arrays it writes into (`y[i] = v` makes a new y)."""
     names = set()
     for stmt in stmts:
         for n in ast.walk(stmt):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 names.add(n.id)
+            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) \
+                    and isinstance(n.value, ast.Name):
+                names.add(n.value.id)
     return names
 
 
@@ -232,7 +236,12 @@ def _first_store_order(stmts):
     order = {}
     for stmt in stmts:
         for n in ast.walk(stmt):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in order:
+            if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) \
+                    and isinstance(n.value, ast.Name):
+                n = n.value
+            elif not (isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)):
+                continue
+            if n.id not in order:
                 order[n.id] = len(order)
     return lambda name: order.get(name, len(order))
 
@@ -1013,6 +1022,12 @@ class Lowering:
                            f"{ast.unparse(node.func)} is a number, not a function.")
         obj = func.obj
         label = _callable_name(obj, node.func)
+        if obj in (builtins.sum, builtins.len) and len(args) == 1 and isinstance(args[0], ListRef) \
+                and not kwargs:
+            key = args[0].name + ("<sum>" if obj is builtins.sum else "<len>")
+            return scope.lookup(key)
+        if obj is builtins.len and len(args) == 1 and isinstance(args[0], TupleVal):
+            return Const(len(args[0].items))
         if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
             return self.array_literal(args[0], node, src)
         prim = _lookup(RESOLVE, obj)
@@ -1032,12 +1047,6 @@ class Lowering:
             for a in atoms[1:]:
                 result = self.b.emit(variadic, [result, a])
             return result
-        if obj in (builtins.sum, builtins.len) and len(args) == 1 and isinstance(args[0], ListRef) \
-                and not kwargs:
-            key = args[0].name + ("<sum>" if obj is builtins.sum else "<len>")
-            return scope.lookup(key)
-        if obj is builtins.len and len(args) == 1 and isinstance(args[0], TupleVal):
-            return Const(len(args[0].items))
         if obj is builtins.sum:
             if len(args) != 1 or not isinstance(args[0], TupleVal) or kwargs:
                 raise error_at(src.location(node),

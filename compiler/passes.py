@@ -244,3 +244,34 @@ def optimize(graph, max_rounds=10):
 
 def _size(graph):
     return sum(1 + sum(_size(sub) for sub in regions(e)) for e in graph.eqns)
+
+
+def prune_saves(graph):
+    """Save on a loop's tape only what its reverse loop still reads (after other passes removed
+    uses, e.g. an `unbroadcast` that only needed a shape)."""
+    eqns = list(graph.eqns)
+    tape_of = {}
+    for i, eqn in enumerate(eqns):
+        if eqn.prim in ("for", "while") and "save" in eqn.params:
+            tape_of[eqn.outs[-1]] = i
+    for j, eqn in enumerate(eqns):
+        if regions(eqn):
+            params = {k: prune_saves(v) if isinstance(v, Graph) else v for k, v in eqn.params.items()}
+            eqn = eqns[j] = type(eqn)(eqn.prim, eqn.ins, eqn.outs, params, eqn.loc)
+        if eqn.prim != "loop_reverse" or eqn.ins[0] not in tape_of:
+            continue
+        body = eqn.params["body"]
+        nsave = eqn.params["nsave"]
+        saved, rest = body.params[:nsave], body.params[nsave:]
+        used = set(free_vars(Graph("", rest, body.eqns, body.results)))
+        keep = [v for v in saved if v in used]
+        if len(keep) == len(saved):
+            continue
+        i = tape_of[eqn.ins[0]]
+        loop = eqns[i]
+        eqns[i] = type(loop)(loop.prim, loop.ins, loop.outs, {**loop.params, "save": tuple(keep)},
+                             loop.loc)
+        new_body = Graph(body.name, keep + rest, body.eqns, body.results)
+        eqns[j] = type(eqn)(eqn.prim, eqn.ins, eqn.outs,
+                            {**eqn.params, "body": new_body, "nsave": len(keep)}, eqn.loc)
+    return Graph(graph.name, graph.params, eqns, graph.results)
