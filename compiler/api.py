@@ -17,6 +17,7 @@ straight-line code; anything else goes through `respecialize`, which converts fl
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import os
 import threading
@@ -62,6 +63,8 @@ def _compile(fn, wrt, with_value):
         raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
                         "function (its __wrapped__), higher derivatives are not supported yet.")
     with _build_lock:
+        collecting = gc.isenabled()
+        gc.disable()  # building makes many small objects and no cycles worth collecting
         try:
             return Compiled(fn, wrt, with_value).function
         except GradError:
@@ -76,6 +79,9 @@ def _compile(fn, wrt, with_value):
                             f"{getattr(fn, '__name__', fn)}: {type(exc).__name__}: {exc}\n"
                             "This is a bug in sourcead, not in your code; please report it with the "
                             "function. Set SOURCEAD_DEBUG=1 to see the compiler's traceback.") from None
+        finally:
+            if collecting:
+                gc.enable()
 
 
 def _wrt_indices(src, wrt):

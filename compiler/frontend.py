@@ -794,9 +794,17 @@ class Lowering:
         if isinstance(node, ast.Name):
             return self.name(node.id, scope, node)
         if isinstance(node, ast.BinOp):
-            left = self.expr(node.left, scope)
-            right = self.expr(node.right, scope)
-            return self.binop(type(node.op), left, right, src, node)
+            # A long chain a + b + c + ... nests to the left: walk it with a loop, not recursion,
+            # so a 2,000-term expression does not exhaust Python's stack.
+            chain = []
+            while isinstance(node, ast.BinOp):
+                chain.append(node)
+                node = node.left
+            value = self.expr(node, scope)
+            for link in reversed(chain):
+                right = self.expr(link.right, scope)
+                value = self.binop(type(link.op), value, right, src, link)
+            return value
         if isinstance(node, ast.UnaryOp):
             operand = self.as_atom(self.expr(node.operand, scope), src, node.operand)
             if isinstance(node.op, ast.UAdd):
