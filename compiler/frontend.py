@@ -1014,6 +1014,13 @@ class Lowering:
                 raise error_at(src.location(k.value),
                                "**kwargs at a call are not supported: pass each keyword by name.")
         func = self.expr(node.func, scope)
+        if isinstance(func, PyObj) and func.obj in (builtins.float, np.float64) \
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            try:  # float("nan"), float("inf"): a constant
+                return Const(float(node.args[0].value))
+            except ValueError:
+                raise error_at(src.location(node), "float() of this text is not a number.") from None
         args = [self.expr(a, scope) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, scope) for k in node.keywords}
         if isinstance(func, BoundMethod):
