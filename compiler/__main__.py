@@ -75,6 +75,30 @@ def _target(text):
     return _load(path, func)
 
 
+def _example_args(fn, shape_specs):
+    import numpy as np
+    shapes = {}
+    for spec in shape_specs:
+        name, _, dims = spec.partition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.split(",") if d)
+        except ValueError:
+            raise SystemExit(f"error: --shapes takes NAME=D1,D2,..., got {spec!r}") from None
+    rng = np.random.default_rng(0)
+    values = []
+    for name, p in inspect.signature(fn).parameters.items():
+        if name in shapes:
+            values.append(rng.normal(size=shapes[name]))
+        elif p.default is not inspect.Parameter.empty:
+            values.append(p.default)
+        else:
+            values.append(0.5)
+    unknown = set(shapes) - set(inspect.signature(fn).parameters)
+    if unknown:
+        raise SystemExit(f"error: {fn.__name__} has no parameter {', '.join(sorted(unknown))}")
+    return values
+
+
 def _wrt(text, fn):
     if text:
         items = tuple(int(t) if t.strip().lstrip("-").isdigit() else t.strip() for t in text.split(","))
@@ -91,6 +115,9 @@ def main(argv=None):
     show.add_argument("target")
     show.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
     show.add_argument("--ir", action="store_true", help="also print the IR")
+    show.add_argument("--shapes", nargs="+", default=(), metavar="NAME=D1,D2",
+                      help="example array shapes, e.g. X=64,784 W=784,10: shows the version "
+                           "specialised to them (other arguments: their defaults, else 0.5)")
     check = sub.add_parser("check", help="compiled vs numerical gradients of FILE.py:FUNC")
     check.add_argument("target")
     check.add_argument("--args", nargs="+", type=float, required=True)
@@ -104,7 +131,10 @@ def main(argv=None):
             df = grad(fn, wrt=_wrt(args.wrt, fn))
             if args.ir:
                 print(df.graph, end="\n\n")
-            print(df.source, end="")
+            if args.shapes:
+                print(df.source_for(*_example_args(fn, args.shapes)), end="")
+            else:
+                print(df.source, end="")
         elif args.command == "check":
             fn = _target(args.target)
             wrt = _wrt(args.wrt, fn) if args.wrt else None

@@ -469,6 +469,7 @@ class Emitter:
                 last[a] = i
         forever = {a for a in graph.results if isinstance(a, Var)}
         owned = set()
+        chains = {}   # the last value written into an array -> every value that array held
         for i, eqn in enumerate(eqns):
             if len(eqn.outs) != 1 or regions(eqn):
                 continue
@@ -480,12 +481,22 @@ class Emitter:
                             and self.shapes.get(a) == self.shapes.get(out) \
                             and self.dtypes.get(a) is not None \
                             and self.dtypes.get(a) == self.dtypes.get(out):
-                        self.alias[a] = out  # one array, named after what it ends up holding
+                        chains.setdefault(a, [a]).append(out)
+                        chains[out] = chains.pop(a)
                         self.inplace.add((eqn, k))
                         owned.discard(a)
                         break
             if eqn.prim in _FRESH and self.known_array(out):
                 owned.add(out)
+        for members in chains.values():
+            # One array, one name: the last value it holds that has a name of its own (`z`,
+            # `dx`), else the last value.
+            fixed = [m for m in members if m in self.alias]
+            named = [m for m in members if m.hint]
+            rep = fixed[0] if fixed else (named[-1] if named else members[-1])
+            for m in members:
+                if m is not rep and m not in self.alias:
+                    self.alias[m] = rep
         for a in owned:
             if a not in forever and a in last:
                 self.frees.setdefault(last[a], []).append(a)

@@ -89,15 +89,7 @@ def rebuild(graph, outer=None):
     for eqn in graph.eqns:
         ins = tuple(look(a) for a in eqn.ins)
         if regions(eqn):
-            params = dict(eqn.params)
-            inner = {}
-            for key, sub in eqn.params.items():
-                if isinstance(sub, Graph):
-                    params[key], inner[key] = rebuild(sub, {**subst, **_invariant_carries(eqn, ins)})
-            if "save" in params:
-                body_subst = inner["body"]
-                params["save"] = tuple(body_subst.get(v, v) for v in params["save"])
-            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc))
+            b.eqns.append(rebuild_region_eqn(eqn, ins, subst))
             continue
         if len(eqn.outs) != 1 or eqn.params.get("_effect"):
             b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
@@ -140,6 +132,20 @@ def _invariant_carries(eqn, ins):
         results, inits = body.results[:ncarried], ins[len(ins) - ncarried:]
     return {p: init for p, r, init in zip(params, results, inits)
             if r is p and isinstance(init, Const)}
+
+
+def rebuild_region_eqn(eqn, ins, subst):
+    """A region equation with its regions rebuilt under `subst`; a loop's saved values follow
+    the renaming inside its body (its reverse loop keeps its own names for them)."""
+    params = dict(eqn.params)
+    inner = {}
+    for key, sub in eqn.params.items():
+        if isinstance(sub, Graph):
+            params[key], inner[key] = rebuild(sub, {**subst, **_invariant_carries(eqn, ins)})
+    if "save" in params:
+        body_subst = inner["body"]
+        params["save"] = tuple(body_subst.get(v, v) for v in params["save"])
+    return type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc)
 
 
 def absorb_negations(graph):

@@ -121,8 +121,10 @@ def specialize(graph, kinds, shapes, default="dynamic"):
                     if lead and len(axes) > lead:
                         summed = b.emit("sum", [gval], lib="np", axis=axes, keepdims=True)
                         out = b.emit("reshape", [summed] + [Const(n) for n in xs])
+                    elif lead and xs:
+                        out = b.emit("sum", [gval], lib="np", axis=axes)
                     elif lead:
-                        out = b.emit("sum", [gval], lib="np", axis=axes if xs else None)
+                        out = b.emit("sum", [gval], lib="np")
                     else:
                         out = b.emit("sum", [gval], lib="np", axis=axes, keepdims=True)
                     if isinstance(out, Var):
@@ -209,7 +211,7 @@ def scalar_seeds(graph, kinds, shapes):
     lazy = {}    # original var -> (shape, the x whose shape it has)
     subst = {}
     b = Builder()
-    from .passes import rebuild, simplify  # noqa: PLC0415 (passes imports this module's users)
+    from .passes import rebuild_region_eqn, simplify  # noqa: PLC0415
 
     def look(a):
         return subst.get(a, a) if isinstance(a, Var) else a
@@ -237,11 +239,16 @@ def scalar_seeds(graph, kinds, shapes):
 
     for eqn in graph.eqns:
         b.loc = eqn.loc
-        if eqn.prim == "sum_grad" and not eqn.params.get("axis") and \
+        if eqn.prim in ("sum_grad", "mean_grad") and eqn.params.get("axis") is None and \
                 not eqn.params.get("keepdims") and shape_of(eqn.ins[0]) == () and \
                 shape_of(eqn.ins[1]) not in (None, ()):
-            lazy[eqn.out] = (shape_of(eqn.ins[1]), look(eqn.ins[1]))
-            subst[eqn.out] = look(eqn.ins[0])
+            shape = shape_of(eqn.ins[1])
+            lazy[eqn.out] = (shape, look(eqn.ins[1]))
+            value = look(eqn.ins[0])
+            if eqn.prim == "mean_grad":  # the mean's adjoint: g / size in every entry
+                value = b.emit("div", [value, Const(float(np.prod(shape)))])
+                kinds[value] = "scalar"
+            subst[eqn.out] = value
             continue
         lazy_ins = [a for a in eqn.ins if a in lazy]
         if not lazy_ins:
@@ -253,9 +260,7 @@ def scalar_seeds(graph, kinds, shapes):
                 for v in free:
                     if v in lazy:
                         materialize(v)
-                params = {k: rebuild(v, subst)[0] if isinstance(v, Graph) else v
-                          for k, v in eqn.params.items()}
-                b.eqns.append(Eqn(eqn.prim, [look(a) for a in eqn.ins], eqn.outs, params, eqn.loc))
+                b.eqns.append(rebuild_region_eqn(eqn, tuple(look(a) for a in eqn.ins), subst))
             else:
                 put(eqn, [look(a) for a in eqn.ins])
             continue
