@@ -556,8 +556,11 @@ class Emitter:
             if not isinstance(r, Var) or r not in where or used_as_result[r] > 1 or p in saved \
                     or r in self.alias or p in results:
                 continue
-            if last_read.get(p, -1) > where[r]:
+            at = where[r]
+            if last_read.get(p, -1) > at:
                 continue
+            if last_read.get(p, -1) == at and regions(body.eqns[at]):
+                continue  # a branch that computes r may still read p after writing r
             self.alias[r] = p
 
     def name_all(self, eqns):

@@ -149,6 +149,7 @@ class Namer:
         self.owned = set(owned)
         self.used = set()
         self.counters = {}
+        self.naming = set()
 
     def __call__(self, atom):
         if isinstance(atom, Const):
@@ -157,7 +158,14 @@ class Namer:
         if name is None:
             hint = atom.hint
             if isinstance(hint, Var):  # an adjoint: named after its primal value, `dq` for `q`
-                hint = "d" + self(hint)
+                if hint in self.naming:  # a hint that leads back to itself: plain temporary
+                    hint = ""
+                else:
+                    self.naming.add(atom)
+                    try:
+                        hint = "d" + self(hint)
+                    finally:
+                        self.naming.discard(atom)
             name = self.fresh(hint)
             self.names[atom] = name
         return name

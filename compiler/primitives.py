@@ -33,12 +33,15 @@ class Prim:
         self.internal = internal    # made by the reverse pass only (adjoint helpers)
 
     def impl(self, lib):
-        fn = self.funcs.get(lib)
-        if fn is None:
-            fn = self.funcs.get(None)
-        if fn is None:
-            raise KeyError(f"primitive {self.name} has no implementation for lib={lib!r}")
-        return fn
+        """The callable for `lib`; with no library named, the operator's own, else math's for
+        Python numbers, else NumPy's (as the code generator would choose for floats)."""
+        for key in ((lib,) if lib is not None else (None, "math", "np")):
+            fn = self.funcs.get(key)
+            if fn is not None:
+                return fn
+        if lib is not None and self.funcs.get(None) is not None:
+            return self.funcs[None]
+        raise KeyError(f"primitive {self.name} has no implementation for lib={lib!r}")
 
 
 PRIMS = {}
@@ -77,7 +80,8 @@ _prim("mul", 2, ast.Mult, py=operator.mul, np=np.multiply)
 _prim("div", 2, ast.Div, py=operator.truediv, np=np.true_divide)
 _prim("pow", 2, ast.Pow, py=operator.pow, math=math.pow, np=np.power)
 _prim("mod", 2, ast.Mod, py=operator.mod, np=np.mod)
-_prim("floordiv", 2, ast.FloorDiv, py=operator.floordiv, np=np.floor_divide)
+_prim("floordiv", 2, ast.FloorDiv, differentiable=False, py=operator.floordiv,
+      np=np.floor_divide)
 _prim("neg", 1, ast.USub, py=operator.neg, np=np.negative)
 
 # Comparisons and logic: not differentiable; their results steer `select` and control flow.
@@ -172,7 +176,7 @@ for _name in ("unbroadcast", "sum_grad", "mean_grad", "extreme_grad", "prod_grad
     _kw = {"sum_grad": _REDUCE, "mean_grad": _REDUCE, "extreme_grad": _REDUCE,
            "prod_grad": _REDUCE, "transpose_grad": ("axes",), "concat_grad": (),
            "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",)}
-    _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, py=_fn)
+    _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, differentiable=False, py=_fn)
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
     g, x, build_index(index, parts))
 PRIMS["cleared"].funcs[None] = lambda g, *parts, index=None: support.cleared(

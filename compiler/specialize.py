@@ -113,6 +113,9 @@ def specialize(graph, kinds, shapes, default="dynamic"):
                 if gs is not None and xs is not None:
                     if gs == xs:
                         subst[eqn.out] = gval
+                        if isinstance(gval, Var) and not gval.hint and eqn.out.hint \
+                                and not _hint_reaches(eqn.out.hint, gval):
+                            gval.hint = eqn.out.hint  # keep the adjoint's name (dx)
                         continue
                     b.loc = eqn.loc
                     lead = len(gs) - len(xs)
@@ -143,6 +146,16 @@ def specialize(graph, kinds, shapes, default="dynamic"):
         return Graph(g.name, g.params, b.eqns, results)
 
     return walk(graph, {})
+
+
+def _hint_reaches(hint, var):
+    seen = set()
+    while isinstance(hint, Var) and hint not in seen:
+        if hint is var:
+            return True
+        seen.add(hint)
+        hint = hint.hint
+    return False
 
 
 def _matmul_adjoint(b, eqn, ins, shape):

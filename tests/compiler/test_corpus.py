@@ -79,16 +79,16 @@ CORPUS = [
     (C.break_out_of_while_true, [(0.7,), (1.9,)]),
 ]
 
-# Cases the compiler currently gets wrong (strict xfail: they must start passing when it is fixed).
-_LOOP_BRANCH_BUG = ("BUG: in the reverse loop, an `if` inside the body writes the new adjoint of a "
-                    "carried value over the old one before the branch has finished reading it "
-                    "(emit.coalesce: `dacc = dacc * y` then `dy_1 = dacc * acc`)")
-CORPUS_KNOWN_BUGS = [
-    (C.loop_with_branch_on_carried, [(1.5, 2.0), (1.2, 0.9)], _LOOP_BRANCH_BUG),
-    (C.while_with_branch, [(0.7,)], _LOOP_BRANCH_BUG),
-    (C.loop_branch_on_index, [(0.7,)], _LOOP_BRANCH_BUG),
-    (C.swap_inside_branch_inside_loop, [(0.7, 1.3)], _LOOP_BRANCH_BUG),
+# Loops with a branch inside: the reverse loop once wrote the new adjoint of a carried value over the
+# old one before the branch had finished reading it (fixed in emit.coalesce_carried).
+CORPUS += [
+    (C.loop_with_branch_on_carried, [(1.5, 2.0), (1.2, 0.9)]),
+    (C.while_with_branch, [(0.7,)]),
+    (C.loop_branch_on_index, [(0.7,)]),
+    (C.swap_inside_branch_inside_loop, [(0.7, 1.3)]),
 ]
+# Cases the compiler currently gets wrong (strict xfail: they must start passing when it is fixed).
+CORPUS_KNOWN_BUGS = []
 
 POINTS = [pytest.param(fn, p, id=f"{fn.__name__}-{i}") for fn, pts in CORPUS for i, p in enumerate(pts)]
 POINTS += [pytest.param(fn, p, id=f"{fn.__name__}-{i}", marks=pytest.mark.xfail(strict=True, reason=why))
@@ -424,7 +424,6 @@ def test_loop_trip_count_from_an_int_argument_including_zero_trips(n):
         numerical_grad(C.loop_with_int_trip_count, (x, n), 0), rel=RTOL)
 
 
-@pytest.mark.xfail(strict=True, reason=_LOOP_BRANCH_BUG)
 def test_loop_with_branch_on_carried_value_by_hand():
     # From (1.5, 2.0) both iterations take the branch: f = x y^2, so (df/dx, df/dy) = (y^2, 2 x y).
     assert grad(C.loop_with_branch_on_carried, wrt=(0, 1))(1.5, 2.0) == (4.0, 6.0)

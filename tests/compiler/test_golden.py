@@ -30,11 +30,7 @@ CASES = {
 _NAMES_LOST = ("BUG (readability regression since 9adacdf): gradients of parameters and of user values "
                "are no longer named after them (`dx = da * y` became `t3 = da * y`, "
                "`dz = 0.0 if t1 else 2.0` became `t2 = ...`, `return dx, dy` became `return t3, t4`)")
-KNOWN_REGRESSIONS = {
-    "fork_grad": _NAMES_LOST,
-    "log_square_value_and_grad": _NAMES_LOST,
-    "max_router_grad": _NAMES_LOST,
-}
+KNOWN_REGRESSIONS = {}
 
 
 def _golden_params():

@@ -193,11 +193,7 @@ def _gradient_graph_cases():
     out = []
     for fn, pts in CORPUS + [(f, p) for f, p, _ in CORPUS_KNOWN_BUGS]:
         marks = ()
-        if fn is C.power_chain:
-            marks = pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-                "BUG: the gradient of `y ** x` wrt x contains `log` with lib=None, which "
-                "PRIMS['log'].impl(None) cannot evaluate"))
-        elif any(fn is f for f, _, _ in CORPUS_KNOWN_BUGS):
+        if any(fn is f for f, _, _ in CORPUS_KNOWN_BUGS):
             marks = pytest.mark.xfail(strict=True, reason=(
                 "BUG: the generated Python differs from the (correct) gradient IR it was emitted "
                 "from: loop with a branch, see test_corpus.CORPUS_KNOWN_BUGS"))
