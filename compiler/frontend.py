@@ -75,6 +75,47 @@ def _definition_location(fn):
     return Location(code.co_filename, fn.__name__, code.co_firstlineno, 0, None, "")
 
 
+def _special_location(fn, node_types):
+    """Where a lambda, a `yield` or an `async def` sits in fn's source (the definition line when the
+    source cannot be read)."""
+    code = fn.__code__
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return _definition_location(fn)
+    start = max(start, 1)
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    shift = _indent_of(lines[0]) - _indent_of(dedented.splitlines()[0] + "\n") if lines else 0
+    try:
+        tree = ast.parse(dedented)
+    except SyntaxError:
+        # a lambda inside a larger expression: parse the line alone, as far as it goes
+        tree = None
+        for end in range(len(dedented), 0, -1):
+            try:
+                tree = ast.parse(dedented[:end].strip().rstrip(",)"))
+                break
+            except SyntaxError:
+                continue
+        if tree is None:
+            return _definition_location(fn)
+        shift = len(lines[0]) - len(lines[0].lstrip())
+    found = [n for n in ast.walk(tree) if isinstance(n, node_types)]
+    if node_types is ast.Lambda:  # the lambda whose parameters are fn's, if a line has several
+        names = list(code.co_varnames[:code.co_argcount])
+        found.sort(key=lambda n: [a.arg for a in n.args.args] != names)
+    for node in found[:1]:
+        line = start + node.lineno - 1
+        all_lines = linecache.getlines(code.co_filename) or lines
+        row = all_lines[line - 1] if 0 < line <= len(all_lines) else ""
+        end = node.end_col_offset + shift if node.end_lineno == node.lineno else len(row.rstrip())
+        if isinstance(node, ast.AsyncFunctionDef):
+            end = node.col_offset + shift + len("async def")
+        return Location(code.co_filename, fn.__name__, line, node.col_offset + shift, end, row)
+    return _definition_location(fn)
+
+
 def parse_function(fn):
     """Parse `fn` once (cached per code object); clear errors when it has no readable source."""
     if not isinstance(fn, types.FunctionType):
@@ -85,12 +126,14 @@ def parse_function(fn):
     if cached is not None and cached.fn is fn:
         return cached
     if fn.__name__ == "<lambda>":
-        raise error_at(_definition_location(fn),
+        raise error_at(_special_location(fn, ast.Lambda),
                        "lambda functions cannot be differentiated: define the function with `def`.")
     if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
-        kind = "generator" if code.co_flags & inspect.CO_GENERATOR else "async"
-        raise error_at(_definition_location(fn),
-                       f"{fn.__name__} is a {kind} function: only plain functions that return a value "
+        generator = code.co_flags & (inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR)
+        kind = "a generator" if generator else "an async"
+        where = _special_location(fn, (ast.Yield, ast.YieldFrom) if generator else ast.AsyncFunctionDef)
+        raise error_at(where,
+                       f"{fn.__name__} is {kind} function: only plain functions that return a value "
                        "can be differentiated. Return the value instead of yielding or awaiting it.")
     filename = code.co_filename
     try:
@@ -291,7 +334,8 @@ _UNSUPPORTED = {
     ast.Yield: "`yield` cannot be differentiated: return the value instead.",
     ast.YieldFrom: "`yield from` cannot be differentiated: return the value instead.",
     ast.Await: "`await` cannot be differentiated.",
-    ast.JoinedStr: "f-strings are not supported in a differentiated function: it computes numbers only.",
+    ast.JoinedStr: "f-strings are not supported in a differentiated function, which computes numbers "
+                   "only: remove it, or build the text outside the function.",
     ast.Starred: "starred arguments (*args) are not supported: pass the arguments one by one.",
     ast.NamedExpr: "the walrus operator := is not supported: assign on a line of its own.",
     ast.ListComp: "list comprehensions are not supported yet: write a for loop.",
@@ -315,6 +359,7 @@ class Lowering:
         self.sources = [root]           # every FuncSource read, for the namer's reserved set
         self.user_locals = set()        # names the user's functions assign or take as parameters
         self.env_reads = set()          # names the generated code reads from globals or cells
+        self.returned_nodes = {}        # id(value) -> the `return` statement that returned it
 
     # -- entry --
 
@@ -330,6 +375,14 @@ class Lowering:
             params.append(v)
             self.user_locals.add(a.arg)
         result = self.function_body(src, scope)
+        if not isinstance(result, (Var, Const)):
+            node = self.returned_nodes.get(id(result), src.node)
+            what = "a list" if isinstance(node, ast.Return) and isinstance(node.value, ast.List) \
+                else "a tuple" if isinstance(result, TupleVal) else "a non-number"
+            raise error_at(src.location(getattr(node, "value", node)),
+                           f"{src.name} returns {what}: a gradient is taken of one number. Return a "
+                           "single value (a sum, a mean, one entry), or differentiate each output "
+                           "with its own function.")
         value = self.as_atom(result, src, src.node)
         return Graph(src.name, params, self.b.eqns, [value])
 
@@ -422,7 +475,9 @@ class Lowering:
         elif isinstance(node, ast.Return):
             if node.value is None:
                 raise error_at(src.location(node), "`return` needs a value to differentiate.")
-            scope.vars[RETURN_VALUE] = self.expr(node.value, scope)
+            value = self.expr(node.value, scope)
+            self.returned_nodes[id(value)] = node
+            scope.vars[RETURN_VALUE] = value
             scope.vars[RETURNED] = Const(True)
         elif isinstance(node, (ast.Break, ast.Continue)):
             key = BREAK if isinstance(node, ast.Break) else CONTINUE
@@ -914,7 +969,8 @@ class Lowering:
         if isinstance(value, (Var, Const)):
             return value
         if isinstance(value, TupleVal):
-            raise error_at(src.location(node), "a tuple is used where a number is expected.")
+            raise error_at(src.location(node), "a tuple is used where a number is expected: pick "
+                                               "one entry (t[0]) or unpack it (a, b = t) instead.")
         if isinstance(value, ListRef) or value is EMPTY_LIST:
             raise error_at(src.location(node),
                            "a list is used where a number is expected: lists built with append() "
@@ -998,9 +1054,9 @@ class Lowering:
         if node.attr in METHODS:
             return BoundMethod(atom, METHODS[node.attr])
         raise error_at(src.location(node),
-                       f"`.{node.attr}` is not supported on a value here: the supported array "
-                       f"attributes are .T .shape .ndim .size and the methods "
-                       f"{', '.join(sorted('.' + m + '()' for m in METHODS))}.")
+                       f"`.{node.attr}` is not supported on a value here: use one of the array "
+                       f"attributes .T .shape .ndim .size or the methods "
+                       f"{', '.join(sorted('.' + m + '()' for m in METHODS))} instead.")
 
     # -- calls --
 
@@ -1108,7 +1164,8 @@ class Lowering:
             den = self.b.emit("log", [atoms[1]], lib=lib)
             return self.b.emit("div", [num, den])
         if prim == "pow" and lib is None and len(atoms) == 3:
-            raise error_at(src.location(node), "pow() with a modulus cannot be differentiated.")
+            raise error_at(src.location(node), "pow() with a modulus cannot be differentiated: "
+                                               "write (x ** y) % m instead.")
         if prim == "round" and len(atoms) == 2:
             # round(x, n) is piecewise constant in x: its value is kept, no gradient flows.
             return self.b.emit("round", atoms, lib=lib, ndigits=True)
@@ -1286,7 +1343,12 @@ def _callable_name(obj, func_node):
     if name and module in ("math", "builtins"):
         return name if module == "builtins" else f"math.{name}"
     if name and module and module.startswith("numpy"):
-        return f"numpy.{name}"
+        public = module.replace("numpy.linalg._linalg", "numpy.linalg").replace(
+            "numpy._core.", "numpy.").replace("numpy.core.", "numpy.")
+        if public.startswith("numpy._") or public in ("numpy.fromnumeric", "numpy.multiarray",
+                                                      "numpy.numeric", "numpy.umath"):
+            public = "numpy"
+        return f"{public}.{name}"
     if name:
         return name
     return ast.unparse(func_node)

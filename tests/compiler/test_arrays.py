@@ -656,8 +656,6 @@ def test_unsupported_numpy_function_raises_naming_it(fn, name):
     assert "internal compiler error" not in message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: np.linalg.inv is named `numpy.inv` in the error "
-                                       "(_callable_name drops the submodule)")
 def test_unsupported_submodule_function_named_fully():
     with pytest.raises(GradError) as info:
         grad(A.unsupported_inv)(N(341, 3, 3))

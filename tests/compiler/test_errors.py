@@ -346,8 +346,7 @@ RESULT_CASES = [
 
 
 @pytest.mark.parametrize("fn, marker, anchor",
-                         [pytest.param(*c[1:], id=c[0], marks=pytest.mark.xfail(strict=True, reason=_RESULT_BUG))
-                          for c in RESULT_CASES])
+                         [pytest.param(*c[1:], id=c[0]) for c in RESULT_CASES])
 def test_non_scalar_result_points_at_the_return(fn, marker, anchor):
     exc = _raises(lambda: grad(fn))
     assert_points_at(exc, THIS_FILE, marker, anchor)
@@ -381,8 +380,7 @@ def test_unsupported_code_is_a_grad_error_pointing_at_it(fn, marker, anchor, sug
 
 
 @pytest.mark.parametrize("fn, marker, anchor",
-                         [pytest.param(*c[1:], id=c[0],
-                                       marks=pytest.mark.xfail(strict=True, reason=_NO_ADVICE))
+                         [pytest.param(*c[1:], id=c[0])
                           for c in NO_ADVICE_CASES])
 def test_unsupported_code_message_says_what_to_do_instead(fn, marker, anchor):
     exc = _raises(lambda: grad(fn))
@@ -405,8 +403,6 @@ def test_mutual_recursion_is_refused_at_the_inner_call():
 
 # --- functions the compiler cannot read as plain `def`s ---------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: generator functions are refused without the source line "
-                   "and caret (the location is the def/decorator line from co_firstlineno, with no text)")
 def test_generator_function_points_at_yield():
     exc = _raises(lambda: grad(generator_function))
     assert_points_at(exc, THIS_FILE, "yield", "yield", "Return the value")
@@ -419,8 +415,6 @@ def test_generator_function_is_a_grad_error_naming_file_and_function():
     assert "Return the value instead" in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: async functions are refused without the source line and "
-                   "caret (the location has no text)")
 def test_async_function_points_at_async_def():
     exc = _raises(lambda: grad(async_function))
     assert_points_at(exc, THIS_FILE, "async", "async def", None)
@@ -432,7 +426,6 @@ def test_async_function_is_a_grad_error_naming_file_and_function():
     assert f'File "{THIS_FILE}"' in str(exc) and "async_function" in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: grad(lambda ...) is refused without the source line and caret")
 def test_lambda_passed_to_grad_points_at_the_lambda():
     exc = _raises(lambda: grad(lambda x: x * x))  # E:lambda_direct
     assert_points_at(exc, THIS_FILE, "lambda_direct", "lambda x", "def")
