@@ -32,8 +32,9 @@ from .frontend import identifiers
 from .loader import load
 from .ir import Graph
 from .passes import optimize, prune_saves
-from .specialize import (Recorder, kind_of, materialize_results, needs_values, scalar_seeds,
-                         signature_key, specialize, statically_scalar)
+from .specialize import (Recorder, finalize_gradients, float_gradients, kind_of,
+                         materialize_results, needs_values, scalar_seeds, signature_key, specialize,
+                         statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
 
@@ -148,6 +149,8 @@ class Compiled:
             wrt_names = {self.names[i] for i in self.wrt}
             guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
             scalar = prune_saves(optimize(specialize(self.grad_graph, {}, {}, default="scalar")))
+            scalar = float_gradients(scalar, self.gradient_of(),
+                                     [self.grad_graph.params[i] for i in self.wrt])
             self.source, self.function = self.emit(scalar, guard=guard, kinds={},
                                                    default_kind="scalar")
         else:
@@ -186,6 +189,11 @@ class Compiled:
         fn = load(source, factory, self.func_name, emitter.bindings, emitter.cells,
                   self.fn.__globals__, self.fn.__defaults__, self.fn.__kwdefaults__)
         return source, fn
+
+    def gradient_of(self):
+        """(index in the results, parameter) for every gradient the function returns."""
+        first = 1 if self.with_value else 0
+        return [(first + k, self.grad_graph.params[i]) for k, i in enumerate(self.wrt)]
 
     def arguments(self, args, kwargs):
         """All argument values in parameter order, differentiated ones checked."""
@@ -233,6 +241,9 @@ class Compiled:
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         graph = specialize(self.grad_graph, kinds, shapes, default="dynamic")
         graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
+        graph = finalize_gradients(graph, kinds, shapes, recorder.dtypes, self.gradient_of())
+        scalars = [(i, p) for i, p in self.gradient_of() if kinds.get(p) == "scalar"]
+        graph = float_gradients(graph, scalars, [p for _, p in scalars])
         return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
                          dtypes=recorder.dtypes)
 

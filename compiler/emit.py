@@ -198,6 +198,9 @@ class Emitter:
             return ast.Subscript(ins[0], indexing.to_ast(eqn.params["index"], ins[1:]), ast.Load())
         if prim == "tuple":
             return ast.Tuple(ins, ast.Load())
+        if prim == "astype":
+            return ast.Call(ast.Attribute(ins[0], "astype", ast.Load()),
+                            [ast.Constant(eqn.params["dtype"])], [])
         if prim == "shape" and self.known_array(eqn.ins[0]):
             return ast.Attribute(ins[0], "shape", ast.Load())
         if prim == "len":

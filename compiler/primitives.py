@@ -150,6 +150,8 @@ _prim("stack", None, kwargs=("axis",), np=lambda *xs, axis=0: np.stack(xs, axis=
 _prim("clip", 3, np=np.clip)
 _prim("logaddexp", 2, np=np.logaddexp)
 _prim("copy", 1, np=np.copy)
+_prim("astype", 1, kwargs=("dtype",), internal=True, differentiable=False,
+      py=lambda x, dtype=None: np.asarray(x).astype(dtype))
 _prim("getitem", None, py=lambda x, *parts, index=None: x[build_index(index, parts)],
       kwargs=("index",))
 _prim("setitem", None, kwargs=("index",),

@@ -310,3 +310,76 @@ def scalar_seeds(graph, kinds, shapes):
             kinds[r], shapes[r] = "array", shapes[view]
         results.append(look(r))
     return Graph(graph.name, graph.params, b.eqns, results)
+
+
+# Primitives whose result is a new array (never a view of an input, never an input itself).
+FRESH = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "asin", "acos", "atan",
+         "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "abs",
+         "max", "min", "select", "clip", "logaddexp", "matmul", "outer", "mod", "atan2", "hypot",
+         "index_grad", "cleared", "setitem", "copy", "concatenate", "stack", "extreme_grad",
+         "prod_grad", "zeros", "ones", "full", "zeros_like", "ones_like", "sum", "mean", "amax",
+         "amin", "prod", "matmul_grad_a", "matmul_grad_b", "clip_grad", "outer_grad_a",
+         "outer_grad_b", "astype", "float"}
+
+
+def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of):
+    """Each array gradient the user receives: its own new array (never an input, a view or another
+    gradient), zeros of the input's shape when nothing reached it, in the input's dtype."""
+    defined = {}
+    for e in graph.eqns:
+        for v in e.outs:
+            defined[v] = e
+    b = Builder(list(graph.eqns))
+    results = list(graph.results)
+    handed_out = set()
+    for index, param in gradient_of:
+        if kinds.get(param) != "array":
+            continue
+        r = results[index]
+        if isinstance(r, Const):
+            r = b.emit("zeros_like", [param], lib="np", hint=param)
+        else:
+            producer = defined.get(r)
+            if producer is None or producer.prim not in FRESH or r in handed_out or \
+                    len(producer.outs) != 1:
+                r = b.emit("copy", [r], hint=r.hint)
+            want, have = dtypes.get(param), dtypes.get(results[index])
+            if want is not None and have is not None and want != have:
+                r = b.emit("astype", [r], dtype=str(want), hint=r.hint)
+        kinds[r] = "array"
+        shapes[r] = shapes.get(param)
+        dtypes[r] = dtypes.get(param)
+        handed_out.add(r)
+        results[index] = r
+    return Graph(graph.name, graph.params, b.eqns, results)
+
+
+def float_gradients(graph, gradient_of, float_params):
+    """Scalar code: a gradient of a float argument is a float, as `1.0 * n` would be in Python
+    (the optimiser folds `1.0 * n` to `n`, which may be an int or a bool)."""
+    floats = set(float_params)
+    arithmetic = {"add", "sub", "mul", "pow", "mod", "neg", "max", "min", "abs", "floordiv"}
+    for eqn in graph.eqns:
+        ins = eqn.ins
+        known = [isinstance(a, Const) and isinstance(a.value, float) or a in floats for a in ins]
+        if eqn.prim in arithmetic:
+            is_float = any(known)
+        elif eqn.prim == "select":
+            is_float = known[1] and known[2]
+        elif eqn.prim in ("cond", "for", "while", "loop_reverse", "global", "cell", "int", "round",
+                          "floor", "ceil", "trunc", "len", "shape", "getitem", "sign", "range_len") \
+                or eqn.prim in ("lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"):
+            is_float = False
+        else:  # division and the functions of math: always float
+            is_float = True
+        if is_float:
+            floats.update(eqn.outs)
+    b = Builder(list(graph.eqns))
+    results = list(graph.results)
+    for index, _param in gradient_of:
+        r = results[index]
+        if isinstance(r, Const) and not isinstance(r.value, float):
+            results[index] = Const(float(r.value))
+        elif isinstance(r, Var) and r not in floats:
+            results[index] = b.emit("float", [r], hint=r.hint)
+    return Graph(graph.name, graph.params, b.eqns, results)

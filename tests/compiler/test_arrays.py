@@ -455,9 +455,7 @@ MUTATION_CASES = [
     (A.prod_all, (np.array([2.0, 0.0, 3.0]),), (0,)),
     (A.max_tuple_keepdims, (N(270, 2, 3, 4),), (0,)),
     (A.plain_sum, (N(271, 2, 3),), (0,)),
-    pytest.param(A.elementwise_same_shape, (N(272, 2, 3), N(273, 2, 3)), (0, 1),
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "BUG: the gradient of y in sum(x * y + sin(x)) is the user's array x itself"))),
+    (A.elementwise_same_shape, (N(272, 2, 3), N(273, 2, 3)), (0, 1)),
 ]
 
 
@@ -482,8 +480,6 @@ def test_inputs_not_modified_and_gradients_are_fresh(fn, args, wrt):
         np.testing.assert_array_equal(g1, g2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: grad of sum(x * y) wrt y returns the user's array x "
-                                       "itself (no copy): writing to the gradient changes the input")
 def test_gradient_is_not_the_users_input_array():
     x, y = N(279, 3), N(278, 3)
     x0 = x.copy()
@@ -504,16 +500,13 @@ def test_gradient_of_reduction_is_writeable(fn):
     assert x[0, 0] != 42.0
 
 
-_READONLY = "BUG: the gradient is a read-only broadcast view (sum_grad passed through an adjoint " \
-            "that keeps views; materialize_results copies only direct sum_grad/mean_grad results)"
-
-
+# Once a bug: the gradient was a read-only broadcast view (sum_grad passed through an adjoint that
+# keeps views).
 @pytest.mark.parametrize("fn,args", [
-    pytest.param(A.sum_transposed, (N(281, 3, 4),), marks=pytest.mark.xfail(strict=True, reason=_READONLY)),
-    pytest.param(A.sum_reshaped, (N(282, 3, 4),), marks=pytest.mark.xfail(strict=True, reason=_READONLY)),
-    pytest.param(A.sum_expanded, (N(283, 3, 4),), marks=pytest.mark.xfail(strict=True, reason=_READONLY)),
-    pytest.param(A.sum_concatenated, (N(284, 2, 3), N(285, 1, 3)),
-                 marks=pytest.mark.xfail(strict=True, reason=_READONLY)),
+    (A.sum_transposed, (N(281, 3, 4),)),
+    (A.sum_reshaped, (N(282, 3, 4),)),
+    (A.sum_expanded, (N(283, 3, 4),)),
+    (A.sum_concatenated, (N(284, 2, 3), N(285, 1, 3))),
 ], ids=["transpose", "reshape", "expand_dims", "concatenate"])
 def test_gradient_through_view_adjoints_is_writeable(fn, args):
     grads = grad(fn, wrt=tuple(range(len(args))))(*args)
@@ -523,8 +516,6 @@ def test_gradient_through_view_adjoints_is_writeable(fn, args):
         g[...] = 7.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the gradient of an array argument that does not reach "
-                                       "the output is the float 0.0, not zeros of its shape")
 @pytest.mark.parametrize("fn", [A.unused_array, A.array_only_in_mask])
 def test_gradient_of_disconnected_array_has_its_shape(fn):
     x, y = N(290, 3, 2), N(291, 2)

@@ -446,9 +446,8 @@ def _times_comparison(x, y):
     return x * (x > y) + y
 
 
-_INT_TYPE_BUG = ("BUG: the gradient of a float argument comes back as an int or bool when the local "
-                 "derivative is an int/bool value: simplify() folds `1.0 * n` to `n`, dropping the "
-                 "float conversion Python's `1.0 * n` would do")
+# Once a bug: the gradient came back as an int or bool when the local derivative was one
+# (simplify() folds `1.0 * n` to `n`); float_gradients restores Python's float.
 
 
 @pytest.mark.parametrize("fn, args, expected", [
@@ -456,7 +455,6 @@ _INT_TYPE_BUG = ("BUG: the gradient of a float argument comes back as an int or 
     pytest.param(_times_int_global, (0.7,), 2.0, id="int-global"),
     pytest.param(_times_comparison, (0.7, 0.3), 1.0, id="bool-from-comparison"),
 ])
-@pytest.mark.xfail(strict=True, reason=_INT_TYPE_BUG)
 def test_gradient_of_float_argument_is_a_float(fn, args, expected):
     g = grad(fn, wrt=0)(*args)
     assert g == expected and type(g) is float
