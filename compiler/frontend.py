@@ -185,6 +185,23 @@ class TupleVal:
         self.items = list(items)
 
 
+_VIEWS = {"getitem", "transpose", "reshape", "expand_dims", "squeeze"}
+
+
+class TrackingBuilder(Builder):
+    """A Builder that remembers which equation made each value."""
+
+    def __init__(self, producers, loc=None):
+        super().__init__(loc=loc)
+        self.producers = producers
+
+    def emit(self, prim, ins, hint="", **params):
+        out = super().emit(prim, ins, hint, **params)
+        if self.eqns and self.eqns[-1].outs and self.eqns[-1].outs[0] is out:
+            self.producers[out] = self.eqns[-1]
+        return out
+
+
 class BoundMethod:
     """`x.sum` before it is called: the array and the primitive the method stands for."""
 
@@ -224,12 +241,16 @@ class Scope:
         self.src = src
         self.parent = parent
         self.vars = {}
+        self.params = {}   # parameter name -> the value the caller passed
+        self.origins = {}  # name -> ("fresh",) | ("alias", other, node) | ("view", other, node)
 
     def branch(self):
         """A scope for one branch or loop body: it sees every binding, and its own assignments
         are merged back by the caller."""
         inner = Scope(self.src, self.parent)
         inner.vars = dict(self.vars)
+        inner.params = self.params
+        inner.origins = dict(self.origins)
         return inner
 
     def lookup(self, name):
@@ -287,6 +308,14 @@ def _first_store_order(stmts):
             if n.id not in order:
                 order[n.id] = len(order)
     return lambda name: order.get(name, len(order))
+
+
+def _is_module_name(node, scope):
+    try:
+        return isinstance(scope.lookup(node.id), PyObj)
+    except KeyError:
+        return node.id in scope.src.globals and not isinstance(
+            scope.src.globals[node.id], (np.ndarray,) + _NUMBER_TYPES)
 
 
 def _is_append(call):
@@ -354,7 +383,8 @@ class Lowering:
 
     def __init__(self, root):
         self.root = root
-        self.b = Builder()
+        self.producers = {}             # var -> the equation that made it (for aliasing checks)
+        self.b = TrackingBuilder(self.producers)
         self.active_calls = []          # functions being inlined, to refuse recursion
         self.sources = [root]           # every FuncSource read, for the namer's reserved set
         self.user_locals = set()        # names the user's functions assign or take as parameters
@@ -374,6 +404,8 @@ class Lowering:
             scope.vars[a.arg] = v
             params.append(v)
             self.user_locals.add(a.arg)
+        self.root_params = set(params)
+        scope.params = {a.arg: v for a, v in zip(args.args + args.kwonlyargs, params)}
         result = self.function_body(src, scope)
         if not isinstance(result, (Var, Const)):
             node = self.returned_nodes.get(id(result), src.node)
@@ -454,6 +486,7 @@ class Lowering:
             value = self.expr(node.value, scope)
             for target in node.targets:
                 self.assign(target, value, scope)
+                self.note_origin(target, node.value, scope)
         elif isinstance(node, ast.AugAssign):
             if isinstance(node.target, ast.Subscript) and isinstance(node.target.value, ast.Name):
                 load = ast.Subscript(node.target.value, node.target.slice, ast.Load())
@@ -509,6 +542,60 @@ class Lowering:
             raise error_at(src.location(node), message)
         return None
 
+    def check_writable(self, name, array, scope, node):
+        """The compiler treats `y[i] = v` as making a new y. That is Python's meaning only when no
+        other name sees the old array: refuse writes into arguments, globals, aliases and views.
+        What a name refers to is judged from how it was assigned (`z = y` aliases, `r = y[1]` and
+        `t = y.T` are views, arithmetic and calls make new arrays)."""
+        src = scope.src
+        made = self.producers.get(array)
+        origin = scope.origins.get(name, ("param",) if name in scope.params else ("fresh",))
+        if origin[0] == "param" or made is not None and made.prim in ("global", "cell"):
+            raise error_at(src.location(node),
+                           f"writing into `{name}` would change an array the caller passed in (or a "
+                           f"global): copy it first, `{name} = {name}.copy()`, then write into the copy.")
+        if origin[0] in ("alias", "view") and origin[1] in scope.vars:
+            kind = "the same array as" if origin[0] == "alias" else "a view of"
+            raise error_at(src.location(node),
+                           f"`{name}` is {kind} `{origin[1]}` here: writing into it would change "
+                           f"`{origin[1]}` too, which the compiler does not follow. Use a copy: "
+                           f"`{name} = {ast.unparse(origin[2])}.copy()`.")
+        for other, (kind, *rest) in scope.origins.items():
+            if kind in ("alias", "view") and rest[0] == name and other != name \
+                    and other in scope.vars:
+                what = "the same array as" if kind == "alias" else "a view of"
+                raise error_at(src.location(node),
+                               f"`{other}` is {what} `{name}` (they share memory): writing into "
+                               f"`{name}` would change `{other}` too. Make `{other}` a copy where it "
+                               f"is assigned (`.copy()`), or write before taking it.")
+
+    def note_origin(self, target, value_node, scope):
+        """Remember whether `target = value` makes a new array, an alias or a view (see above)."""
+        if not isinstance(target, ast.Name):
+            return
+        node = value_node
+        base = node
+        kind = "fresh"
+        if isinstance(node, ast.Name):
+            kind = "alias"
+        elif isinstance(node, ast.Subscript) or (isinstance(node, ast.Attribute) and node.attr == "T"):
+            kind, base = "view", node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in ("reshape", "transpose", "squeeze", "view", "ravel") and \
+                isinstance(node.func.value, ast.Name) and not _is_module_name(node.func.value, scope):
+            kind, base = "view", node.func.value
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name) and \
+                isinstance(node.func, ast.Attribute) and node.func.attr in (
+                    "reshape", "transpose", "squeeze", "expand_dims", "asarray", "ravel"):
+            kind, base = "view", node.args[0]
+        while isinstance(base, (ast.Subscript, ast.Attribute)) and kind == "view":
+            base = base.value
+        if kind != "fresh" and isinstance(base, ast.Name) and base.id in scope.vars:
+            scope.origins[target.id] = (kind, base.id, base)
+        else:
+            scope.origins.pop(target.id, None) if kind == "fresh" else None
+            scope.origins[target.id] = ("fresh",)
+
     def append(self, call, scope):
         src = scope.src
         name = call.func.value.id
@@ -556,7 +643,7 @@ class Lowering:
                 elif len(maybe) == 1:
                     inner.vars[maybe[0]] = Const(True)
             saved = self.b
-            self.b = Builder(loc=saved.loc)
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
             self.block(stmts, inner)
             branches.append((inner, self.b.eqns))
             self.b = saved
@@ -608,7 +695,7 @@ class Lowering:
         results, blocks = [], []
         for side in (a, b):
             saved = self.b
-            self.b = Builder(loc=saved.loc)
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
             if isinstance(side, (Var, Const)):
                 results.append(side)
             else:
@@ -628,7 +715,7 @@ class Lowering:
         results, blocks = [], []
         for expr_node in (then_node, else_node):
             saved = self.b
-            self.b = Builder(loc=saved.loc)
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
             inner = scope.branch()
             results.append(self.as_atom(self.expr(expr_node, inner), scope.src, expr_node))
             blocks.append(self.b.eqns)
@@ -758,7 +845,7 @@ class Lowering:
         regions = {}
         test = None
         if kind == "while":
-            self.b = Builder(loc=saved.loc)
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
             test = self.as_atom(self.expr(node.test, body_scope), src, node.test)
             regions["test"] = Graph("test", params, self.b.eqns, [test])
         self.b = Builder(loc=saved.loc)
@@ -829,6 +916,7 @@ class Lowering:
             name = target.value.id
             old = self.name(name, scope, target.value)
             x = self.as_atom(old, src, target.value)
+            self.check_writable(name, x, scope, target)
             template, parts = self.index(target.slice, scope)
             v = self.as_atom(value, src, target)
             new = self.b.emit("setitem", [x, v] + parts, hint=name, index=template)
@@ -1294,6 +1382,7 @@ class Lowering:
         for name in names + kwonly:
             if name in bound:
                 scope.vars[name] = bound[name]
+                scope.params[name] = bound[name]
             elif name in defaults:
                 scope.vars[name] = defaults[name]
             else:

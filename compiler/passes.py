@@ -270,13 +270,15 @@ def prune_saves(graph):
         nsave = eqn.params["nsave"]
         saved, rest = body.params[:nsave], body.params[nsave:]
         used = set(free_vars(Graph("", rest, body.eqns, body.results)))
-        keep = [v for v in saved if v in used]
-        if len(keep) == len(saved):
+        positions = [k for k, v in enumerate(saved) if v in used]
+        if len(positions) == len(saved):
             continue
+        keep = [saved[k] for k in positions]
         i = tape_of[eqn.ins[0]]
         loop = eqns[i]
-        eqns[i] = type(loop)(loop.prim, loop.ins, loop.outs, {**loop.params, "save": tuple(keep)},
-                             loop.loc)
+        pushed = loop.params["save"]  # the forward loop's names for the same values, in order
+        eqns[i] = type(loop)(loop.prim, loop.ins, loop.outs,
+                             {**loop.params, "save": tuple(pushed[k] for k in positions)}, loop.loc)
         new_body = Graph(body.name, keep + rest, body.eqns, body.results)
         eqns[j] = type(eqn)(eqn.prim, eqn.ins, eqn.outs,
                             {**eqn.params, "body": new_body, "nsave": len(keep)}, eqn.loc)

@@ -407,7 +407,7 @@ _REPEATED_READ = ("BUG: x[i] of a 1-D x read twice in a loop body: the reads are
 
 
 @pytest.mark.parametrize("shape", [
-    pytest.param((4,), marks=pytest.mark.xfail(strict=True, reason=_REPEATED_READ)),
+    (4,),
     (4, 2),
 ], ids=["1d_scalar_entries", "2d_rows"])
 def test_repeated_index_read_in_loop(shape):
@@ -417,8 +417,6 @@ def test_repeated_index_read_in_loop(shape):
     np.testing.assert_allclose(g, 2.0 * x, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: writes through an alias (z = y; z[0] = 0.0) do not "
-                                       "reach y: the compiled value silently differs from Python's")
 def test_write_through_alias_matches_python_or_is_refused():
     x = N(254, 3)
     try:
@@ -429,8 +427,6 @@ def test_write_through_alias_matches_python_or_is_refused():
     assert compare(g, numerical_grad(A.assign_through_alias, (x,), 0))[2]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: r = y[1] is a view in NumPy; a later y[1] = 5.0 "
-                                       "changes r, but the compiled code keeps the old values")
 def test_write_after_taking_a_view_matches_python_or_is_refused():
     x = N(255, 3, 2)
     try:
