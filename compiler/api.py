@@ -16,6 +16,7 @@ straight-line code; anything else goes through `respecialize`, which converts fl
 """
 from __future__ import annotations
 
+import ast
 import functools
 import gc
 import inspect
@@ -234,6 +235,7 @@ class Compiled:
     def build_version(self, values):
         if all(kind_of(v)[0] == "scalar" for v in values) and statically_scalar(self.grad_graph):
             return self.source, self.function
+        self.check_result(values)
         recorder = Recorder([])
         _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
                                     record=recorder)
@@ -246,6 +248,20 @@ class Compiled:
         graph = float_gradients(graph, scalars, [p for _, p in scalars])
         return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
                          dtypes=recorder.dtypes)
+
+    def check_result(self, values):
+        """Run the user's own function once on a new signature: its errors (a shape mismatch)
+        surface in the user's code, and a result that is not one number is refused clearly."""
+        value = self.call(self.fn, values)
+        if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
+            node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
+                         and n.value is not None), self.src.node)
+            what = (f"an array of shape {np.shape(value)}" if isinstance(value, np.ndarray)
+                    else f"a {type(value).__name__}")
+            raise error_at(self.src.location(getattr(node, "value", node)),
+                           f"{self.fn.__name__} returns {what} here: a gradient is taken of one "
+                           "number (a scalar). Reduce the result (np.sum, np.mean) or return one "
+                           "entry, or differentiate each output separately.")
 
     def source_for(self, *args, **kwargs):
         """The generated source of the version that runs for these arguments."""

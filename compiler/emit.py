@@ -137,6 +137,8 @@ class Emitter:
     def atom(self, a):
         if isinstance(a, Const):
             v = a.value
+            if isinstance(v, list):  # an index list written in the code
+                return ast.List([ast.Constant(e) for e in v], ast.Load())
             if isinstance(v, float) and (v != v or v in (math.inf, -math.inf)):
                 return ast.Call(ast.Name(self.bind("float", float), ast.Load()), [ast.Constant(repr(v))], [])
             if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
@@ -362,7 +364,8 @@ class Emitter:
         integers and slices the places are distinct, so `+=` is exact; index arrays may repeat
         a place, so they go through np.add.at (support.index_grad)."""
         parts = eqn.ins[2:]
-        if any(self.is_array(a) for a in parts):
+        if any(self.is_array(a) or isinstance(a, Const) and isinstance(a.value, list)
+               for a in parts):
             return [ast.Assign([ast.Name(self.name(eqn.out), ast.Store())],
                                self.helper_call(eqn, [self.atom(a) for a in eqn.ins]), lineno=0)]
         out = self.name(eqn.out)

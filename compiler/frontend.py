@@ -1017,6 +1017,12 @@ class Lowering:
             return ("none",), []
         if isinstance(node, ast.Constant) and node.value is Ellipsis:
             return ("ellipsis",), []
+        if isinstance(node, ast.List):  # x[[0, 2, 0]]: integer indices written in the code
+            values = [self.expr(e, scope) for e in node.elts]
+            if not all(isinstance(v, Const) and isinstance(v.value, (int, bool)) for v in values):
+                raise error_at(src.location(node), "a list index must be integers written in the "
+                                                   "code; pass computed indices as an array instead.")
+            return ("atom",), [Const([v.value for v in values])]
         return ("atom",), [self.as_atom(self.expr(node, scope), src, node)]
 
     def constant(self, value, src, node):

@@ -76,6 +76,8 @@ class Recorder:
         out = {}
         for p, a in zip(params, args):
             self.seen.setdefault(p, kind_of(a))
+            if isinstance(a, np.ndarray):
+                self.dtypes.setdefault(p, a.dtype)
         for var, (kind, shape) in self.seen.items():
             out[var] = kind if kind in ("array", "scalar") else "dynamic"
         shapes = {var: shape for var, (kind, shape) in self.seen.items() if kind in ("array", "scalar")}
@@ -344,7 +346,7 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of):
                     len(producer.outs) != 1:
                 r = b.emit("copy", [r], hint=r.hint)
             want, have = dtypes.get(param), dtypes.get(results[index])
-            if want is not None and have is not None and want != have:
+            if want is not None and want != have and (have is not None or want != np.float64):
                 r = b.emit("astype", [r], dtype=str(want), hint=r.hint)
         kinds[r] = "array"
         shapes[r] = shapes.get(param)

@@ -266,8 +266,6 @@ def test_gather_with_repeated_indices_accumulates():
     np.testing.assert_allclose(g, expected, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a list literal as an index, x[[0, 2, 0]], raises "
-                                       "GradError 'a tuple is used where a number is expected'")
 def test_gather_with_list_literal_index():
     x = N(212, 4, 2)
     g = grad(A.gather_list)(x)
@@ -526,8 +524,7 @@ _F32 = "BUG: a float32 argument gets a float64 gradient (sum_grad(1.0, ...) and 
 
 @pytest.mark.parametrize("fn", [
     A.u_sin, A.index_column,
-    pytest.param(A.plain_sum, marks=pytest.mark.xfail(strict=True, reason=_F32)),
-    pytest.param(A.max_all, marks=pytest.mark.xfail(strict=True, reason=_F32)),
+    A.plain_sum, A.max_all,
 ])
 def test_float32_gradient_keeps_dtype(fn):
     x64 = N(292, 3, 4)

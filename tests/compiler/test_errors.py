@@ -511,8 +511,6 @@ def test_non_float_argument_in_wrt_is_refused_at_call_time(bad, what, position):
     assert "`x`" in str(exc) and what in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: grad of a function whose result is an array (not a "
-                   "scalar) leaks a ValueError from support.unbroadcast instead of a GradError")
 def test_array_result_is_refused_as_not_scalar():
     exc = _raises(lambda: grad(two_args, wrt="x")(np.array([1.0, 2.0]), 2.0))
     assert type(exc) is GradError, f"{type(exc).__name__}: {exc}"
