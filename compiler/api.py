@@ -144,6 +144,8 @@ class Compiled:
         self.blocked = blocked - self.owned | self.lowering.env_reads
         self.by_value = needs_values(self.grad_graph)
         self.cache = {}
+        self.fast = {}  # signature of positional arguments -> version (no checks left to do)
+        self.npos = len(self.positional) if not self.kwonly else -1
         self.lock = threading.RLock()
         if statically_scalar(self.grad_graph):
             # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
@@ -216,9 +218,24 @@ class Compiled:
         return fn(*values[:npos], **dict(zip(self.kwonly, values[npos:])))
 
     def respecialize(self, *args, **kwargs):
-        """Every call that is not all plain floats: find (or make) the version for its signature."""
+        """Every call that is not all plain floats: find (or make) the version for its signature.
+        A signature seen before was checked then, so it goes straight to its version."""
+        if not kwargs and len(args) == self.npos:
+            found = self.fast.get(self.quick_key(args))
+            if found is not None:
+                return found(*args)
         values = self.arguments(args, kwargs)
-        return self.call(self.version(values)[1], values)
+        version = self.version(values)[1]
+        if not kwargs and len(args) == self.npos and all(v is a for v, a in zip(values, args)):
+            self.fast[self.quick_key(args)] = version  # nothing needed converting
+        return self.call(version, values)
+
+    def quick_key(self, args):
+        ndarray = np.ndarray
+        if self.by_value:
+            return tuple((a.shape, a.dtype.char) if type(a) is ndarray else
+                         (type(a), a) if type(a) is int else type(a) for a in args)
+        return tuple((a.shape, a.dtype.char) if type(a) is ndarray else type(a) for a in args)
 
     def version(self, values):
         key = signature_key(values, None, self.names, self.by_value)
