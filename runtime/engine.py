@@ -1,0 +1,220 @@
+"""The backward pass: an iterative topological walk over the recorded graph (no recursion, so a chain of
+100,000 operations is fine).
+
+1. Count, for every node reachable from the roots, how many edges lead into it.
+2. Start from the roots with their gradients; a node runs once every node that feeds it gradient has run
+   (its count reaches zero), so the gradient it receives is complete: contributions from every use of a
+   value that fans out are summed in its buffer first.
+3. Each node's `apply` turns its output gradient into one gradient per input (graph.py); leaves'
+   AccumulateGrad nodes add into `.grad`. Without retain_graph, a node drops its saved values once run.
+
+`grad()` runs the same walk with targets instead of accumulation: it prunes to the nodes that lead to a
+target, captures the gradient arriving at each, and leaves every `.grad` untouched.
+Grad mode is set to `create_graph` for the duration, so rules record exactly when asked to.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .grad_mode import STATE
+from .graph import AccumulateGrad, accumulate
+from .tensor import Tensor, make, normalize
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate the gradients of `tensors` (weighted by `grad_tensors`) into the leaves' `.grad`."""
+    tensors = _as_tuple(tensors)
+    grads = _as_tuple(grad_tensors) if grad_tensors is not None else (None,) * len(tensors)
+    roots, seeds = _roots(tensors, grads, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run(roots, seeds, retain_graph, create_graph, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated into `.grad`)."""
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    grads = _as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(outputs)
+    roots, seeds = _roots(outputs, grads, create_graph)
+    targets = []
+    for t in inputs:
+        if not isinstance(t, Tensor) or t._edge is None:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        targets.append(t._edge)
+    if retain_graph is None:
+        retain_graph = create_graph
+    captured = _run(roots, seeds, retain_graph, create_graph, targets)
+    result = []
+    for k, edge in enumerate(targets):
+        g = captured.get(edge)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have been used in "
+                                   f"the graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+        else:
+            result.append(g if g.__class__ is Tensor else make(_owned(normalize(g)), None))
+    return tuple(result)
+
+
+def _owned(g):
+    # A returned gradient must not alias a buffer another gradient shares (or a read-only view).
+    return g if g.__class__ is float else np.array(g, copy=True)
+
+
+def _as_tuple(x):
+    if isinstance(x, (list, tuple)):
+        return tuple(x)
+    return (x,)
+
+
+def _roots(tensors, grads, create_graph):
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"got {len(grads)} gradients for {len(tensors)} tensors")
+    roots, seeds = [], []
+    for k, (t, g) in enumerate(zip(tensors, grads)):
+        if not isinstance(t, Tensor) or t._edge is None:
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
+        d = t._data
+        if g is None:
+            if d.__class__ is not float and d.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            seed = 1.0 if d.__class__ is float else np.ones_like(d)
+        else:
+            seed = g if isinstance(g, Tensor) else make(normalize(np.asarray(g, dtype=t.dtype)), None)
+            if seed.shape != t.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{k}] has a shape of {list(seed.shape)} "
+                                   f"and output[{k}] has a shape of {list(t.shape)}.")
+            if not create_graph:
+                seed = seed._data
+        if create_graph and seed.__class__ is not Tensor:
+            seed = make(seed, None)
+        roots.append(t._edge)
+        seeds.append(seed)
+    return roots, seeds
+
+
+def _add_to(buffers, node, nr, g):
+    if node._n_outputs == 1:
+        prev = buffers.get(node)
+        buffers[node] = g if prev is None else prev + g
+    else:
+        slots = buffers.get(node)
+        if slots is None:
+            slots = buffers[node] = [None] * node._n_outputs
+        slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _run(roots, seeds, retain_graph, create_graph, targets):
+    prev_mode = STATE.enabled
+    STATE.enabled = create_graph
+    try:
+        return _walk(roots, seeds, retain_graph, create_graph, targets)
+    finally:
+        STATE.enabled = prev_mode
+
+
+def _walk(roots, seeds, retain_graph, create_graph, targets):
+    # 1. In-degrees over the reachable graph.
+    deps = {}
+    stack = []
+    for node, _ in roots:
+        if node not in deps:
+            deps[node] = 0
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is not None:
+                if child in deps:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    stack.append(child)
+
+    buffers = {}
+    for (node, nr), seed in zip(roots, seeds):
+        _add_to(buffers, node, nr, seed)
+
+    captured = None
+    runs = None
+    if targets is not None:
+        captured = {}
+        target_nodes = {node for node, _ in targets}
+        runs = _leading_to(deps, roots, target_nodes)
+
+    # 2-3. Kahn's order, running each node when its gradient is complete.
+    ready = [node for node in deps if deps[node] == 0]
+    while ready:
+        node = ready.pop()
+        g = buffers.pop(node, None)
+        grads = None
+        if g is not None:
+            if captured is not None:
+                if node in target_nodes:
+                    for edge in targets:
+                        if edge[0] is node:
+                            captured[edge] = g if node._n_outputs == 1 else g[edge[1]]
+                if node in runs:
+                    grads = node.apply(g, create_graph)
+            else:
+                if node._retained is not None:
+                    _fill_retained(node, g, create_graph)
+                grads = node.apply(g, create_graph)
+            if not retain_graph:
+                node._release()
+        k = 0
+        for child, nr in node.next_functions:
+            if child is not None:
+                if grads is not None:
+                    gk = grads[k]
+                    if gk is not None:
+                        if child._n_outputs == 1:
+                            prev = buffers.get(child)
+                            buffers[child] = gk if prev is None else prev + gk
+                        else:
+                            _add_to(buffers, child, nr, gk)
+                n = deps[child] - 1
+                deps[child] = n
+                if n == 0:
+                    ready.append(child)
+            k += 1
+    return captured
+
+
+def _leading_to(deps, roots, target_nodes):
+    """The nodes from which some target can be reached through at least one edge (those worth running)."""
+    counts = dict(deps)
+    order = []
+    ready = [node for node in counts if counts[node] == 0]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for child, _ in node.next_functions:
+            if child is not None:
+                counts[child] -= 1
+                if counts[child] == 0:
+                    ready.append(child)
+    useful = set()      # targets, and nodes leading to them
+    runs = set()
+    for node in reversed(order):
+        for child, _ in node.next_functions:
+            if child is not None and child in useful:
+                runs.add(node)
+                useful.add(node)
+                break
+        if node in target_nodes:
+            useful.add(node)
+    return runs
+
+
+def _fill_retained(node, g, create_graph):
+    for ref in node._retained:
+        t = ref()
+        if t is not None and t._edge is not None and t._edge[0] is node:
+            nr = t._edge[1]
+            accumulate(t, g if node._n_outputs == 1 else g[nr], create_graph)
+
+
+__all__ = ["backward", "grad", "AccumulateGrad"]

@@ -1,0 +1,509 @@
+"""The primitives: one table of forward kernels and derivative rules (PyTorch's derivatives.yaml, in Python).
+
+Notation. Each rule is a lambda returning the gradient of one input:
+
+    g          the gradient flowing into the primitive's result (same shape as the result)
+    x / a, b   the primitive's tensor inputs, by the names in its signature
+    xs, i      a variadic primitive's inputs, and the position of the input whose gradient is wanted
+    out        the primitive's result
+    x_shape    the shape of input x (saved instead of x when the shape is all the rule needs)
+    others     the primitive's non-tensor parameters (axis, keepdims, index, ...)
+
+A rule names only what it reads; `_derive_saves` reads the names and so decides what the recorder keeps
+for backward (never listed by hand), and keeps an input only when another input needs its gradient.
+Rules of elementwise primitives return a gradient in the result's shape; the recorder sums it over the
+axes along which that input was broadcast. Rules are written with operators and `F.*` (functional.py),
+which take plain floats and arrays and also Tensors: under `create_graph=True` the engine hands rules
+Tensors, so the backward pass is itself recorded and can be differentiated again.
+
+Forward kernels take raw values (a Python float for a float64 0-d tensor, otherwise an ndarray). Scalar
+kernels use `math` and fall back to NumPy where `math` raises, so a scalar gives what a 0-d array would
+(inf, nan and NumPy's warning), never a Python exception.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ndarray = np.ndarray
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+class Primitive:
+    """One row of the table. The recorder (functional.py) and the node classes (graph.py) read it."""
+
+    def __init__(self, name, inputs, forward, rules, params=(), elementwise=False, view=False,
+                 variadic=False, node_name=None):
+        self.name = name
+        self.inputs = tuple(inputs)
+        self.params = tuple(params)
+        self.forward = forward
+        self.rules = rules
+        self.elementwise = elementwise
+        self.view = view            # the result may share memory with the (first) input
+        self.variadic = variadic    # one list input; a single rule takes the index `i`
+        self.node_name = node_name or "".join(p.capitalize() for p in name.split("_")) + "Backward"
+        _derive_saves(self)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def _derive_saves(prim):
+    """Work out, from the rules' parameter names, which values each input's gradient needs saved."""
+    names = []                      # every saved name, in a fixed order (the node keeps one tuple)
+    per_input = {}
+    for inp, rule in prim.rules.items():
+        if inp not in prim.inputs:
+            raise ValueError(f"{prim.name}: rule for unknown input {inp!r}")
+        code = rule.__code__
+        argnames = code.co_varnames[:code.co_argcount]
+        if argnames[0] != "g":
+            raise ValueError(f"{prim.name}: a rule's first parameter must be g, got {argnames[0]!r}")
+        wanted = argnames[1:]
+        if prim.variadic:
+            if not wanted or wanted[0] != "i":
+                raise ValueError(f"{prim.name}: a variadic rule takes (g, i, ...)")
+            wanted = wanted[1:]
+        for n in wanted:
+            if not _known(prim, n):
+                raise ValueError(f"{prim.name}: rule for {inp!r} reads unknown name {n!r}")
+            if n not in names:
+                names.append(n)
+        per_input[inp] = wanted
+    prim.saved_names = tuple(names)
+    prim.arg_index = {inp: tuple(names.index(n) for n in wanted) for inp, wanted in per_input.items()}
+    # Where each saved value comes from: ("input", k), ("out",), ("shape", k) or ("param", k).
+    sources = []
+    for n in names:
+        if n in prim.inputs:
+            sources.append(("input", prim.inputs.index(n)))
+        elif n == "out":
+            sources.append(("out",))
+        elif n.endswith("_shape") and n[:-6] in prim.inputs:
+            sources.append(("shape", prim.inputs.index(n[:-6])))
+        elif n.endswith("_shapes") and n[:-7] in prim.inputs:
+            sources.append(("shapes", prim.inputs.index(n[:-7])))
+        else:
+            sources.append(("param", prim.params.index(n)))
+    prim.sources = tuple(sources)
+    prim.out_pos = names.index("out") if "out" in names else -1
+
+
+def _known(prim, n):
+    return (n in prim.inputs or n == "out" or n in prim.params
+            or (n.endswith("_shape") and n[:-6] in prim.inputs)
+            or (n.endswith("_shapes") and n[:-7] in prim.inputs))
+
+
+# --------------------------------------------------------------------------------------------------
+# Scalar-aware kernels
+# --------------------------------------------------------------------------------------------------
+
+def _unary_kernel(scalar_fn, array_fn):
+    """math for a Python float (fast), NumPy otherwise; NumPy also where math raises (log(0), exp(1e3))."""
+    def kernel(x):
+        if x.__class__ is float:
+            try:
+                return scalar_fn(x)
+            except (ValueError, OverflowError):
+                return float(array_fn(x))
+        return array_fn(x)
+    kernel.__name__ = array_fn.__name__
+    return kernel
+
+
+def _div(a, b):
+    try:
+        return a / b
+    except ZeroDivisionError:           # only Python scalars raise; arrays give inf/nan
+        return np.true_divide(a, b)
+
+
+def _pow(a, b):
+    if a.__class__ is float:
+        try:
+            r = a ** b
+        except (ZeroDivisionError, OverflowError):
+            return np.power(a, b)
+        if r.__class__ is complex:      # (-8.0) ** (1/3): Python goes complex, NumPy gives nan
+            return np.power(a, b)
+        return r
+    if isinstance(a, ndarray) and isinstance(b, (int, float)) and a.dtype.kind in "iu" and b < 0:
+        return np.power(a.astype(np.float64), b)    # NumPy refuses int ** negative int
+    return np.power(a, b)
+
+
+def _binary_math(scalar_fn, array_fn):
+    def kernel(a, b):
+        if a.__class__ is float and b.__class__ is float:
+            try:
+                return scalar_fn(a, b)
+            except (ValueError, OverflowError):
+                pass
+        return array_fn(a, b)
+    kernel.__name__ = array_fn.__name__
+    return kernel
+
+
+def _logaddexp(a, b):
+    if a == b:                          # also covers a = b = +-inf, where a - b is nan
+        return a + _LN2
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+def _maximum(a, b):
+    if a.__class__ is float and b.__class__ is float and a == a and b == b:
+        return a if a >= b else b
+    return np.maximum(a, b)
+
+
+def _minimum(a, b):
+    if a.__class__ is float and b.__class__ is float and a == a and b == b:
+        return a if a <= b else b
+    return np.minimum(a, b)
+
+
+def _where(a, b, cond):
+    if cond.__class__ is bool and a.__class__ is float and b.__class__ is float:
+        return a if cond else b
+    return np.where(cond, a, b)
+
+
+def _clip(x, lo, hi):
+    if x.__class__ is float and lo.__class__ is float and hi.__class__ is float:
+        return hi if x > hi else (lo if x < lo else x)   # NumPy's order: min(max(x, lo), hi)
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _reduce(fn):
+    def kernel(x, axis, keepdims):
+        if x.__class__ is float:
+            if axis is None:
+                return x
+            x = np.asarray(x)               # NumPy decides what an axis of a 0-d value means
+        return fn(x, axis=axis, keepdims=keepdims)
+    kernel.__name__ = fn.__name__
+    return kernel
+
+
+def _reshape(x, shape):
+    if x.__class__ is float and shape == ():
+        return x
+    return np.reshape(x, shape)
+
+
+def _transpose(x, axes):
+    return x if x.__class__ is float else np.transpose(x, axes)
+
+
+def _broadcast_to(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+def _getitem(x, index):
+    if x.__class__ is float:
+        return np.asarray(x)[index]
+    return x[index]
+
+
+def _scatter_add(g, index, shape):
+    """zeros(shape) with g added at `index`; repeated integer indices add (np.add.at), as in a gather's
+    gradient."""
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(index):
+        out[index] += g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _setitem(x, v, index):
+    """Write v into x at index, in place (the Tensor method arranges that x may be written)."""
+    if x.__class__ is float:            # a float is immutable: write into a 0-d copy
+        x = np.array(x)
+    x[index] = v
+    return x
+
+
+def _is_basic(index):
+    """True when NumPy indexing is basic (ints, slices, None, Ellipsis): no index can repeat."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    for part in index:
+        if not (part is None or part is Ellipsis or isinstance(part, (int, slice, np.integer))):
+            return False
+    return True
+
+
+def _matmul(a, b):
+    return np.matmul(a, b)
+
+
+def _concatenate(xs, axis, bounds):
+    return np.concatenate(xs, axis=axis)
+
+
+def _stack(xs, axis):
+    return np.stack(xs, axis=axis)
+
+
+def _clone(x):
+    return x if x.__class__ is float else x.copy()
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers that rules share (each works on raw values and on Tensors)
+# --------------------------------------------------------------------------------------------------
+
+def _spread(g, x_shape, axis, keepdims):
+    """Broadcast a reduction's gradient back over the reduced axes: g -> x's shape."""
+    if not x_shape:
+        return g
+    if not keepdims and axis is not None:
+        g = F.reshape(g, _kept_shape(x_shape, axis))
+    return F.broadcast_to(g, x_shape)
+
+
+def _kept_shape(shape, axis):
+    """The shape a reduction over `axis` gives with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    nd = len(shape)
+    axes = {a % nd for a in axes}
+    return tuple(1 if k in axes else n for k, n in enumerate(shape))
+
+
+def _count(x_shape, axis):
+    if axis is None:
+        return math.prod(x_shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return math.prod(x_shape[a] for a in axes)
+
+
+def _argmax_mask(x, out, axis, keepdims):
+    """Where x attains its max/min along axis, divided by how many entries tie (a constant)."""
+    x_raw = F.raw(x)
+    out_raw = F.raw(out)
+    if x_raw.__class__ is float:
+        return 1.0
+    kept = out_raw if keepdims or axis is None else np.reshape(out_raw, _kept_shape(x_raw.shape, axis))
+    mask = (x_raw == kept)
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+def _prod_others(x, out, axis, keepdims):
+    """d prod / d x_k = product of the other entries; out/x where x has no zero (then recordable)."""
+    x_raw = F.raw(x)
+    kept = out if keepdims or axis is None else F.reshape(out, _kept_shape(np.shape(x_raw), axis))
+    if np.all(x_raw != 0):
+        return kept / x
+    # With zeros, out/x is 0/0: take the product of the others directly (exclusive cumulative products).
+    # This branch is a constant to the tape, so a second derivative through a zero is not recorded.
+    a = np.asarray(x_raw, dtype=np.float64)
+    if a.ndim == 0:
+        return 1.0
+    axes = tuple(range(a.ndim)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    axes = tuple(sorted(k % a.ndim for k in axes))
+    keep = [k for k in range(a.ndim) if k not in axes]
+    moved = np.transpose(a, keep + list(axes))
+    flat = moved.reshape(moved.shape[:len(keep)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    return np.transpose(others, np.argsort(keep + list(axes)))
+
+
+def _matmul_grad_a(g, a, b):
+    """d(a @ b)/da: g @ b^T, with NumPy's promotion of 1-D operands undone and batch axes summed."""
+    a_nd, b_nd = F.ndim(a), F.ndim(b)
+    if a_nd == 1 and b_nd == 1:
+        return g * b
+    if b_nd == 1:                                   # (..., m, n) @ (n,) -> (..., m)
+        return F.expand_dims(g, -1) * b
+    if a_nd == 1:                                   # (n,) @ (..., n, p) -> (..., p)
+        ga = F.matmul(b, F.expand_dims(g, -1))[..., 0]
+        return _sum_to(ga, (F.shape(a)[0],))
+    return _sum_to(F.matmul(g, F.swapaxes(b, -1, -2)), F.shape(a))
+
+
+def _matmul_grad_b(g, a, b):
+    a_nd, b_nd = F.ndim(a), F.ndim(b)
+    if a_nd == 1 and b_nd == 1:
+        return g * a
+    if a_nd == 1:                                   # (n,) @ (..., n, p) -> (..., p)
+        return F.expand_dims(a, -1) * F.expand_dims(g, -2)
+    if b_nd == 1:                                   # (..., m, n) @ (n,) -> (..., m)
+        gb = F.matmul(F.swapaxes(a, -1, -2), F.expand_dims(g, -1))[..., 0]
+        return _sum_to(gb, (F.shape(b)[0],))
+    return _sum_to(F.matmul(F.swapaxes(a, -1, -2), g), F.shape(b))
+
+
+def _sum_to(g, shape):
+    """Sum g over the axes that broadcasting added or stretched, giving `shape`."""
+    gshape = F.shape(g)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape)
+                                      if n == 1 and gshape[lead + k] != 1)
+    return F.reshape(F.sum(g, axis=axes, keepdims=True), shape)
+
+
+def _unit_slice(axis, ndim, k):
+    """An index that takes position k along `axis` (dropping the axis)."""
+    return (slice(None),) * (axis % ndim) + (k,)
+
+
+def _span(axis, ndim, start, stop):
+    return (slice(None),) * (axis % ndim) + (slice(start, stop),)
+
+
+def _inverse_axes(axes):
+    return None if axes is None else tuple(np.argsort(axes))
+
+
+def _mask_at(shape, index):
+    mask = np.zeros(shape, dtype=bool)
+    mask[index] = True
+    return mask
+
+
+# --------------------------------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------------------------------
+
+def unary(name, scalar_fn, array_fn, rule):
+    return Primitive(name, ("x",), _unary_kernel(scalar_fn, array_fn), {"x": rule}, elementwise=True)
+
+
+def binary(name, forward, rule_a, rule_b):
+    return Primitive(name, ("a", "b"), forward, {"a": rule_a, "b": rule_b}, elementwise=True)
+
+
+PRIMITIVES = [
+    # Elementwise, one input. Rules in terms of the result where that is cheaper (exp, tanh, sqrt).
+    Primitive("neg", ("x",), lambda x: -x, {"x": lambda g: -g}, elementwise=True),
+    unary("exp", math.exp, np.exp, lambda g, out: g * out),
+    unary("expm1", math.expm1, np.expm1, lambda g, out: g * (out + 1.0)),
+    unary("log", math.log, np.log, lambda g, x: g / x),
+    unary("log1p", math.log1p, np.log1p, lambda g, x: g / (x + 1.0)),
+    unary("log2", math.log2, np.log2, lambda g, x: g / (x * _LN2)),
+    unary("log10", math.log10, np.log10, lambda g, x: g / (x * _LN10)),
+    unary("sqrt", math.sqrt, np.sqrt, lambda g, out: g / (2.0 * out)),  # inf at 0, as PyTorch
+    unary("sin", math.sin, np.sin, lambda g, x: g * F.cos(x)),
+    unary("cos", math.cos, np.cos, lambda g, x: -g * F.sin(x)),
+    unary("tan", math.tan, np.tan, lambda g, out: g * (1.0 + out * out)),
+    unary("arcsin", math.asin, np.arcsin, lambda g, x: g / F.sqrt(1.0 - x * x)),
+    unary("arccos", math.acos, np.arccos, lambda g, x: -g / F.sqrt(1.0 - x * x)),
+    unary("arctan", math.atan, np.arctan, lambda g, x: g / (1.0 + x * x)),
+    unary("sinh", math.sinh, np.sinh, lambda g, x: g * F.cosh(x)),
+    unary("cosh", math.cosh, np.cosh, lambda g, x: g * F.sinh(x)),
+    unary("tanh", math.tanh, np.tanh, lambda g, out: g * (1.0 - out * out)),
+    # abs'(0) = 0: the subgradient PyTorch picks (sign(0) = 0).
+    unary("abs", abs, np.abs, lambda g, x: g * F.sign(x)),
+
+    # Elementwise, two inputs (NumPy broadcasting; the recorder sums gradients back to each shape).
+    binary("add", lambda a, b: a + b, lambda g: g, lambda g: g),
+    binary("sub", lambda a, b: a - b, lambda g: g, lambda g: -g),
+    binary("mul", lambda a, b: a * b, lambda g, b: g * b, lambda g, a: g * a),
+    binary("div", _div, lambda g, b: g / b, lambda g, a, b: -g * a / (b * b)),
+    # x**0 has zero slope in x even at x = 0 (not 0 * 0**-1 = nan); a**b in b is taken as 0 where
+    # a = 0 and b >= 0 (not 0 * log 0 = nan). Both as PyTorch.
+    binary("pow", _pow,
+           lambda g, a, b: F.where(b == 0, 0.0, g * b * F.pow(a, b - 1.0)),
+           lambda g, a, b, out: F.where((a == 0) & (b >= 0), 0.0, g * out * F.log(a))),
+    # Ties split the gradient in half between the two inputs (PyTorch's choice for maximum/minimum).
+    binary("maximum", _maximum,
+           lambda g, a, b: g * ((a > b) + (a == b) * 0.5),
+           lambda g, a, b: g * ((b > a) + (a == b) * 0.5)),
+    binary("minimum", _minimum,
+           lambda g, a, b: g * ((a < b) + (a == b) * 0.5),
+           lambda g, a, b: g * ((b < a) + (a == b) * 0.5)),
+    binary("arctan2", _binary_math(math.atan2, np.arctan2),
+           lambda g, a, b: g * b / (a * a + b * b),
+           lambda g, a, b: -g * a / (a * a + b * b)),
+    binary("hypot", _binary_math(math.hypot, np.hypot),
+           lambda g, a, out: g * a / out,
+           lambda g, b, out: g * b / out),
+    binary("logaddexp", _binary_math(_logaddexp, np.logaddexp),
+           lambda g, a, out: g * F.exp(a - out),
+           lambda g, b, out: g * F.exp(b - out)),
+
+    # Selection. The condition of `where` and the comparisons inside `clip` carry no gradient.
+    Primitive("where", ("a", "b"), _where,
+              {"a": lambda g, cond: F.where(cond, g, 0.0),
+               "b": lambda g, cond: F.where(cond, 0.0, g)},
+              params=("cond",), elementwise=True),
+    # clip passes g to x inside [lo, hi] (ends included, as PyTorch's clamp), to a bound beyond it.
+    Primitive("clip", ("x", "lo", "hi"), _clip,
+              {"x": lambda g, x, lo, hi: g * ((x >= lo) & (x <= hi)),
+               "lo": lambda g, x, lo: g * (x < lo),
+               "hi": lambda g, x, hi: g * (x > hi)},
+              elementwise=True),
+
+    # Reductions over `axis` (None, an int or a tuple), NumPy's keepdims.
+    Primitive("sum", ("x",), _reduce(np.sum),
+              {"x": lambda g, x_shape, axis, keepdims: _spread(g, x_shape, axis, keepdims)},
+              params=("axis", "keepdims")),
+    Primitive("mean", ("x",), _reduce(np.mean),
+              {"x": lambda g, x_shape, axis, keepdims:
+                  _spread(g, x_shape, axis, keepdims) / _count(x_shape, axis)},
+              params=("axis", "keepdims")),
+    # max/min share the gradient evenly among tied entries (PyTorch's amax/amin).
+    Primitive("max", ("x",), _reduce(np.max),
+              {"x": lambda g, x, out, axis, keepdims:
+                  _spread(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
+              params=("axis", "keepdims")),
+    Primitive("min", ("x",), _reduce(np.min),
+              {"x": lambda g, x, out, axis, keepdims:
+                  _spread(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
+              params=("axis", "keepdims")),
+    Primitive("prod", ("x",), _reduce(np.prod),
+              {"x": lambda g, x, out, axis, keepdims:
+                  _spread(g, F.shape(x), axis, keepdims) * _prod_others(x, out, axis, keepdims)},
+              params=("axis", "keepdims")),
+
+    # Linear algebra: NumPy's matmul (1-D operands promoted, batch axes broadcast).
+    Primitive("matmul", ("a", "b"), _matmul,
+              {"a": lambda g, a, b: _matmul_grad_a(g, a, b),
+               "b": lambda g, a, b: _matmul_grad_b(g, a, b)}),
+
+    # Shape and indexing. Views: the result may share the input's memory.
+    Primitive("reshape", ("x",), _reshape, {"x": lambda g, x_shape: F.reshape(g, x_shape)},
+              params=("shape",), view=True),
+    Primitive("transpose", ("x",), _transpose,
+              {"x": lambda g, axes: F.transpose(g, _inverse_axes(axes))},
+              params=("axes",), view=True),
+    Primitive("broadcast_to", ("x",), _broadcast_to, {"x": lambda g, x_shape: _sum_to(g, x_shape)},
+              params=("shape",), view=True),
+    # Integer-array indices may repeat: their gradients add up (np.add.at), as for a gather.
+    Primitive("getitem", ("x",), _getitem,
+              {"x": lambda g, x_shape, index: F.scatter_add(g, index, x_shape)},
+              params=("index",), view=True),
+    Primitive("scatter_add", ("x",), _scatter_add,
+              {"x": lambda g, index: F.getitem(g, index)},
+              params=("index", "shape")),
+    # x[index] = v, recorded by Tensor.__setitem__: x's old entries at index no longer matter.
+    # With repeated indices the last write wins in NumPy; every repeat then gets v's gradient.
+    Primitive("setitem", ("x", "v"), _setitem,
+              {"x": lambda g, x_shape, index: F.where(_mask_at(x_shape, index), 0.0, g),
+               "v": lambda g, v_shape, index: _sum_to(F.getitem(g, index), v_shape)},
+              params=("index",)),
+    Primitive("concatenate", ("xs",), _concatenate,
+              {"xs": lambda g, i, axis, bounds: F.getitem(g, _span(axis, F.ndim(g), bounds[i], bounds[i + 1]))},
+              params=("axis", "bounds"), variadic=True),
+    Primitive("stack", ("xs",), _stack,
+              {"xs": lambda g, i, axis: F.getitem(g, _unit_slice(axis, F.ndim(g), i))},
+              params=("axis",), variadic=True),
+    Primitive("clone", ("x",), _clone, {"x": lambda g: g}),
+]
+
+TABLE = {p.name: p for p in PRIMITIVES}
+
+# The rules call back into the public functions, which dispatch on raw values versus Tensors.
+from . import functional as F  # noqa: E402  (circular by design: F is only used inside rules)
