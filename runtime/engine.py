@@ -14,10 +14,12 @@ Grad mode is set to `create_graph` for the duration, so rules record exactly whe
 """
 from __future__ import annotations
 
+from heapq import heapify, heappop, heappush
+
 import numpy as np
 
 from .grad_mode import STATE
-from .graph import AccumulateGrad, accumulate
+from .graph import RETAINED, AccumulateGrad, accumulate
 from .tensor import Tensor, make, normalize
 
 
@@ -28,7 +30,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     roots, seeds = _roots(tensors, grads, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    _run(roots, seeds, retain_graph, create_graph, None)
+    run(roots, seeds, retain_graph, create_graph, None)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -44,7 +46,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         targets.append(t._edge)
     if retain_graph is None:
         retain_graph = create_graph
-    captured = _run(roots, seeds, retain_graph, create_graph, targets)
+    captured = run(roots, seeds, retain_graph, create_graph, targets)
     result = []
     for k, edge in enumerate(targets):
         g = captured.get(edge)
@@ -95,18 +97,21 @@ def _roots(tensors, grads, create_graph):
     return roots, seeds
 
 
-def _add_to(buffers, node, nr, g):
+def _add_to(node, nr, g):
+    """Add g to the gradient node has received for output nr; True if it is the first (so queue it)."""
     if node._n_outputs == 1:
-        prev = buffers.get(node)
-        buffers[node] = g if prev is None else prev + g
-    else:
-        slots = buffers.get(node)
-        if slots is None:
-            slots = buffers[node] = [None] * node._n_outputs
-        slots[nr] = g if slots[nr] is None else slots[nr] + g
+        prev = node._buf
+        node._buf = g if prev is None else prev + g
+        return prev is None
+    slots = node._buf
+    first = slots is None
+    if first:
+        slots = node._buf = [None] * node._n_outputs
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
+    return first
 
 
-def _run(roots, seeds, retain_graph, create_graph, targets):
+def run(roots, seeds, retain_graph, create_graph, targets):
     prev_mode = STATE.enabled
     STATE.enabled = create_graph
     try:
@@ -116,89 +121,78 @@ def _run(roots, seeds, retain_graph, create_graph, targets):
 
 
 def _walk(roots, seeds, retain_graph, create_graph, targets):
-    # 1. In-degrees over the reachable graph.
-    deps = {}
-    stack = []
-    for node, _ in roots:
-        if node not in deps:
-            deps[node] = 0
-            stack.append(node)
-    while stack:
-        node = stack.pop()
-        for child, _ in node.next_functions:
-            if child is not None:
-                if child in deps:
-                    deps[child] += 1
-                else:
-                    deps[child] = 1
-                    stack.append(child)
-
-    buffers = {}
+    # Order: a node is made after the nodes of its inputs, so its creation number (`_key`, decreasing,
+    # graph.py) is a topological order. A heap yields the most recently made node that has received
+    # gradient; every consumer of a node was made after it, so by then its gradient is complete.
+    # The gradient received so far lives on the node (`_buf`), which is cheaper than a dict; hence one
+    # graph is walked by one backward at a time.
+    heap = []
     for (node, nr), seed in zip(roots, seeds):
-        _add_to(buffers, node, nr, seed)
+        if _add_to(node, nr, seed):
+            heap.append((node._key, node))
+    heapify(heap)
 
-    captured = None
-    runs = None
+    captured = runs = target_nodes = None
     if targets is not None:
         captured = {}
         target_nodes = {node for node, _ in targets}
-        runs = _leading_to(deps, roots, target_nodes)
-
-    # 2-3. Kahn's order, running each node when its gradient is complete.
-    ready = [node for node in deps if deps[node] == 0]
-    while ready:
-        node = ready.pop()
-        g = buffers.pop(node, None)
-        grads = None
-        if g is not None:
-            if captured is not None:
+        runs = _leading_to(roots, target_nodes)
+    retained = RETAINED if RETAINED.data and targets is None else None
+    release = not retain_graph
+    pop = heappop
+    push = heappush
+    try:
+        while heap:
+            node = pop(heap)[1]
+            g = node._buf
+            node._buf = None
+            if targets is None:
+                if retained is not None and node in retained:
+                    _fill_retained(node, g, create_graph)
+                grads = node.apply(g, create_graph)
+            else:
                 if node in target_nodes:
                     for edge in targets:
                         if edge[0] is node:
                             captured[edge] = g if node._n_outputs == 1 else g[edge[1]]
-                if node in runs:
-                    grads = node.apply(g, create_graph)
-            else:
-                if node._retained is not None:
-                    _fill_retained(node, g, create_graph)
+                if node not in runs:
+                    continue
                 grads = node.apply(g, create_graph)
-            if not retain_graph:
-                node._release()
-        k = 0
-        for child, nr in node.next_functions:
-            if child is not None:
-                if grads is not None:
+            if release and node._saved:
+                node._saved = None
+            k = 0
+            for child, nr in node.next_functions:
+                if child is not None:
                     gk = grads[k]
                     if gk is not None:
                         if child._n_outputs == 1:
-                            prev = buffers.get(child)
-                            buffers[child] = gk if prev is None else prev + gk
-                        else:
-                            _add_to(buffers, child, nr, gk)
-                n = deps[child] - 1
-                deps[child] = n
-                if n == 0:
-                    ready.append(child)
-            k += 1
+                            prev = child._buf
+                            if prev is None:
+                                child._buf = gk
+                                push(heap, (child._key, child))
+                            else:
+                                child._buf = prev + gk
+                        elif _add_to(child, nr, gk):
+                            push(heap, (child._key, child))
+                k += 1
+    finally:
+        for _, node in heap:        # after an error, leave no gradient behind on the nodes
+            node._buf = None
     return captured
 
 
-def _leading_to(deps, roots, target_nodes):
+def _leading_to(roots, target_nodes):
     """The nodes from which some target can be reached through at least one edge (those worth running)."""
-    counts = dict(deps)
-    order = []
-    ready = [node for node in counts if counts[node] == 0]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for child, _ in node.next_functions:
-            if child is not None:
-                counts[child] -= 1
-                if counts[child] == 0:
-                    ready.append(child)
+    nodes = {}
+    stack = [node for node, _ in roots]
+    while stack:
+        node = stack.pop()
+        if node not in nodes:
+            nodes[node] = None
+            stack.extend(child for child, _ in node.next_functions if child is not None)
     useful = set()      # targets, and nodes leading to them
     runs = set()
-    for node in reversed(order):
+    for node in sorted(nodes, key=lambda n: -n._key):      # inputs before consumers
         for child, _ in node.next_functions:
             if child is not None and child in useful:
                 runs.add(node)
@@ -210,7 +204,7 @@ def _leading_to(deps, roots, target_nodes):
 
 
 def _fill_retained(node, g, create_graph):
-    for ref in node._retained:
+    for ref in RETAINED[node]:
         t = ref()
         if t is not None and t._edge is not None and t._edge[0] is node:
             nr = t._edge[1]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grad_mode import STATE, no_grad
-from .graph import FREED, NO_EDGE, Node
+from .graph import FREED, NO_EDGE, OP_KEYS, Node
 from .ops import _sum_to
 from .tensor import Tensor, make, normalize, _from_user
 
@@ -41,7 +41,8 @@ class FunctionCtx(Node):
 
     def __init__(self):
         self.next_functions = ()
-        self._retained = None
+        self._key = next(OP_KEYS)
+        self._buf = None
         self.needs_input_grad = ()
         self.materialize_grads = True
         self._to_save = ()

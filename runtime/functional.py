@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .grad_mode import STATE
-from .graph import NO_EDGE, make_node_class
+from .graph import EPOCH, NO_EDGE, OP_KEYS, make_node_class
 from .ops import TABLE, _clip, _kept_shape, _where
 from .tensor import Tensor, make, normalize
 
@@ -23,6 +23,7 @@ ndarray = np.ndarray
 _float = float
 _new = object.__new__
 
+next_key = OP_KEYS.__next__
 NODE_CLASSES = {}
 for _prim in TABLE.values():
     _prim.node_class = NODE_CLASSES[_prim.name] = make_node_class(_prim)
@@ -63,11 +64,24 @@ def _plan(prim, mask):
     return plan
 
 
+def _result(out):
+    """A new Tensor for a primitive's raw result (normalized: a float64 scalar becomes a float)."""
+    if out.__class__ is not float:
+        out = normalize(out)
+    res = _new(Tensor)
+    res._data = out
+    res._edge = None
+    res._grad = None
+    res._vc = None
+    return res
+
+
 def record(prim, inputs, params=()):
     """Run `prim` on the inputs' values; when an input requires grad and grad mode is on, record it.
 
     `inputs` are Tensors or raw operands (a list of them for a variadic primitive); `params` are the
-    primitive's non-tensor parameters. Returns the result as a Tensor.
+    primitive's non-tensor parameters. Returns the result as a Tensor. (Elementwise primitives with one
+    or two inputs have faster copies of this below; they keep the same layout as graph.py expects.)
     """
     datas = []
     mask = 0
@@ -80,86 +94,120 @@ def record(prim, inputs, params=()):
         else:
             datas.append(t)
         bit <<= 1
-    out = prim.forward(datas, *params) if prim.variadic else prim.forward(*datas, *params)
-    c = out.__class__
-    if c is not float:
-        if c is ndarray:
-            if out.ndim == 0 and out.dtype == np.float64:
-                out = _float(out)
-        else:
-            out = normalize(out)
-    res = make(out, None)
+    res = _result(prim.forward(datas, *params) if prim.variadic else prim.forward(*datas, *params))
+    out = res._data
     if prim.view and out.__class__ is ndarray and out.base is not None and inputs[0].__class__ is Tensor:
         res._vc = inputs[0]._share_vc()     # a view: in-place changes through it must be seen
     if not mask or not STATE.enabled:
         return res
 
-    cls = prim.node_class
-    node = _new(cls)
+    node = _new(prim.node_class)
     node.next_functions = tuple(t._edge if t.__class__ is Tensor and t._edge is not None else NO_EDGE
                                 for t in inputs)
-    node._retained = None
-    names = prim.saved_names
-    if names:
-        plan = prim.plans.get(mask) or _plan(prim, mask)
-        saved = [None] * len(names)
-        checks = []
-        sources = prim.sources
-        for pos in plan:
-            src = sources[pos]
-            kind = src[0]
-            if kind == "input":
-                v = inputs[src[1]]
-                if v.__class__ is Tensor:
-                    vc = v._vc
-                    if vc is None:
-                        vc = v._vc = [0]
-                    checks += (vc, vc[0], pos)
+    node._epoch = EPOCH[0]
+    node._key = next_key()
+    node._buf = None
+    n = len(prim.saved_names)
+    meta = [None] * n
+    saved = None
+    vc = None
+    sources = prim.sources
+    for pos in prim.plans.get(mask) or _plan(prim, mask):
+        src = sources[pos]
+        kind = src[0]
+        if kind == "input":
+            v = inputs[src[1]]
+            if v.__class__ is Tensor:
+                if saved is None:
+                    saved = [None] * n
                 saved[pos] = v
-            elif kind == "out":
-                vc = res._vc
-                if vc is None:
-                    vc = res._vc = [0]
-                checks += (vc, vc[0], pos)
-                saved[pos] = out
-            elif kind == "param":
-                saved[pos] = params[src[1]]
-            elif kind == "shape":
-                saved[pos] = shape(datas[src[1]])
             else:
-                saved[pos] = tuple(shape(d) for d in datas)
-        node._saved = tuple(saved)
-        node._checks = tuple(checks) if checks else None
-    else:
+                meta[pos] = v
+        elif kind == "out":
+            if saved is None:
+                saved = [None] * n
+            saved[pos] = out
+            vc = res._vc = [0, 0, False]
+        elif kind == "param":
+            meta[pos] = params[src[1]]
+        elif kind == "shape":
+            meta[pos] = shape(datas[src[1]])
+        else:
+            meta[pos] = tuple(shape(d) for d in datas)
+    if prim.elementwise:
+        meta.append(_broadcast_shapes(datas, out))
+    if saved is None:
         node._saved = ()
-        node._checks = None
-    shapes = None
-    if prim.elementwise and out.__class__ is not float:
-        oshape = out.shape
-        for k, d in enumerate(datas):
-            s = d.shape if d.__class__ is ndarray else np.shape(d)
-            if s != oshape:
-                if shapes is None:
-                    shapes = [None] * len(datas)
-                shapes[k] = s
-        if shapes is not None:
-            shapes = tuple(shapes)
-    node._shapes = shapes
+    else:
+        if vc is not None:
+            saved.append(vc)
+        node._saved = tuple(saved)
+    node._meta = tuple(meta)
     res._edge = (node, 0)
     return res
+
+
+def _broadcast_shapes(datas, out):
+    """Each input's shape where it differs from the result's (its gradient is summed back), else None."""
+    if out.__class__ is float:
+        return None
+    oshape = out.shape
+    shapes = None
+    for k, d in enumerate(datas):
+        s = d.shape if d.__class__ is ndarray else np.shape(d)
+        if s != oshape:
+            if shapes is None:
+                shapes = [None] * len(datas)
+            shapes[k] = s
+    return tuple(shapes) if shapes is not None else None
 
 
 # --------------------------------------------------------------------------------------------------
 # One function per primitive
 # --------------------------------------------------------------------------------------------------
 
+def _reads(rule):
+    code = rule.__code__
+    return set(code.co_varnames[1:code.co_argcount])
+
+
 def _unary_function(prim):
+    """fn(x) for an elementwise primitive: the recorder specialised to one input (the scalar hot path).
+    Saved layout (graph.py): (x, out, out's version counter)."""
     forward = prim.forward
+    cls = prim.node_class
+    reads = _reads(prim.rules["x"])
+    save_x, save_out = "x" in reads, "out" in reads
 
     def fn(x):
-        if x.__class__ is Tensor:
-            return record(prim, (x,))
-        return forward(x)
+        if x.__class__ is not Tensor:
+            return forward(x)
+        out = forward(x._data)
+        if out.__class__ is not float:
+            out = normalize(out)
+        res = _new(Tensor)
+        res._data = out
+        res._grad = None
+        res._vc = None
+        e = x._edge
+        if e is None or not STATE.enabled:
+            res._edge = None
+            return res
+        node = _new(cls)
+        node.next_functions = (e,)
+        node._epoch = EPOCH[0]
+        node._key = next_key()
+        node._buf = None
+        node._meta = None
+        if save_out:
+            vc = res._vc = [0, 0, False]
+            node._saved = (x if save_x else None, out, vc)
+        elif save_x:
+            node._saved = (x, None, None)
+        else:
+            node._saved = ()
+        res._edge = (node, 0)
+        return res
 
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = f"Elementwise {prim.name}; differentiable (rule in runtime/ops.py)."
@@ -167,14 +215,80 @@ def _unary_function(prim):
 
 
 def _binary_function(prim):
+    """fn(a, b) for an elementwise primitive with NumPy broadcasting: the recorder specialised to two
+    inputs. Saved layout (graph.py): (a, b, out, out's version counter); constants go to `_meta`."""
     forward = prim.forward
+    cls = prim.node_class
+    ra, rb = _reads(prim.rules["a"]), _reads(prim.rules["b"])
+    plans = {}
+    for mask, reads in ((1, ra), (2, rb), (3, ra | rb)):
+        plans[mask] = ("a" in reads, "b" in reads, "out" in reads)
 
     def fn(a, b):
         if a.__class__ is Tensor:
-            return record(prim, (a, b if b.__class__ is Tensor else operand(b)))
-        if b.__class__ is Tensor:
-            return record(prim, (operand(a), b))
-        return forward(a, b)
+            ad = a._data
+            ea = a._edge
+            if b.__class__ is Tensor:
+                bd = b._data
+                eb = b._edge
+            else:
+                if b.__class__ is not float and b.__class__ is not int:
+                    b = operand(b)
+                bd = b
+                eb = None
+        elif b.__class__ is Tensor:
+            if a.__class__ is not float and a.__class__ is not int:
+                a = operand(a)
+            ad = a
+            ea = None
+            bd = b._data
+            eb = b._edge
+        else:
+            return forward(a, b)
+        out = forward(ad, bd)
+        if out.__class__ is not float:
+            out = normalize(out)
+        res = _new(Tensor)
+        res._data = out
+        res._grad = None
+        res._vc = None
+        if ea is None:
+            if eb is None or not STATE.enabled:
+                res._edge = None
+                return res
+            sa, sb, so = plans[2]
+            edges = (NO_EDGE, eb)
+        elif eb is None:
+            if not STATE.enabled:
+                res._edge = None
+                return res
+            sa, sb, so = plans[1]
+            edges = (ea, NO_EDGE)
+        else:
+            if not STATE.enabled:
+                res._edge = None
+                return res
+            sa, sb, so = plans[3]
+            edges = (ea, eb)
+        node = _new(cls)
+        node.next_functions = edges
+        node._epoch = EPOCH[0]
+        node._key = next_key()
+        node._buf = None
+        ta = sa and a.__class__ is Tensor
+        tb = sb and b.__class__ is Tensor
+        if ta or tb or so:
+            vc = res._vc = [0, 0, False] if so else None
+            node._saved = (a if ta else None, b if tb else None, out if so else None, vc)
+        else:
+            node._saved = ()
+        shapes = None if out.__class__ is float else _broadcast_shapes((ad, bd), out)
+        if shapes is None and (ta or not sa) and (tb or not sb):
+            node._meta = None
+        else:
+            node._meta = (None if ta or not sa else a, None if tb or not sb else b, shapes)
+        res._edge = (node, 0)
+        return res
 
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = f"Elementwise {prim.name} with NumPy broadcasting; differentiable (runtime/ops.py)."
@@ -185,7 +299,7 @@ _g = globals()
 for _prim in TABLE.values():
     if _prim.elementwise and _prim.inputs == ("x",):
         _g[_prim.name] = _unary_function(_prim)
-    elif _prim.elementwise and _prim.inputs == ("a", "b") and not _prim.params:
+    elif _prim.elementwise and _prim.inputs == ("a", "b") and not _prim.params:  # noqa: SIM114
         _g[_prim.name] = _binary_function(_prim)
 del _g
 

@@ -3,21 +3,34 @@
 A node stands for one recorded operation. `next_functions` holds one edge `(node, output_nr)` per input,
 as in PyTorch: the input's own `grad_fn`, the `AccumulateGrad` of a leaf that requires grad, or
 `(None, 0)` for an input that needs no gradient. `apply(g, graph)` turns the gradient of the output into
-one gradient per input; `graph` is True under `create_graph=True`, when the gradients are Tensors and
-the rules record.
+one gradient per input; `graph` is True under `create_graph=True`, when gradients are Tensors and the
+rules record.
 
-Saved values are checked before use: a saved tensor remembers its version counter (a one-element list
-shared by the tensor and its views) and the version it had when saved; an in-place change in between
-makes backward refuse with PyTorch's message. After a backward without `retain_graph`, nodes that saved
-tensors drop them, and a second backward through them raises.
+Saved values. `_saved` holds what the rules read that could change or must be freed: saved input Tensors,
+the raw result (with its version counter), or `()` when nothing is saved. `_meta` holds the rest
+(parameters, shapes), which survive a backward. After a backward without `retain_graph`, `_saved`
+becomes None and a second backward through the node raises PyTorch's message.
+
+In-place checks, cheaply. A tensor's version counter `_vc` is `[version, epoch_of_last_change, shared]`,
+created on its first in-place change (or when a view or detach() shares it). `EPOCH` counts in-place
+changes to any tensor; a node records it when made. At backward, if `EPOCH` has not moved, nothing was
+modified and there is nothing to check; otherwise a saved tensor whose last change is later than the node
+makes backward refuse. So saving costs nothing on the hot path.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import numpy as np
 
 NO_EDGE = (None, 0)
+EPOCH = [0]
+# Node keys for the engine's heap: operations count down from -1 in creation order, so a consumer always
+# sorts before its inputs; leaf accumulators count up from 1, so they run last.
+OP_KEYS = itertools.count(-1, -1)
+LEAF_KEYS = itertools.count(1)
+RETAINED = weakref.WeakKeyDictionary()     # node -> weak refs to non-leaf tensors that retain_grad()
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after "
          "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -26,9 +39,11 @@ FREED = ("Trying to backward through the graph a second time (or directly access
 
 
 class Node:
-    """Base of every grad_fn. Subclasses set `apply`; the class name is the operation's name."""
+    """Base of every grad_fn. Subclasses define `apply`; the class name is the operation's name."""
 
-    __slots__ = ("next_functions", "_retained", "__weakref__")
+    # _key: creation order, decreasing (next(OP_KEYS)); the engine runs nodes by it. _buf: the gradient
+    # received so far during a backward.
+    __slots__ = ("next_functions", "_saved", "_epoch", "_key", "_buf", "__weakref__")
     _n_outputs = 1
 
     def name(self):
@@ -37,25 +52,20 @@ class Node:
     def apply(self, g, graph):
         raise NotImplementedError
 
-    def _release(self):
-        """Drop saved values after a backward without retain_graph (nothing to drop by default)."""
-
     def __call__(self, *grads):
         """Call the backward function by hand, as in the lectures: `e.grad_fn(1.)` gives its inputs'
-        gradients (a tuple of Tensors, None where an input needs none)."""
-        from .tensor import Tensor, as_tensor
-        graph = any(isinstance(x, Tensor) and x.requires_grad for x in grads)
-        raw = [x if graph else (x._data if isinstance(x, Tensor) else _as_raw(x)) for x in grads]
-        g = raw[0] if self._n_outputs == 1 else raw
-        out = self.apply(g, graph)
-        return tuple(None if x is None else as_tensor(x) for x in out)
+        gradients (a tuple of Tensors; None where an input needs none). The graph is kept."""
+        graph = any(isinstance(x, _Tensor) and x._edge is not None for x in grads)
+        raw = [x if graph else (x._data if isinstance(x, _Tensor) else _as_raw(x)) for x in grads]
+        out = self.apply(raw[0] if self._n_outputs == 1 else raw, graph)
+        return tuple(None if x is None else _as_tensor(x) for x in out)
 
     def __repr__(self):
         return f"<{type(self).__name__} object at {id(self):#x}>"
 
 
 def _as_raw(x):
-    a = np.asarray(x, dtype=np.float64) if not isinstance(x, np.ndarray) else x
+    a = x if isinstance(x, np.ndarray) else np.asarray(x, dtype=np.float64)
     return float(a) if a.ndim == 0 and a.dtype == np.float64 else a
 
 
@@ -70,7 +80,10 @@ class AccumulateGrad(Node):
     def __init__(self, tensor):
         self._ref = weakref.ref(tensor)
         self.next_functions = ()
-        self._retained = None
+        self._saved = ()
+        self._epoch = 0
+        self._key = next(LEAF_KEYS)
+        self._buf = None
 
     @property
     def variable(self):
@@ -84,75 +97,71 @@ class AccumulateGrad(Node):
 
 
 def accumulate(t, g, graph):
-    """t.grad += g, in place when nothing records (PyTorch's semantics: `.grad` keeps its identity)."""
-    from .tensor import Tensor, make, normalize
+    """t.grad += g; in place when nothing records (PyTorch's semantics: `.grad` keeps its identity)."""
     cur = t._grad
     if graph:
-        if g.__class__ is not Tensor:
-            g = make(normalize(g), None)
+        if g.__class__ is not _Tensor:
+            g = _make(_normalize(g), None)
         t._grad = g if cur is None else cur + g
         return
-    if g.__class__ is Tensor:
+    if g.__class__ is _Tensor:
         g = g._data
-    g = normalize(g)
+    g = _normalize(g)
     d = t._data
     if d.__class__ is not float and g.__class__ is not float and g.dtype != d.dtype:
         g = g.astype(d.dtype)
     if cur is None:
         # Copy: the same array may reach two leaves (an add passes g to both) or be a read-only view.
-        t._grad = make(g if g.__class__ is float else np.array(g, copy=True), None)
+        t._grad = _make(g if g.__class__ is float else np.array(g, copy=True), None)
         return
     cd = cur._data
     if cur._edge is None and cd.__class__ is np.ndarray and cd.flags.writeable and cd.shape == np.shape(g):
         np.add(cd, g, out=cd)
-        vc = cur._vc
-        if vc is not None:
-            vc[0] += 1
-    elif cur._edge is None:
-        cur._data = normalize(cd + g)
+        cur._bump()
+    elif cur._edge is None and cd.__class__ is not float:
+        cur._data = _normalize(cd + g)
+        cur._bump()
     else:
-        t._grad = make(normalize(cd + g), None)
+        # A scalar (an immutable float) or a gradient with a graph: a new Tensor, so nothing saved changes.
+        t._grad = _make(_normalize(cd + g), None)
 
+
+# --------------------------------------------------------------------------------------------------
+# Nodes of primitives
+# --------------------------------------------------------------------------------------------------
 
 class OpNode(Node):
-    """The node of a primitive from the table in ops.py; one subclass per primitive (e.g. MulBackward).
+    """The node of a primitive from ops.py; one subclass per primitive (e.g. MulBackward).
 
-    `_saved` holds, in the order of `prim.saved_names`, the values the rules read (a Tensor for a saved
-    tensor input, the raw result for `out`, shapes and parameters as they are), None where no input that
-    needs a gradient reads it. `_checks` is a flat tuple (counter, version, position) per saved tensor.
-    `_shapes` gives, for an elementwise primitive with broadcasting, each input's shape (None: same as
-    the result), so that gradients are summed back to it.
+    The generic `apply` below serves every primitive; `make_node_class` gives elementwise primitives
+    with one or two inputs a specialised one (the scalar hot path).
     """
 
-    __slots__ = ("_saved", "_checks", "_shapes")
+    __slots__ = ("_meta",)
     _prim = None
-
-    def _release(self):
-        if self._checks is not None:
-            self._saved = None
 
     def apply(self, g, graph):
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED)
-        checks = self._checks
-        if checks is not None:
-            for k in range(0, len(checks), 3):
-                if checks[k][0] != checks[k + 1]:
-                    raise RuntimeError(_modified_message(self, checks[k + 2], checks[k][0], checks[k + 1]))
+        if EPOCH[0] != self._epoch:
+            check_saved(self)
         prim = self._prim
-        if graph:
-            vals = list(saved)
-            if prim.out_pos >= 0 and vals[prim.out_pos] is not None:
-                from .tensor import make
-                vals[prim.out_pos] = make(vals[prim.out_pos], (self, 0))
+        meta = self._meta
+        if saved:
+            vals = [m if s is None else s for s, m in zip(saved, meta)]
+            if graph:
+                if prim.out_pos >= 0 and saved[prim.out_pos] is not None:
+                    vals[prim.out_pos] = _make(saved[prim.out_pos], (self, 0))
+            else:
+                vals = [v._data if v.__class__ is _Tensor else v for v in vals]
         else:
-            vals = [v._data if v.__class__ is _Tensor else v for v in saved]
+            vals = meta
         nf = self.next_functions
         if prim.variadic:
             rule, idx = prim.rule_list[0]
             args = [vals[j] for j in idx]
-            return tuple(None if nf[i][0] is None else _call(rule, g, (i, *args)) for i in range(len(nf)))
+            return tuple(None if nf[i][0] is None else call_rule(rule, g, (i, *args)) for i in range(len(nf)))
         grads = []
         for k, (rule, idx) in enumerate(prim.rule_list):
             if nf[k][0] is None:
@@ -161,16 +170,22 @@ class OpNode(Node):
                 raise RuntimeError(f"the derivative of {prim.name} with respect to its input "
                                    f"{prim.inputs[k]!r} is not implemented")
             else:
-                grads.append(_call(rule, g, [vals[j] for j in idx]))
-        shapes = self._shapes
+                grads.append(call_rule(rule, g, [vals[j] for j in idx]))
+        shapes = self._meta_shapes()
         if shapes is not None:
             for k, shape in enumerate(shapes):
                 if shape is not None and grads[k] is not None:
                     grads[k] = _sum_to(grads[k], shape)
         return grads
 
+    def _meta_shapes(self):
+        # Elementwise primitives on the generic path (where, clip) keep broadcast shapes after the values.
+        if self._prim.elementwise:
+            return self._meta[-1]
+        return None
 
-def _call(rule, g, args):
+
+def call_rule(rule, g, args):
     try:
         return rule(g, *args)
     except (ZeroDivisionError, OverflowError):
@@ -178,22 +193,32 @@ def _call(rule, g, args):
         return rule(*[np.float64(v) if v.__class__ is float else v for v in (g, *args)])
 
 
-def _modified_message(node, pos, now, expected):
-    from .tensor import Tensor
-    prim = node._prim
-    value = node._saved[pos]
-    if prim.sources[pos][0] == "out":
-        desc, where = _describe(value), f"output 0 of {node.name()}"
-    else:
-        desc = _describe(value._data)
-        fn = value._edge[0] if value._edge is not None else None
-        where = ("a leaf" if fn is None or isinstance(fn, AccumulateGrad)
-                 else f"output {value._edge[1]} of {fn.name()}")
-        assert isinstance(value, Tensor)
+def check_saved(node):
+    """Refuse a saved tensor that changed in place after `node` saved it (EPOCH moved since)."""
+    epoch = node._epoch
+    saved = node._saved
+    for k, v in enumerate(saved):
+        if v.__class__ is _Tensor:
+            vc = v._vc
+            if vc is not None and vc[1] > epoch:
+                raise RuntimeError(_modified_message(node, _describe(v._data), _producer(v), vc[0]))
+        elif v.__class__ is list and v[1] > epoch:      # the version counter of the saved result
+            raise RuntimeError(_modified_message(node, _describe(saved[k - 1]), f"output 0 of {node.name()}",
+                                                 v[0]))
+
+
+def _producer(t):
+    fn = t._edge[0] if t._edge is not None else None
+    if fn is None or isinstance(fn, AccumulateGrad):
+        return "a leaf tensor"
+    return f"output {t._edge[1]} of {fn.name()}"
+
+
+def _modified_message(node, desc, where, now):
     return (f"one of the variables needed for gradient computation has been modified by an inplace "
-            f"operation: [{desc}], which is {where}, is at version {now}; expected version {expected} "
-            f"instead. Hint: it was changed in place (+=, -=, *=, /=, x[i] = v, ...) after {node.name()} "
-            f"saved it; compute a new tensor instead (y = y + 1) or modify a clone().")
+            f"operation: [{desc}], which is {where}, is at version {now}, but {node.name()} saved an "
+            f"earlier version. Hint: it was changed in place (+=, -=, *=, /=, x[i] = v, ...) after being "
+            f"used; compute a new tensor instead (y = y + 1) or modify a clone().")
 
 
 def _describe(data):
@@ -203,14 +228,133 @@ def _describe(data):
 
 
 def make_node_class(prim):
-    """The Node subclass for a primitive, named like PyTorch's (MulBackward), bound to its rules."""
+    """The Node subclass of a primitive, named like PyTorch's (MulBackward), bound to its rules."""
     prim.rule_list = tuple((prim.rules.get(name), prim.arg_index.get(name, ())) for name in prim.inputs)
-    cls = type(prim.node_name, (OpNode,), {"__slots__": (), "_prim": prim,
-                                           "__doc__": f"Backward of {prim.name} (runtime/ops.py)."})
+    body = {"__slots__": (), "_prim": prim, "__doc__": f"Backward of {prim.name} (rules in runtime/ops.py)."}
+    if prim.elementwise and not prim.params and len(prim.inputs) == 1:
+        body["apply"] = _unary_apply(prim)
+    elif prim.elementwise and not prim.params and len(prim.inputs) == 2:
+        body["apply"] = _binary_apply(prim)
+    cls = type(prim.node_name, (OpNode,), body)
     cls.__module__ = __name__
     return cls
 
 
+# Elementwise primitives keep `_saved` as (input..., out, out's version counter) at fixed positions, so
+# rule arguments are picked by index; Tensors only (constants are not freed, as PyTorch's scalars are not).
+# A binary primitive's `_meta` is None or (constant a, constant b, broadcast shapes).
+
+def _picker(rule, names):
+    code = rule.__code__
+    return tuple(names.index(n) for n in code.co_varnames[1:code.co_argcount])
+
+
+def _caller(rule, idx):
+    """rule(g, vals) -> rule(g, <the values it reads>), without building an argument list per call."""
+    if not idx:
+        return lambda g, v: rule(g)
+    if len(idx) == 1:
+        i, = idx
+        return lambda g, v: rule(g, v[i])
+    if len(idx) == 2:
+        i, j = idx
+        return lambda g, v: rule(g, v[i], v[j])
+    i, j, k = idx
+    return lambda g, v: rule(g, v[i], v[j], v[k])
+
+
+def _unary_apply(prim):
+    rule = prim.rules["x"]
+    idx = _picker(rule, ("x", "out"))
+    mode = {(): 0, (0,): 1, (1,): 2, (0, 1): 3, (1, 0): 4}[idx]
+
+    def apply(self, g, graph):
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED)
+        if mode == 0:
+            return (rule(g),)
+        if EPOCH[0] != self._epoch:
+            check_saved(self)
+        x = saved[0]
+        out = saved[1]
+        if graph:
+            if out is not None:
+                out = _make(out, (self, 0))
+        elif x.__class__ is _Tensor:
+            x = x._data
+        try:
+            if mode == 1:
+                return (rule(g, x),)
+            if mode == 2:
+                return (rule(g, out),)
+            return (rule(g, x, out) if mode == 3 else rule(g, out, x),)
+        except (ZeroDivisionError, OverflowError):
+            vals = (x, out)
+            return (call_rule(rule, g, [vals[i] for i in idx]),)
+
+    apply.__qualname__ = f"{prim.node_name}.apply"
+    return apply
+
+
+def _binary_apply(prim):
+    rule_a = prim.rules["a"]
+    rule_b = prim.rules["b"]
+    idx_a = _picker(rule_a, ("a", "b", "out"))
+    idx_b = _picker(rule_b, ("a", "b", "out"))
+    call_a = _caller(rule_a, idx_a)
+    call_b = _caller(rule_b, idx_b)
+
+    def apply(self, g, graph):
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED)
+        if saved:
+            if EPOCH[0] != self._epoch:
+                check_saved(self)
+            a, b, out = saved[0], saved[1], saved[2]
+            if graph:
+                if out is not None:
+                    out = _make(out, (self, 0))
+            else:
+                if a.__class__ is _Tensor:
+                    a = a._data
+                if b.__class__ is _Tensor:
+                    b = b._data
+        else:
+            a = b = out = None
+        meta = self._meta
+        shapes = None
+        if meta is not None:
+            if meta[0] is not None:
+                a = meta[0]
+            if meta[1] is not None:
+                b = meta[1]
+            shapes = meta[2]
+        vals = (a, b, out)
+        nf = self.next_functions
+        ga = gb = None
+        try:
+            if nf[0][0] is not None:
+                ga = call_a(g, vals)
+            if nf[1][0] is not None:
+                gb = call_b(g, vals)
+        except (ZeroDivisionError, OverflowError):
+            if nf[0][0] is not None:
+                ga = call_rule(rule_a, g, [vals[i] for i in idx_a])
+            if nf[1][0] is not None:
+                gb = call_rule(rule_b, g, [vals[i] for i in idx_b])
+        if shapes is not None:
+            if ga is not None and shapes[0] is not None:
+                ga = _sum_to(ga, shapes[0])
+            if gb is not None and shapes[1] is not None:
+                gb = _sum_to(gb, shapes[1])
+        return (ga, gb)
+
+    apply.__qualname__ = f"{prim.node_name}.apply"
+    return apply
+
+
 # Late imports: tensor.py imports this module at its end, once Tensor exists (see runtime/__init__.py).
-from .tensor import Tensor as _Tensor  # noqa: E402
+from .tensor import Tensor as _Tensor, make as _make, normalize as _normalize, as_tensor as _as_tensor  # noqa: E402
 from .ops import _sum_to  # noqa: E402

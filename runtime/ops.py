@@ -73,6 +73,9 @@ def _derive_saves(prim):
             if n not in names:
                 names.append(n)
         per_input[inp] = wanted
+    if "out" in names:                  # last, so that graph.py finds it next to its version counter
+        names.remove("out")
+        names.append("out")
     prim.saved_names = tuple(names)
     prim.arg_index = {inp: tuple(names.index(n) for n in wanted) for inp, wanted in per_input.items()}
     # Where each saved value comes from: ("input", k), ("out",), ("shape", k) or ("param", k).

@@ -180,16 +180,11 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.is_leaf or self._retains_grad():
             return
-        node = self._edge[0]
-        if node._retained is None:
-            node._retained = []
-        node._retained.append(weakref.ref(self))
+        RETAINED.setdefault(self._edge[0], []).append(weakref.ref(self))
 
     def _retains_grad(self):
         e = self._edge
-        if e is None or e[0]._retained is None:
-            return False
-        return any(r() is self for r in e[0]._retained)
+        return e is not None and any(r() is self for r in RETAINED.get(e[0], ()))
 
     @property
     def retains_grad(self):
@@ -197,8 +192,10 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d(self)/d(leaf) (weighted by `gradient` for a non-scalar) into every leaf's .grad."""
-        from .engine import backward
-        backward((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph)
+        if gradient is None and self._data.__class__ is float and self._edge is not None and not create_graph:
+            _engine.run([self._edge], [1.0], bool(retain_graph), False, None)   # the common case, direct
+        else:
+            _engine.backward((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
         """The same data (shared, with the version counter) as a new leaf that does not require grad."""
@@ -225,15 +222,22 @@ class Tensor:
         return 0 if self._vc is None else self._vc[0]
 
     def _share_vc(self):
+        """The version counter, marked as shared with a view or alias about to be made."""
         vc = self._vc
         if vc is None:
-            vc = self._vc = [0]
+            vc = self._vc = [0, 0, True]
+        else:
+            vc[2] = True
         return vc
 
     def _bump(self):
+        """Record an in-place change: a new version, stamped with the new EPOCH (see graph.py)."""
         vc = self._vc
-        if vc is not None:
-            vc[0] += 1
+        if vc is None:
+            vc = self._vc = [0, 0, False]
+        vc[0] += 1
+        EPOCH[0] += 1
+        vc[1] = EPOCH[0]
 
     # ---- NumPy-like attributes -----------------------------------------------------------------
 
@@ -405,14 +409,16 @@ class Tensor:
             live = value._edge is not None
         d = self._data
         if enabled and (e is not None or live):
-            # Recorded: x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem).
-            exclusive = d.__class__ is ndarray and self._vc is None and d.flags.writeable
-            old = make(d if exclusive else np.array(d, copy=True), e)
+            # Recorded: x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem). Write in
+            # place unless views share the array (then they keep the old values and their graphs).
+            vc = self._vc
+            in_place = d.__class__ is ndarray and d.flags.writeable and (vc is None or not vc[2])
+            old = make(d if in_place else np.array(d, copy=True), e)
             res = F.record(SETITEM, (old, value), (index,))
-            if not exclusive:
-                self._bump()
+            self._bump()
+            if not in_place:
                 self._data = res._data
-                self._vc = None
+                self._vc[2] = False
             self._edge = res._edge
             return
         vd = value._data if value.__class__ is Tensor else value
@@ -437,6 +443,7 @@ class Tensor:
             live = False
         d = self._data
         if enabled and (e is not None or live):
+            # Recorded: the out-of-place result, then this tensor takes it over (data and grad_fn).
             old = make(d, e)
             res = getattr(F, name)(old, other)
             rd = res._data
@@ -444,14 +451,22 @@ class Tensor:
             if (() if rd.__class__ is float else rd.shape) != shape:
                 raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                                    f"{list(np.shape(rd))}")
-            if d.__class__ is ndarray and self._vc is None and old._vc is None and d.flags.writeable:
-                np.copyto(d, rd, casting="same_kind")      # nothing else sees d: write in place
+            vc = self._vc
+            node_saved = res._edge[0]._saved
+            keeps_old = any(v is old for v in node_saved) if node_saved else False
+            if (d.__class__ is ndarray and d.flags.writeable and (vc is None or not vc[2])
+                    and not keeps_old):
+                np.copyto(d, rd, casting="same_kind")      # nobody else sees d: write in place
+                self._bump()
             else:
+                # The old array stays with whoever holds it (the new node, views); take a fresh one.
                 if d.__class__ is ndarray and rd.dtype != d.dtype:
                     rd = rd.astype(d.dtype, casting="same_kind")
+                elif res._vc is not None and rd.__class__ is ndarray:
+                    rd = rd.copy()                          # the node saved rd itself as its result
                 self._bump()
                 self._data = rd
-                self._vc = res._vc
+                self._vc[2] = False
             self._edge = res._edge
             return self
         if d.__class__ is ndarray:
@@ -525,9 +540,10 @@ _INPLACE_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div":
 # are the functions of functional.py.
 import weakref  # noqa: E402
 
-from .graph import AccumulateGrad  # noqa: E402
+from .graph import EPOCH, RETAINED, AccumulateGrad  # noqa: E402
 from . import functional as F  # noqa: E402
 from . import numpy_api  # noqa: E402
+from . import engine as _engine  # noqa: E402
 from .ops import TABLE  # noqa: E402
 
 SETITEM = TABLE["setitem"]
