@@ -415,11 +415,12 @@ PRIMITIVES = [
     binary("sub", lambda a, b: a - b, lambda g: g, lambda g: -g),
     binary("mul", lambda a, b: a * b, lambda g, b: g * b, lambda g, a: g * a),
     binary("div", _div, lambda g, b: g / b, lambda g, a, b: -g * a / (b * b)),
-    # x**0 has zero slope in x even at x = 0 (not 0 * 0**-1 = nan); a**b in b is taken as 0 where
-    # a = 0 and b >= 0 (not 0 * log 0 = nan). Both as PyTorch.
+    # x**0 has zero slope in x even at x = 0 (not 0 * 0**-1 = nan); a**b has zero slope in b where
+    # a = 0 and b >= 0 (not 0 * log 0 = nan). Both as PyTorch; the safe stand-ins (a**0, log 1) avoid
+    # computing the nan at all.
     binary("pow", _pow,
-           lambda g, a, b: F.where(b == 0, 0.0, g * b * F.pow(a, b - 1.0)),
-           lambda g, a, b, out: F.where((a == 0) & (b >= 0), 0.0, g * out * F.log(a))),
+           lambda g, a, b: g * b * F.pow(a, F.where(b == 0, 1.0, b - 1.0)),
+           lambda g, a, b, out: g * out * F.log(F.where((a == 0) & (b >= 0), 1.0, a))),
     # Ties split the gradient in half between the two inputs (PyTorch's choice for maximum/minimum).
     binary("maximum", _maximum,
            lambda g, a, b: g * ((a > b) + (a == b) * 0.5),
