@@ -115,14 +115,10 @@ def record(prim, inputs, params=()):
     for pos in prim.plans.get(mask) or _plan(prim, mask):
         src = sources[pos]
         kind = src[0]
-        if kind == "input":
-            v = inputs[src[1]]
-            if v.__class__ is Tensor:
-                if saved is None:
-                    saved = [None] * n
-                saved[pos] = v
-            else:
-                meta[pos] = v
+        if kind == "input":         # a Tensor, or a constant (also freed after backward, as PyTorch)
+            if saved is None:
+                saved = [None] * n
+            saved[pos] = inputs[src[1]]
         elif kind == "out":
             if saved is None:
                 saved = [None] * n
@@ -216,7 +212,7 @@ def _unary_function(prim):
 
 def _binary_function(prim):
     """fn(a, b) for an elementwise primitive with NumPy broadcasting: the recorder specialised to two
-    inputs. Saved layout (graph.py): (a, b, out, out's version counter); constants go to `_meta`."""
+    inputs. Saved layout (graph.py): (a, b, out, out's version counter); `_meta`: broadcast shapes."""
     forward = prim.forward
     cls = prim.node_class
     ra, rb = _reads(prim.rules["a"]), _reads(prim.rules["b"])
@@ -275,18 +271,12 @@ def _binary_function(prim):
         node._epoch = EPOCH[0]
         node._key = next_key()
         node._buf = None
-        ta = sa and a.__class__ is Tensor
-        tb = sb and b.__class__ is Tensor
-        if ta or tb or so:
+        if sa or sb or so:
             vc = res._vc = [0, 0, False] if so else None
-            node._saved = (a if ta else None, b if tb else None, out if so else None, vc)
+            node._saved = (a if sa else None, b if sb else None, out if so else None, vc)
         else:
             node._saved = ()
-        shapes = None if out.__class__ is float else _broadcast_shapes((ad, bd), out)
-        if shapes is None and (ta or not sa) and (tb or not sb):
-            node._meta = None
-        else:
-            node._meta = (None if ta or not sa else a, None if tb or not sb else b, shapes)
+        node._meta = None if out.__class__ is float else _broadcast_shapes((ad, bd), out)
         res._edge = (node, 0)
         return res
 

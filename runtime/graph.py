@@ -6,9 +6,9 @@ as in PyTorch: the input's own `grad_fn`, the `AccumulateGrad` of a leaf that re
 one gradient per input; `graph` is True under `create_graph=True`, when gradients are Tensors and the
 rules record.
 
-Saved values. `_saved` holds what the rules read that could change or must be freed: saved input Tensors,
-the raw result (with its version counter), or `()` when nothing is saved. `_meta` holds the rest
-(parameters, shapes), which survive a backward. After a backward without `retain_graph`, `_saved`
+Saved values. `_saved` holds the inputs the rules read (Tensors, or constants) and the raw result (with
+its version counter), or `()` when nothing is saved. `_meta` holds parameters and shapes, which survive a
+backward. As in PyTorch, a node that saved values is freed by a backward; one that saved none is not. After a backward without `retain_graph`, `_saved`
 becomes None and a second backward through the node raises PyTorch's message.
 
 In-place checks, cheaply. A tensor's version counter `_vc` is `[version, epoch_of_last_change, shared]`,
@@ -241,8 +241,7 @@ def make_node_class(prim):
 
 
 # Elementwise primitives keep `_saved` as (input..., out, out's version counter) at fixed positions, so
-# rule arguments are picked by index; Tensors only (constants are not freed, as PyTorch's scalars are not).
-# A binary primitive's `_meta` is None or (constant a, constant b, broadcast shapes).
+# rule arguments are picked by index. A binary primitive's `_meta` is None or the broadcast shapes.
 
 def _picker(rule, names):
     code = rule.__code__
@@ -323,14 +322,7 @@ def _binary_apply(prim):
                     b = b._data
         else:
             a = b = out = None
-        meta = self._meta
-        shapes = None
-        if meta is not None:
-            if meta[0] is not None:
-                a = meta[0]
-            if meta[1] is not None:
-                b = meta[1]
-            shapes = meta[2]
+        shapes = self._meta
         vals = (a, b, out)
         nf = self.next_functions
         ga = gb = None

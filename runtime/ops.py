@@ -394,7 +394,8 @@ PRIMITIVES = [
     unary("exp", math.exp, np.exp, lambda g, out: g * out),
     unary("expm1", math.expm1, np.expm1, lambda g, out: g * (out + 1.0)),
     unary("log", math.log, np.log, lambda g, x: g / x),
-    unary("log1p", math.log1p, np.log1p, lambda g, x: g / (x + 1.0)),
+    Primitive("log1p", ("x",), _unary_kernel(math.log1p, np.log1p), {"x": lambda g, x: g / (x + 1.0)},
+              elementwise=True, node_name="Log1PBackward"),        # PyTorch's spelling
     unary("log2", math.log2, np.log2, lambda g, x: g / (x * _LN2)),
     unary("log10", math.log10, np.log10, lambda g, x: g / (x * _LN10)),
     unary("sqrt", math.sqrt, np.sqrt, lambda g, out: g / (2.0 * out)),  # inf at 0, as PyTorch

@@ -53,12 +53,20 @@ def test_second_backward_through_freed_values_says_to_retain_graph():
         y.backward()
 
 
-def test_a_graph_that_saved_no_tensors_can_be_walked_twice():
+def test_a_graph_that_saved_nothing_can_be_walked_twice():
     x = rt.tensor([1.0, 2.0], requires_grad=True)
-    y = (x + 1.0).sum() * 2.0       # add, sum and mul-by-constant keep no tensors (as PyTorch)
+    y = (-x + 1.0).reshape(2, 1)[0].sum()   # neg, add, reshape, index, sum save no values (as PyTorch)
     y.backward()
     y.backward()
-    assert x.grad.tolist() == [4.0, 4.0]
+    assert x.grad.tolist() == [-2.0, 0.0]
+
+
+def test_a_saved_constant_is_freed_too_as_in_pytorch():
+    x = rt.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
 
 
 def test_gradient_weights_the_outputs():
