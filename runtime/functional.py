@@ -174,9 +174,16 @@ def _unary_function(prim):
     cls = prim.node_class
     reads = _reads(prim.rules["x"])
     save_x, save_out = "x" in reads, "out" in reads
+    scalar_fn = getattr(prim, "scalar_fn", None)
+    array_fn = getattr(prim, "array_fn", forward)
 
     def fn(x):
         if x.__class__ is not Tensor:
+            if x.__class__ is float and scalar_fn is not None:     # the rules' scalar path: math.*
+                try:
+                    return scalar_fn(x)
+                except (ValueError, OverflowError):
+                    return float(array_fn(x))
             return forward(x)
         out = forward(x._data)
         if out.__class__ is not float:

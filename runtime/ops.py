@@ -23,6 +23,7 @@ kernels use `math` and fall back to NumPy where `math` raises, so a scalar gives
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -380,8 +381,11 @@ def _mask_at(shape, index):
 # The table
 # --------------------------------------------------------------------------------------------------
 
-def unary(name, scalar_fn, array_fn, rule):
-    return Primitive(name, ("x",), _unary_kernel(scalar_fn, array_fn), {"x": rule}, elementwise=True)
+def unary(name, scalar_fn, array_fn, rule, node_name=None):
+    prim = Primitive(name, ("x",), _unary_kernel(scalar_fn, array_fn), {"x": rule}, elementwise=True,
+                     node_name=node_name)
+    prim.scalar_fn, prim.array_fn = scalar_fn, array_fn
+    return prim
 
 
 def binary(name, forward, rule_a, rule_b):
@@ -390,12 +394,11 @@ def binary(name, forward, rule_a, rule_b):
 
 PRIMITIVES = [
     # Elementwise, one input. Rules in terms of the result where that is cheaper (exp, tanh, sqrt).
-    Primitive("neg", ("x",), lambda x: -x, {"x": lambda g: -g}, elementwise=True),
+    Primitive("neg", ("x",), operator.neg, {"x": lambda g: -g}, elementwise=True),
     unary("exp", math.exp, np.exp, lambda g, out: g * out),
     unary("expm1", math.expm1, np.expm1, lambda g, out: g * (out + 1.0)),
     unary("log", math.log, np.log, lambda g, x: g / x),
-    Primitive("log1p", ("x",), _unary_kernel(math.log1p, np.log1p), {"x": lambda g, x: g / (x + 1.0)},
-              elementwise=True, node_name="Log1PBackward"),        # PyTorch's spelling
+    unary("log1p", math.log1p, np.log1p, lambda g, x: g / (x + 1.0), node_name="Log1PBackward"),
     unary("log2", math.log2, np.log2, lambda g, x: g / (x * _LN2)),
     unary("log10", math.log10, np.log10, lambda g, x: g / (x * _LN10)),
     unary("sqrt", math.sqrt, np.sqrt, lambda g, out: g / (2.0 * out)),  # inf at 0, as PyTorch
@@ -412,9 +415,9 @@ PRIMITIVES = [
     unary("abs", abs, np.abs, lambda g, x: g * F.sign(x)),
 
     # Elementwise, two inputs (NumPy broadcasting; the recorder sums gradients back to each shape).
-    binary("add", lambda a, b: a + b, lambda g: g, lambda g: g),
-    binary("sub", lambda a, b: a - b, lambda g: g, lambda g: -g),
-    binary("mul", lambda a, b: a * b, lambda g, b: g * b, lambda g, a: g * a),
+    binary("add", operator.add, lambda g: g, lambda g: g),
+    binary("sub", operator.sub, lambda g: g, lambda g: -g),
+    binary("mul", operator.mul, lambda g, b: g * b, lambda g, a: g * a),
     binary("div", _div, lambda g, b: g / b, lambda g, a, b: -g * a / (b * b)),
     # x**0 has zero slope in x even at x = 0 (not 0 * 0**-1 = nan); a**b has zero slope in b where
     # a = 0 and b >= 0 (not 0 * log 0 = nan). Both as PyTorch; the safe stand-ins (a**0, log 1) avoid

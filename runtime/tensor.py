@@ -88,6 +88,11 @@ def _from_user(data, dtype=None, copy=False):
 
 def tensor(data, requires_grad=False, dtype=None):
     """A new leaf tensor holding a copy of `data` (float64 unless `data` is an array or `dtype` says)."""
+    if data.__class__ is float and dtype is None:
+        t = make(data, None)
+        if requires_grad:
+            t._edge = (AccumulateGrad(t), 0)
+        return t
     t = make(_from_user(data, dtype, copy=True), None)
     if requires_grad:
         t.requires_grad_(True)
