@@ -15,6 +15,7 @@ Grad mode is set to `create_graph` for the duration, so rules record exactly whe
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
+from sys import getrefcount
 
 import numpy as np
 
@@ -147,6 +148,13 @@ def _walk(roots, seeds, retain_graph, create_graph, targets):
             g = node._buf
             node._buf = None
             if targets is None:
+                if node.__class__ is AccumulateGrad:
+                    # Inline, so that the reference count tells whether g is shared: here only `g` and
+                    # getrefcount's argument refer to it unless another node's buffer or a view does.
+                    leaf = node._ref()
+                    if leaf is not None:
+                        accumulate(leaf, g, create_graph, getrefcount(g) <= 2)
+                    continue
                 if retained is not None and node in retained:
                     _fill_retained(node, g, create_graph)
                 grads = node.apply(g, create_graph)
@@ -211,4 +219,4 @@ def _fill_retained(node, g, create_graph):
             accumulate(t, g if node._n_outputs == 1 else g[nr], create_graph)
 
 
-__all__ = ["backward", "grad", "AccumulateGrad"]
+__all__ = ["backward", "grad", "run"]

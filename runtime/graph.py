@@ -96,8 +96,12 @@ class AccumulateGrad(Node):
         return ()
 
 
-def accumulate(t, g, graph):
-    """t.grad += g; in place when nothing records (PyTorch's semantics: `.grad` keeps its identity)."""
+def accumulate(t, g, graph, owned=False):
+    """t.grad += g; in place when nothing records (PyTorch's semantics: `.grad` keeps its identity).
+
+    `owned`: the engine knows nothing else refers to the array g, so a first gradient can be kept
+    without a copy (PyTorch "steals" such a gradient the same way).
+    """
     cur = t._grad
     if graph:
         if g.__class__ is not _Tensor:
@@ -111,8 +115,10 @@ def accumulate(t, g, graph):
     if d.__class__ is not float and g.__class__ is not float and g.dtype != d.dtype:
         g = g.astype(d.dtype)
     if cur is None:
-        # Copy: the same array may reach two leaves (an add passes g to both) or be a read-only view.
-        t._grad = _make(g if g.__class__ is float else np.array(g, copy=True), None)
+        # Otherwise copy: the same array may reach two leaves (an add passes g to both), or be a view.
+        if not (g.__class__ is float or owned and g.base is None and g.flags.writeable):
+            g = np.array(g, copy=True)
+        t._grad = _make(g, None)
         return
     cd = cur._data
     if cur._edge is None and cd.__class__ is np.ndarray and cd.flags.writeable and cd.shape == np.shape(g):

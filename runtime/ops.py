@@ -266,9 +266,19 @@ def _spread(g, x_shape, axis, keepdims):
     """Broadcast a reduction's gradient back over the reduced axes: g -> x's shape."""
     if not x_shape:
         return g
-    if not keepdims and axis is not None:
-        g = F.reshape(g, _kept_shape(x_shape, axis))
+    g = _keep(g, x_shape, axis, keepdims)
+    if g.__class__ is not Tensor:       # plain values: fill a new array (np.broadcast_to is slower)
+        out = np.empty(x_shape, dtype=np.result_type(g))
+        out[...] = g
+        return out
     return F.broadcast_to(g, x_shape)
+
+
+def _keep(g, x_shape, axis, keepdims):
+    """A reduction's gradient with the reduced axes back as length 1 (so it broadcasts against x)."""
+    if keepdims or axis is None or not x_shape:
+        return g
+    return F.reshape(g, _kept_shape(x_shape, axis))
 
 
 def _kept_shape(shape, axis):
@@ -349,13 +359,15 @@ def _matmul_grad_b(g, a, b):
 
 def _sum_to(g, shape):
     """Sum g over the axes that broadcasting added or stretched, giving `shape`."""
-    gshape = F.shape(g)
+    gshape = g.shape if g.__class__ is ndarray or g.__class__ is Tensor else np.shape(g)
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape)
                                       if n == 1 and gshape[lead + k] != 1)
-    return F.reshape(F.sum(g, axis=axes, keepdims=True), shape)
+    if g.__class__ is Tensor:
+        return F.reshape(F.sum(g, axis=axes, keepdims=True), shape)
+    return np.sum(g, axis=axes, keepdims=True).reshape(shape)
 
 
 def _unit_slice(axis, ndim, k):
@@ -465,15 +477,15 @@ PRIMITIVES = [
     # max/min share the gradient evenly among tied entries (PyTorch's amax/amin).
     Primitive("max", ("x",), _reduce(np.max),
               {"x": lambda g, x, out, axis, keepdims:
-                  _spread(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
+                  _keep(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
               params=("axis", "keepdims")),
     Primitive("min", ("x",), _reduce(np.min),
               {"x": lambda g, x, out, axis, keepdims:
-                  _spread(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
+                  _keep(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
               params=("axis", "keepdims")),
     Primitive("prod", ("x",), _reduce(np.prod),
               {"x": lambda g, x, out, axis, keepdims:
-                  _spread(g, F.shape(x), axis, keepdims) * _prod_others(x, out, axis, keepdims)},
+                  _keep(g, F.shape(x), axis, keepdims) * _prod_others(x, out, axis, keepdims)},
               params=("axis", "keepdims")),
 
     # Linear algebra: NumPy's matmul (1-D operands promoted, batch axes broadcast).
@@ -515,3 +527,4 @@ TABLE = {p.name: p for p in PRIMITIVES}
 
 # The rules call back into the public functions, which dispatch on raw values versus Tensors.
 from . import functional as F  # noqa: E402  (circular by design: F is only used inside rules)
+from .tensor import Tensor  # noqa: E402

@@ -308,3 +308,32 @@ def test_scalar_kernels_follow_numpy_not_python_at_singularities():
         x = rt.tensor(0.0, requires_grad=True)
         rt.log(x).backward()
         assert x.grad.item() == np.inf                  # 1/0 in the rule: inf, as PyTorch, not an error
+
+
+# ---- broadcasting, property-based -------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@st.composite
+def broadcastable_pair(draw):
+    """Two shapes that broadcast together (sizes 1-3, up to 3 axes), including scalars ()."""
+    a, b = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)).input_shapes
+    return a, b
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=broadcastable_pair(), op=st.sampled_from(["add", "sub", "mul", "div", "maximum", "hypot"]))
+def test_binary_gradients_sum_back_to_each_input_shape(shapes, op):
+    rng = np.random.default_rng([SEED, len(shapes[0]), len(shapes[1])])
+    args = [_shaped(rng.uniform(0.5, 2.0, size=s) * rng.choice([-1.0, 1.0], size=s), s) for s in shapes]
+    fn = getattr(F, op)
+    out = fn(*args)
+    w = _weights(np.shape(out), rng)
+    ts = [rt.tensor(a, requires_grad=True) for a in args]
+    fn(*ts).backward(w)
+    for i, (a, t) in enumerate(zip(args, ts)):
+        assert t.grad.shape == np.shape(a)
+        assert compare(t.grad.numpy(), numerical_grad(fn, args, i, seed=w))[2]
