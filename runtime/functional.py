@@ -16,7 +16,8 @@ import numpy as np
 
 from .grad_mode import STATE
 from .graph import EPOCH, NO_EDGE, OP_KEYS, make_node_class
-from .ops import TABLE, _clip, _where
+from .kernels import clip as _clip, where as _where
+from .ops import TABLE
 from .tensor import Tensor, make, normalize
 
 ndarray = np.ndarray

@@ -16,9 +16,8 @@ axes along which that input was broadcast. Rules are written with operators and 
 which take plain floats and arrays and also Tensors: under `create_graph=True` the engine hands rules
 Tensors, so the backward pass is itself recorded and can be differentiated again.
 
-Forward kernels take raw values (a Python float for a float64 0-d tensor, otherwise an ndarray). Scalar
-kernels use `math` and fall back to NumPy where `math` raises, so a scalar gives what a 0-d array would
-(inf, nan and NumPy's warning), never a Python exception.
+Forward kernels (kernels.py) take raw values: a Python float for a float64 scalar, otherwise an ndarray.
+The helpers the rules share are below the table.
 """
 from __future__ import annotations
 
@@ -26,6 +25,8 @@ import math
 import operator
 
 import numpy as np
+
+from . import kernels as K
 
 ndarray = np.ndarray
 _LN2 = math.log(2.0)
@@ -103,160 +104,140 @@ def _known(prim, n):
 
 
 # --------------------------------------------------------------------------------------------------
-# Scalar-aware kernels
+# The table
 # --------------------------------------------------------------------------------------------------
 
-def _unary_kernel(scalar_fn, array_fn):
-    """math for a Python float (fast), NumPy otherwise; NumPy also where math raises (log(0), exp(1e3))."""
-    def kernel(x):
-        if x.__class__ is float:
-            try:
-                return scalar_fn(x)
-            except (ValueError, OverflowError):
-                return float(array_fn(x))
-        return array_fn(x)
-    kernel.__name__ = array_fn.__name__
-    return kernel
+def unary(name, scalar_fn, array_fn, rule, node_name=None):
+    prim = Primitive(name, ("x",), K.unary_kernel(scalar_fn, array_fn), {"x": rule}, elementwise=True,
+                     node_name=node_name)
+    prim.scalar_fn, prim.array_fn = scalar_fn, array_fn
+    return prim
 
 
-def _div(a, b):
-    try:
-        return a / b
-    except ZeroDivisionError:           # only Python scalars raise; arrays give inf/nan
-        return np.true_divide(a, b)
+def binary(name, forward, rule_a, rule_b):
+    return Primitive(name, ("a", "b"), forward, {"a": rule_a, "b": rule_b}, elementwise=True)
 
 
-def _pow(a, b):
-    if a.__class__ is float:
-        try:
-            r = a ** b
-        except (ZeroDivisionError, OverflowError):
-            return np.power(a, b)
-        if r.__class__ is complex:      # (-8.0) ** (1/3): Python goes complex, NumPy gives nan
-            return np.power(a, b)
-        return r
-    if isinstance(a, ndarray) and isinstance(b, (int, float)) and a.dtype.kind in "iu" and b < 0:
-        return np.power(a.astype(np.float64), b)    # NumPy refuses int ** negative int
-    return np.power(a, b)
+PRIMITIVES = [
+    # Elementwise, one input. Rules in terms of the result where that is cheaper (exp, tanh, sqrt).
+    Primitive("neg", ("x",), operator.neg, {"x": lambda g: -g}, elementwise=True),
+    unary("exp", math.exp, np.exp, lambda g, out: g * out),
+    unary("expm1", math.expm1, np.expm1, lambda g, out: g * (out + 1.0)),
+    unary("log", math.log, np.log, lambda g, x: g / x),
+    unary("log1p", math.log1p, np.log1p, lambda g, x: g / (x + 1.0), node_name="Log1PBackward"),
+    unary("log2", math.log2, np.log2, lambda g, x: g / (x * _LN2)),
+    unary("log10", math.log10, np.log10, lambda g, x: g / (x * _LN10)),
+    unary("sqrt", math.sqrt, np.sqrt, lambda g, out: g / (2.0 * out)),  # inf at 0, as PyTorch
+    unary("sin", math.sin, np.sin, lambda g, x: g * F.cos(x)),
+    unary("cos", math.cos, np.cos, lambda g, x: -g * F.sin(x)),
+    unary("tan", math.tan, np.tan, lambda g, out: g * (1.0 + out * out)),
+    unary("arcsin", math.asin, np.arcsin, lambda g, x: g / F.sqrt(1.0 - x * x)),
+    unary("arccos", math.acos, np.arccos, lambda g, x: -g / F.sqrt(1.0 - x * x)),
+    unary("arctan", math.atan, np.arctan, lambda g, x: g / (1.0 + x * x)),
+    unary("sinh", math.sinh, np.sinh, lambda g, x: g * F.cosh(x)),
+    unary("cosh", math.cosh, np.cosh, lambda g, x: g * F.sinh(x)),
+    unary("tanh", math.tanh, np.tanh, lambda g, out: g * (1.0 - out * out)),
+    # abs'(0) = 0: the subgradient PyTorch picks (sign(0) = 0).
+    unary("abs", abs, np.abs, lambda g, x: g * F.sign(x)),
 
+    # Elementwise, two inputs (NumPy broadcasting; the recorder sums gradients back to each shape).
+    binary("add", operator.add, lambda g: g, lambda g: g),
+    binary("sub", operator.sub, lambda g: g, lambda g: -g),
+    binary("mul", operator.mul, lambda g, b: g * b, lambda g, a: g * a),
+    binary("div", K.div, lambda g, b: g / b, lambda g, a, b: -g * a / (b * b)),
+    # x**0 has zero slope in x even at x = 0 (not 0 * 0**-1 = nan); a**b has zero slope in b where
+    # a = 0 and b >= 0 (not 0 * log 0 = nan). Both as PyTorch; the safe stand-ins (a**0, log 1) avoid
+    # computing the nan at all.
+    binary("pow", K.pow,
+           lambda g, a, b: g * b * F.pow(a, F.where(b == 0, 1.0, b - 1.0)),
+           lambda g, a, b, out: g * out * F.log(F.where((a == 0) & (b >= 0), 1.0, a))),
+    # Ties split the gradient in half between the two inputs (PyTorch's choice for maximum/minimum).
+    binary("maximum", K.maximum,
+           lambda g, a, b: g * ((a > b) + (a == b) * 0.5),
+           lambda g, a, b: g * ((b > a) + (a == b) * 0.5)),
+    binary("minimum", K.minimum,
+           lambda g, a, b: g * ((a < b) + (a == b) * 0.5),
+           lambda g, a, b: g * ((b < a) + (a == b) * 0.5)),
+    binary("arctan2", K.binary_math(math.atan2, np.arctan2),
+           lambda g, a, b: g * b / (a * a + b * b),
+           lambda g, a, b: -g * a / (a * a + b * b)),
+    binary("hypot", K.binary_math(math.hypot, np.hypot),
+           lambda g, a, out: g * a / out,
+           lambda g, b, out: g * b / out),
+    binary("logaddexp", K.binary_math(K.logaddexp, np.logaddexp),
+           lambda g, a, out: g * F.exp(a - out),
+           lambda g, b, out: g * F.exp(b - out)),
 
-def _binary_math(scalar_fn, array_fn):
-    def kernel(a, b):
-        if a.__class__ is float and b.__class__ is float:
-            try:
-                return scalar_fn(a, b)
-            except (ValueError, OverflowError):
-                pass
-        return array_fn(a, b)
-    kernel.__name__ = array_fn.__name__
-    return kernel
+    # Selection. The condition of `where` and the comparisons inside `clip` carry no gradient.
+    Primitive("where", ("a", "b"), K.where,
+              {"a": lambda g, cond: F.where(cond, g, 0.0),
+               "b": lambda g, cond: F.where(cond, 0.0, g)},
+              params=("cond",), elementwise=True),
+    # clip passes g to x inside [lo, hi] (ends included, as PyTorch's clamp), to a bound beyond it.
+    Primitive("clip", ("x", "lo", "hi"), K.clip,
+              {"x": lambda g, x, lo, hi: g * ((x >= lo) & (x <= hi)),
+               "lo": lambda g, x, lo: g * (x < lo),
+               "hi": lambda g, x, hi: g * (x > hi)},
+              elementwise=True),
 
+    # Reductions over `axis` (None, an int or a tuple), NumPy's keepdims.
+    Primitive("sum", ("x",), K.reduce(np.sum),
+              {"x": lambda g, x_shape, axis, keepdims: _spread(g, x_shape, axis, keepdims)},
+              params=("axis", "keepdims")),
+    Primitive("mean", ("x",), K.reduce(np.mean),
+              {"x": lambda g, x_shape, axis, keepdims:
+                  _spread(g, x_shape, axis, keepdims) / _count(x_shape, axis)},
+              params=("axis", "keepdims")),
+    # max/min share the gradient evenly among tied entries (PyTorch's amax/amin).
+    Primitive("max", ("x",), K.reduce(np.max),
+              {"x": lambda g, x, out, axis, keepdims:
+                  _keep(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
+              params=("axis", "keepdims")),
+    Primitive("min", ("x",), K.reduce(np.min),
+              {"x": lambda g, x, out, axis, keepdims:
+                  _keep(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
+              params=("axis", "keepdims")),
+    Primitive("prod", ("x",), K.reduce(np.prod),
+              {"x": lambda g, x, out, axis, keepdims:
+                  _keep(g, F.shape(x), axis, keepdims) * _prod_others(x, out, axis, keepdims)},
+              params=("axis", "keepdims")),
 
-def _logaddexp(a, b):
-    if a == b:                          # also covers a = b = +-inf, where a - b is nan
-        return a + _LN2
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+    # Linear algebra: NumPy's matmul (1-D operands promoted, batch axes broadcast).
+    Primitive("matmul", ("a", "b"), K.matmul,
+              {"a": lambda g, a, b: _matmul_grad_a(g, a, b),
+               "b": lambda g, a, b: _matmul_grad_b(g, a, b)}),
 
+    # Shape and indexing. Views: the result may share the input's memory.
+    Primitive("reshape", ("x",), K.reshape, {"x": lambda g, x_shape: F.reshape(g, x_shape)},
+              params=("shape",), view=True),
+    Primitive("transpose", ("x",), K.transpose,
+              {"x": lambda g, axes: F.transpose(g, _inverse_axes(axes))},
+              params=("axes",), view=True),
+    Primitive("broadcast_to", ("x",), K.broadcast_to, {"x": lambda g, x_shape: _sum_to(g, x_shape)},
+              params=("shape",), view=True),
+    # Integer-array indices may repeat: their gradients add up (np.add.at), as for a gather.
+    Primitive("getitem", ("x",), K.getitem,
+              {"x": lambda g, x_shape, index: F.scatter_add(g, index, x_shape)},
+              params=("index",), view=True),
+    Primitive("scatter_add", ("x",), K.scatter_add,
+              {"x": lambda g, index: F.getitem(g, index)},
+              params=("index", "shape")),
+    # x[index] = v, recorded by Tensor.__setitem__: x's old entries at index no longer matter.
+    # With repeated indices the last write wins in NumPy; every repeat then gets v's gradient.
+    Primitive("setitem", ("x", "v"), K.setitem,
+              {"x": lambda g, x_shape, index: F.where(_mask_at(x_shape, index), 0.0, g),
+               "v": lambda g, v_shape, index: _sum_to(F.getitem(g, index), v_shape)},
+              params=("index",)),
+    Primitive("concatenate", ("xs",), K.concatenate,
+              {"xs": lambda g, i, axis, bounds: F.getitem(g, _span(axis, F.ndim(g), bounds[i], bounds[i + 1]))},
+              params=("axis", "bounds"), variadic=True),
+    Primitive("stack", ("xs",), K.stack,
+              {"xs": lambda g, i, axis: F.getitem(g, _unit_slice(axis, F.ndim(g), i))},
+              params=("axis",), variadic=True),
+    Primitive("clone", ("x",), K.clone, {"x": lambda g: g}),
+]
 
-def _maximum(a, b):
-    if a.__class__ is float and b.__class__ is float and a == a and b == b:
-        return a if a >= b else b
-    return np.maximum(a, b)
-
-
-def _minimum(a, b):
-    if a.__class__ is float and b.__class__ is float and a == a and b == b:
-        return a if a <= b else b
-    return np.minimum(a, b)
-
-
-def _where(a, b, cond):
-    if cond.__class__ is bool and a.__class__ is float and b.__class__ is float:
-        return a if cond else b
-    return np.where(cond, a, b)
-
-
-def _clip(x, lo, hi):
-    if x.__class__ is float and lo.__class__ is float and hi.__class__ is float:
-        return hi if x > hi else (lo if x < lo else x)   # NumPy's order: min(max(x, lo), hi)
-    return np.minimum(np.maximum(x, lo), hi)
-
-
-def _reduce(fn):
-    def kernel(x, axis, keepdims):
-        if x.__class__ is float:
-            if axis is None:
-                return x
-            x = np.asarray(x)               # NumPy decides what an axis of a 0-d value means
-        return fn(x, axis=axis, keepdims=keepdims)
-    kernel.__name__ = fn.__name__
-    return kernel
-
-
-def _reshape(x, shape):
-    if x.__class__ is float and shape == ():
-        return x
-    return np.reshape(x, shape)
-
-
-def _transpose(x, axes):
-    return x if x.__class__ is float else np.transpose(x, axes)
-
-
-def _broadcast_to(x, shape):
-    return np.broadcast_to(x, shape)
-
-
-def _getitem(x, index):
-    if x.__class__ is float:
-        return np.asarray(x)[index]
-    return x[index]
-
-
-def _scatter_add(g, index, shape):
-    """zeros(shape) with g added at `index`; repeated integer indices add (np.add.at), as in a gather's
-    gradient."""
-    out = np.zeros(shape, dtype=np.result_type(g))
-    if _is_basic(index):
-        out[index] += g
-    else:
-        np.add.at(out, index, g)
-    return out
-
-
-def _setitem(x, v, index):
-    """Write v into x at index, in place (the Tensor method arranges that x may be written)."""
-    if x.__class__ is float:            # a float is immutable: write into a 0-d copy
-        x = np.array(x)
-    x[index] = v
-    return x
-
-
-def _is_basic(index):
-    """True when NumPy indexing is basic (ints, slices, None, Ellipsis): no index can repeat."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    for part in index:
-        if not (part is None or part is Ellipsis or isinstance(part, (int, slice, np.integer))):
-            return False
-    return True
-
-
-def _matmul(a, b):
-    return np.matmul(a, b)
-
-
-def _concatenate(xs, axis, bounds):
-    return np.concatenate(xs, axis=axis)
-
-
-def _stack(xs, axis):
-    return np.stack(xs, axis=axis)
-
-
-def _clone(x):
-    return x if x.__class__ is float else x.copy()
-
+TABLE = {p.name: p for p in PRIMITIVES}
 
 # --------------------------------------------------------------------------------------------------
 # Helpers that rules share (each works on raw values and on Tensors)
@@ -388,142 +369,6 @@ def _mask_at(shape, index):
     mask[index] = True
     return mask
 
-
-# --------------------------------------------------------------------------------------------------
-# The table
-# --------------------------------------------------------------------------------------------------
-
-def unary(name, scalar_fn, array_fn, rule, node_name=None):
-    prim = Primitive(name, ("x",), _unary_kernel(scalar_fn, array_fn), {"x": rule}, elementwise=True,
-                     node_name=node_name)
-    prim.scalar_fn, prim.array_fn = scalar_fn, array_fn
-    return prim
-
-
-def binary(name, forward, rule_a, rule_b):
-    return Primitive(name, ("a", "b"), forward, {"a": rule_a, "b": rule_b}, elementwise=True)
-
-
-PRIMITIVES = [
-    # Elementwise, one input. Rules in terms of the result where that is cheaper (exp, tanh, sqrt).
-    Primitive("neg", ("x",), operator.neg, {"x": lambda g: -g}, elementwise=True),
-    unary("exp", math.exp, np.exp, lambda g, out: g * out),
-    unary("expm1", math.expm1, np.expm1, lambda g, out: g * (out + 1.0)),
-    unary("log", math.log, np.log, lambda g, x: g / x),
-    unary("log1p", math.log1p, np.log1p, lambda g, x: g / (x + 1.0), node_name="Log1PBackward"),
-    unary("log2", math.log2, np.log2, lambda g, x: g / (x * _LN2)),
-    unary("log10", math.log10, np.log10, lambda g, x: g / (x * _LN10)),
-    unary("sqrt", math.sqrt, np.sqrt, lambda g, out: g / (2.0 * out)),  # inf at 0, as PyTorch
-    unary("sin", math.sin, np.sin, lambda g, x: g * F.cos(x)),
-    unary("cos", math.cos, np.cos, lambda g, x: -g * F.sin(x)),
-    unary("tan", math.tan, np.tan, lambda g, out: g * (1.0 + out * out)),
-    unary("arcsin", math.asin, np.arcsin, lambda g, x: g / F.sqrt(1.0 - x * x)),
-    unary("arccos", math.acos, np.arccos, lambda g, x: -g / F.sqrt(1.0 - x * x)),
-    unary("arctan", math.atan, np.arctan, lambda g, x: g / (1.0 + x * x)),
-    unary("sinh", math.sinh, np.sinh, lambda g, x: g * F.cosh(x)),
-    unary("cosh", math.cosh, np.cosh, lambda g, x: g * F.sinh(x)),
-    unary("tanh", math.tanh, np.tanh, lambda g, out: g * (1.0 - out * out)),
-    # abs'(0) = 0: the subgradient PyTorch picks (sign(0) = 0).
-    unary("abs", abs, np.abs, lambda g, x: g * F.sign(x)),
-
-    # Elementwise, two inputs (NumPy broadcasting; the recorder sums gradients back to each shape).
-    binary("add", operator.add, lambda g: g, lambda g: g),
-    binary("sub", operator.sub, lambda g: g, lambda g: -g),
-    binary("mul", operator.mul, lambda g, b: g * b, lambda g, a: g * a),
-    binary("div", _div, lambda g, b: g / b, lambda g, a, b: -g * a / (b * b)),
-    # x**0 has zero slope in x even at x = 0 (not 0 * 0**-1 = nan); a**b has zero slope in b where
-    # a = 0 and b >= 0 (not 0 * log 0 = nan). Both as PyTorch; the safe stand-ins (a**0, log 1) avoid
-    # computing the nan at all.
-    binary("pow", _pow,
-           lambda g, a, b: g * b * F.pow(a, F.where(b == 0, 1.0, b - 1.0)),
-           lambda g, a, b, out: g * out * F.log(F.where((a == 0) & (b >= 0), 1.0, a))),
-    # Ties split the gradient in half between the two inputs (PyTorch's choice for maximum/minimum).
-    binary("maximum", _maximum,
-           lambda g, a, b: g * ((a > b) + (a == b) * 0.5),
-           lambda g, a, b: g * ((b > a) + (a == b) * 0.5)),
-    binary("minimum", _minimum,
-           lambda g, a, b: g * ((a < b) + (a == b) * 0.5),
-           lambda g, a, b: g * ((b < a) + (a == b) * 0.5)),
-    binary("arctan2", _binary_math(math.atan2, np.arctan2),
-           lambda g, a, b: g * b / (a * a + b * b),
-           lambda g, a, b: -g * a / (a * a + b * b)),
-    binary("hypot", _binary_math(math.hypot, np.hypot),
-           lambda g, a, out: g * a / out,
-           lambda g, b, out: g * b / out),
-    binary("logaddexp", _binary_math(_logaddexp, np.logaddexp),
-           lambda g, a, out: g * F.exp(a - out),
-           lambda g, b, out: g * F.exp(b - out)),
-
-    # Selection. The condition of `where` and the comparisons inside `clip` carry no gradient.
-    Primitive("where", ("a", "b"), _where,
-              {"a": lambda g, cond: F.where(cond, g, 0.0),
-               "b": lambda g, cond: F.where(cond, 0.0, g)},
-              params=("cond",), elementwise=True),
-    # clip passes g to x inside [lo, hi] (ends included, as PyTorch's clamp), to a bound beyond it.
-    Primitive("clip", ("x", "lo", "hi"), _clip,
-              {"x": lambda g, x, lo, hi: g * ((x >= lo) & (x <= hi)),
-               "lo": lambda g, x, lo: g * (x < lo),
-               "hi": lambda g, x, hi: g * (x > hi)},
-              elementwise=True),
-
-    # Reductions over `axis` (None, an int or a tuple), NumPy's keepdims.
-    Primitive("sum", ("x",), _reduce(np.sum),
-              {"x": lambda g, x_shape, axis, keepdims: _spread(g, x_shape, axis, keepdims)},
-              params=("axis", "keepdims")),
-    Primitive("mean", ("x",), _reduce(np.mean),
-              {"x": lambda g, x_shape, axis, keepdims:
-                  _spread(g, x_shape, axis, keepdims) / _count(x_shape, axis)},
-              params=("axis", "keepdims")),
-    # max/min share the gradient evenly among tied entries (PyTorch's amax/amin).
-    Primitive("max", ("x",), _reduce(np.max),
-              {"x": lambda g, x, out, axis, keepdims:
-                  _keep(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
-              params=("axis", "keepdims")),
-    Primitive("min", ("x",), _reduce(np.min),
-              {"x": lambda g, x, out, axis, keepdims:
-                  _keep(g, F.shape(x), axis, keepdims) * _argmax_mask(x, out, axis, keepdims)},
-              params=("axis", "keepdims")),
-    Primitive("prod", ("x",), _reduce(np.prod),
-              {"x": lambda g, x, out, axis, keepdims:
-                  _keep(g, F.shape(x), axis, keepdims) * _prod_others(x, out, axis, keepdims)},
-              params=("axis", "keepdims")),
-
-    # Linear algebra: NumPy's matmul (1-D operands promoted, batch axes broadcast).
-    Primitive("matmul", ("a", "b"), _matmul,
-              {"a": lambda g, a, b: _matmul_grad_a(g, a, b),
-               "b": lambda g, a, b: _matmul_grad_b(g, a, b)}),
-
-    # Shape and indexing. Views: the result may share the input's memory.
-    Primitive("reshape", ("x",), _reshape, {"x": lambda g, x_shape: F.reshape(g, x_shape)},
-              params=("shape",), view=True),
-    Primitive("transpose", ("x",), _transpose,
-              {"x": lambda g, axes: F.transpose(g, _inverse_axes(axes))},
-              params=("axes",), view=True),
-    Primitive("broadcast_to", ("x",), _broadcast_to, {"x": lambda g, x_shape: _sum_to(g, x_shape)},
-              params=("shape",), view=True),
-    # Integer-array indices may repeat: their gradients add up (np.add.at), as for a gather.
-    Primitive("getitem", ("x",), _getitem,
-              {"x": lambda g, x_shape, index: F.scatter_add(g, index, x_shape)},
-              params=("index",), view=True),
-    Primitive("scatter_add", ("x",), _scatter_add,
-              {"x": lambda g, index: F.getitem(g, index)},
-              params=("index", "shape")),
-    # x[index] = v, recorded by Tensor.__setitem__: x's old entries at index no longer matter.
-    # With repeated indices the last write wins in NumPy; every repeat then gets v's gradient.
-    Primitive("setitem", ("x", "v"), _setitem,
-              {"x": lambda g, x_shape, index: F.where(_mask_at(x_shape, index), 0.0, g),
-               "v": lambda g, v_shape, index: _sum_to(F.getitem(g, index), v_shape)},
-              params=("index",)),
-    Primitive("concatenate", ("xs",), _concatenate,
-              {"xs": lambda g, i, axis, bounds: F.getitem(g, _span(axis, F.ndim(g), bounds[i], bounds[i + 1]))},
-              params=("axis", "bounds"), variadic=True),
-    Primitive("stack", ("xs",), _stack,
-              {"xs": lambda g, i, axis: F.getitem(g, _unit_slice(axis, F.ndim(g), i))},
-              params=("axis",), variadic=True),
-    Primitive("clone", ("x",), _clone, {"x": lambda g: g}),
-]
-
-TABLE = {p.name: p for p in PRIMITIVES}
 
 # The rules call back into the public functions, which dispatch on raw values versus Tensors.
 from . import functional as F  # noqa: E402  (circular by design: F is only used inside rules)
