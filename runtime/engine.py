@@ -1,16 +1,21 @@
-"""The backward pass: an iterative topological walk over the recorded graph (no recursion, so a chain of
-100,000 operations is fine).
+"""The backward pass: an iterative walk over the recorded graph (no recursion, so a chain of 100,000
+operations is fine).
 
-1. Count, for every node reachable from the roots, how many edges lead into it.
-2. Start from the roots with their gradients; a node runs once every node that feeds it gradient has run
-   (its count reaches zero), so the gradient it receives is complete: contributions from every use of a
-   value that fans out are summed in its buffer first.
-3. Each node's `apply` turns its output gradient into one gradient per input (graph.py); leaves'
-   AccumulateGrad nodes add into `.grad`. Without retain_graph, a node drops its saved values once run.
+Order. Every node gets a creation number when recorded, and a node is always made after the nodes of its
+inputs; so visiting nodes from the newest down is a topological order of the backward pass. The walk
+keeps a heap of the nodes that have received gradient and always runs the newest: by then every node
+that uses its value has run, so its gradient is complete (contributions from each use of a value that
+fans out are summed first). No pass over the graph is needed to count dependencies, and nothing that
+does not lead from the roots is touched.
 
-`grad()` runs the same walk with targets instead of accumulation: it prunes to the nodes that lead to a
-target, captures the gradient arriving at each, and leaves every `.grad` untouched.
-Grad mode is set to `create_graph` for the duration, so rules record exactly when asked to.
+Each node's `apply` turns its output gradient into one gradient per input (graph.py); leaves'
+AccumulateGrad nodes add into `.grad`. Without retain_graph, a node drops its saved values once run.
+`grad()` walks the same way but prunes to the nodes that lead to its inputs, captures the gradient that
+reaches each, and leaves every `.grad` untouched. Grad mode is set to `create_graph` for the walk, so
+rules record exactly when asked to.
+
+The gradient received so far is kept on the node itself (`_buf`), cheaper than a dictionary; so one
+graph (leaves included) should be walked by one backward at a time, not from several threads at once.
 """
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ rules record.
 
 Saved values. `_saved` holds the inputs the rules read (Tensors, or constants) and the raw result (with
 its version counter), or `()` when nothing is saved. `_meta` holds parameters and shapes, which survive a
-backward. As in PyTorch, a node that saved values is freed by a backward; one that saved none is not. After a backward without `retain_graph`, `_saved`
-becomes None and a second backward through the node raises PyTorch's message.
+backward. As in PyTorch, a backward without `retain_graph` frees a node that saved values (`_saved`
+becomes None, and a second backward through it raises PyTorch's message); a node that saved none stays
+usable. Which values a node saves is derived from the rules' parameter names (ops.py).
 
 In-place checks, cheaply. A tensor's version counter `_vc` is `[version, epoch_of_last_change, shared]`,
 created on its first in-place change (or when a view or detach() shares it). `EPOCH` counts in-place

@@ -7,19 +7,21 @@ What a Tensor holds (`__slots__`, set by `make`, the one constructor on hot path
     _edge   None for a tensor that does not require grad; otherwise (grad_fn, output_nr), where a leaf's
             grad_fn is its AccumulateGrad node. So `requires_grad` is `_edge is not None`.
     _grad   the accumulated gradient (a Tensor) of a leaf, or of a non-leaf after retain_grad().
-    _vc     the version counter: None until something could observe an in-place change (a node saved
-            the tensor, or a view or detach() shares its data), then a one-element list shared by them.
+    _vc     the version counter, [version, epoch of the last change, shared]; None until the first
+            in-place change or until a view or detach() shares the data (graph.py explains the checks).
 
-In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`) follow PyTorch: refused on a
-leaf that requires grad (outside `no_grad`), recorded on other tensors that require grad, and they bump
-the version counter so that backward refuses a saved value that changed. When an in-place result is
-recorded and the old array is shared (saved or viewed), the tensor gets a new array instead of writing
-into the shared one: views made earlier keep the old values, and no saved value is ever corrupted.
+In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`, `add_`, ...) follow PyTorch:
+refused on a leaf that requires grad (outside `no_grad`), recorded on other tensors when an operand
+requires grad, and counted, so that backward refuses a saved value that changed since it was saved.
+A recorded in-place operation writes into the array itself, unless views share it or the new node keeps
+the old value (`y *= w` keeps old y for w's gradient); then the tensor takes a new array, so views made
+earlier keep their values and their graphs stay true.
 
 Known differences from PyTorch: a float64 scalar is an immutable Python float, so an in-place change to
 a 0-d tensor is not seen through its `detach()` aliases (arrays are shared as in PyTorch); `size` is
 NumPy's element count (use `numel()`, or `shape` for PyTorch's `size()`); `max`/`min` with an axis return
-values only (NumPy's semantics); comparisons return plain bools/arrays, not tensors.
+values only (NumPy's semantics); comparisons return plain bools/arrays, not tensors; Python numbers and
+lists become float64 (PyTorch makes int64 from ints).
 """
 from __future__ import annotations
 
