@@ -26,9 +26,16 @@ def is_grad_enabled() -> bool:
 
 
 class _GradModeContext:
-    """Sets grad mode on entry and restores the previous mode on exit; also usable as a decorator."""
+    """Sets grad mode on entry and restores the previous mode on exit; also a decorator, with or
+    without parentheses (`@no_grad()` and `@no_grad`, as PyTorch)."""
 
     _mode = True
+
+    def __new__(cls, *args):
+        self = super().__new__(cls)
+        if len(args) == 1 and callable(args[0]) and cls is not set_grad_enabled:
+            return self(args[0])
+        return self
 
     def __enter__(self):
         self._prev = STATE.enabled

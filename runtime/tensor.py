@@ -17,6 +17,9 @@ A recorded in-place operation writes into the array itself, unless views share i
 the old value (`y *= w` keeps old y for w's gradient); then the tensor takes a new array, so views made
 earlier keep their values and their graphs stay true.
 
+`float(t)` and so `math.sin(t)` work on a 0-d tensor as in PyTorch: they return a plain float, outside the
+graph, with PyTorch's warning when t requires grad (use `np.sin(t)` or `runtime.sin(t)` to stay recorded).
+
 Known differences from PyTorch: a float64 scalar is an immutable Python float, so an in-place change to
 a 0-d tensor is not seen through its `detach()` aliases (arrays are shared as in PyTorch); `size` is
 NumPy's element count (use `numel()`, or `shape` for PyTorch's `size()`); `max`/`min` with an axis return

@@ -23,6 +23,21 @@ def test_no_grad_as_a_decorator():
     assert step.__name__ == "step"
 
 
+def test_decorators_without_parentheses():
+    @rt.no_grad
+    def step(w):
+        return w * 2
+
+    @rt.enable_grad
+    def tracked(w):
+        return w * 2
+
+    w = rt.tensor(1.0, requires_grad=True)
+    assert not step(w).requires_grad
+    with rt.no_grad():
+        assert tracked(w).requires_grad
+
+
 def test_enable_grad_inside_no_grad():
     x = rt.tensor(1.0, requires_grad=True)
     with rt.no_grad():
