@@ -585,7 +585,8 @@ def test_math_on_a_scalar_that_requires_grad_converts_with_the_same_warning():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-UNARY = ["sin", "cos", "tanh", "exp_small", "log_safe", "sqrt_safe", "neg", "abs", "square"]
+UNARY = ["sin", "cos", "tanh", "exp_small", "log_safe", "sqrt_safe", "neg", "abs", "square", "sum_rows",
+         "mean_cols", "max_rows"]
 BINARY = ["add", "sub", "mul", "div_safe", "maximum", "minimum", "hypot"]
 
 
@@ -601,6 +602,11 @@ def _evaluate(expr, env, L):
         return env[expr]
     op, *args = expr
     v = [_evaluate(a, env, L) for a in args]
+    if op in ("sum_rows", "mean_cols", "max_rows"):       # reductions that keep broadcastable shapes
+        if v[0].ndim == 2:
+            axis = 1 if op == "mean_cols" else 0
+            return {"sum_rows": L.sum, "mean_cols": L.mean, "max_rows": L.amax}[op](v[0], axis=axis, keepdims=True)
+        return v[0] * 1.0
     if op == "exp_small":
         return L.exp(L.tanh(v[0]))
     if op == "log_safe":
@@ -621,13 +627,14 @@ def _evaluate(expr, env, L):
 
 
 @settings(max_examples=60, deadline=None)
-@given(expr=_expressions(), vector=st.booleans())
-def test_random_programs_give_pytorchs_values_and_gradients(expr, vector):
+@given(expr=_expressions(), layout=st.sampled_from(["scalars", "vectors", "broadcasting"]))
+def test_random_programs_give_pytorchs_values_and_gradients(expr, layout):
+    shapes = {"scalars": [()] * 4, "vectors": [(3,)] * 4, "broadcasting": [(3, 1), (1, 4), (3, 4), (4,)]}[layout]
+
     def program(L):
         rng = np.random.default_rng(SEED)
-        shape = (3,) if vector else ()
-        x, y, z = (L.tensor(rng.normal(size=shape) + 0.1, requires_grad=True) for _ in range(3))
-        env = {"x": x, "y": y, "z": z, "c": L.tensor(rng.normal(size=shape))}
+        x, y, z = (L.tensor(rng.normal(size=s) + 0.1, requires_grad=True) for s in shapes[:3])
+        env = {"x": x, "y": y, "z": z, "c": L.tensor(rng.normal(size=shapes[3]))}
         out = _evaluate(expr, env, L)
         if not getattr(out, "requires_grad", False):
             return [out]
@@ -636,8 +643,8 @@ def test_random_programs_give_pytorchs_values_and_gradients(expr, vector):
         second = L.grad(sum(L.sum(g * g) for g in first), (x, y, z), allow_unused=True) if first else [None] * 3
         # Where the first derivative is piecewise constant (abs, maximum), PyTorch keeps it in the graph
         # with a zero second derivative; runtime treats the mask as a constant. Both mean 0: compare so.
-        zeros = np.zeros(shape)
-        return [out] + [None if g is None else g * 1.0 for g in grads] + [zeros if h is None else h for h in second]
+        return ([out] + [None if g is None else g * 1.0 for g in grads]
+                + [np.zeros(s) if h is None else h for h, s in zip(second, shapes)])
 
     rt_res, torch_res = assert_same(program)
     assert rt_res[0] == "ok", rt_res
