@@ -147,6 +147,7 @@ def _walk(roots, seeds, retain_graph, create_graph, targets):
     release = not retain_graph
     pop = heappop
     push = heappush
+    gk = prev = None
     try:
         while heap:
             node = pop(heap)[1]
@@ -154,11 +155,14 @@ def _walk(roots, seeds, retain_graph, create_graph, targets):
             node._buf = None
             if targets is None:
                 if node.__class__ is AccumulateGrad:
-                    # Inline, so that the reference count tells whether g is shared: here only `g` and
-                    # getrefcount's argument refer to it unless another node's buffer or a view does.
+                    # Inline, so that the reference count tells whether g is shared: once this loop's
+                    # own variables let go, only `g` and getrefcount's argument refer to it, unless
+                    # another node's buffer or a view does.
+                    grads = gk = prev = None
+                    owned = getrefcount(g) <= 2         # (before the call below puts g on the stack)
                     leaf = node._ref()
                     if leaf is not None:
-                        accumulate(leaf, g, create_graph, getrefcount(g) <= 2)
+                        accumulate(leaf, g, create_graph, owned)
                     continue
                 if retained is not None and node in retained:
                     _fill_retained(node, g, create_graph)

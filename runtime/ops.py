@@ -348,7 +348,8 @@ def _sum_to(g, shape):
                                       if n == 1 and gshape[lead + k] != 1)
     if g.__class__ is Tensor:
         return F.reshape(F.sum(g, axis=axes, keepdims=True), shape)
-    return np.sum(g, axis=axes, keepdims=True).reshape(shape)
+    r = np.sum(g, axis=axes)
+    return r if r.shape == shape else r.reshape(shape)
 
 
 def _unit_slice(axis, ndim, k):
