@@ -6,10 +6,11 @@
     y.backward()
     x.grad                          # tensor(0.6667)
 
-Modules: tensor.py (the Tensor), ops.py (the table of primitives and derivative rules), functional.py
-(the differentiable functions and the recorder), graph.py (nodes, saved values), engine.py (backward),
-function.py (custom Functions), numpy_api.py (NumPy's functions on Tensors), grad_mode.py (no_grad),
-autograd.py (grad, Function), gradcheck.py (central differences for tests).
+Modules: tensor.py (the Tensor), ops.py (the table of primitives and their derivative rules), kernels.py
+(the primitives' forward computations), functional.py (the differentiable functions and the recorder),
+graph.py (nodes, saved values and their checks), engine.py (backward), function.py (custom Functions),
+numpy_api.py (NumPy's own functions on Tensors), grad_mode.py (no_grad), autograd.py (grad, backward,
+Function), gradcheck.py (central differences, for tests).
 """
 # Import order matters: tensor.py pulls in graph, ops, functional and numpy_api at its end.
 from .tensor import Tensor, tensor, as_tensor  # noqa: I001
