@@ -1,0 +1,612 @@
+"""The differentiable functions: one per primitive of ops.py, the composites built from them, and the
+recorder that runs a primitive and, in grad mode, puts its node on the tape.
+
+Every function takes Tensors and plain values alike. Given a Tensor it returns a Tensor (recorded when an
+input requires grad and grad mode is on); given only plain floats/arrays it returns a plain value. The
+second case is what lets the rules in ops.py run unchanged on raw values and, under create_graph=True, on
+Tensors. These functions are `runtime.sin`, `runtime.sum`, ..., the Tensor methods and operators, and what
+NumPy's own functions call on Tensors (numpy_api.py).
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from .grad_mode import STATE
+from .graph import EPOCH, NO_EDGE, OP_KEYS, make_node_class
+from .kernels import clip as _clip, where as _where
+from .ops import TABLE
+from .tensor import Tensor, make, normalize
+
+ndarray = np.ndarray
+_new = object.__new__
+
+next_key = OP_KEYS.__next__
+NODE_CLASSES = {}
+for _prim in TABLE.values():
+    _prim.node_class = NODE_CLASSES[_prim.name] = make_node_class(_prim)
+    _prim.plans = {}
+
+
+def operand(v):
+    """A non-Tensor operand as a raw value: numbers and arrays as they are, sequences as arrays."""
+    c = v.__class__
+    if c is float or c is int or c is ndarray or c is bool or isinstance(v, np.generic):
+        return v
+    return np.asarray(v)
+
+
+def raw(x):
+    """The value of a Tensor, or x itself."""
+    return x._data if x.__class__ is Tensor else x
+
+
+def shape(x):
+    if x.__class__ is Tensor:
+        return x.shape
+    return () if x.__class__ is float else np.shape(x)
+
+
+def ndim(x):
+    return len(shape(x))
+
+
+def _plan(prim, mask):
+    """Positions in prim.saved_names that the inputs needing a gradient (bits of mask) will read."""
+    needed = set()
+    for k, name in enumerate(prim.inputs):
+        if prim.variadic or mask >> k & 1:
+            needed.update(prim.arg_index.get(name, ()))
+    plan = tuple(sorted(needed))
+    prim.plans[mask] = plan
+    return plan
+
+
+def _result(out):
+    """A new Tensor for a primitive's raw result (normalized: a float64 scalar becomes a float)."""
+    if out.__class__ is not float:
+        out = normalize(out)
+    res = _new(Tensor)
+    res._data = out
+    res._edge = None
+    res._grad = None
+    res._vc = None
+    return res
+
+
+def record(prim, inputs, params=()):
+    """Run `prim` on the inputs' values; when an input requires grad and grad mode is on, record it.
+
+    `inputs` are Tensors or raw operands (a list of them for a variadic primitive); `params` are the
+    primitive's non-tensor parameters. Returns the result as a Tensor. (Elementwise primitives with one
+    or two inputs have faster copies of this below; they keep the same layout as graph.py expects.)
+    """
+    datas = []
+    mask = 0
+    bit = 1
+    for t in inputs:
+        if t.__class__ is Tensor:
+            datas.append(t._data)
+            if t._edge is not None:
+                mask |= bit
+        else:
+            datas.append(t)
+        bit <<= 1
+    res = _result(prim.forward(datas, *params) if prim.variadic else prim.forward(*datas, *params))
+    out = res._data
+    if prim.view and out.__class__ is ndarray and out.base is not None and inputs[0].__class__ is Tensor:
+        res._vc = inputs[0]._share_vc()     # a view: in-place changes through it must be seen
+    if not mask or not STATE.enabled:
+        return res
+
+    node = _new(prim.node_class)
+    node.next_functions = tuple(t._edge if t.__class__ is Tensor and t._edge is not None else NO_EDGE
+                                for t in inputs)
+    node._epoch = EPOCH[0]
+    node._key = next_key()
+    node._buf = None
+    n = len(prim.saved_names)
+    meta = [None] * n
+    saved = None
+    vc = None
+    sources = prim.sources
+    for pos in prim.plans.get(mask) or _plan(prim, mask):
+        src = sources[pos]
+        kind = src[0]
+        if kind == "input":         # a Tensor, or a constant (also freed after backward, as PyTorch)
+            if saved is None:
+                saved = [None] * n
+            saved[pos] = inputs[src[1]]
+        elif kind == "out":
+            if saved is None:
+                saved = [None] * n
+            saved[pos] = out
+            vc = res._vc = [0, 0, False]
+        elif kind == "param":
+            meta[pos] = params[src[1]]
+        elif kind == "shape":
+            meta[pos] = shape(datas[src[1]])
+        else:
+            meta[pos] = tuple(shape(d) for d in datas)
+    if prim.elementwise:
+        meta.append(_broadcast_shapes(datas, out))
+    if saved is None:
+        node._saved = ()
+    else:
+        if vc is not None:
+            saved.append(vc)
+        node._saved = tuple(saved)
+    node._meta = tuple(meta)
+    res._edge = (node, 0)
+    return res
+
+
+def _broadcast_shapes(datas, out):
+    """Each input's shape where it differs from the result's (its gradient is summed back), else None."""
+    if out.__class__ is float:
+        return None
+    oshape = out.shape
+    shapes = None
+    for k, d in enumerate(datas):
+        s = d.shape if d.__class__ is ndarray else np.shape(d)
+        if s != oshape:
+            if shapes is None:
+                shapes = [None] * len(datas)
+            shapes[k] = s
+    return tuple(shapes) if shapes is not None else None
+
+
+# --------------------------------------------------------------------------------------------------
+# One function per primitive
+# --------------------------------------------------------------------------------------------------
+
+def _reads(rule):
+    code = rule.__code__
+    return set(code.co_varnames[1:code.co_argcount])
+
+
+def _unary_function(prim):
+    """fn(x) for an elementwise primitive: the recorder specialised to one input (the scalar hot path).
+    Saved layout (graph.py): (x, out, out's version counter)."""
+    forward = prim.forward
+    cls = prim.node_class
+    reads = _reads(prim.rules["x"])
+    save_x, save_out = "x" in reads, "out" in reads
+    scalar_fn = getattr(prim, "scalar_fn", None)
+    array_fn = getattr(prim, "array_fn", forward)
+
+    def fn(x):
+        if x.__class__ is not Tensor:
+            if x.__class__ is float and scalar_fn is not None:     # the rules' scalar path: math.*
+                try:
+                    return scalar_fn(x)
+                except (ValueError, OverflowError):
+                    return float(array_fn(x))
+            return forward(x)
+        out = forward(x._data)
+        if out.__class__ is not float:
+            out = normalize(out)
+        res = _new(Tensor)
+        res._data = out
+        res._grad = None
+        res._vc = None
+        e = x._edge
+        if e is None or not STATE.enabled:
+            res._edge = None
+            return res
+        node = _new(cls)
+        node.next_functions = (e,)
+        node._epoch = EPOCH[0]
+        node._key = next_key()
+        node._buf = None
+        node._meta = None
+        if save_out:
+            vc = res._vc = [0, 0, False]
+            node._saved = (x if save_x else None, out, vc)
+        elif save_x:
+            node._saved = (x, None, None)
+        else:
+            node._saved = ()
+        res._edge = (node, 0)
+        return res
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = f"Elementwise {prim.name}; differentiable (rule in runtime/ops.py)."
+    return fn
+
+
+def _binary_function(prim):
+    """fn(a, b) for an elementwise primitive with NumPy broadcasting: the recorder specialised to two
+    inputs. Saved layout (graph.py): (a, b, out, out's version counter); `_meta`: broadcast shapes."""
+    forward = prim.forward
+    cls = prim.node_class
+    ra, rb = _reads(prim.rules["a"]), _reads(prim.rules["b"])
+    plans = {}
+    for mask, reads in ((1, ra), (2, rb), (3, ra | rb)):
+        plans[mask] = ("a" in reads, "b" in reads, "out" in reads)
+
+    def fn(a, b):
+        if a.__class__ is Tensor:
+            ad = a._data
+            ea = a._edge
+            if b.__class__ is Tensor:
+                bd = b._data
+                eb = b._edge
+            else:
+                if b.__class__ is not float and b.__class__ is not int:
+                    b = operand(b)
+                bd = b
+                eb = None
+        elif b.__class__ is Tensor:
+            if a.__class__ is not float and a.__class__ is not int:
+                a = operand(a)
+            ad = a
+            ea = None
+            bd = b._data
+            eb = b._edge
+        else:
+            return forward(a, b)
+        out = forward(ad, bd)
+        if out.__class__ is not float:
+            out = normalize(out)
+        res = _new(Tensor)
+        res._data = out
+        res._grad = None
+        res._vc = None
+        if ea is None:
+            if eb is None or not STATE.enabled:
+                res._edge = None
+                return res
+            sa, sb, so = plans[2]
+            edges = (NO_EDGE, eb)
+        elif eb is None:
+            if not STATE.enabled:
+                res._edge = None
+                return res
+            sa, sb, so = plans[1]
+            edges = (ea, NO_EDGE)
+        else:
+            if not STATE.enabled:
+                res._edge = None
+                return res
+            sa, sb, so = plans[3]
+            edges = (ea, eb)
+        node = _new(cls)
+        node.next_functions = edges
+        node._epoch = EPOCH[0]
+        node._key = next_key()
+        node._buf = None
+        if sa or sb or so:
+            vc = res._vc = [0, 0, False] if so else None
+            node._saved = (a if sa else None, b if sb else None, out if so else None, vc)
+        else:
+            node._saved = ()
+        node._meta = None if out.__class__ is float else _broadcast_shapes((ad, bd), out)
+        res._edge = (node, 0)
+        return res
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = f"Elementwise {prim.name} with NumPy broadcasting; differentiable (runtime/ops.py)."
+    return fn
+
+
+_g = globals()
+for _prim in TABLE.values():
+    if _prim.elementwise and _prim.inputs == ("x",):
+        _g[_prim.name] = _unary_function(_prim)
+    elif _prim.elementwise and _prim.inputs == ("a", "b") and not _prim.params:  # noqa: SIM114
+        _g[_prim.name] = _binary_function(_prim)
+del _g
+
+# NumPy's spellings
+negative, absolute, true_divide, divide, power, subtract, multiply = neg, abs, div, div, pow, sub, mul
+asin, acos, atan, atan2 = arcsin, arccos, arctan, arctan2
+
+
+def _any_tensor(*xs):
+    for x in xs:
+        if x.__class__ is Tensor:
+            return True
+    return False
+
+
+def where(cond, a, b):
+    """a where cond else b (cond carries no gradient)."""
+    cond = raw(cond)
+    if cond.__class__ is not bool:
+        cond = np.asarray(cond, dtype=bool)
+    if _any_tensor(a, b):
+        return record(WHERE, (_op(a), _op(b)), (cond,))
+    return _where(a, b, cond)
+
+
+def clip(x, lo=None, hi=None, **kwargs):
+    """Clip to [lo, hi] (either may be None); gradient to x inside, to the bound outside."""
+    lo = kwargs.pop("a_min", kwargs.pop("min", lo))
+    hi = kwargs.pop("a_max", kwargs.pop("max", hi))
+    if kwargs:
+        raise TypeError(f"clip() got unexpected arguments {sorted(kwargs)}")
+    lo = -math.inf if lo is None else lo
+    hi = math.inf if hi is None else hi
+    if _any_tensor(x, lo, hi):
+        return record(CLIP, (_op(x), _op(lo), _op(hi)))
+    return _clip(x, lo, hi)
+
+
+clamp = clip
+
+
+def _op(x):
+    return x if x.__class__ is Tensor else operand(x)
+
+
+def _axis(axis, dim):
+    if dim is not None:
+        axis = dim
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return axis
+
+
+def _reduction(prim):
+    forward = prim.forward
+
+    def fn(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        axis = _axis(axis, dim)
+        keepdims = bool(keepdim if keepdim is not None else keepdims)
+        if x.__class__ is Tensor:
+            return record(prim, (x,), (axis, keepdims))
+        return forward(operand(x), axis, keepdims)
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = (f"{prim.name} over axis (None, an int or a tuple; `dim` also accepted), NumPy's keepdims; "
+                  f"differentiable.")
+    return fn
+
+
+sum = _reduction(TABLE["sum"])
+mean = _reduction(TABLE["mean"])
+max = _reduction(TABLE["max"])
+min = _reduction(TABLE["min"])
+prod = _reduction(TABLE["prod"])
+amax, amin = max, min
+
+
+def matmul(a, b):
+    """NumPy's matmul (1-D operands promoted, batch axes broadcast); differentiable."""
+    if _any_tensor(a, b):
+        return record(MATMUL, (_op(a), _op(b)))
+    return np.matmul(a, b)
+
+
+def dot(a, b):
+    """np.dot for scalars, vectors and matrices (a product, an inner product or a matmul)."""
+    na, nb = ndim(a), ndim(b)
+    if na == 0 or nb == 0:
+        return mul(a, b)
+    if na > 2 or nb > 2:
+        raise NotImplementedError("dot of arrays with more than 2 dimensions: use matmul (its batching "
+                                  "rule differs from np.dot's)")
+    return matmul(a, b)
+
+
+def outer(a, b):
+    """The outer product of the flattened inputs."""
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def _shape_arg(shape):
+    if len(shape) == 1:
+        shape = shape[0]
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(n) for n in shape)
+
+
+def reshape(x, *shape, newshape=None):
+    """x with a new shape (one -1 is inferred), as np.reshape; gradient reshaped back."""
+    shape = _shape_arg(shape if newshape is None else (newshape,))
+    if x.__class__ is Tensor:
+        if shape == x.shape:
+            return x if x._edge is None or not STATE.enabled else record(RESHAPE, (x,), (shape,))
+        return record(RESHAPE, (x,), (shape,))
+    return RESHAPE.forward(operand(x), shape)
+
+
+def transpose(x, *axes):
+    """Axes permuted (reversed by default), as np.transpose."""
+    if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+        axes = axes[0]
+    axes = None if axes is None or axes == () else tuple(int(a) % builtins.max(ndim(x), 1) for a in axes)
+    if x.__class__ is Tensor:
+        return record(TRANSPOSE, (x,), (axes,))
+    return TRANSPOSE.forward(operand(x), axes)
+
+
+def swapaxes(x, axis1, axis2):
+    n = ndim(x)
+    perm = list(range(n))
+    a, b = axis1 % n, axis2 % n
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, tuple(perm))
+
+
+def _normalize_axes(axis, n):
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        if not -n <= a < n:
+            raise np.exceptions.AxisError(a, n)
+        out.append(a % n)
+    if len(set(out)) != len(out):
+        raise ValueError("repeated axis")
+    return out
+
+
+def expand_dims(x, axis):
+    """New length-1 axes at `axis` (an int or a tuple), as np.expand_dims (torch's unsqueeze)."""
+    old = shape(x)
+    n = len(old) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    axes = set(_normalize_axes(axis, n))
+    it = iter(old)
+    return reshape(x, tuple(1 if k in axes else next(it) for k in range(n)))
+
+
+unsqueeze = expand_dims
+
+
+def squeeze(x, axis=None, *, dim=None):
+    """x without length-1 axes (all of them, or those in `axis`), as np.squeeze."""
+    axis = _axis(axis, dim)
+    old = shape(x)
+    if axis is None:
+        new = tuple(n for n in old if n != 1)
+    else:
+        axes = _normalize_axes(axis, builtins.max(len(old), 1)) if old else []
+        for a in axes:
+            if old[a] != 1:
+                raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+        new = tuple(n for k, n in enumerate(old) if k not in axes)
+    return reshape(x, new)
+
+
+def flatten(x):
+    return reshape(x, (-1,))
+
+
+ravel = flatten
+
+
+def broadcast_to(x, shape):
+    """x broadcast to `shape` (a read-only view); the gradient is summed back."""
+    shape = _shape_arg((shape,))
+    if x.__class__ is Tensor:
+        if x.shape == shape:
+            return x
+        return record(BROADCAST_TO, (x,), (shape,))
+    if np.shape(x) == shape:
+        return x
+    return np.broadcast_to(x, shape)
+
+
+def getitem(x, index):
+    """x[index]: basic, negative, integer-array (repeats allowed) and boolean-mask indexing."""
+    if x.__class__ is Tensor:
+        return record(GETITEM, (x,), (index,))
+    return x[index]
+
+
+def scatter_add(x, index, shape):
+    """zeros(shape) with x added at index (the gradient of getitem, and differentiable itself)."""
+    if x.__class__ is Tensor:
+        return record(SCATTER_ADD, (x,), (index, tuple(shape)))
+    return SCATTER_ADD.forward(x, index, tuple(shape))
+
+
+def concatenate(seq, axis=0, out=None, **kwargs):
+    """Join along an existing axis (axis=None: flattened first), as np.concatenate."""
+    if out is not None or kwargs:
+        raise TypeError("concatenate() supports only (seq, axis)")
+    seq = [_op(x) for x in seq]
+    if axis is None:
+        seq = [reshape(x, (-1,)) for x in seq]
+        axis = 0
+    if not _any_tensor(*seq):
+        return np.concatenate(seq, axis=axis)
+    first = shape(seq[0])
+    if not first:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    ax = axis % len(first)
+    bounds = [0]
+    for x in seq:
+        bounds.append(bounds[-1] + shape(x)[ax])
+    return record(CONCATENATE, seq, (axis, tuple(bounds)))
+
+
+def stack(seq, axis=0, out=None, **kwargs):
+    """Join along a new axis, as np.stack."""
+    if out is not None or kwargs:
+        raise TypeError("stack() supports only (seq, axis)")
+    seq = [_op(x) for x in seq]
+    if not _any_tensor(*seq):
+        return np.stack(seq, axis=axis)
+    return record(STACK, seq, (axis,))
+
+
+def clone(x):
+    """A copy that stays in the graph (the gradient passes through unchanged)."""
+    if x.__class__ is Tensor:
+        return record(CLONE, (x,))
+    return CLONE.forward(x)
+
+
+def square(x):
+    return mul(x, x)
+
+
+def reciprocal(x):
+    return div(1.0, x)
+
+
+def sign(x):
+    """The sign, as a constant: it has zero gradient wherever it is differentiable."""
+    if x.__class__ is Tensor:
+        return make(normalize(np.sign(x._data)), None)
+    if x.__class__ is float:
+        return (x > 0.0) - (x < 0.0) + 0.0 if x == x else x
+    return np.sign(x)
+
+
+WHERE, CLIP, MATMUL = TABLE["where"], TABLE["clip"], TABLE["matmul"]
+RESHAPE, TRANSPOSE, BROADCAST_TO = TABLE["reshape"], TABLE["transpose"], TABLE["broadcast_to"]
+GETITEM, SCATTER_ADD, CONCATENATE, STACK, CLONE = (TABLE["getitem"], TABLE["scatter_add"],
+                                                   TABLE["concatenate"], TABLE["stack"], TABLE["clone"])
+
+# The differentiable functions that are not primitives (the tests check each one's gradient too).
+COMPOSITES = {"dot": dot, "outer": outer, "expand_dims": expand_dims, "squeeze": squeeze,
+              "swapaxes": swapaxes, "flatten": flatten, "square": square, "reciprocal": reciprocal}
+
+
+# --------------------------------------------------------------------------------------------------
+# Tensor methods and operators
+# --------------------------------------------------------------------------------------------------
+
+def install_methods(cls):
+    """Give Tensor its operators and NumPy/PyTorch-style methods, each one of the functions above."""
+    def swap(f):
+        def reflected(self, other):
+            return f(other, self)
+        reflected.__name__ = f"__r{f.__name__}__"
+        return reflected
+
+    ops = {"__add__": add, "__sub__": sub, "__mul__": mul, "__truediv__": div, "__pow__": pow,
+           "__matmul__": matmul}
+    for name, f in ops.items():
+        setattr(cls, name, f)
+        setattr(cls, "__r" + name[2:], swap(f))
+    cls.__neg__ = neg
+    cls.__abs__ = abs
+    cls.__pos__ = lambda self: self
+
+    for name in ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan", "arcsin",
+                 "arccos", "arctan", "sinh", "cosh", "tanh", "abs", "neg", "square", "reciprocal",
+                 "asin", "acos", "atan", "sum", "mean", "max", "min", "prod", "amax", "amin",
+                 "matmul", "dot", "squeeze", "flatten", "ravel", "clone", "swapaxes", "clip", "clamp",
+                 "expand_dims", "unsqueeze", "sign", "maximum", "minimum", "logaddexp", "hypot",
+                 "arctan2", "atan2", "pow", "add", "sub", "mul", "div", "outer", "broadcast_to"):
+        setattr(cls, name, globals()[name])
+
+    def reshape_method(self, *shape, newshape=None):
+        return reshape(self, *shape, newshape=newshape)
+
+    def transpose_method(self, *axes):
+        return transpose(self, *axes)
+
+    def where_method(self, cond, other):       # torch: x.where(cond, y)
+        return where(cond, self, other)
+
+    cls.reshape = cls.view = reshape_method
+    cls.transpose = cls.permute = transpose_method
+    cls.where = where_method

@@ -1,0 +1,560 @@
+"""The Tensor: a NumPy value plus its place in the recorded graph, with PyTorch's autograd attributes.
+
+What a Tensor holds (`__slots__`, set by `make`, the one constructor on hot paths):
+
+    _data   the value: a Python float when it is a float64 scalar (so scalar code runs on `math`, several
+            times faster than NumPy scalars), otherwise an ndarray. `normalize` keeps this invariant.
+    _edge   None for a tensor that does not require grad; otherwise (grad_fn, output_nr), where a leaf's
+            grad_fn is its AccumulateGrad node. So `requires_grad` is `_edge is not None`.
+    _grad   the accumulated gradient (a Tensor) of a leaf, or of a non-leaf after retain_grad().
+    _vc     the version counter, [version, epoch of the last change, shared]; None until the first
+            in-place change or until a view or detach() shares the data (graph.py explains the checks).
+
+In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`, `add_`, ...) follow PyTorch:
+refused on a leaf that requires grad (outside `no_grad`), recorded on other tensors when an operand
+requires grad, and counted, so that backward refuses a saved value that changed since it was saved.
+A recorded in-place operation writes into the array itself, unless views share it or the new node keeps
+the old value (`y *= w` keeps old y for w's gradient); then the tensor takes a new array, so views made
+earlier keep their values and their graphs stay true.
+
+`float(t)` and so `math.sin(t)` work on a 0-d tensor as in PyTorch: they return a plain float, outside the
+graph, with PyTorch's warning when t requires grad (use `np.sin(t)` or `runtime.sin(t)` to stay recorded).
+
+Known differences from PyTorch: a float64 scalar is an immutable Python float, so an in-place change to
+a 0-d tensor is not seen through its `detach()` aliases (arrays are shared as in PyTorch); `size` is
+NumPy's element count (use `numel()`, or `shape` for PyTorch's `size()`); `max`/`min` with an axis return
+values only (NumPy's semantics); comparisons return plain bools/arrays, not tensors; Python numbers and
+lists become float64 (PyTorch makes int64 from ints).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .grad_mode import STATE
+
+ndarray = np.ndarray
+F64 = np.dtype(np.float64)
+_new = object.__new__
+
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+NOT_LEAF = "you can only change requires_grad flags of leaf variables."
+NOT_LEAF_HINT = (" If you want to use a computed variable in a subgraph that doesn't require "
+                 "differentiation use var_no_grad = var.detach().")
+NUMPY_REQUIRES_GRAD = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+
+
+def normalize(v):
+    """The stored form of a value: a Python float for a float64 scalar, otherwise an ndarray."""
+    c = v.__class__
+    if c is float:
+        return v
+    if c is ndarray:
+        if v.ndim == 0 and v.dtype == F64:
+            return float(v)
+        return v
+    if c is np.float64:
+        return float(v)
+    return np.asarray(v)
+
+
+def make(data, edge):
+    """A Tensor around an already-normalized value (no checks: the hot path of every operation)."""
+    t = _new(Tensor)
+    t._data = data
+    t._edge = edge
+    t._grad = None
+    t._vc = None
+    return t
+
+
+def _from_user(data, dtype=None, copy=False):
+    """Python numbers and sequences of numbers become float64 (not int64 as in PyTorch); arrays keep
+    their dtype unless one is given."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if dtype is not None:
+        a = np.array(data, dtype=dtype, copy=True if copy else None)
+    elif isinstance(data, ndarray):
+        a = data.copy() if copy else data
+    elif isinstance(data, float) or (isinstance(data, int) and not isinstance(data, bool)):
+        return float(data)
+    elif isinstance(data, np.generic):
+        a = np.asarray(data)
+    else:
+        a = np.asarray(data)
+        if a.dtype.kind in "iu":
+            a = a.astype(np.float64)
+        elif a.dtype == object:
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} with mixed or non-numeric items")
+    return normalize(a)
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """A new leaf tensor holding a copy of `data` (float64 unless `data` is an array or `dtype` says)."""
+    if data.__class__ is float and dtype is None:
+        t = make(data, None)
+        if requires_grad:
+            t._edge = (AccumulateGrad(t), 0)
+        return t
+    t = make(_from_user(data, dtype, copy=True), None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(x):
+    """x if it is a Tensor, else a Tensor around it (sharing an ndarray, like torch.as_tensor)."""
+    return x if isinstance(x, Tensor) else make(_from_user(x), None)
+
+
+class Tensor:
+    """A value that records the operations applied to it when it (or another input) requires grad.
+
+    `Tensor(data)` wraps an ndarray without copying (like torch.from_numpy); `tensor(data)` copies.
+    """
+
+    __slots__ = ("_data", "_edge", "_grad", "_vc", "__weakref__")
+
+    def __init__(self, data, requires_grad=False):
+        self._data = _from_user(data)
+        self._edge = None
+        self._grad = None
+        self._vc = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- autograd attributes -------------------------------------------------------------------
+
+    @property
+    def requires_grad(self):
+        return self._edge is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        """Make a leaf require grad (or not); a result of a recorded operation cannot change."""
+        e = self._edge
+        if e is not None and e[0].__class__ is not AccumulateGrad:
+            raise RuntimeError(NOT_LEAF if requires_grad else NOT_LEAF + NOT_LEAF_HINT)
+        if not requires_grad:
+            self._edge = None
+        elif e is None:
+            d = self._data
+            if d.__class__ is not float and d.dtype.kind not in "fc":
+                raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+            self._edge = (AccumulateGrad(self), 0)
+        return self
+
+    @property
+    def grad_fn(self):
+        e = self._edge
+        if e is None or e[0].__class__ is AccumulateGrad:
+            return None
+        return e[0]
+
+    @property
+    def is_leaf(self):
+        e = self._edge
+        return e is None or e[0].__class__ is AccumulateGrad
+
+    @property
+    def output_nr(self):
+        return 0 if self._edge is None else self._edge[1]
+
+    @property
+    def grad(self):
+        g = self._grad
+        if g is None and not self.is_leaf and not self._retains_grad():
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                          ".grad attribute won't be populated during backward(). Call .retain_grad() on the "
+                          "non-leaf Tensor if you want its gradient, or use the leaf instead.",
+                          UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            value = as_tensor(value)
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: {value.shape} "
+                                   f"and the tensor is {self.shape}")
+        self._grad = value
+
+    def retain_grad(self):
+        """Keep this non-leaf's gradient in `.grad` during backward (leaves always keep theirs)."""
+        if self._edge is None:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.is_leaf or self._retains_grad():
+            return
+        RETAINED.setdefault(self._edge[0], []).append(weakref.ref(self))
+
+    def _retains_grad(self):
+        e = self._edge
+        return e is not None and any(r() is self for r in RETAINED.get(e[0], ()))
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad()
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) (weighted by `gradient` for a non-scalar) into every leaf's .grad."""
+        if gradient is None and self._data.__class__ is float and self._edge is not None and not create_graph:
+            _engine.run([self._edge], [1.0], bool(retain_graph), False, None)   # the common case, direct
+        else:
+            _engine.backward((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self):
+        """The same data (shared, with the version counter) as a new leaf that does not require grad."""
+        t = make(self._data, None)
+        t._vc = self._share_vc()
+        return t
+
+    def detach_(self):
+        """Cut this tensor out of the graph: it becomes a leaf that does not require grad."""
+        self._edge = None
+        return self
+
+    @property
+    def data(self):
+        """The value as a tensor outside the graph (like detach(); writes through it are not recorded)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        self._data = _from_user(value)
+
+    @property
+    def _version(self):
+        return 0 if self._vc is None else self._vc[0]
+
+    def _share_vc(self):
+        """The version counter, marked as shared with a view or alias about to be made."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0, 0, True]
+        else:
+            vc[2] = True
+        return vc
+
+    def _bump(self):
+        """Record an in-place change: a new version, stamped with the new EPOCH (see graph.py)."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0, 0, False]
+        vc[0] += 1
+        EPOCH[0] += 1
+        vc[1] = EPOCH[0]
+
+    # ---- NumPy-like attributes -----------------------------------------------------------------
+
+    @property
+    def shape(self):
+        d = self._data
+        return () if d.__class__ is float else d.shape
+
+    @property
+    def dtype(self):
+        d = self._data
+        return F64 if d.__class__ is float else d.dtype
+
+    @property
+    def ndim(self):
+        d = self._data
+        return 0 if d.__class__ is float else d.ndim
+
+    @property
+    def size(self):
+        """NumPy's element count (PyTorch's `size()` is `shape` here; its element count is numel())."""
+        d = self._data
+        return 1 if d.__class__ is float else d.size
+
+    def numel(self):
+        return self.size
+
+    def dim(self):
+        return self.ndim
+
+    @property
+    def T(self):
+        return F.transpose(self)
+
+    @property
+    def device(self):
+        return "cpu"
+
+    # ---- conversions -----------------------------------------------------------------------------
+
+    def item(self):
+        """The value as a Python number (no gradient: it leaves the graph)."""
+        d = self._data
+        if d.__class__ is float:
+            return d
+        if d.size != 1:
+            raise RuntimeError(f"a Tensor with {d.size} elements cannot be converted to Scalar")
+        return d.item()
+
+    def tolist(self):
+        d = self._data
+        return d if d.__class__ is float else d.tolist()
+
+    def numpy(self):
+        """The data as an ndarray (shared; a scalar gives a new 0-d array). Refused when it requires grad."""
+        if self._edge is not None:
+            raise RuntimeError(NUMPY_REQUIRES_GRAD)
+        d = self._data
+        return np.array(d) if d.__class__ is float else d
+
+    def __array__(self, dtype=None, copy=None):
+        if self._edge is not None:
+            raise RuntimeError(NUMPY_REQUIRES_GRAD)
+        a = np.asarray(self._data, dtype=dtype)
+        return a.copy() if copy else a
+
+    def __float__(self):
+        """float(t), and so math.sin(t): the value, outside the graph.
+
+        Warning: like PyTorch, this drops the gradient (math.sin(t) is a plain float, so nothing after it
+        reaches t). It warns when t requires grad; use np.sin(t) or runtime.sin(t) to stay on the tape.
+        """
+        if self._edge is not None:
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+                          "behavior. Consider using tensor.detach() first. (float(t) and math functions "
+                          "drop the gradient; np.sin(t) or runtime.sin(t) keep it.)", UserWarning, stacklevel=2)
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        d = self._data
+        if d.__class__ is float or d.dtype.kind not in "iub" or d.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(d.item())
+
+    def __bool__(self):
+        d = self._data
+        if d.__class__ is float:
+            return d != 0.0
+        if d.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(d.item())
+
+    def __len__(self):
+        d = self._data
+        if d.__class__ is float or d.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return d.shape[0]
+
+    def __iter__(self):
+        n = len(self) if self.ndim else None
+        if n is None:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(n))
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self):
+        a = np.asarray(self._data)
+        whole = (a.dtype.kind == "f" and a.size > 0 and bool(np.all(np.isfinite(a)))
+                 and bool(np.all(a == np.round(a))) and float(np.max(np.abs(a))) < 1e8)
+        body = np.array2string(a, precision=0 if whole else 4, floatmode="fixed", separator=", ",
+                               prefix="tensor(")
+        extras = []
+        if a.dtype != F64:
+            extras.append(f"dtype={a.dtype}")
+        fn = self.grad_fn
+        if fn is not None:
+            extras.append(f"grad_fn=<{fn.name()}>")
+        elif self._edge is not None:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    __str__ = __repr__
+
+    # Tensors are hashable by identity (== is elementwise), like PyTorch's.
+    __hash__ = object.__hash__
+
+    # ---- comparisons: plain, non-differentiable results (a bool for scalars, else a bool array) ----
+
+    def __lt__(self, other):
+        return self._data < _raw(other)
+
+    def __le__(self, other):
+        return self._data <= _raw(other)
+
+    def __gt__(self, other):
+        return self._data > _raw(other)
+
+    def __ge__(self, other):
+        return self._data >= _raw(other)
+
+    def __eq__(self, other):
+        return self._data == _raw(other)
+
+    def __ne__(self, other):
+        return self._data != _raw(other)
+
+    # ---- indexing and in-place operations --------------------------------------------------------
+
+    def __getitem__(self, index):
+        return F.getitem(self, _index(index))
+
+    def __setitem__(self, index, value):
+        index = _index(index)
+        e = self._edge
+        enabled = STATE.enabled
+        if e is not None and enabled and e[0].__class__ is AccumulateGrad:
+            raise RuntimeError(LEAF_INPLACE)
+        if value.__class__ is not Tensor:
+            value = F.operand(value)
+            live = False
+        else:
+            live = value._edge is not None
+        d = self._data
+        if enabled and (e is not None or live):
+            # Recorded: x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem). Write in
+            # place unless views share the array (then they keep the old values and their graphs).
+            vc = self._vc
+            in_place = d.__class__ is ndarray and d.flags.writeable and (vc is None or not vc[2])
+            old = make(d if in_place else np.array(d, copy=True), e)
+            res = F.record(SETITEM, (old, value), (index,))
+            self._bump()
+            if not in_place:
+                self._data = res._data
+                self._vc[2] = False
+            self._edge = res._edge
+            return
+        vd = value._data if value.__class__ is Tensor else value
+        if d.__class__ is float:
+            tmp = np.array(d)
+            tmp[index] = vd
+            self._data = float(tmp)
+        else:
+            d[index] = vd
+        self._bump()
+
+    def _inplace(self, name, other):
+        e = self._edge
+        enabled = STATE.enabled
+        if e is not None and enabled and e[0].__class__ is AccumulateGrad:
+            raise RuntimeError(LEAF_INPLACE)
+        if other.__class__ is Tensor:
+            od = other._data
+            live = other._edge is not None
+        else:
+            od = other = F.operand(other)
+            live = False
+        d = self._data
+        if enabled and (e is not None or live):
+            # Recorded: the out-of-place result, then this tensor takes it over (data and grad_fn).
+            old = make(d, e)
+            res = getattr(F, name)(old, other)
+            rd = res._data
+            shape = () if d.__class__ is float else d.shape
+            if (() if rd.__class__ is float else rd.shape) != shape:
+                raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                                   f"{list(np.shape(rd))}")
+            vc = self._vc
+            node_saved = res._edge[0]._saved
+            keeps_old = any(v is old for v in node_saved) if node_saved else False
+            if (d.__class__ is ndarray and d.flags.writeable and (vc is None or not vc[2])
+                    and not keeps_old):
+                np.copyto(d, rd, casting="same_kind")      # nobody else sees d: write in place
+                self._bump()
+            else:
+                # The old array stays with whoever holds it (the new node, views); take a fresh one.
+                if d.__class__ is ndarray and rd.dtype != d.dtype:
+                    rd = rd.astype(d.dtype, casting="same_kind")
+                elif res._vc is not None and rd.__class__ is ndarray:
+                    rd = rd.copy()                          # the node saved rd itself as its result
+                self._bump()
+                self._data = rd
+                self._vc[2] = False
+            self._edge = res._edge
+            return self
+        if d.__class__ is ndarray:
+            _INPLACE_UFUNCS[name](d, od, out=d)
+        else:
+            r = normalize(TABLE[name].forward(d, od))
+            if r.__class__ is not float:
+                raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(np.shape(r))}")
+            self._data = r
+        self._bump()
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace("add", other)
+
+    def __isub__(self, other):
+        return self._inplace("sub", other)
+
+    def __imul__(self, other):
+        return self._inplace("mul", other)
+
+    def __itruediv__(self, other):
+        return self._inplace("div", other)
+
+    def __ipow__(self, other):
+        return self._inplace("pow", other)
+
+    add_ = __iadd__
+    sub_ = __isub__
+    mul_ = __imul__
+    div_ = __itruediv__
+    pow_ = __ipow__
+
+    def zero_(self):
+        """Set every entry to 0 in place (e.g. `x.grad.zero_()`)."""
+        self[...] = 0.0
+        return self
+
+    def fill_(self, value):
+        self[...] = value
+        return self
+
+    def copy_(self, src):
+        self[...] = src
+        return self
+
+    # ---- NumPy protocols: NumPy's own functions run on Tensors and record (numpy_api.py) -----------
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return numpy_api.array_function(func, types, args, kwargs)
+
+
+def _raw(x):
+    return x._data if x.__class__ is Tensor else x
+
+
+def _index(index):
+    """An index with any Tensor parts replaced by their arrays (int or bool)."""
+    if index.__class__ is tuple:
+        return tuple(p._data if p.__class__ is Tensor else p for p in index)
+    return index._data if index.__class__ is Tensor else index
+
+
+_INPLACE_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+                   "pow": np.power}
+
+# Late imports (see runtime/__init__.py for the order): the graph needs Tensor, and the operators below
+# are the functions of functional.py.
+import weakref  # noqa: E402
+
+from .graph import EPOCH, RETAINED, AccumulateGrad  # noqa: E402
+from . import functional as F  # noqa: E402
+from . import numpy_api  # noqa: E402
+from . import engine as _engine  # noqa: E402
+from .ops import TABLE  # noqa: E402
+
+SETITEM = TABLE["setitem"]
+F.install_methods(Tensor)
