@@ -122,6 +122,10 @@ def main(argv=None):
     check.add_argument("target")
     check.add_argument("--args", nargs="+", type=float, required=True)
     check.add_argument("--wrt", default="")
+    cmp = sub.add_parser("compare", help="FILE.py:FUNC through the compiler and the tape, side by side")
+    cmp.add_argument("target")
+    cmp.add_argument("--args", nargs="+", type=float, required=True)
+    cmp.add_argument("--wrt", default="")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -135,6 +139,14 @@ def main(argv=None):
                 print(df.source_for(*_example_args(fn, args.shapes)), end="")
             else:
                 print(df.source, end="")
+        elif args.command == "compare":
+            from .compare import compare
+            fn = _target(args.target)
+            names = list(inspect.signature(fn).parameters)
+            wrt = None
+            if args.wrt:
+                wrt = tuple(names.index(w) if w in names else int(w) for w in _wrt(args.wrt, fn))
+            compare(fn, tuple(args.args), wrt)
         elif args.command == "check":
             fn = _target(args.target)
             wrt = _wrt(args.wrt, fn) if args.wrt else None
