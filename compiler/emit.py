@@ -70,6 +70,28 @@ def _reads(graph, found=None):
     return found
 
 
+def _reverse_params(graph, found=None):
+    """Every value a reverse loop restores or rotates (its body's parameters)."""
+    found = set() if found is None else found
+    for eqn in graph.eqns:
+        if eqn.prim == "loop_reverse":
+            found.update(eqn.params["body"].params)
+        for sub in eqn.params.values():
+            if isinstance(sub, Graph):
+                _reverse_params(sub, found)
+    return found
+
+
+def _push_position(body, saved):
+    """Index of the last body equation that defines a saved value (-1: all are parameters)."""
+    wanted = set(saved)
+    at = -1
+    for i, e in enumerate(body.eqns):
+        if wanted.intersection(e.outs):
+            at = i
+    return at
+
+
 def _is_int(atom, value):
     return isinstance(atom, Const) and type(atom.value) is int and atom.value == value
 
@@ -101,6 +123,7 @@ class Emitter:
         # An instrumented run records each value: (the helper's name, the variables in order).
         self.recorder = (self.bind("record", None, key=("record",)), []) if record else None
         self.alias = {}
+        self.replayed = set()
         self.user_name = graph.name.removesuffix("_grad")
 
     # -- names --
@@ -401,8 +424,11 @@ class Emitter:
             inner += self.emit_eqns(test_graph.eqns)
             inner.append(ast.If(ast.UnaryOp(ast.Not(), self.atom(test_graph.results[0])),
                                 [ast.Break()], []))
-        inner += self.emit_eqns(body.eqns)
         if saved is not None:
+            # Push as soon as every saved value exists: a carried value saved for the reverse pass
+            # can then be overwritten by its new value in place, with no copy at the end.
+            at = _push_position(body, saved)
+            inner += self.emit_eqns(body.eqns[:at + 1])
             tape = eqn.outs[-1]
             stmts.append(ast.Assign([ast.Name(self.name(tape), ast.Store())], ast.List([], ast.Load()),
                                     lineno=0))
@@ -410,6 +436,9 @@ class Emitter:
                       ast.Tuple([self.atom(v) for v in saved], ast.Load()) if saved else ast.Constant(None))
             inner.append(ast.Expr(ast.Call(ast.Attribute(ast.Name(self.name(tape), ast.Load()),
                                                          "append", ast.Load()), [pushed], [])))
+            inner += self.emit_eqns(body.eqns[at + 1:])
+        else:
+            inner += self.emit_eqns(body.eqns)
         inner += self.assign(params, body.results[:ncarried], params)
         stop = body.results[-1]
         if isinstance(stop, Var):
@@ -529,7 +558,8 @@ class Emitter:
                 for out, p in zip(eqn.outs, params):
                     if p not in saved:
                         self.alias[out] = p
-                self.coalesce_carried(params, body.results[:ncarried], body, saved)
+                self.coalesce_carried(params, body.results[:ncarried], body, saved,
+                                      _push_position(body, saved))
             elif eqn.prim == "loop_reverse":
                 body = eqn.params["body"]
                 carried = body.params[eqn.params["nsave"]:]
@@ -540,7 +570,7 @@ class Emitter:
                 if isinstance(sub, Graph):
                     self.coalesce(sub.eqns)
 
-    def coalesce_carried(self, params, results, body, saved):
+    def coalesce_carried(self, params, results, body, saved, push_at=None):
         """A loop body's new value of a carried variable may be written straight into the
         variable when nothing reads the old value after the new one is computed."""
         where = {v: i for i, e in enumerate(body.eqns) for v in e.outs}
@@ -552,17 +582,23 @@ class Emitter:
                     reads += free_vars(sub)
             for a in reads:
                 last_read[a] = i
-        for r in list(results) + list(saved):
+        for r in list(results):
             if isinstance(r, Var):
                 last_read.setdefault(r, -1)
+        for v in saved:  # the tape push reads them where it stands
+            last_read[v] = max(last_read.get(v, -1), push_at if push_at is not None else len(body.eqns))
         used_as_result = {}
         for r in results:
             used_as_result[r] = used_as_result.get(r, 0) + 1
         for p, r in zip(params, results):
-            if not isinstance(r, Var) or r not in where or used_as_result[r] > 1 or p in saved \
+            if not isinstance(r, Var) or r not in where or used_as_result[r] > 1 \
                     or r in self.alias or p in results:
                 continue
             at = where[r]
+            if p in saved and (push_at is None or at <= push_at):
+                continue  # the push must still see the old value
+            if p in self.replayed and r in self.replayed:
+                continue  # the reverse loop names both (the old value and the rotated new one)
             if last_read.get(p, -1) > at:
                 continue
             if last_read.get(p, -1) == at and regions(body.eqns[at]):
@@ -616,6 +652,7 @@ class Emitter:
         for p in self.graph.params:
             self.namer.names[p] = p.hint
         # Name values in the order they are defined, then bind helpers around those names.
+        self.replayed = _reverse_params(self.graph)
         self.coalesce(self.graph.eqns)
         self.plan_memory(self.graph)
         self.name_all(self.graph.eqns)
