@@ -408,7 +408,8 @@ class Lowering:
         scope.params = {a.arg: v for a, v in zip(args.args + args.kwonlyargs, params)}
         result = self.function_body(src, scope)
         if not isinstance(result, (Var, Const)):
-            node = self.returned_nodes.get(id(result), src.node)
+            kept, node = self.returned_nodes.get(id(result), (None, src.node))
+            node = node if kept is result else src.node
             what = "a list" if isinstance(node, ast.Return) and isinstance(node.value, ast.List) \
                 else "a tuple" if isinstance(result, TupleVal) else "a non-number"
             raise error_at(src.location(getattr(node, "value", node)),
@@ -509,7 +510,7 @@ class Lowering:
             if node.value is None:
                 raise error_at(src.location(node), "`return` needs a value to differentiate.")
             value = self.expr(node.value, scope)
-            self.returned_nodes[id(value)] = node
+            self.returned_nodes[id(value)] = (value, node)
             scope.vars[RETURN_VALUE] = value
             scope.vars[RETURNED] = Const(True)
         elif isinstance(node, (ast.Break, ast.Continue)):
@@ -1449,17 +1450,13 @@ def _callable_name(obj, func_node):
     return ast.unparse(func_node)
 
 
-_assigned_cache = {}
-
-
 def _assigned_names(fnode):
-    names = _assigned_cache.get(id(fnode))
+    """Names a function assigns anywhere (kept on the node: an id() could be reused)."""
+    names = getattr(fnode, "_assigned_names", None)
     if names is None:
-        names = set()
-        for n in ast.walk(fnode):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                names.add(n.id)
-        _assigned_cache[id(fnode)] = names
+        names = {n.id for n in ast.walk(fnode) if isinstance(n, ast.Name)
+                 and isinstance(n.ctx, ast.Store)}
+        fnode._assigned_names = names
     return names
 
 
