@@ -42,25 +42,26 @@ from .rules import MissingRule
 _build_lock = threading.RLock()
 
 
-def grad(fn=None, wrt=0):
+def grad(fn=None, wrt=0, simplify=None):
     """The gradient of a scalar function: `grad(f)`, `@grad`, or `@grad(wrt=("x", "y"))`.
 
     `wrt` is a parameter index, a parameter name, or a tuple of them; a tuple gives a tuple of
-    gradients, in the same order.
+    gradients, in the same order. `simplify="sympy"` also simplifies scalar gradients with SymPy
+    (compiler/symbolic.py: bounded in size and time).
     """
     if fn is None:
-        return lambda f: grad(f, wrt=wrt)
-    return _compile(fn, wrt, with_value=False)
+        return lambda f: grad(f, wrt=wrt, simplify=simplify)
+    return _compile(fn, wrt, with_value=False, simplify=simplify)
 
 
-def value_and_grad(fn=None, wrt=0):
+def value_and_grad(fn=None, wrt=0, simplify=None):
     """`(f(*args), gradient)` from one generated function (the forward values are shared)."""
     if fn is None:
-        return lambda f: value_and_grad(f, wrt=wrt)
-    return _compile(fn, wrt, with_value=True)
+        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify)
+    return _compile(fn, wrt, with_value=True, simplify=simplify)
 
 
-def _compile(fn, wrt, with_value):
+def _compile(fn, wrt, with_value, simplify=None):
     if getattr(fn, "_sourcead", None) is not None:
         raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
                         "function (its __wrapped__), higher derivatives are not supported yet.")
@@ -68,7 +69,9 @@ def _compile(fn, wrt, with_value):
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
         try:
-            return Compiled(fn, wrt, with_value).function
+            if simplify not in (None, "sympy"):
+                raise GradError(f'simplify={simplify!r}: use simplify="sympy" or leave it out.')
+            return Compiled(fn, wrt, with_value, simplify).function
         except GradError:
             raise
         except Exception as exc:  # a compiler bug: say so plainly, pointing at the user's function
@@ -115,8 +118,9 @@ def _wrt_indices(src, wrt):
 class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
-    def __init__(self, fn, wrt, with_value):
+    def __init__(self, fn, wrt, with_value, simplify=None):
         self.fn = fn
+        self.simplify = simplify
         self.with_value = with_value
         self.primal, self.lowering = frontend.lower(fn)
         src = self.lowering.root
@@ -152,6 +156,12 @@ class Compiled:
             wrt_names = {self.names[i] for i in self.wrt}
             guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
             scalar = prune_saves(optimize(specialize(self.grad_graph, {}, {}, default="scalar")))
+            if simplify == "sympy":
+                from .symbolic import simplify_gradients
+                try:
+                    scalar = optimize(simplify_gradients(scalar, [i for i, _ in self.gradient_of()]))
+                except ValueError:
+                    pass  # an expression SymPy returned in a form we do not spell: keep ours
             scalar = float_gradients(scalar, self.gradient_of(),
                                      [self.grad_graph.params[i] for i in self.wrt])
             self.source, self.function = self.emit(scalar, guard=guard, kinds={},
