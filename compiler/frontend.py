@@ -318,6 +318,10 @@ def _is_module_name(node, scope):
             scope.src.globals[node.id], (np.ndarray,) + _NUMBER_TYPES)
 
 
+def _is_range_call(node):
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+
+
 def _is_append(call):
     return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
             and call.func.attr == "append" and isinstance(call.func.value, ast.Name))
@@ -745,8 +749,26 @@ class Lowering:
         if not isinstance(node.target, ast.Name):
             raise error_at(src.location(node.target),
                            "loop over range(...) with a single name, e.g. `for i in range(n):`.")
+        if func is None and not _is_range_call(it):
+            rows = self.expr(it, scope)
+            if isinstance(rows, Var):  # for row in X: over the first axis of an array
+                self.lower_rows(node, scope, rows)
+                return
         bounds = self.range_bounds(node.iter, scope)
         self.lower_loop("for", node, scope, bounds, index_name=node.target.id)
+
+    def lower_rows(self, node, scope, array):
+        """`for row in X:` is `for k in range(len(X)): row = X[k]`."""
+        count = self.b.emit("len", [array])
+        name = node.target.id
+
+        def derive(k, body_scope):
+            body_scope.vars[name] = self.b.emit("getitem", [array, k], hint=name, index=("atom",))
+            body_scope.origins[name] = ("view", None, None)
+            self.user_locals.add(name)
+
+        self.lower_loop("for", node, scope, [Const(0), count, Const(1)], index_name="<k>",
+                        derive=derive)
 
     def lower_enumerate_zip(self, node, scope, func):
         """`for k, i in enumerate(range(...))` and `for i, j in zip(range(...), range(...))`:
