@@ -33,7 +33,7 @@ from .frontend import identifiers
 from .loader import load
 from .ir import Graph
 from .passes import optimize, prune_saves
-from .specialize import (Recorder, finalize_gradients, float_gradients, kind_of,
+from .specialize import (Recorder, accumulate_in_place, finalize_gradients, float_gradients, kind_of,
                          materialize_results, needs_values, scalar_seeds, signature_key, specialize,
                          statically_scalar)
 from .reverse import reverse
@@ -270,7 +270,10 @@ class Compiled:
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         graph = specialize(self.grad_graph, kinds, shapes, default="dynamic")
         graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
-        graph = finalize_gradients(graph, kinds, shapes, recorder.dtypes, self.gradient_of())
+        buffers = set()
+        graph = accumulate_in_place(graph, kinds, shapes, buffers)
+        graph = finalize_gradients(graph, kinds, shapes, recorder.dtypes, self.gradient_of(),
+                                   buffers)
         scalars = [(i, p) for i, p in self.gradient_of() if kinds.get(p) == "scalar"]
         graph = float_gradients(graph, scalars, [p for _, p in scalars])
         return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,

@@ -37,6 +37,7 @@ _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
 
 
 _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
+               "index_add": "emit_accumulate", "iadd": "emit_accumulate",
                "loop_reverse": "emit_loop_reverse", "setitem": "emit_setitem",
                "cleared": "emit_setitem", "index_grad": "emit_index_grad"}
 
@@ -382,6 +383,25 @@ class Emitter:
         return [ast.Assign([out], copy, lineno=0), ast.Assign([target], value, lineno=0)] + \
             ([self.record_stmt(eqn.out)] if self.recorder else [])
 
+    def emit_accumulate(self, eqn):
+        """Add into an accumulator the generated code owns: `dX[k] += g` or `dW += t` (np.add.at
+        when an index array may repeat a place)."""
+        acc = eqn.ins[0]
+        if eqn.prim == "iadd":
+            return [ast.AugAssign(ast.Name(self.name(acc), ast.Store()), ast.Add(),
+                                  self.atom(eqn.ins[1]))]
+        parts = eqn.ins[2:]
+        if any(self.is_array(a) or isinstance(a, Const) and isinstance(a.value, list) for a in parts):
+            index = indexing.to_value_ast(eqn.params["index"], [self.atom(a) for a in parts],
+                                          self.bind("slice", slice))
+            call = ast.Call(ast.Attribute(ast.Attribute(ast.Name(self.bind("np", np), ast.Load()),
+                                                        "add", ast.Load()), "at", ast.Load()),
+                            [self.atom(acc), index, self.atom(eqn.ins[1])], [])
+            return [ast.Expr(call)]
+        index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
+        target = ast.Subscript(ast.Name(self.name(acc), ast.Load()), index, ast.Store())
+        return [ast.AugAssign(target, ast.Add(), self.atom(eqn.ins[1]))]
+
     def emit_index_grad(self, eqn):
         """The adjoint of x[index]: a zero array with g added where x was read. With only
         integers and slices the places are distinct, so `+=` is exact; index arrays may repeat
@@ -560,9 +580,14 @@ class Emitter:
                         self.alias[out] = p
                 self.coalesce_carried(params, body.results[:ncarried], body, saved,
                                       _push_position(body, saved))
+            elif eqn.prim in ("index_add", "iadd"):
+                self.alias[eqn.out] = eqn.ins[0]  # the accumulator itself, updated in place
             elif eqn.prim == "loop_reverse":
                 body = eqn.params["body"]
                 carried = body.params[eqn.params["nsave"]:]
+                for init, p in zip(eqn.ins[1:], carried):
+                    if init in eqn.params.get("buffers", ()):
+                        self.alias[init] = p  # the buffer is the accumulator from the start
                 for out, p in zip(eqn.outs, carried):
                     self.alias[out] = p
                 self.coalesce_carried(carried, body.results, body, set())

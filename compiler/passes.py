@@ -145,6 +145,8 @@ def rebuild_region_eqn(eqn, ins, subst):
     if "save" in params:
         body_subst = inner["body"]
         params["save"] = tuple(body_subst.get(v, v) for v in params["save"])
+    if "accumulates" in params:
+        params["accumulates"] = tuple(subst.get(v, v) for v in params["accumulates"])
     return type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc)
 
 

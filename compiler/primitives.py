@@ -179,6 +179,15 @@ for _name in ("unbroadcast", "sum_grad", "mean_grad", "extreme_grad", "prod_grad
            "prod_grad": _REDUCE, "transpose_grad": ("axes",), "concat_grad": (),
            "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",)}
     _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, differentiable=False, py=_fn)
+def _index_add(acc, g, *parts, index=None):
+    out = np.array(acc, dtype=np.result_type(acc, g), copy=True)
+    np.add.at(out, build_index(index, parts), g)
+    return out
+
+
+# Accumulation into a buffer the generated code owns (made by specialisation only).
+_prim("index_add", None, kwargs=("index",), internal=True, differentiable=False, py=_index_add)
+_prim("iadd", 2, internal=True, differentiable=False, py=operator.add)
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
     g, x, build_index(index, parts))
 PRIMS["cleared"].funcs[None] = lambda g, *parts, index=None: support.cleared(

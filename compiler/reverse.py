@@ -229,7 +229,8 @@ class Backprop:
         outs = [Var(inits[k] if isinstance(inits[k], Var) else "") for k in slots] \
             + [Var() for _ in rotations] + [Var(v) for v in closed_over]
         b.eqns.append(Eqn("loop_reverse", ins, outs,
-                          {"body": adjoint_body, "nsave": len(saved)}, b.loc))
+                          {"body": adjoint_body, "nsave": len(saved),
+                           "accumulates": tuple(closed_over)}, b.loc))
         parts = [(inits[k], out) for k, out in zip(slots, outs)]
         parts += list(zip(closed_over, outs[len(slots) + len(rotations):]))
         return forward, parts

@@ -86,6 +86,7 @@ RULES = {
     "squeeze":  ("x", "reshape_grad(g, x)"),
     "copy":     ("x", "g"),
     "astype":   ("x", None),                                    # made by the compiler only
+    "index_add": ("*xs",), "iadd": ("x y", None, None),
     # clip passes g where x was inside [lo, hi]; the bounds get none (they are usually constants).
     "clip":     ("x lo hi", "clip_grad(g, x, lo, hi)", None, None),
     "logaddexp": ("x y", "g * exp(x - out)", "g * exp(y - out)"),

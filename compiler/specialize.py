@@ -324,7 +324,7 @@ FRESH = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "asin", 
          "outer_grad_b", "astype", "float"}
 
 
-def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of):
+def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
     """Each array gradient the user receives: its own new array (never an input, a view or another
     gradient), zeros of the input's shape when nothing reached it, in the input's dtype."""
     defined = {}
@@ -342,8 +342,8 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of):
             r = b.emit("zeros_like", [param], lib="np", hint=param)
         else:
             producer = defined.get(r)
-            if producer is None or producer.prim not in FRESH or r in handed_out or \
-                    len(producer.outs) != 1:
+            if r not in fresh and (producer is None or producer.prim not in FRESH or
+                                   len(producer.outs) != 1) or r in handed_out:
                 r = b.emit("copy", [r], hint=r.hint)
             want, have = dtypes.get(param), dtypes.get(results[index])
             if want is not None and want != have and (have is not None or want != np.float64):
@@ -385,3 +385,70 @@ def float_gradients(graph, gradient_of, float_params):
         elif isinstance(r, Var) and r not in floats:
             results[index] = b.emit("float", [r], hint=r.hint)
     return Graph(graph.name, graph.params, b.eqns, results)
+
+
+def accumulate_in_place(graph, kinds, shapes, fresh=None):
+    """Reverse loops accumulate the gradient of an array they read into one buffer: it starts as
+    zeros of the array's shape, each iteration adds into it (`dX[k] += g`, `dW += t`), instead of
+    a new array per iteration. The loop's outputs for those buffers are added to `fresh`."""
+    fresh = set() if fresh is None else fresh
+    b = Builder()
+    for eqn in graph.eqns:
+        params = eqn.params
+        if regions(eqn):
+            params = {k: accumulate_in_place(v, kinds, shapes, fresh) if isinstance(v, Graph) else v
+                      for k, v in params.items()}
+        ins = list(eqn.ins)
+        if eqn.prim == "loop_reverse" and params.get("accumulates"):
+            targets = params["accumulates"]
+            body = params["body"]
+            n = len(targets)
+            acc_params = body.params[len(body.params) - n:]
+            owned = set()
+            for j, v in enumerate(targets):
+                init = ins[len(ins) - n + j]
+                if kinds.get(v) == "array" and isinstance(init, Const) and init.value == 0.0:
+                    b.loc = eqn.loc
+                    zeros = b.emit("zeros_like", [v], lib="np")
+                    kinds[zeros], shapes[zeros] = "array", shapes.get(v)
+                    ins[len(ins) - n + j] = zeros
+                    p = acc_params[j]
+                    kinds[p], shapes[p] = "array", shapes.get(v)
+                    owned.add(p)
+                    fresh.add(eqn.outs[len(eqn.outs) - n + j])
+            if owned:
+                params = {**params, "body": _accumulate_body(body, owned, kinds, shapes),
+                          "buffers": tuple(v for v in ins[len(ins) - n:] if isinstance(v, Var))}
+        b.eqns.append(Eqn(eqn.prim, ins, eqn.outs, params, eqn.loc))
+    return Graph(graph.name, graph.params, b.eqns, graph.results)
+
+
+def _accumulate_body(body, owned, kinds, shapes):
+    uses = {}
+    for e in body.eqns:
+        for a in e.ins:
+            if isinstance(a, Var):
+                uses[a] = uses.get(a, 0) + 1
+    for r in body.results:
+        if isinstance(r, Var):
+            uses[r] = uses.get(r, 0) + 1
+    made = {e.out: e for e in body.eqns if len(e.outs) == 1}
+    drop = set()
+    eqns = []
+    for e in body.eqns:
+        if e.prim == "add" and any(a in owned for a in e.ins):
+            acc = e.ins[0] if e.ins[0] in owned else e.ins[1]
+            other = e.ins[1] if acc is e.ins[0] else e.ins[0]
+            src = made.get(other)
+            if src is not None and src.prim == "index_grad" and uses.get(other) == 1:
+                drop.add(src)
+                new = Eqn("index_add", (acc, src.ins[0]) + tuple(src.ins[2:]), e.outs,
+                          {"index": src.params["index"]}, e.loc)
+            else:
+                new = Eqn("iadd", (acc, other), e.outs, {}, e.loc)
+            kinds[e.out], shapes[e.out] = "array", shapes.get(acc)
+            eqns.append(new)
+            continue
+        eqns.append(e)
+    eqns = [e for e in eqns if e not in drop]
+    return Graph(body.name, body.params, eqns, body.results)

@@ -196,3 +196,19 @@ def loop_variable_in_numpy(x, n=4):
     for i in range(n):
         s += np.sin(x * (i + 1))
     return s
+
+
+def rows_of_array(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.tanh(row @ w) ** 2
+    return total
+
+
+def rows_with_break(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.sum(row * w)
+        if total > 1.0:
+            break
+    return total * total

@@ -4,6 +4,8 @@ Points are chosen away from branch switches (a difference quotient across a swit
 jump, not the derivative); several points per function take different paths."""
 import math
 
+import numpy as np
+
 import pytest
 
 from compiler import GradError, check_grad, grad, value_and_grad
@@ -167,3 +169,22 @@ def test_unsupported_control_flow_is_a_clear_error(fn, needle):
     message = str(info.value)
     assert needle in message
     assert "test_control_flow.py" in message and "^" in message
+
+
+@pytest.mark.parametrize("fn", [cf.rows_of_array, cf.rows_with_break])
+def test_loop_over_array_rows_matches_central_differences(fn):
+    rng = np.random.default_rng(7)
+    X, w = rng.normal(size=(6, 3)), rng.normal(size=3)
+    value, (gX, gw) = value_and_grad(fn, wrt=(0, 1))(X, w)
+    assert value == pytest.approx(fn(X, w), rel=1e-12)
+    assert compare(gX, numerical_grad(fn, (X, w), 0))[2]
+    assert compare(gw, numerical_grad(fn, (X, w), 1))[2]
+    assert gX.shape == X.shape and gw.shape == w.shape
+
+
+def test_reverse_loop_accumulates_into_one_buffer():
+    rng = np.random.default_rng(8)
+    X, w = rng.normal(size=(6, 3)), rng.normal(size=3)
+    source = grad(cf.rows_of_array, wrt=(0, 1)).source_for(X, w)
+    assert "dX = np.zeros_like(X)" in source and "dX[k] += " in source
+    assert "zeros_like(X)" not in source.split("reversed(tape)")[1]  # no new array per iteration
