@@ -11,6 +11,7 @@
     print(f.source)      # the generated gradient code
 """
 from .api import check_grad, grad, value_and_grad, GradCheckReport
+from .custom import register
 from .errors import GradError
 
-__all__ = ["grad", "value_and_grad", "check_grad", "GradCheckReport", "GradError"]
+__all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError"]

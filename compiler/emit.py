@@ -132,6 +132,8 @@ class Emitter:
     def bind(self, preferred, obj, key=None):
         """A factory parameter holding `obj`, named `preferred` unless that would shadow a user name."""
         key = ("obj", id(obj)) if key is None else key
+        if not preferred.isidentifier():  # a lambda, say
+            preferred = "helper"
         name = self._bound.get(key)
         if name is not None:
             return name
@@ -245,6 +247,12 @@ class Emitter:
                     "clip", "logaddexp", "transpose", "expand_dims", "squeeze", "copy",
                     "sum", "mean", "amax", "amin", "prod") or (prim == "matmul" and eqn.params.get("lib")):
             return self.np_call(prim, ins, self.keywords(eqn))
+        if prim == "user_vjp":
+            fn = eqn.params["vjp"]
+            return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", "vjp"), fn), ast.Load()), ins, [])
+        if prim.startswith("user_"):  # a registered function: called as it is
+            fn = p.funcs[None]
+            return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", prim), fn), ast.Load()), ins, [])
         if p.internal:
             return self.helper_call(eqn, ins)
         if prim == "select" and not array:

@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import GradError, Location, error_at
 from .ir import Builder, Const, Eqn, Graph, Var
+from .custom import USER_RESOLVE
 from .primitives import METHODS, MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC
 
 ARRAY_CALLS = {"sum", "mean", "amax", "amin", "prod", "transpose", "reshape", "expand_dims",
@@ -1219,6 +1220,12 @@ class Lowering:
         if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
             return self.array_literal(args[0], node, src)
         prim = _lookup(RESOLVE, obj)
+        user = _lookup(USER_RESOLVE, obj)
+        if user is not None:  # a function with a rule of the user's (compiler.register)
+            if kwargs:
+                raise error_at(src.location(node), f"{label}() is registered with a rule: pass its "
+                                                   "arguments by position.")
+            return self.b.emit(user, [self.as_atom(v, src, node) for v in args])
         if prim is not None:
             return self.call_primitive(prim, args, kwargs, node, src, label)
         variadic = _lookup(VARIADIC, obj)
@@ -1259,8 +1266,10 @@ class Lowering:
                 self.active_calls.pop()
         raise error_at(src.location(node.func),
                        f"{label} has no derivative rule and no Python source to differentiate. "
-                       "Write it in terms of supported functions (see the README's list), or wrap "
-                       "a Python implementation of it in a `def`.")
+                       "Write it in terms of supported functions (see the README's list), wrap "
+                       "a Python implementation of it in a `def`, or register a rule for it: "
+                       f"compiler.register({label.split('.')[-1]}, vjp) with vjp(g, out, *args) "
+                       "returning each argument's gradient.")
 
     def _parse_callee(self, obj, src, node):
         try:

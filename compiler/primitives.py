@@ -188,6 +188,8 @@ def _index_add(acc, g, *parts, index=None):
 # Accumulation into a buffer the generated code owns (made by specialisation only).
 _prim("index_add", None, kwargs=("index",), internal=True, differentiable=False, py=_index_add)
 _prim("iadd", 2, internal=True, differentiable=False, py=operator.add)
+_prim("user_vjp", None, internal=True, differentiable=False,
+      py=lambda g, out, *args, vjp=None: vjp(g, out, *args), kwargs=("vjp",))
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
     g, x, build_index(index, parts))
 PRIMS["cleared"].funcs[None] = lambda g, *parts, index=None: support.cleared(

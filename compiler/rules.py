@@ -86,7 +86,7 @@ RULES = {
     "squeeze":  ("x", "reshape_grad(g, x)"),
     "copy":     ("x", "g"),
     "astype":   ("x", None),                                    # made by the compiler only
-    "index_add": ("*xs",), "iadd": ("x y", None, None),
+    "index_add": ("*xs",), "iadd": ("x y", None, None), "user_vjp": ("*xs",),
     # clip passes g where x was inside [lo, hi]; the bounds get none (they are usually constants).
     "clip":     ("x lo hi", "clip_grad(g, x, lo, hi)", None, None),
     "logaddexp": ("x y", "g * exp(x - out)", "g * exp(y - out)"),
@@ -156,6 +156,16 @@ def vjp(builder, eqn, g, wanted):
     """
     if eqn.prim in ("concatenate", "stack"):
         return _join_vjp(builder, eqn, g, wanted)
+    from .custom import USER_VJP
+    if eqn.prim in USER_VJP:  # the user's own rule, called by the generated code
+        if not any(wanted):
+            return [None] * len(eqn.ins)
+        hints = [a if isinstance(a, Var) else "" for a in eqn.ins]
+        outs = builder.emit_multi("user_vjp", [g, eqn.out] + list(eqn.ins),
+                                  [h for h in hints], vjp=USER_VJP[eqn.prim])
+        for o, h in zip(outs, hints):
+            o.hint = h
+        return [o if w else None for o, w in zip(outs, wanted)]
     rule = rule_for(eqn.prim)
     env = dict(zip(rule.names, eqn.ins))
     if rule.rest is not None:
