@@ -122,7 +122,7 @@ class Compiled:
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
-        self.primal, self.lowering = frontend.lower(fn)
+        self.primal, self.lowering = frontend.lower(fn)  # as written: what f.graph shows
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -131,7 +131,8 @@ class Compiled:
         self.kwonly = [a.arg for a in spec.kwonlyargs]
         self.signature = inspect.signature(fn)
         try:
-            raw = reverse(self.primal, self.wrt, with_value)
+            # differentiated after folding, sharing and pruning (lists never stacked, say)
+            raw = reverse(optimize(self.primal), self.wrt, with_value)
         except MissingRule as exc:  # a primitive without a rule: our bug, said plainly
             raise GradError(str(exc)) from None
         self.grad_graph = materialize_results(optimize(raw))

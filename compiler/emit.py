@@ -37,6 +37,7 @@ _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
 
 
 _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
+               "list_append": "emit_list_append",
                "index_add": "emit_accumulate", "iadd": "emit_accumulate",
                "loop_reverse": "emit_loop_reverse", "setitem": "emit_setitem",
                "cleared": "emit_setitem", "index_grad": "emit_index_grad"}
@@ -226,6 +227,10 @@ class Emitter:
             return ast.Subscript(ins[0], indexing.to_ast(eqn.params["index"], ins[1:]), ast.Load())
         if prim == "tuple":
             return ast.Tuple(ins, ast.Load())
+        if prim == "list_new":
+            return ast.List([], ast.Load())
+        if prim == "stack_list":
+            return self.np_call("stack", ins, self.keywords(eqn))
         if prim == "astype":
             return ast.Call(ast.Attribute(ins[0], "astype", ast.Load()),
                             [ast.Constant(eqn.params["dtype"])], [])
@@ -390,6 +395,13 @@ class Emitter:
         target = ast.Subscript(ast.Name(self.name(eqn.out), ast.Load()), index, ast.Store())
         return [ast.Assign([out], copy, lineno=0), ast.Assign([target], value, lineno=0)] + \
             ([self.record_stmt(eqn.out)] if self.recorder else [])
+
+    def emit_list_append(self, eqn):
+        """`terms.append(v)`: the list the generated code made, grown in place (its old value is
+        never read again)."""
+        call = ast.Call(ast.Attribute(self.atom(eqn.ins[0]), "append", ast.Load()),
+                        [self.atom(eqn.ins[1])], [])
+        return [ast.Expr(call)]
 
     def emit_accumulate(self, eqn):
         """Add into an accumulator the generated code owns: `dX[k] += g` or `dW += t` (np.add.at
@@ -588,7 +600,7 @@ class Emitter:
                         self.alias[out] = p
                 self.coalesce_carried(params, body.results[:ncarried], body, saved,
                                       _push_position(body, saved))
-            elif eqn.prim in ("index_add", "iadd"):
+            elif eqn.prim in ("index_add", "iadd", "list_append"):
                 self.alias[eqn.out] = eqn.ins[0]  # the accumulator itself, updated in place
             elif eqn.prim == "loop_reverse":
                 body = eqn.params["body"]

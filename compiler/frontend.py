@@ -615,6 +615,10 @@ class Lowering:
         value = self.as_atom(self.expr(call.args[0], scope), src, call.args[0])
         scope.vars[name + "<sum>"] = self.b.emit("add", [scope.lookup(name + "<sum>"), value],
                                                  hint=name + "_sum")
+        items = scope.lookup(name + "<items>")
+        position = self.b.emit("len", [items], hint=name + "_index")
+        scope.vars[name + "<items>"] = self.b.emit("list_append", [items, value, position],
+                                                   hint=name)
         scope.vars[name + "<len>"] = self.b.emit("add", [scope.lookup(name + "<len>"), Const(1)],
                                                  hint=name + "_len")
 
@@ -830,7 +834,7 @@ class Lowering:
         src = scope.src
         assigned = _stored_names(node.body)
         for name in _appended_names(node.body):
-            assigned |= {name + "<sum>", name + "<len>"}
+            assigned |= {name + "<sum>", name + "<len>", name + "<items>"}
         if index_name is not None and index_name in assigned:
             raise error_at(src.location(node.target),
                            f"the loop assigns to its own variable `{index_name}`: use another name.")
@@ -916,6 +920,8 @@ class Lowering:
             scope.vars[target.id] = ListRef(target.id)
             scope.vars[target.id + "<sum>"] = Const(0)
             scope.vars[target.id + "<len>"] = Const(0)
+            # the items themselves, for np.stack(terms); pruned as dead code when never stacked
+            scope.vars[target.id + "<items>"] = self.b.emit("list_new", [], hint=target.id)
             self.user_locals.add(target.id)
             return
         if isinstance(target, ast.Name):
@@ -955,6 +961,7 @@ class Lowering:
 
     def expr(self, node, scope):
         src = scope.src
+        self.current_scope = scope
         loc_node = node
         if isinstance(node, ast.Constant):
             return self.constant(node.value, src, node)
@@ -1217,6 +1224,8 @@ class Lowering:
             return scope.lookup(key)
         if obj is builtins.len and len(args) == 1 and isinstance(args[0], TupleVal):
             return Const(len(args[0].items))
+        if obj in (np.array, np.asarray) and len(args) == 1 and isinstance(args[0], ListRef):
+            return self.b.emit("stack_list", [self.lookup_list(args[0], node, src)], axis=0)
         if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
             return self.array_literal(args[0], node, src)
         prim = _lookup(RESOLVE, obj)
@@ -1362,6 +1371,10 @@ class Lowering:
             return self.b.emit(prim, [x], **({"axis": axis} if axis is not None else {}))
         if prim in ("concatenate", "stack"):
             seq = args[0] if args else kwargs.pop("arrays", None)
+            if prim == "stack" and isinstance(seq, ListRef):  # a list built with append()
+                axis = self.static(take("axis", 1, Const(0)), src, node, "axis")
+                items = self.lookup_list(seq, node, src)
+                return self.b.emit("stack_list", [items], axis=axis)
             if not isinstance(seq, TupleVal):
                 raise error_at(src.location(node),
                                f"{label}() takes a tuple or list of arrays written in the call.")
@@ -1382,6 +1395,9 @@ class Lowering:
         if prim == "arange":
             return self.b.emit("arange", [self.as_atom(a, src, node) for a in args], lib="np")
         raise error_at(src.location(node), f"{label}() is not supported here.")
+
+    def lookup_list(self, ref, node, src):
+        return self.current_scope.lookup(ref.name + "<items>")
 
     def no_more(self, kwargs, args, max_args, label, src, node):
         if kwargs or len(args) > max_args:

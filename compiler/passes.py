@@ -224,7 +224,43 @@ def eliminate_dead_code(graph, extra_live=()):
     return Graph(graph.name, graph.params, kept, graph.results)
 
 
+def _prune_loop_slots(eqn, live):
+    """A loop-carried value that nothing after the loop reads, and that no other carried value,
+    the stop flag or the test needs, is dropped with everything that computes it."""
+    body = eqn.params["body"]
+    ncarried = len(body.results) - 1
+    nfixed = len(eqn.ins) - ncarried
+    nindex = len(body.params) - ncarried
+    params = body.params[nindex:]
+    keep = {k for k in range(ncarried) if eqn.outs[k] in live}
+    test = eqn.params.get("test")
+    while True:
+        wanted = [body.results[k] for k in sorted(keep)] + [body.results[-1]]
+        pruned = eliminate_dead_code(Graph(body.name, body.params, body.eqns, wanted))
+        used = set(free_vars(Graph("", [], pruned.eqns, wanted)))
+        if test is not None:
+            used |= set(free_vars(Graph("", [], test.eqns, test.results)))
+        grown = keep | {k for k, p in enumerate(params) if p in used}
+        if grown == keep:
+            break
+        keep = grown
+    if len(keep) == ncarried:
+        return eqn
+    kept = sorted(keep)
+    new_params = body.params[:nindex] + [params[k] for k in kept]
+    new_body = Graph(body.name, new_params, body.eqns,
+                     [body.results[k] for k in kept] + [body.results[-1]])
+    regions_ = {"body": new_body}
+    if test is not None:
+        regions_["test"] = Graph(test.name, [params[k] for k in kept], test.eqns, test.results)
+    ins = list(eqn.ins[:nfixed]) + [eqn.ins[nfixed + k] for k in kept]
+    return type(eqn)(eqn.prim, ins, [eqn.outs[k] for k in kept], {**eqn.params, **regions_},
+                     eqn.loc)
+
+
 def _prune_region_eqn(eqn, live):
+    if eqn.prim in ("for", "while") and "save" not in eqn.params:
+        eqn = _prune_loop_slots(eqn, live)
     params = dict(eqn.params)
     outs = list(eqn.outs)
     if eqn.prim == "cond":

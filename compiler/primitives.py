@@ -169,15 +169,26 @@ _prim("ones_like", 1, differentiable=False, np=np.ones_like)
 _prim("full", None, differentiable=False, np=lambda value, *s: np.full(s, value))
 _prim("arange", None, differentiable=False, np=np.arange)
 _prim("tuple", None, differentiable=False, py=lambda *xs: xs)
+
+
+def _list_append(items, value, position):
+    return list(items) + [value]
+
+
+# Lists built with append(): a value in the IR (functional), appended in place in generated code.
+_prim("list_new", 0, differentiable=False, py=lambda: [])
+_prim("list_append", 3, py=_list_append)
+_prim("stack_list", 1, kwargs=("axis",), py=lambda items, axis=0: np.stack(items, axis=axis))
 # Adjoint helpers (compiler/support.py): made by the reverse pass, never by the user.
 for _name in ("unbroadcast", "sum_grad", "mean_grad", "extreme_grad", "prod_grad",
               "matmul_grad_a", "matmul_grad_b", "index_grad", "cleared", "transpose_grad",
               "reshape_grad", "concat_grad", "stack_grad", "clip_grad", "outer_grad_a",
-              "outer_grad_b"):
+              "outer_grad_b", "moveaxis_grad"):
     _fn = getattr(support, _name)
     _kw = {"sum_grad": _REDUCE, "mean_grad": _REDUCE, "extreme_grad": _REDUCE,
            "prod_grad": _REDUCE, "transpose_grad": ("axes",), "concat_grad": (),
-           "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",)}
+           "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",),
+           "moveaxis_grad": ("axis",)}
     _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, differentiable=False, py=_fn)
 def _index_add(acc, g, *parts, index=None):
     out = np.array(acc, dtype=np.result_type(acc, g), copy=True)

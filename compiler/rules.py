@@ -87,6 +87,11 @@ RULES = {
     "copy":     ("x", "g"),
     "astype":   ("x", None),                                    # made by the compiler only
     "index_add": ("*xs",), "iadd": ("x y", None, None), "user_vjp": ("*xs",),
+    # A list's adjoint is the adjoint of the array it is stacked into, items along the first axis:
+    # an appended value gets its own row of it.
+    "list_new": ("",),
+    "list_append": ("items v pos", "g", "getitem(g, pos, index=first)", None),
+    "stack_list": ("items", "moveaxis_grad(g, axis=axis)"),
     # clip passes g where x was inside [lo, hi]; the bounds get none (they are usually constants).
     "clip":     ("x lo hi", "clip_grad(g, x, lo, hi)", None, None),
     "logaddexp": ("x y", "g * exp(x - out)", "g * exp(y - out)"),
@@ -171,6 +176,7 @@ def vjp(builder, eqn, g, wanted):
     if rule.rest is not None:
         env["*" + rule.rest] = list(eqn.ins[len(rule.names):])
     env.update({k: v for k, v in eqn.params.items() if k != "lib"})
+    env["first"] = ("atom",)
     env["g"] = g
     env["out"] = eqn.out
     lib = eqn.params.get("lib")

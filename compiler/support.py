@@ -181,3 +181,8 @@ def outer_grad_a(g, b):
 
 def outer_grad_b(g, a):
     return np.matmul(np.ravel(a), g)
+
+
+def moveaxis_grad(g, axis=0):
+    """The adjoint of np.stack(items, axis) as a list: the items along the first axis."""
+    return np.moveaxis(g, axis, 0) if axis else g

@@ -212,3 +212,22 @@ def rows_with_break(X, w):
         if total > 1.0:
             break
     return total * total
+
+
+def stacked_list(x, n=4):
+    terms = []
+    for i in range(n):
+        if i % 2 == 0:
+            terms.append(np.sin(x * i))
+        else:
+            terms.append(x ** 2 * i)
+    Y = np.stack(terms)
+    return np.sum(Y * Y) + sum(terms).sum() / len(terms)
+
+
+def stacked_scalars_axis1(x, y):
+    rows = []
+    for k in range(3):
+        rows.append(np.array([x * k, y + k, x * y]))
+    M = np.stack(rows, axis=1)
+    return np.sum(M ** 2 * np.arange(3.0))

@@ -188,3 +188,16 @@ def test_reverse_loop_accumulates_into_one_buffer():
     source = grad(cf.rows_of_array, wrt=(0, 1)).source_for(X, w)
     assert "dX = np.zeros_like(X)" in source and "dX[k] += " in source
     assert "zeros_like(X)" not in source.split("reversed(tape)")[1]  # no new array per iteration
+
+
+def test_list_built_in_a_loop_then_stacked():
+    x = np.array([0.3, -0.8, 1.1])
+    g = grad(cf.stacked_list)(x)
+    assert compare(g, numerical_grad(cf.stacked_list, (x,), 0))[2]
+    assert "np.stack(" in grad(cf.stacked_list).source_for(x)
+
+
+def test_list_of_scalars_stacked_along_axis_1():
+    g = grad(cf.stacked_scalars_axis1, wrt=(0, 1))(0.7, -0.4)
+    for i in range(2):
+        assert g[i] == pytest.approx(numerical_grad(cf.stacked_scalars_axis1, (0.7, -0.4), i), rel=1e-7)

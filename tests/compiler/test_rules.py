@@ -625,6 +625,13 @@ def a_constructors(x):
     return _aseed(c * x + np.zeros_like(x) + np.ones_like(x) * x)
 
 
+def a_list_stack(x):
+    terms = []
+    terms.append(np.sin(x))
+    terms.append(x * x)
+    return _aseed(np.stack(terms, axis=1))
+
+
 def a_shape_queries(x):
     k = np.shape(x)[0] + np.ndim(x) + np.size(x) + len(x)
     return _aseed(k * x)
@@ -682,6 +689,8 @@ ARRAY_CASES = [
     ("ndim", np.ndim, a_shape_queries, (_n(3),)),
     ("size", np.size, a_shape_queries, (_n(3),)),
     ("len", len, a_shape_queries, (_n(3),)),
+    ("list_append", None, a_list_stack, (_n(3),)),
+    ("stack_list", None, a_list_stack, (_n(3),)),
 ]
 
 ARRAY_PARAMS = [pytest.param(fn, args, id=f"{fn.__name__}-{prim}") for prim, _obj, fn, args in ARRAY_CASES]
