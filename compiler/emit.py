@@ -5,16 +5,17 @@ arguments and the user's globals: the functions it calls (`sin`, `np`...) and th
 cells. The loader never calls the factory; it takes the inner function's code and gives it those
 values as closure cells, so a name lookup costs one LOAD_DEREF and the user's cells stay live.
 
-    def make_f_grad(respecialize):
+    def make_f_grad(type, float, respecialize):
         def f_grad(x, y, z):
-            if type(x) is not float or ...:
+            if type(x) is not float:
                 return respecialize(x, y, z)
+            ...
             # line 3: q = x + y
             q = x + y
             # gradient of line 4: return q * z
             ...
             return z, z, q
-        return make_f_grad
+        return f_grad
 
 Every value is named from the user's names (see ir.Namer); none shadows a name the code reads.
 """

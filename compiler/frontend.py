@@ -16,7 +16,6 @@ import ast
 import builtins
 import inspect
 import linecache
-import numbers
 import textwrap
 import types
 

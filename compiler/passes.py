@@ -4,8 +4,8 @@
   constants folded, `select` on a known condition); the Builder calls it as equations are made.
 - `rebuild` re-emits every equation through `simplify` and shares common subexpressions.
 - `eliminate_dead_code` drops equations whose results nothing reads.
-No pass changes what a graph computes on finite inputs; tests run every pass against the reference
-evaluator (evaluate.py). `x * 0` is not folded: with x = inf or nan, IEEE arithmetic gives nan.
+No pass changes what a graph computes on finite inputs; tests run every pass against a reference
+evaluator (tests/compiler/reference_eval.py). `x * 0` is not folded: with x = inf or nan, IEEE arithmetic gives nan.
 """
 from __future__ import annotations
 

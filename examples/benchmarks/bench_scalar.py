@@ -14,11 +14,12 @@ import os
 import statistics
 import sys
 import time
-import timeit
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from compiler import value_and_grad  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 
 def f57(x, y, z):
@@ -105,28 +106,18 @@ def f100_source():
     return "\n".join(lines) + "\n"
 
 
-def median_time(fn, args, number=20000, repeat=7):
-    times = timeit.repeat(lambda: fn(*args), number=number, repeat=repeat)
-    return statistics.median(times) / number
-
-
 def main():
     args = (0.3, -0.7, 0.45)
-    rows = []
-    primal = median_time(f57, args)
-    rows.append(("plain Python primal f57", primal))
     start = time.perf_counter()
     vg = value_and_grad(f57, wrt=(0, 1, 2))
     build57 = time.perf_counter() - start
-    ours = median_time(vg, args)
-    rows.append(("sourcead value_and_grad", ours))
-    hand = median_time(hand_written, args)
-    rows.append(("hand-written backward pass", hand))
     # the hand-written pass must agree with ours, or the comparison means nothing
     v1, g1 = vg(*args)
     v2, g2 = hand_written(*args)
     assert abs(v1 - v2) < 1e-9 and all(abs(p - q) < 1e-9 for p, q in zip(g1, g2)), (g1, g2)
-
+    systems = {"plain Python primal f57": lambda: f57(*args),
+               "sourcead value_and_grad": lambda: vg(*args),
+               "hand-written backward pass": lambda: hand_written(*args)}
     try:
         import jax
         jax.config.update("jax_enable_x64", True)
@@ -144,9 +135,7 @@ def main():
             return h * h + g - a * e
 
         jvg = jax.jit(jax.value_and_grad(f57_jax, argnums=(0, 1, 2)))
-        jvg(*args)[0].block_until_ready()
-        rows.append(("jax.jit(value_and_grad)",
-                     median_time(lambda *a: jvg(*a)[0].block_until_ready(), args, number=2000)))
+        systems["jax.jit(value_and_grad)"] = lambda: jvg(*args)[0].block_until_ready()
     except ImportError:
         print("(jax not installed: skipped; pip install -e .[bench])")
     try:
@@ -167,7 +156,7 @@ def main():
             out.backward()
             return out.item(), tuple(t.grad.item() for t in xs)
 
-        rows.append(("PyTorch eager", median_time(torch_vg, args, number=300)))
+        systems["PyTorch eager"] = lambda: torch_vg(*args)
     except ImportError:
         print("(torch not installed: skipped; pip install -e .[bench])")
     try:
@@ -186,13 +175,18 @@ def main():
             return h * h + g - a * e
 
         agvg = autograd.value_and_grad(f57_ag, argnum=(0, 1, 2))
-        rows.append(("HIPS autograd", median_time(agvg, args, number=100)))
+        systems["HIPS autograd"] = lambda: agvg(*args)
     except ImportError:
         print("(autograd not installed: skipped; pip install -e .[bench])")
 
-    print(f"\nScalar workload f57 (57 primitive ops, 3 inputs), medians of 7 repeats, one run")
+    times = interleaved(systems)
+    primal = times["plain Python primal f57"]
+    ours = times["sourcead value_and_grad"]
+    hand = times["hand-written backward pass"]
+    print("\nScalar workload f57 (57 primitive ops, 3 inputs); every system timed in the same "
+          "interleaved rounds, medians")
     print(f"{'':32} {'µs/call':>10} {'x primal':>10}")
-    for name, t in rows:
+    for name, t in times.items():
         print(f"{name:32} {t * 1e6:10.2f} {t / primal:10.1f}")
     print(f"{'sourcead vs hand-written':32} {'':10} {ours / hand:10.2f}")
 
