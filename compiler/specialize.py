@@ -356,26 +356,65 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
     return Graph(graph.name, graph.params, b.eqns, results)
 
 
-def float_gradients(graph, gradient_of, float_params):
-    """Scalar code: a gradient of a float argument is a float, as `1.0 * n` would be in Python
-    (the optimiser folds `1.0 * n` to `n`, which may be an int or a bool)."""
-    floats = set(float_params)
-    arithmetic = {"add", "sub", "mul", "pow", "mod", "neg", "max", "min", "abs", "floordiv"}
-    for eqn in graph.eqns:
-        ins = eqn.ins
-        known = [isinstance(a, Const) and isinstance(a.value, float) or a in floats for a in ins]
-        if eqn.prim in arithmetic:
+_ARITHMETIC = {"add", "sub", "mul", "pow", "mod", "neg", "max", "min", "abs", "floordiv"}
+_NOT_FLOAT = {"global", "cell", "int", "round", "floor", "ceil", "trunc", "len", "shape", "getitem",
+              "sign", "range_len", "lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or",
+              "list_new", "list_append", "tuple"}
+
+
+def _is_float(a, floats):
+    return isinstance(a, Const) and isinstance(a.value, float) or a in floats
+
+
+def _float_values(eqns, floats):
+    """Add to `floats` the values sure to be Python floats (a loop-carried value is one when it
+    starts as one and each iteration keeps it one)."""
+    for eqn in eqns:
+        prim, ins = eqn.prim, eqn.ins
+        if prim == "cond":
+            then, other = eqn.params["then"], eqn.params["else"]
+            _float_values(then.eqns, floats)
+            _float_values(other.eqns, floats)
+            for out, a, b in zip(eqn.outs, then.results, other.results):
+                if _is_float(a, floats) and _is_float(b, floats):
+                    floats.add(out)
+            continue
+        if prim in ("for", "while", "loop_reverse"):
+            body = eqn.params["body"]
+            if prim == "loop_reverse":
+                params = body.params[eqn.params["nsave"]:]
+                inits, results = ins[1:], body.results
+            else:
+                n = len(body.results) - 1
+                params = body.params[len(body.params) - n:]
+                inits, results = ins[len(ins) - n:], body.results[:n]
+            trial = set(floats) | {p for p, i in zip(params, inits) if _is_float(i, floats)}
+            if "test" in eqn.params:
+                _float_values(eqn.params["test"].eqns, trial)
+            _float_values(body.eqns, trial)
+            steady = {p for p, r in zip(params, results) if p in trial and _is_float(r, trial)}
+            if steady == {p for p in params if p in trial}:
+                floats.update(trial)  # the assumption held: every iteration keeps them floats
+                floats.update(o for o, p in zip(eqn.outs, params) if p in steady)
+            continue
+        known = [_is_float(a, floats) for a in ins]
+        if prim in _ARITHMETIC:
             is_float = any(known)
-        elif eqn.prim == "select":
+        elif prim == "select":
             is_float = known[1] and known[2]
-        elif eqn.prim in ("cond", "for", "while", "loop_reverse", "global", "cell", "int", "round",
-                          "floor", "ceil", "trunc", "len", "shape", "getitem", "sign", "range_len") \
-                or eqn.prim in ("lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"):
+        elif prim in _NOT_FLOAT:
             is_float = False
         else:  # division and the functions of math: always float
             is_float = True
         if is_float:
             floats.update(eqn.outs)
+
+
+def float_gradients(graph, gradient_of, float_params):
+    """Scalar code: a gradient of a float argument is a float, as `1.0 * n` would be in Python
+    (the optimiser folds `1.0 * n` to `n`, which may be an int or a bool)."""
+    floats = set(float_params)
+    _float_values(graph.eqns, floats)
     b = Builder(list(graph.eqns))
     results = list(graph.results)
     for index, _param in gradient_of:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import sys
-import timeit
 import tracemalloc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from compiler import value_and_grad  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 
 def recurrence(w, b, n=100):
@@ -53,20 +53,15 @@ def hand_written(w, b, n=100):
     return total, (dw, db)
 
 
-def median_time(fn, args, number, repeat=7):
-    return statistics.median(timeit.repeat(lambda: fn(*args), number=number, repeat=repeat)) / number
-
-
 def main():
     args = (0.8, 0.1)
     vg = value_and_grad(recurrence, wrt=(0, 1))
     v1, g1 = vg(*args)
     v2, g2 = hand_written(*args)
     assert abs(v1 - v2) < 1e-9 and all(abs(p - q) < 1e-9 for p, q in zip(g1, g2)), (g1, g2)
-    rows = [("plain Python primal", median_time(recurrence, args, 2000))]
-    primal = rows[0][1]
-    rows.append(("sourcead value_and_grad", median_time(vg, args, 2000)))
-    rows.append(("hand-written backward loop", median_time(hand_written, args, 2000)))
+    systems = {"plain Python primal": lambda: recurrence(*args),
+               "sourcead value_and_grad": lambda: vg(*args),
+               "hand-written backward loop": lambda: hand_written(*args)}
     try:
         import jax
         jax.config.update("jax_enable_x64", True)
@@ -81,9 +76,7 @@ def main():
             return total
 
         jvg = jax.jit(jax.value_and_grad(rec_jax, argnums=(0, 1)))
-        jvg(*args)[0].block_until_ready()
-        rows.append(("jax.jit(value_and_grad)",
-                     median_time(lambda *a: jvg(*a)[0].block_until_ready(), args, 500)))
+        systems["jax.jit(value_and_grad)"] = lambda: jvg(*args)[0].block_until_ready()
     except ImportError:
         print("(jax not installed: skipped; pip install -e .[bench])")
     try:
@@ -100,11 +93,14 @@ def main():
             total.backward()
             return total.item(), (wt.grad.item(), bt.grad.item())
 
-        rows.append(("PyTorch eager", median_time(rec_torch, args, 20)))
+        systems["PyTorch eager"] = lambda: rec_torch(*args)
     except ImportError:
         print("(torch not installed: skipped; pip install -e .[bench])")
+    rows = list(interleaved(systems).items())
+    primal = rows[0][1]
 
-    print("\nRecurrence, 100 iterations, value and gradient w.r.t. (w, b); medians of 7 repeats, one run")
+    print("\nRecurrence, 100 iterations, value and gradient w.r.t. (w, b); all systems timed in the "
+          "same interleaved rounds, medians")
     print(f"{'':32} {'µs/call':>10} {'x primal':>10}")
     ours = rows[1][1]
     for name, t in rows:
