@@ -13,16 +13,17 @@ primal's peak.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import timeit
 import tracemalloc
+import types
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from compiler import value_and_grad  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 
 def mlp_loss(W1, b1, W2, b2, X, Y):
@@ -52,13 +53,6 @@ def workloads():
     a3 = ([rng.normal(size=100) * 0.1, 0.1, X, (X @ rng.normal(size=100) > 0).astype(float)], (0, 1))
     return {"A1 MLP": (mlp_loss, *a1), "A2 elementwise 1e6": (elementwise, *a2),
             "A3 logistic 10000x100": (logreg, *a3)}
-
-
-def median(fn, number=None, repeat=9):
-    if number is None:
-        t = timeit.timeit(fn, number=1)
-        number = max(1, int(0.05 / max(t, 1e-7)))
-    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 
 def torch_version(name):
@@ -116,35 +110,29 @@ def main():
     for name, (fn, args, wrt) in workloads().items():
         vg = value_and_grad(fn, wrt=wrt)
         vg(*args)
-        primal = median(lambda: fn(*args))
-        ours = median(lambda: vg(*args))
-        row = {"name": name, "primal": primal, "ours": ours}
+        systems = {"primal": lambda: fn(*args), "ours": lambda: vg(*args)}
         try:
             run = torch_version(name)
-            row["torch"] = median(lambda: run(args, wrt))
+            systems["torch"] = lambda: run(args, wrt)
         except ImportError:
-            row["torch"] = None
+            pass
         try:
             jax, jf = jax_version(name, fn)
             jvg = jax.jit(jax.value_and_grad(jf, argnums=wrt))
             jvg(*args)[0].block_until_ready()
-            row["jax"] = median(lambda: jvg(*args)[0].block_until_ready())
+            systems["jax"] = lambda: jvg(*args)[0].block_until_ready()
         except ImportError:
-            row["jax"] = None
+            pass
         try:
             import autograd
             import autograd.numpy as anp
-            import builtins
-            saved_np = fn.__globals__["np"]
-            fn.__globals__["np"] = anp  # the same source, run on autograd's traced NumPy
-            try:
-                agvg = autograd.value_and_grad(lambda *a: fn(*a), argnum=wrt)
-                row["autograd"] = median(lambda: agvg(*args))
-            finally:
-                fn.__globals__["np"] = saved_np
-            del builtins
+            ag_fn = types.FunctionType(fn.__code__, {**fn.__globals__, "np": anp}, fn.__name__)
+            agvg = autograd.value_and_grad(ag_fn, argnum=wrt)  # the same source on autograd's NumPy
+            systems["autograd"] = lambda: agvg(*args)
         except ImportError:
-            row["autograd"] = None
+            pass
+        row = {"name": name, "torch": None, "jax": None, "autograd": None}
+        row.update(interleaved(systems, rounds=9, target=0.05))
         rows.append(row)
         if name.startswith("A2"):
             tracemalloc.start()
@@ -156,7 +144,8 @@ def main():
             tracemalloc.stop()
             a2_memory = (p_peak, g_peak)
 
-    print("\nArray workloads, float64, medians of 9 repeats in one run (ms per value+gradient call)")
+    print("\nArray workloads, float64, ms per value+gradient call: every system timed in the same "
+          "interleaved rounds, medians")
     header = f"{'workload':24} {'primal':>8} {'sourcead':>9} {'x primal':>9}"
     peers = [p for p in ("torch", "jax", "autograd") if any(r[p] is not None for r in rows)]
     for p in peers:
