@@ -38,13 +38,24 @@ def demo(out=sys.stdout):
     say(textwrap.indent(DEMO_SOURCE, "    "))
     say("2. The static DAG the compiler builds from its AST (one primitive a line, SSA):\n")
     say(textwrap.indent(str(df.graph), "    "))
-    say("\n3. The generated gradient code (reverse mode: the mul gate swaps, the add gate copies):\n")
+    say("\n3. Reverse mode on the DAG, before optimisation: the seed 1.0 flows back, the mul gate")
+    say("   swaps its inputs (dq = z, dz = q), the add gate copies (dx = dy = dq):\n")
+    from .ir import Builder, Namer, format_graph
+    from .reverse import reverse
+    from .specialize import specialize
+    simplify, Builder.simplify = Builder.simplify, None  # show every step, unsimplified
+    try:
+        raw = specialize(reverse(df.graph, [0, 1, 2], with_value=False), {}, {}, default="scalar")
+    finally:
+        Builder.simplify = simplify
+    say(textwrap.indent(format_graph(raw, Namer()), "    "))
+    say("\n4. Optimised (1.0 * z is z, copies are shared) and emitted as Python, compiled once:\n")
     say(textwrap.indent(df.source, "    "))
     grads = df(*args)
-    say(f"4. Gradients: df/dx = {grads[0]}, df/dy = {grads[1]}, df/dz = {grads[2]}")
+    say(f"5. Gradients: df/dx = {grads[0]}, df/dy = {grads[1]}, df/dz = {grads[2]}")
     value, _ = value_and_grad(f, wrt=("x", "y", "z"))(*args)
     say(f"   and f itself = {value}\n")
-    say("5. Checked against central finite differences:\n")
+    say("6. Checked against central finite differences:\n")
     say(textwrap.indent(str(check_grad(f, *args)), "    "))
     say("\nTry it on your own code:  python -m compiler show FILE.py:FUNC   "
         "python -m compiler check FILE.py:FUNC --args 0.5 1.2")
