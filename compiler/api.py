@@ -17,6 +17,7 @@ straight-line code; anything else goes through `respecialize`, which converts fl
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import gc
 import inspect
@@ -33,7 +34,7 @@ from .frontend import identifiers
 from .loader import load
 from .ir import Graph
 from .passes import optimize, prune_saves
-from .specialize import (Recorder, accumulate_in_place, finalize_gradients, float_gradients, kind_of,
+from .specialize import (Recorder, accumulate_in_place, environment, finalize_gradients, float_gradients, kind_of,
                          materialize_results, needs_values, scalar_seeds, signature_key, specialize,
                          statically_scalar)
 from .reverse import reverse
@@ -141,17 +142,26 @@ class Compiled:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
         suffix = "value_and_grad" if with_value else "grad"
-        self.func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
+        func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
+        taken = set(self.lowering.env_reads) | set(fn.__globals__) | set(dir(builtins))
+        for s_ in self.lowering.sources:
+            taken |= identifiers(s_)
+        self.func_name, n = func_name, 0
+        while self.func_name in taken:  # never hide a name the generated code reads
+            n += 1
+            self.func_name = f"{func_name}_{n}"
         blocked = set()
         for s in self.lowering.sources:
             blocked |= identifiers(s)
         self.owned = self.lowering.user_locals
         self.blocked = blocked - self.owned | self.lowering.env_reads
         self.by_value = needs_values(self.grad_graph)
+        self.env = environment(self.grad_graph)
         self.cache = {}
         self.fast = {}  # signature of positional arguments -> version (no checks left to do)
         self.npos = len(self.positional) if not self.kwonly else -1
         self.lock = threading.RLock()
+        self.scalar_version = None
         if statically_scalar(self.grad_graph):
             # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
             wrt_names = {self.names[i] for i in self.wrt}
@@ -167,6 +177,7 @@ class Compiled:
                                      [self.grad_graph.params[i] for i in self.wrt])
             self.source, self.function = self.emit(scalar, guard=guard, kinds={},
                                                    default_kind="scalar")
+            self.scalar_version = self.function
         else:
             # Array code: every call goes through respecialize, which keeps one version per
             # signature; `.source` shows the generic version until a call picks one.
@@ -243,13 +254,16 @@ class Compiled:
 
     def quick_key(self, args):
         ndarray = np.ndarray
+        if self.env:
+            args = tuple(args) + tuple(get() for get in self.env)
         if self.by_value:
             return tuple((a.shape, a.dtype.char) if type(a) is ndarray else
                          (type(a), a) if type(a) is int else type(a) for a in args)
         return tuple((a.shape, a.dtype.char) if type(a) is ndarray else type(a) for a in args)
 
     def version(self, values):
-        key = signature_key(values, None, self.names, self.by_value)
+        key = signature_key(list(values) + [get() for get in self.env], None, self.names,
+                            self.by_value)
         found = self.cache.get(key)
         if found is not None:
             return found
@@ -261,7 +275,8 @@ class Compiled:
         return found
 
     def build_version(self, values):
-        if all(kind_of(v)[0] == "scalar" for v in values) and statically_scalar(self.grad_graph):
+        if self.scalar_version is not None and all(
+                type(v) in (float, int) for v in list(values) + [get() for get in self.env]):
             return self.source, self.function
         self.check_result(values)
         recorder = Recorder([])
@@ -301,7 +316,7 @@ class Compiled:
     def _checked(self, name, value):
         """A differentiated argument: floats (np.float64 and 0-d arrays become float) and float
         arrays pass; anything else is refused, saying what to pass instead."""
-        if isinstance(value, float):
+        if isinstance(value, (float, np.floating)):
             return value if type(value) is float else float(value)
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             return float(value) if value.ndim == 0 else value

@@ -73,6 +73,16 @@ def _reads(graph, found=None):
     return found
 
 
+def _env_reads(graph):
+    """The `global` and `cell` equations of a graph and its regions, in order."""
+    for eqn in graph.eqns:
+        if eqn.prim in ("global", "cell"):
+            yield eqn
+        for sub in eqn.params.values():
+            if isinstance(sub, Graph):
+                yield from _env_reads(sub)
+
+
 def _reverse_params(graph, found=None):
     """Every value a reverse loop restores or rotates (its body's parameters)."""
     found = set() if found is None else found
@@ -675,9 +685,10 @@ class Emitter:
     def guard_stmt(self, respecialize):
         if not self.guard:
             return []
-        def is_not(name, typ):
+        def is_not(value, typ):
+            value = ast.Name(value, ast.Load()) if isinstance(value, str) else value
             return ast.Compare(ast.Call(ast.Name(self.bind("type", type), ast.Load()),
-                                        [ast.Name(name, ast.Load())], []),
+                                        [value], []),
                                [ast.IsNot()], [ast.Name(self.bind(typ.__name__, typ), ast.Load())])
 
         tests = []
@@ -686,6 +697,14 @@ class Emitter:
                 tests.append(is_not(n, float))
             else:  # an argument not differentiated: any int or float will do
                 tests.append(ast.BoolOp(ast.And(), [is_not(n, float), is_not(n, int)]))
+        seen = set()
+        for eqn in _env_reads(self.graph):  # globals and closure values are read live: check them too
+            key = (eqn.prim, eqn.params["name"], id(eqn.params.get("_ns") or eqn.params.get("_cell")))
+            if key in seen:
+                continue
+            seen.add(key)
+            value = self.expression(eqn)
+            tests.append(ast.BoolOp(ast.And(), [is_not(value, float), is_not(value, int)]))
         fallback = self.bind("respecialize", respecialize)
         args = [ast.Name(n, ast.Load()) for n in self.param_names]
         kws = [ast.keyword(n, ast.Name(n, ast.Load())) for n in self.kwonly]

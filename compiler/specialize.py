@@ -21,7 +21,7 @@ from .ir import Builder, Const, Eqn, Graph, Var, regions
 
 # Primitives that can turn scalars into arrays: with any of them, kinds need an instrumented run.
 ARRAY_MAKERS = {"zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "stack",
-                "concatenate", "outer", "reshape", "expand_dims", "global", "cell"}
+                "concatenate", "outer", "reshape", "expand_dims", "stack_list"}
 # Primitives whose output shape depends on the values of integer inputs (not only their types).
 SHAPE_FROM_VALUES = {"zeros", "ones", "full", "eye", "arange", "reshape", "getitem", "setitem"}
 
@@ -195,10 +195,31 @@ def materialize_results(graph):
     return Graph(graph.name, graph.params, b.eqns, results)
 
 
+def environment(graph):
+    """Getters for the globals and closure values a graph reads (their kinds are part of a
+    version's signature: a global array may change shape between calls)."""
+    getters, seen = [], set()
+    for eqn in all_eqns(graph):
+        if eqn.prim == "global":
+            ns, name = eqn.params["_ns"], eqn.params["name"]
+            key = (id(ns), name)
+            getter = (lambda ns=ns, name=name: ns.get(name))
+        elif eqn.prim == "cell":
+            cell = eqn.params["_cell"]
+            key = id(cell)
+            getter = (lambda cell=cell: cell.cell_contents)
+        else:
+            continue
+        if key not in seen:
+            seen.add(key)
+            getters.append(getter)
+    return getters
+
+
 def signature_key(values, wrt_names, names, by_value):
     """The cache key of a call: per argument, its type, and for arrays shape and dtype."""
     key = []
-    for name, v in zip(names, values):
+    for v in values:  # the arguments, then the globals and closure values read
         t = type(v)
         if t is float or isinstance(v, np.floating):
             key.append("f")

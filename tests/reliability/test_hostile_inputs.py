@@ -130,9 +130,6 @@ def test_float_like_values_are_accepted_in_wrt():
         assert got == pytest.approx(2.0) and type(got) is float
 
 
-@pytest.mark.xfail(strict=True, raises=GradError,
-                   reason="BUG (inconsistency): an np.float32 scalar in wrt is refused ('got a float32: "
-                          "pass a float') although 0-d float32 arrays and float32 arrays are accepted")
 def test_float32_scalar_in_wrt_is_accepted():
     assert grad(F.scalar_with_factor)(np.float32(0.5), 2.0) == pytest.approx(2.0)
 
@@ -144,19 +141,15 @@ def test_int_for_a_non_differentiated_argument_scalar(n):
     assert grad(F.scalar_with_factor)(0.5, n) == pytest.approx(1.0 * n)
 
 
-_RECURSES = pytest.mark.xfail(strict=True, raises=RecursionError,
-                              reason="BUG: in scalar code a non-differentiated argument of type bool, "
-                                     "np.float64, np.int64, np.float32 or a 0-d array fails the guard, "
-                                     "respecialize hands back the same guarded function, which calls "
-                                     "respecialize again: infinite recursion")
+# Once a bug: these recursed forever (the guard failed and respecialize handed back the same function).
 
 
 @pytest.mark.parametrize("n, expected", [
-    pytest.param(True, 1.0, marks=_RECURSES, id="bool"),
-    pytest.param(np.float64(2.0), 2.0, marks=_RECURSES, id="np.float64"),
-    pytest.param(np.int64(2), 2.0, marks=_RECURSES, id="np.int64"),
-    pytest.param(np.float32(2.0), 2.0, marks=_RECURSES, id="np.float32"),
-    pytest.param(np.array(2.0), 2.0, marks=_RECURSES, id="0-d array"),
+    pytest.param(True, 1.0, id="bool"),
+    pytest.param(np.float64(2.0), 2.0, id="np.float64"),
+    pytest.param(np.int64(2), 2.0, id="np.int64"),
+    pytest.param(np.float32(2.0), 2.0, id="np.float32"),
+    pytest.param(np.array(2.0), 2.0, id="0-d array"),
     pytest.param(np.bool_(True), 1.0, id="np.bool_"),
 ])
 def test_number_like_non_differentiated_argument_scalar(n, expected):
@@ -177,9 +170,6 @@ def test_any_truthy_value_for_a_flag_argument(flag):
     np.testing.assert_allclose(grad(F.array_with_flag)(x, flag), expected)
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="BUG: scalar code with a `True` flag for a non-differentiated argument recurses "
-                          "forever (see test_number_like_non_differentiated_argument_scalar)")
 def test_true_for_a_flag_argument_scalar():
     assert grad(F.scalar_with_flag)(0.5, True) == pytest.approx(9.0)
 

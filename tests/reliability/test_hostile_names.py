@@ -175,10 +175,6 @@ _SELF_NAMED = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a module global named `<function>_grad` (or "
-                                       "`<function>_value_and_grad`) that the function reads makes the "
-                                       "loader fail with an internal KeyError: the generated inner "
-                                       "function's own name shadows the global")
 @pytest.mark.parametrize("text, kind, x, expected", list(_SELF_NAMED.values()), ids=list(_SELF_NAMED))
 def test_global_named_like_the_generated_function(tmp_path, text, kind, x, expected):
     f = load_source(tmp_path, text, "selfnamed").f

@@ -168,11 +168,6 @@ def test_array_closure_cell_rebound_after_decoration_is_seen():
     np.testing.assert_array_equal(g(x), [-1.0, 0.5, 9.0])
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: array versions are specialised on the arguments' shapes only; a global "
-                          "array whose shape changes after the first call still runs the old version, "
-                          "whose broadcasting adjoint no longer sums back: the gradient of a (3,) input "
-                          "comes back with shape (2, 3)")
 def test_global_array_changing_shape_after_specialisation(monkeypatch):
     g = grad(F.array_broadcast_global)
     x = np.array([1.0, 2.0, 3.0])
@@ -183,9 +178,6 @@ def test_global_array_changing_shape_after_specialisation(monkeypatch):
     np.testing.assert_array_equal(got, [2.0, 2.0, 2.0])
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: same as above for a closure cell: an array cell that changes shape after "
-                          "the first call gives a gradient of the wrong shape")
 def test_closure_array_changing_shape_after_specialisation():
     fn = F.make_array_scaled(np.array([1.0, 2.0, 3.0]))
     g = grad(fn)
