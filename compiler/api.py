@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import gc
 import inspect
 import os
+import sys
 import threading
 
 import numpy as np
@@ -41,6 +43,20 @@ from .reverse import reverse
 from .rules import MissingRule
 
 _build_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def _deep_recursion(limit=20000):
+    """Room for the recursive walks over deeply nested user code (`-(-(-...x))`, long `elif`
+    chains): Python 3.11 keeps Python-to-Python calls off the C stack, so this is safe."""
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        if old < limit:
+            sys.setrecursionlimit(old)
 
 
 def grad(fn=None, wrt=0, simplify=None):
@@ -66,7 +82,7 @@ def _compile(fn, wrt, with_value, simplify=None):
     if getattr(fn, "_sourcead", None) is not None:
         raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
                         "function (its __wrapped__), higher derivatives are not supported yet.")
-    with _build_lock:
+    with _build_lock, _deep_recursion():
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
         try:
@@ -267,7 +283,7 @@ class Compiled:
         found = self.cache.get(key)
         if found is not None:
             return found
-        with self.lock:
+        with self.lock, _deep_recursion():
             found = self.cache.get(key)
             if found is None:
                 found = self.build_version(values)

@@ -838,7 +838,8 @@ class Lowering:
             raise error_at(src.location(node.target),
                            f"the loop assigns to its own variable `{index_name}`: use another name.")
         carried = []
-        for name in sorted(assigned, key=_first_store_order(node.body)):
+        order = _first_store_order(node.body)
+        for name in sorted(assigned, key=lambda n: (order(n), n)):  # deterministic, not set order
             if name in scope.vars or self.read_later(node, name, src):
                 carried.append(name)
         # A loop variable read after the loop keeps its last value, as in Python.
@@ -904,12 +905,20 @@ class Lowering:
 
     def read_later(self, loop, name, src):
         """Whether `name` is read anywhere in the function outside this loop (after it, in effect)."""
-        inside = {id(n) for n in ast.walk(loop)}
-        for n in ast.walk(src.node):
-            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) \
-                    and id(n) not in inside:
-                return True
-        return False
+        loads = getattr(src.node, "_loads", None)
+        if loads is None:  # name -> the nodes reading it, gathered once per function
+            loads = {}
+            for n in ast.walk(src.node):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                    loads.setdefault(n.id, []).append(n)
+            src.node._loads = loads
+        readers = loads.get(name)
+        if not readers:
+            return False
+        inside = getattr(loop, "_inside", None)
+        if inside is None:
+            inside = loop._inside = {id(n) for n in ast.walk(loop)}
+        return any(id(n) not in inside for n in readers)
 
     def assign(self, target, value, scope):
         src = scope.src

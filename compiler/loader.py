@@ -18,7 +18,15 @@ _counter = itertools.count(1)
 def load(source, factory_name, func_name, bindings, cells, user_globals, defaults=None,
          kwdefaults=None):
     filename = f"<sourcead:{func_name}:{next(_counter)}>"
-    code = compile(source, filename, "exec")
+    try:
+        code = compile(source, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        from .errors import GradError
+        raise GradError(
+            f"the gradient of {func_name.rsplit('_', 1)[0]} nests deeper than Python can compile "
+            f"({type(exc).__name__}: {exc}). Python allows about 100 levels of indentation: split "
+            "long chains of elif or nested conditional expressions into a lookup, or into helper "
+            "functions that return early.") from None
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
     factory_code = _const_code(code, factory_name)

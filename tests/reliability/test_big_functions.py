@@ -158,17 +158,11 @@ def test_90_branch_elif_chain_still_works(tmp_path):
         assert g(x) == pytest.approx(expected)
 
 
-@pytest.mark.xfail(strict=True, raises=GradError,
-                   reason="BUG: the frontend recurses once per operand of a right-nested expression "
-                          "(unary minus chain): RecursionError reported as an internal compiler error")
 def test_2000_unary_minus_chain(tmp_path):
     module = load_source(tmp_path, f"def negs(x):\n    return {'-' * N_TERMS}x * x\n", "negs")
     assert grad(module.negs)(0.75) == pytest.approx(1.5)
 
 
-@pytest.mark.xfail(strict=True, raises=GradError,
-                   reason="BUG: the frontend recurses on the right operand of `**` (right-associative), "
-                          "so a 2,000-term power tower raises RecursionError (internal compiler error)")
 def test_2000_term_power_tower(tmp_path):
     tower = " ** ".join(["1.0"] * N_TERMS)
     module = load_source(tmp_path, f"def tower(x):\n    return x ** {tower}\n", "tower")
