@@ -249,6 +249,14 @@ class Compiled:
             values = [bound.arguments[n] for n in self.names]
         for i in sorted(set(self.wrt)):
             values[i] = self._checked(self.names[i], values[i])
+        for name, v in zip(self.names, values):
+            if isinstance(v, (complex, np.complexfloating)) or \
+                    isinstance(v, np.ndarray) and v.dtype.kind == "c":
+                node = next(a for a in self.src.node.args.args + self.src.node.args.kwonlyargs
+                            if a.arg == name)
+                raise error_at(self.src.location(node),
+                               f"argument `{name}` is complex: the compiler differentiates real "
+                               "functions only. Pass real floats (split real and imaginary parts).")
         return values
 
     def call(self, fn, values):

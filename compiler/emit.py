@@ -244,7 +244,8 @@ class Emitter:
             return self.np_call("stack", ins, self.keywords(eqn))
         if prim == "astype":
             return ast.Call(ast.Attribute(ins[0], "astype", ast.Load()),
-                            [ast.Constant(eqn.params["dtype"])], [])
+                            [ast.Constant(eqn.params["dtype"])],
+                            [ast.keyword("copy", ast.Constant(False))])
         if prim == "shape" and self.known_array(eqn.ins[0]):
             return ast.Attribute(ins[0], "shape", ast.Load())
         if prim == "len":

@@ -151,7 +151,7 @@ _prim("clip", 3, np=np.clip)
 _prim("logaddexp", 2, np=np.logaddexp)
 _prim("copy", 1, np=np.copy)
 _prim("astype", 1, kwargs=("dtype",), internal=True, differentiable=False,
-      py=lambda x, dtype=None: np.asarray(x).astype(dtype))
+      py=lambda x, dtype=None: np.asarray(x).astype(dtype, copy=False))
 _prim("getitem", None, py=lambda x, *parts, index=None: x[build_index(index, parts)],
       kwargs=("index",))
 _prim("setitem", None, kwargs=("index",),

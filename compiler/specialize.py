@@ -63,7 +63,7 @@ class Recorder:
         kind = kind_of(value)
         if isinstance(value, np.ndarray):
             dtype = value.dtype
-            if self.dtypes.setdefault(var, dtype) != dtype:
+            if self.dtypes.setdefault(var, dtype) is None or self.dtypes[var] != dtype:
                 self.dtypes[var] = None
         old = self.seen.get(var)
         if old is None:
@@ -367,7 +367,8 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
                                    len(producer.outs) != 1) or r in handed_out:
                 r = b.emit("copy", [r], hint=r.hint)
             want, have = dtypes.get(param), dtypes.get(results[index])
-            if want is not None and want != have and (have is not None or want != np.float64):
+            # (`dtype == None` is true in NumPy: None means float64 there, so test for it first)
+            if want is not None and (have is None or want != have):  # astype(copy=False) is free
                 r = b.emit("astype", [r], dtype=str(want), hint=r.hint)
         kinds[r] = "array"
         shapes[r] = shapes.get(param)

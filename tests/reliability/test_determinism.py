@@ -90,11 +90,6 @@ def test_identical_to_this_process(per_seed):
         assert per_seed["0"][name] == _sources(name), name
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: a list built with .append in a loop gives source that depends on "
-                          "PYTHONHASHSEED: the loop-carried `<name><sum>`/`<name><len>` come from a set "
-                          "and tie in _first_store_order, so their order (initialisation and carry "
-                          "statements) follows string hashing")
 def test_list_accumulation_identical_across_hash_seeds(per_seed):
     sources = [per_seed[seed]["list_accumulation"] for seed in sorted(per_seed)]
     assert all(s == sources[0] for s in sources)

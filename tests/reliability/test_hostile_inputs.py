@@ -192,10 +192,6 @@ def test_sequences_for_a_non_differentiated_argument_arrays(c):
     assert got.dtype == np.float64
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: the gradient of a float64 array takes the dtype of a non-differentiated "
-                          "int/bool argument or global: grad(lambda x, c: np.sum(x * c))(ones(3), 2) is "
-                          "an int64 array, with True a bool array (1.0 * c is folded to c)")
 @pytest.mark.parametrize("call", ["int argument", "bool argument", "np.int64 argument", "int global"])
 def test_gradient_dtype_follows_the_input_not_an_int_argument(call):
     x = np.array([1.0, 2.0, 3.0])
@@ -217,10 +213,6 @@ def test_complex_non_differentiated_argument_scalar_is_refused():
     assert "complex" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: array code with a complex non-differentiated argument returns a silently "
-                          "wrong gradient (zeros, with a ComplexWarning) for a complex-valued function, "
-                          "where scalar code refuses it with a GradError")
 def test_complex_non_differentiated_argument_arrays_is_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
