@@ -222,8 +222,9 @@ class Emitter:
             return ast.Name(name, ast.Load())
         if p.infix is not None and not (prim in ("and", "or", "not") and array):
             op = p.infix()
-            if prim == "pow" and eqn.params.get("lib") is not None:
-                return self.call(prim, eqn.params["lib"], ins)
+            lib = eqn.params.get("lib")
+            if lib is not None and (prim == "pow" or lib == "np" and not array):
+                return self.call(prim, lib, ins)  # NumPy's semantics on floats: inf, not an error
             if prim in ("neg", "not"):
                 return ast.UnaryOp(op, ins[0])
             if prim in ("and", "or"):

@@ -288,6 +288,7 @@ MODULE_CONSTANTS = {id(math), id(np)}
 _NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
              "max": "maximum", "min": "minimum", "pow": "power", "round": "round",
              "amax": "max", "amin": "min", "select": "where", "not": "logical_not",
+             "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
              "and": "logical_and", "or": "logical_or"}
 
 

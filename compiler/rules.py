@@ -23,8 +23,9 @@ RULES = {
     "sub":      ("x y", "g", "-g"),
     "mul":      ("x y", "g * y", "g * x"),                     # the mul gate swaps its inputs
     "div":      ("x y", "g / y", "-g * out / y"),
-    # d/dy x**y = x**y log x: real only for x > 0; at x == 0 math.log raises, np.log gives -inf.
-    "pow":      ("x y", "g * y * x ** (y - 1)", "g * out * log(x)"),
+    # d/dy x**y = x**y log x: real only for x > 0. At x == 0 (where x**y is 0 for y > 0) it is 0:
+    # log reads 1.0 there instead of raising (math) or giving -inf * 0 = nan (NumPy).
+    "pow":      ("x y", "g * y * x ** (y - 1)", "g * out * log(select(x == 0.0, 1.0, x))"),
     "mod":      ("x y", "g", "-g * (x // y)"),
     "floordiv": ("x y", None, None),                           # piecewise constant
     "neg":      ("x", "-g"),
@@ -210,11 +211,14 @@ def _instantiate(b, node, env, lib):
         return env[node.id]
     if isinstance(node, ast.Constant):
         return Const(node.value)
+    # Arithmetic in the rule of a NumPy function keeps NumPy's semantics even on Python floats
+    # (np.log(0.0) has the derivative inf, with a warning, where 1.0 / 0.0 would raise).
+    arith = {"lib": "np"} if lib == "np" else {}
     if isinstance(node, ast.BinOp):
         return b.emit(_BINOPS[type(node.op)], [_instantiate(b, node.left, env, lib),
-                                               _instantiate(b, node.right, env, lib)])
+                                               _instantiate(b, node.right, env, lib)], **arith)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return b.emit("neg", [_instantiate(b, node.operand, env, lib)])
+        return b.emit("neg", [_instantiate(b, node.operand, env, lib)], **arith)
     if isinstance(node, ast.Compare):
         return b.emit(_CMPOPS[type(node.ops[0])], [_instantiate(b, node.left, env, lib),
                                                    _instantiate(b, node.comparators[0], env, lib)])

@@ -279,12 +279,10 @@ def test_sqrt_and_square_arrays_with_special_values():
     assert _same(grad(F.array_square)(np.array([nan, inf, -inf, 1.0])), [nan, inf, -inf, 2.0])
 
 
-_RAISES = "BUG: on a Python float the gradient of a NumPy function is computed with Python float " \
-          "arithmetic (`1.0 / x`, `x ** -0.5`), so where the derivative is infinite it raises " \
-          "ZeroDivisionError, though the primal gives inf/-inf with a RuntimeWarning as NumPy does"
+# Once a bug: on a Python float the gradient of a NumPy function was computed with Python float
+# arithmetic, so where the derivative is infinite it raised ZeroDivisionError.
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=_RAISES)
 @pytest.mark.parametrize("fn, args, expected_value, expected_grads", [
     (F.np_log, (0.0,), -inf, (inf,)),
     (F.np_log1p, (-1.0,), -inf, (inf,)),
@@ -303,16 +301,10 @@ def test_numpy_singularities_on_floats_do_not_raise(fn, args, expected_value, ex
     assert _same(grads, expected_grads)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG: d/dy x ** y at x = 0 is computed as out * math.log(x), which raises "
-                          "'math domain error' (the primal 0.0 ** 2.0 is fine); the derivative is 0")
 def test_power_at_zero_base_scalar():
     assert grad(F.power, wrt=(0, 1))(0.0, 2.0) == (0.0, 0.0)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: d/dy np.sum(x ** y) at x = 0 is nan (0 * log(0)); the derivative is 0, "
-                          "as central differences, JAX and PyTorch give")
 def test_power_at_zero_base_arrays():
     x, y = np.array([0.0, 2.0]), np.array([2.0, 2.0])
     with warnings.catch_warnings():
