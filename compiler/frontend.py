@@ -155,10 +155,58 @@ def parse_function(fn):
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         raise error_at(_definition_location(fn), f"cannot find the `def` of {fn.__name__} in its source.")
     node.decorator_list = []
+    if node.name != code.co_name or not _same_code(node, code):
+        raise GradError(
+            f'the source text found for {fn.__name__} in "{filename}" is not the code that runs: '
+            "the file changed after it was imported, or the function was made by exec() under "
+            "that file's name. Reload the module (importlib.reload) or define the function in a "
+            "file of its own.")
     line_offset = (start if start > 0 else 1) - 1
     src = FuncSource(fn, node, filename, all_lines, line_offset, col_offset)
     _source_cache[code] = src
     return src
+
+
+_NAME_OPS = {"LOAD_FAST", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF",
+             "STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL", "DELETE_FAST",
+             "DELETE_DEREF", "LOAD_CLOSURE"}
+_CONTEXT_OPS = {"MAKE_CELL", "COPY_FREE_VARS", "RESUME", "NOP", "PUSH_NULL", "PRECALL"}
+
+
+def _same_code(node, code):
+    """Whether the parsed `def` compiles to the instructions `code` runs (names compared by spelling,
+    since a function compiled alone sees its free variables as globals)."""
+    if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+        return True  # pytest rewrites asserts on import; refused later anyway
+    try:
+        compiled = compile(ast.Module([node], []), code.co_filename, "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return True  # cannot tell: trust the text
+    inner = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
+    if inner is None:
+        return True
+    return _shape(inner) == _shape(code)
+
+
+def _shape(code):
+    import dis
+    out = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in _CONTEXT_OPS:
+            continue
+        if ins.opname in _NAME_OPS:
+            name = ins.argval if isinstance(ins.argval, str) else str(ins.argval)
+            out.append(("NAME", name.replace("NULL + ", "")))
+        elif ins.opname.startswith("LOAD_CONST"):
+            out.append(("CONST", repr(ins.argval) if not isinstance(ins.argval, types.CodeType)
+                        else "code"))
+        elif ins.opname in ("LOAD_METHOD", "LOAD_ATTR"):
+            out.append(("ATTR", ins.argval))
+        elif ins.opname.startswith(("JUMP", "POP_JUMP", "FOR_ITER", "SEND")):
+            out.append(("JUMP", None))
+        else:
+            out.append((ins.opname, ins.arg if ins.opname in ("BINARY_OP", "COMPARE_OP") else None))
+    return out
 
 
 def _indent_of(line):

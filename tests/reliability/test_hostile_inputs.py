@@ -64,10 +64,6 @@ def test_lambda_generator_async_are_refused_clearly(fn, marker, anchor, words):
         value_and_grad(fn)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: a function exec()'d under the filename of an existing file is "
-                          "differentiated from whatever `def` that file has at the same line (another "
-                          "function, another name): grad(cube)(2.0) returns 4.0, the gradient of x * x")
 def test_exec_with_the_name_of_a_real_file_is_not_misread(tmp_path):
     path = tmp_path / "decoy.py"
     path.write_text("def decoy(x):\n    return x * x\n")

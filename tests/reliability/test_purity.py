@@ -191,10 +191,6 @@ def test_closure_array_changing_shape_after_specialisation():
 
 # --- the source the compiler reads is the function that runs -------------------------------------
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: the source is read from the file at decoration time; a module edited "
-                          "after import is differentiated from its new text, not from the code that "
-                          "runs: grad(f)(2.0) is 12.0 (gradient of the edited x*x*x) while f(x) = x*x runs")
 def test_file_edited_after_import(tmp_path):
     module = load_source(tmp_path, "def f(x):\n    return x * x\n", "edited")
     path = module.__file__
