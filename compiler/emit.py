@@ -543,7 +543,7 @@ class Emitter:
         use, so the backward pass holds only what it still needs. Straight-line code only."""
         self.inplace = set()
         self.frees = {}
-        if self.dtypes is None:
+        if self.dtypes is None and self.recorder is None:
             return
         eqns = graph.eqns
         last = {}
@@ -562,6 +562,10 @@ class Emitter:
             if len(eqn.outs) != 1 or regions(eqn):
                 continue
             out = eqn.out
+            if self.dtypes is None:  # an instrumented run: kinds unknown, only free temporaries
+                if eqn.prim in _FRESH:
+                    owned.add(out)
+                continue
             if eqn.prim in ("add", "sub", "mul", "div") and self.known_array(out):
                 for k in ((0, 1) if eqn.prim in ("add", "mul") else (0,)):
                     a = eqn.ins[k]

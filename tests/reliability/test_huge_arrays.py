@@ -59,11 +59,6 @@ def test_two_million_elements_memory(x, make, capsys):
     assert steady_peak <= LIMIT * primal_peak, (steady_peak, primal_peak)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG (memory): the first call of an array gradient (specialisation) peaks at "
-                          "~9x the primal on 2,000,000 elements: the instrumented generic version that "
-                          "records kinds and shapes has no `del`s and no in-place updates, so every "
-                          "intermediate array lives until it returns")
 def test_two_million_elements_first_call_memory(x):
     _, primal_peak = _peak(F.huge_elementwise, x)
     g = grad(F.huge_elementwise)
