@@ -193,6 +193,10 @@ def absorb_negations(graph):
             inner = Var()
             out.append(type(eqn)(prim, (negated[ins[0]], ins[1]), (inner,), {}, eqn.loc))
             new = ("neg", (inner,))
+        elif prim in ("sum", "mean") and ins[0] in negated and uses.get(ins[0]) == 1:
+            inner = Var()  # sum(-x) is -sum(x): negate the (smaller) result instead
+            out.append(type(eqn)(prim, (negated[ins[0]],), (inner,), eqn.params, eqn.loc))
+            new = ("neg", (inner,))
         elif prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
             inner = Var()
             out.append(type(eqn)(prim, (ins[0], negated[ins[1]]), (inner,), {}, eqn.loc))
