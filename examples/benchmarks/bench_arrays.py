@@ -6,14 +6,17 @@ A1  MLP, batch 64, 784-128-10, tanh, softmax cross-entropy; gradient w.r.t. all 
 A2  1,000,000 elements: sum(sin(x) * exp(-x**2) + log1p(x**2)); gradient w.r.t. x
 A3  logistic regression 10000 x 100 with L2; gradient w.r.t. (w, b)
 
-Each figure is the median of repeated timings in this run (float64, CPU). Peers that are not
-installed are skipped and named. Peak memory of A2's gradient is tracemalloc's peak, against the
+Each figure is the median of repeated timings in this run (float64, CPU); the primal and ours are
+timed in the same interleaved rounds, each peer in a block of its own against the primal (their
+thread pools and NumPy's slow each other when calls alternate), and its time is put on the same
+scale through its ratio to the primal. Peers that are not installed are skipped and named. Peak memory of A2's gradient is tracemalloc's peak, against the
 primal's peak.
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 import tracemalloc
 import types
 
@@ -104,35 +107,48 @@ def jax_version(name, fn):
     return jax, f
 
 
+def _torch_runner(name, fn, args, wrt):
+    run = torch_version(name)
+    return lambda: run(args, wrt)
+
+
+def _jax_runner(name, fn, args, wrt):
+    jax, jf = jax_version(name, fn)
+    jvg = jax.jit(jax.value_and_grad(jf, argnums=wrt))
+    jvg(*args)[0].block_until_ready()
+    return lambda: jvg(*args)[0].block_until_ready()
+
+
+def _autograd_runner(name, fn, args, wrt):
+    import autograd
+    import autograd.numpy as anp
+    ag_fn = types.FunctionType(fn.__code__, {**fn.__globals__, "np": anp}, fn.__name__)
+    agvg = autograd.value_and_grad(ag_fn, argnum=wrt)  # the same source on autograd's NumPy
+    return lambda: agvg(*args)
+
+
 def main():
     rows = []
     a2_memory = None
     for name, (fn, args, wrt) in workloads().items():
         vg = value_and_grad(fn, wrt=wrt)
         vg(*args)
-        systems = {"primal": lambda: fn(*args), "ours": lambda: vg(*args)}
-        try:
-            run = torch_version(name)
-            systems["torch"] = lambda: run(args, wrt)
-        except ImportError:
-            pass
-        try:
-            jax, jf = jax_version(name, fn)
-            jvg = jax.jit(jax.value_and_grad(jf, argnums=wrt))
-            jvg(*args)[0].block_until_ready()
-            systems["jax"] = lambda: jvg(*args)[0].block_until_ready()
-        except ImportError:
-            pass
-        try:
-            import autograd
-            import autograd.numpy as anp
-            ag_fn = types.FunctionType(fn.__code__, {**fn.__globals__, "np": anp}, fn.__name__)
-            agvg = autograd.value_and_grad(ag_fn, argnum=wrt)  # the same source on autograd's NumPy
-            systems["autograd"] = lambda: agvg(*args)
-        except ImportError:
-            pass
+        primal = lambda: fn(*args)  # noqa: E731
+        # Primal and ours first, before any peer has started a thread pool; then each peer in a
+        # block of its own against the primal (NumPy's and PyTorch's or XLA's thread pools slow
+        # each other when calls alternate), after a pause; its time is put on the primal's scale.
         row = {"name": name, "torch": None, "jax": None, "autograd": None}
-        row.update(interleaved(systems, rounds=9, target=0.05))
+        row.update(interleaved({"primal": primal, "ours": lambda: vg(*args)}, rounds=9,
+                               target=0.05))
+        for peer, make in (("torch", _torch_runner), ("jax", _jax_runner),
+                           ("autograd", _autograd_runner)):
+            try:
+                run = make(name, fn, args, wrt)
+            except ImportError:
+                continue
+            time.sleep(0.5)
+            block = interleaved({"primal": primal, peer: run}, rounds=9, target=0.05)
+            row[peer] = block[peer] / block["primal"] * row["primal"]
         rows.append(row)
         if name.startswith("A2"):
             tracemalloc.start()
