@@ -24,79 +24,36 @@ def count(template):
     return 0
 
 
-def build_index(template, parts):
-    """The Python index object for `template`, taking values from `parts` in order."""
-    it = iter(parts)
-    return _build(template, it)
-
-
-def _build(template, it):
+def _walk(template, it, atom, make_slice, none, ellipsis, make_tuple):
+    """One walk over a template for every spelling of an index (values or AST)."""
     kind = template[0]
     if kind == "atom":
-        return next(it)
+        return atom(next(it))
     if kind == "slice":
-        lower = next(it) if template[1] else None
-        upper = next(it) if template[2] else None
-        step = next(it) if template[3] else None
-        return slice(lower, upper, step)
+        return make_slice(*(next(it) if template[k] else None for k in (1, 2, 3)))
     if kind == "none":
-        return None
+        return none
     if kind == "ellipsis":
-        return Ellipsis
-    return tuple(_build(t, it) for t in template[1])
+        return ellipsis
+    return make_tuple([_walk(t, it, atom, make_slice, none, ellipsis, make_tuple)
+                       for t in template[1]])
+
+
+def build_index(template, parts):
+    """The Python index object for `template`, taking values from `parts` in order."""
+    return _walk(template, iter(parts), lambda v: v, slice, None, Ellipsis, tuple)
 
 
 def to_ast(template, atoms):
     """The subscript AST (what goes between the brackets) for emitted code."""
-    it = iter(atoms)
-    return _to_ast(template, it)
-
-
-def _to_ast(template, it):
-    kind = template[0]
-    if kind == "atom":
-        return next(it)
-    if kind == "slice":
-        lower = next(it) if template[1] else None
-        upper = next(it) if template[2] else None
-        step = next(it) if template[3] else None
-        return ast.Slice(lower, upper, step)
-    if kind == "none":
-        return ast.Constant(None)
-    if kind == "ellipsis":
-        return ast.Constant(Ellipsis)
-    return ast.Tuple([_to_ast(t, it) for t in template[1]], ast.Load())
+    return _walk(template, iter(atoms), lambda a: a, ast.Slice, ast.Constant(None),
+                 ast.Constant(Ellipsis), lambda items: ast.Tuple(items, ast.Load()))
 
 
 def to_value_ast(template, atoms, slice_name):
     """The index as an ordinary expression (for passing to a helper): `(slice(None, 3), i)`."""
-    it = iter(atoms)
-    return _to_value(template, it, slice_name)
-
-
-def _to_value(template, it, slice_name):
-    kind = template[0]
-    if kind == "slice":
-        parts = [next(it) if template[k] else ast.Constant(None) for k in (1, 2, 3)]
+    def make_slice(*bounds):
+        parts = [b if b is not None else ast.Constant(None) for b in bounds]
         return ast.Call(ast.Name(slice_name, ast.Load()), parts, [])
-    if kind == "tuple":
-        return ast.Tuple([_to_value(t, it, slice_name) for t in template[1]], ast.Load())
-    return _to_ast(template, it)
-
-
-def is_basic(template, kinds_of_atoms):
-    """True when no part is an array (so an index never repeats: `out[index] += g` is exact)."""
-    return all(k == "scalar" for k in kinds_of_atoms)
-
-
-def describe(template):
-    kind = template[0]
-    if kind == "atom":
-        return "i"
-    if kind == "slice":
-        return ":".join(("a" if template[k] else "") for k in (1, 2, 3) if k < 3 or template[3])
-    if kind == "none":
-        return "None"
-    if kind == "ellipsis":
-        return "..."
-    return ", ".join(describe(t) for t in template[1])
+    return _walk(template, iter(atoms), lambda a: a, make_slice, ast.Constant(None),
+                 ast.Constant(Ellipsis), lambda items: ast.Tuple(items, ast.Load()))

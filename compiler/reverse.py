@@ -79,15 +79,7 @@ class Backprop:
         defined = _outs_defined(eqns)
 
         def adjoint_of(var):
-            parts = pending.pop(var, None)
-            if not parts:
-                return None
-            total = parts[0]
-            for part in parts[1:]:
-                total = b.emit("add", [total, part])
-            if isinstance(total, Var) and total not in defined and not total.hint:
-                total.hint = var
-            return total
+            return self.sum_pending(b, pending, var, defined)
 
         for index in range(len(eqns) - 1, -1, -1):
             eqn = eqns[index]
@@ -116,6 +108,8 @@ class Backprop:
         return forward, b, pending
 
     def sum_pending(self, b, pending, var, defined):
+        """The adjoint of `var`: its contributions summed once (None when there are none), named
+        after it (`dq` for `q`) unless it is a value the forward pass defined."""
         parts = pending.pop(var, None)
         if not parts:
             return None
