@@ -13,17 +13,6 @@ from __future__ import annotations
 import ast
 
 
-def count(template):
-    kind = template[0]
-    if kind == "atom":
-        return 1
-    if kind == "slice":
-        return sum(template[1:])
-    if kind == "tuple":
-        return sum(count(t) for t in template[1])
-    return 0
-
-
 def _walk(template, it, atom, make_slice, none, ellipsis, make_tuple):
     """One walk over a template for every spelling of an index (values or AST)."""
     kind = template[0]
