@@ -280,9 +280,12 @@ class Emitter:
             cmp = ast.Gt() if prim == "max" else ast.Lt()
             return ast.IfExp(ast.Compare(ins[1], [cmp], [ins[0]]), ins[1], ins[0])
         if prim == "sign" and not array and eqn.params.get("lib") != "np":
+            # 1.0 if x > 0 else -1.0 if x < 0 else 0.0 (the subgradient 0 at the kink); floats,
+            # never bools, which NumPy refuses to subtract
             x = ins[0]
-            return ast.BinOp(ast.Compare(x, [ast.Gt()], [ast.Constant(0)]), ast.Sub(),
-                             ast.Compare(x, [ast.Lt()], [ast.Constant(0)]))
+            inner = ast.IfExp(ast.Compare(x, [ast.Lt()], [ast.Constant(0)]),
+                              ast.UnaryOp(ast.USub(), ast.Constant(1.0)), ast.Constant(0.0))
+            return ast.IfExp(ast.Compare(x, [ast.Gt()], [ast.Constant(0)]), ast.Constant(1.0), inner)
         if prim in ("abs", "round", "float", "int") and eqn.params.get("lib") is None:
             name = {"abs": "abs", "round": "round", "float": "float", "int": "int"}[prim]
             return ast.Call(ast.Name(self.bind(name, getattr(builtins, name)), ast.Load()), ins, [])

@@ -170,7 +170,8 @@ def parse_function(fn):
 _NAME_OPS = {"LOAD_FAST", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF",
              "STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL", "DELETE_FAST",
              "DELETE_DEREF", "LOAD_CLOSURE"}
-_CONTEXT_OPS = {"MAKE_CELL", "COPY_FREE_VARS", "RESUME", "NOP", "PUSH_NULL", "PRECALL"}
+_CONTEXT_OPS = {"MAKE_CELL", "COPY_FREE_VARS", "RESUME", "NOP", "PUSH_NULL", "PRECALL", "EXTENDED_ARG",
+                "CACHE"}
 
 
 def _same_code(node, code):
