@@ -367,6 +367,11 @@ def _is_module_name(node, scope):
             scope.src.globals[node.id], (np.ndarray,) + _NUMBER_TYPES)
 
 
+def _descends(scope, ancestor):
+    """Whether `scope` is (a branch copy of) `ancestor`'s activation."""
+    return scope.parent is ancestor.parent
+
+
 def _is_range_call(node):
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
 
@@ -1268,8 +1273,13 @@ class Lowering:
             return self.call_primitive((func.prim, "np"), [func.value] + args, kwargs, node, src,
                                        label)
         if isinstance(func, LocalFunc):
+            # A nested def reads the enclosing function's variables as they are when it is called
+            # (Python's late binding): in the same activation, that is the caller's scope, which
+            # has followed every reassignment in branches and loops since the def.
+            parent = scope if scope.src is func.scope.src and _descends(scope, func.scope) \
+                else func.scope
             return self.inline(func.node, func.scope.src, args, kwargs, node, scope,
-                               parent=func.scope, defaults_owner=None)
+                               parent=parent, defaults_owner=None)
         if not isinstance(func, PyObj):
             raise error_at(src.location(node.func),
                            f"{ast.unparse(node.func)} is a number, not a function.")

@@ -154,6 +154,10 @@ def absorb_negations(graph):
     """Fold negations into the sums that consume them: a + (-c) -> a - c, -(-c) -> c, and move a
     negation out of a product or quotient (-c * b -> -(c * b)) so the next sum can absorb it.
     Negation is exact in IEEE arithmetic, so every rewrite gives bit-identical results."""
+    return _absorb(graph, {})[0]
+
+
+def _absorb(graph, outer):
     uses = {}
     for eqn in graph.eqns:
         for a in eqn.ins:
@@ -163,7 +167,7 @@ def absorb_negations(graph):
         if isinstance(a, Var):
             uses[a] = uses.get(a, 0) + 1
     negated = {}  # var -> c, for var = neg c
-    subst = {}
+    subst = dict(outer)  # values removed (-(-c) is c): regions read the replacement too
     out = []
 
     def look(atom):
@@ -174,8 +178,15 @@ def absorb_negations(graph):
         prim = eqn.prim
         new = None
         if regions(eqn):
-            params = {k: absorb_negations(v) if isinstance(v, Graph) else v
-                      for k, v in eqn.params.items()}
+            params = dict(eqn.params)
+            inner = {}
+            for key, sub in eqn.params.items():
+                if isinstance(sub, Graph):
+                    params[key], inner[key] = _absorb(sub, subst)
+            if "save" in params:
+                params["save"] = tuple(inner["body"].get(v, v) for v in params["save"])
+            if "accumulates" in params:
+                params["accumulates"] = tuple(look(v) for v in params["accumulates"])
             out.append(type(eqn)(prim, ins, eqn.outs, params, eqn.loc))
             continue
         if len(eqn.outs) != 1:
@@ -208,7 +219,7 @@ def absorb_negations(graph):
         if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
             negated[eqn.out] = eqn.ins[0]
         out.append(eqn)
-    return Graph(graph.name, graph.params, out, [look(a) for a in graph.results])
+    return Graph(graph.name, graph.params, out, [look(a) for a in graph.results]), subst
 
 
 def eliminate_dead_code(graph, extra_live=()):
