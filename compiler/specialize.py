@@ -345,6 +345,38 @@ FRESH = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "asin", 
          "outer_grad_b", "astype", "float"}
 
 
+def _dtype_of(var, dtypes, defined, kinds, floats, depth=0):
+    """The dtype of an array value: recorded, or worked out from its inputs by NumPy's promotion
+    (Python floats are weak, as in NumPy 2); None when unknown."""
+    if isinstance(var, Const):
+        return None
+    known = dtypes.get(var)
+    if known is not None or depth > 50:
+        return known
+    eqn = defined.get(var)
+    if eqn is None or regions(eqn) or eqn.prim not in FRESH and eqn.prim not in (
+            "sum_grad", "mean_grad", "copy", "transpose", "reshape", "getitem", "unbroadcast"):
+        return None
+    # a broadcast adjoint has the dtype of g, not of the array it takes its shape from
+    ins = eqn.ins[:1] if eqn.prim in ("sum_grad", "mean_grad", "unbroadcast") else eqn.ins
+    found = []
+    for a in ins:
+        if isinstance(a, Const) or kinds.get(a) == "scalar":
+            if isinstance(a, Const) and isinstance(a.value, float) or a in floats:
+                continue  # a Python float: weak, it does not change an array's dtype
+            return None  # an int or bool may decide the dtype
+        d = _dtype_of(a, dtypes, defined, kinds, floats, depth + 1)
+        if d is None:
+            return None
+        found.append(d)
+    if not found:
+        return None
+    result = np.result_type(*found)
+    if eqn.prim in ("div", "sqrt", "exp", "log", "sin", "cos", "tanh", "mean_grad"):
+        result = np.result_type(result, np.float16)  # true division and ufuncs give floats
+    return result
+
+
 def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
     """Each array gradient the user receives: its own new array (never an input, a view or another
     gradient), zeros of the input's shape when nothing reached it, in the input's dtype."""
@@ -355,6 +387,9 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
     b = Builder(list(graph.eqns))
     results = list(graph.results)
     handed_out = set()
+    floats = {p for p in graph.params if kinds.get(p) == "scalar" and
+              str(dtypes.get(p, "")) in ("", "float64")} & {p for _, p in gradient_of}
+    _float_values(graph.eqns, floats)
     for index, param in gradient_of:
         if kinds.get(param) != "array":
             continue
@@ -366,7 +401,8 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
             if r not in fresh and (producer is None or producer.prim not in FRESH or
                                    len(producer.outs) != 1) or r in handed_out:
                 r = b.emit("copy", [r], hint=r.hint)
-            want, have = dtypes.get(param), dtypes.get(results[index])
+            want, have = dtypes.get(param), _dtype_of(results[index], dtypes, defined, kinds,
+                                                      floats)
             # (`dtype == None` is true in NumPy: None means float64 there, so test for it first)
             if want is not None and (have is None or want != have):  # astype(copy=False) is free
                 r = b.emit("astype", [r], dtype=str(want), hint=r.hint)
