@@ -265,6 +265,9 @@ class Emitter:
                     "clip", "logaddexp", "transpose", "expand_dims", "squeeze", "copy",
                     "sum", "mean", "amax", "amin", "prod") or (prim == "matmul" and eqn.params.get("lib")):
             return self.np_call(prim, ins, self.keywords(eqn))
+        if prim == "zero_like":  # shape unknown here: decided when the code runs
+            fn = PRIMS["zero_like"].funcs[None]
+            return ast.Call(ast.Name(self.bind("zero_like", fn), ast.Load()), ins, [])
         if prim == "user_vjp":
             fn = eqn.params["vjp"]
             return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", "vjp"), fn), ast.Load()), ins, [])

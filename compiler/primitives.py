@@ -199,6 +199,9 @@ def _index_add(acc, g, *parts, index=None):
 # Accumulation into a buffer the generated code owns (made by specialisation only).
 _prim("index_add", None, kwargs=("index",), internal=True, differentiable=False, py=_index_add)
 _prim("iadd", 2, internal=True, differentiable=False, py=operator.add)
+# A zero adjoint shaped like a value: 0.0 for a number, zeros for an array (resolved by specialisation).
+_prim("zero_like", 1, internal=True, differentiable=False,
+      py=lambda x: 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x)))
 _prim("user_vjp", None, internal=True, differentiable=False,
       py=lambda g, out, *args, vjp=None: vjp(g, out, *args), kwargs=("vjp",))
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(

@@ -145,7 +145,8 @@ class Backprop:
             results = []
             for var in targets:
                 total = self.sum_pending(ab, pending, var, defined)
-                results.append(Const(0.0) if total is None else total)
+                # no contribution on this path: a zero shaped like the value (0.0 for a float)
+                results.append(ab.emit("zero_like", [var]) if total is None else total)
             adjoint = Graph(f"{key}_adjoint", [], ab.eqns, results)
             adjoint_regions[key] = adjoint
             forward_regions[key] = fwd
@@ -191,7 +192,7 @@ class Backprop:
         new_carries = []
         for k in slots:
             total = self.sum_pending(ab, pending, params[k], defined)
-            new_carries.append(Const(0.0) if total is None else total)
+            new_carries.append(ab.emit("zero_like", [params[k]]) if total is None else total)
         closed_over = [v for v in pending if v not in defined]
         accumulators, new_accumulators = [], []
         for v in closed_over:
@@ -218,7 +219,8 @@ class Backprop:
         forward = Eqn(eqn.prim, eqn.ins, list(eqn.outs) + [tape],
                       {**eqn.params, "body": Graph(body.name, body.params, fwd, body.results),
                        "save": tuple(saved)}, eqn.loc)
-        ins = [tape] + [gs[k] if gs[k] is not None else Const(0.0) for k in slots] \
+        ins = [tape] + [gs[k] if gs[k] is not None else b.emit("zero_like", [eqn.outs[k]])
+                        for k in slots] \
             + [out for _, out, _ in rotations] + [Const(0.0)] * len(accumulators)
         outs = [Var(inits[k] if isinstance(inits[k], Var) else "") for k in slots] \
             + [Var() for _ in rotations] + [Var(v) for v in closed_over]

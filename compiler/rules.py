@@ -87,7 +87,7 @@ RULES = {
     "squeeze":  ("x", "reshape_grad(g, x)"),
     "copy":     ("x", "g"),
     "astype":   ("x", None),                                    # made by the compiler only
-    "index_add": ("*xs",), "iadd": ("x y", None, None), "user_vjp": ("*xs",),
+    "index_add": ("*xs",), "iadd": ("x y", None, None), "user_vjp": ("*xs",), "zero_like": ("x", None),
     # A list's adjoint is the adjoint of the array it is stacked into, items along the first axis:
     # an appended value gets its own row of it.
     "list_new": ("",),

@@ -109,6 +109,17 @@ def specialize(graph, kinds, shapes, default="dynamic"):
                     params["save"] = tuple(subst.get(v, v) for v in params["save"])
                 b.eqns.append(Eqn(eqn.prim, ins, eqn.outs, params, eqn.loc))
                 continue
+            if eqn.prim == "zero_like":
+                xs = shape(ins[0])
+                if kind(ins[0]) == "scalar":
+                    subst[eqn.out] = Const(0.0)
+                    continue
+                if xs is not None:
+                    b.loc = eqn.loc
+                    z = b.emit("zeros", [Const(n) for n in xs], lib="np", hint=eqn.out.hint)
+                    kinds[z], shapes[z] = "array", xs
+                    subst[eqn.out] = z
+                    continue
             if eqn.prim == "unbroadcast":
                 gval, x = ins
                 gs, xs = shape(gval), shape(x)

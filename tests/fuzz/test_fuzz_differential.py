@@ -1,0 +1,75 @@
+"""Differential fuzzing: random programs through the compiler, the tape and central differences.
+
+fuzz_programs.py writes random programs (scalar math with control flow, and NumPy with
+broadcasting); fuzz_harness.py writes each to a real .py file, imports it, and requires at points
+away from kinks, ties, branch switches and domain edges that
+
+* the compiled value equals the plain function's value,
+* the compiled gradient, the tape's gradient and central differences agree,
+
+and that the compiler accepts the program (the generator only writes supported syntax).
+
+CI budget: 180 scalar + 120 array programs (derandomized, so every run sees the same programs).
+`pytest tests/fuzz --fuzz-long` runs 3000 programs; `SOURCEAD_FUZZ=N` runs N (both randomized).
+Each test prints how many programs it tried and how many points it checked or discarded.
+Bugs found are pinned in fuzz_regressions.py.
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import fuzz_harness as H
+import fuzz_programs as P
+
+CI_TOTAL = 300
+LONG_TOTAL = 3000
+SHARE = {"scalar": 0.6, "array": 0.4}
+POINTS_PER_PROGRAM = 3
+
+
+def budget(request, family):
+    env = os.environ.get("SOURCEAD_FUZZ")
+    long_run = request.config.getoption("--fuzz-long", default=False)
+    total = int(env) if env else (LONG_TOTAL if long_run else CI_TOTAL)
+    return max(1, int(round(total * SHARE[family]))), bool(env or long_run)
+
+
+def run_family(request, capsys, family, programs):
+    n, long_run = budget(request, family)
+    before = H.STATS.copy()
+
+    @settings(max_examples=n, deadline=None, derandomize=not long_run, database=None,
+              suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(program=programs, data=st.data())
+    def fuzz(program, data):
+        points = data.draw(P.points_for(program.kinds, POINTS_PER_PROGRAM), label="points")
+        checked = H.check_program(program.source, program.guarded, points, program.tape_source)
+        assume(checked > 0)
+
+    try:
+        fuzz()
+    finally:
+        stats = H.STATS - before
+        with capsys.disabled():
+            rejected = ", ".join(f"{k[9:]} {v}" for k, v in sorted(stats.items())
+                                 if k.startswith("rejected_"))
+            known = ", ".join(f"{k} {v}" for k, v in sorted(stats.items())
+                              if k.startswith(("known_", "tape_limitation_")))
+            print(f"\n[fuzz {family}] {stats['programs']} programs tried, "
+                  f"{stats['programs_checked']} checked at >= 1 point; "
+                  f"{stats['points_checked']} points checked, {stats['points_rejected']} discarded "
+                  f"({rejected}); looked past: {known or 'nothing'}")
+
+
+def test_fuzz_scalar_programs(request, capsys):
+    """Scalar programs: math functions, abs/max/min, if/elif/else, for/while with break, continue
+    and early return, helpers and closures, lists. CI: 180 programs."""
+    run_family(request, capsys, "scalar", P.scalar_programs())
+
+
+def test_fuzz_array_programs(request, capsys):
+    """NumPy programs over x (3,), y (2, 3), w (2, 1), s: broadcasting, ufuncs, reductions with
+    axis, @, indexing, index assignment, control flow on scalar conditions. CI: 120 programs."""
+    run_family(request, capsys, "array", P.array_programs())
