@@ -276,7 +276,7 @@ class Emitter:
             return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", prim), fn), ast.Load()), ins, [])
         if p.internal:
             return self.helper_call(eqn, ins)
-        if prim == "select" and not array:
+        if prim == "select" and not array and eqn.params.get("lib") != "np":
             return ast.IfExp(ins[0], ins[1], ins[2])
         if prim in ("max", "min") and eqn.params.get("lib") is None and not array:
             # Python's max(x, y) keeps x unless y > x; spelled inline, without a call.

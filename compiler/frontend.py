@@ -1376,7 +1376,9 @@ class Lowering:
             raise error_at(src.location(node),
                            f"{label}() takes {arity} argument{'s' if arity != 1 else ''} here, "
                            f"got {len(atoms)}.")
-        if prim in ("float", "int", "len", "shape", "ndim", "size", "matmul", "select", "clip",
+        if prim == "select":  # np.where: NumPy's broadcasting, even with a known condition
+            return self.b.emit("select", atoms, lib="np")
+        if prim in ("float", "int", "len", "shape", "ndim", "size", "matmul", "clip",
                     "logaddexp", "outer", "copy"):
             return self.b.emit(prim, atoms)
         if lib is None and prim not in ("abs", "pow", "max", "min", "round"):

@@ -58,7 +58,7 @@ def simplify(prim, ins, params):
     elif prim == "pow":
         if is_const(ins[1], 1) and params.get("lib") is None:
             return ins[0]
-    elif prim == "select":
+    elif prim == "select" and params.get("lib") != "np":  # np.where broadcasts: keep it
         c, a, b = ins
         if isinstance(c, Const) and isinstance(c.value, (bool, numbers.Number)):
             return a if c.value else b

@@ -132,6 +132,13 @@ def specialize(graph, kinds, shapes, default="dynamic"):
                         continue
                     b.loc = eqn.loc
                     lead = len(gs) - len(xs)
+                    if lead < 0 or any(g_ < x_ for g_, x_ in zip(gs[lead:], xs)):
+                        # g is smaller than x (a zero or a value that never met x's shape):
+                        # spread it over x's shape
+                        out = b.emit("sum_grad", [gval, x])
+                        kinds[out], shapes[out] = "array", xs
+                        subst[eqn.out] = out
+                        continue
                     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(xs)
                                                       if n == 1 and gs[i + lead] != 1)
                     if lead and len(axes) > lead:

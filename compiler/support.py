@@ -15,6 +15,8 @@ def unbroadcast(g, x):
     if gshape == tuple(shape):
         return g
     lead = len(gshape) - len(shape)
+    if lead < 0 or any(a < b for a, b in zip(gshape[lead:], shape)):
+        return np.broadcast_to(g, shape)  # g smaller than x: spread it over x's shape
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and gshape[i + lead] != 1)
     out = np.sum(g, axis=axes) if axes else g

@@ -45,10 +45,6 @@ def test_bug_zero_adjoint_loop_overwrite():
     H.check_function(R.zero_adjoint_loop_overwrite, (np.array([0.2, -0.1]),))
 
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (compiler): np.where(0.5 < 0.25, x, s) with a constant condition is folded to s without "
-    "NumPy's broadcast to x's shape: compiled value 0.7 and d/ds array(1.) (0-d), plain value 2.1, "
-    "tape and numeric d/ds = 3.0"))
 def test_bug_where_constant_condition_drops_broadcast():
     H.check_function(R.where_constant_condition, (X, 0.7))
 
