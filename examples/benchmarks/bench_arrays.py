@@ -60,6 +60,9 @@ def workloads():
 
 def torch_version(name):
     import torch
+    # PyTorch's own thread pool and NumPy's OpenBLAS threads spin against each other on a small
+    # machine (A1 measured 30 ms instead of under 1 ms); one PyTorch thread measures PyTorch itself.
+    torch.set_num_threads(1)
 
     def run(fn_args, wrt):
         ts = [torch.tensor(a, dtype=torch.float64, requires_grad=(i in wrt)) if
