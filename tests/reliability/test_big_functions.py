@@ -127,9 +127,9 @@ def _ifexp_chain(n):
 
 
 @pytest.mark.xfail(strict=True, raises=GradError,
-                   reason="BUG: an if/elif chain of ~97+ branches (valid Python) makes the emitter nest "
-                          "if/else blocks past Python's 100 indentation levels: internal "
-                          "IndentationError; at ~200 branches a RecursionError")
+                   reason="LIMITATION: an if/elif chain of ~97+ branches (valid Python) nests the "
+                          "generated if/else blocks past Python's 100 indentation levels: refused "
+                          "with a GradError that says so")
 def test_120_branch_elif_chain(tmp_path):
     module = load_source(tmp_path, _elif_chain(120), "elif")
     g = grad(module.piecewise)
@@ -139,8 +139,9 @@ def test_120_branch_elif_chain(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, raises=GradError,
-                   reason="BUG: a chain of ~97+ conditional expressions (a if c else b if ...) makes "
-                          "the emitter nest if/else past 100 indentation levels (internal IndentationError)")
+                   reason="LIMITATION: a chain of ~97+ conditional expressions (a if c else b if ...) "
+                          "nests the generated if/else past 100 indentation levels: refused with a "
+                          "GradError that says so")
 def test_120_conditional_expression_chain(tmp_path):
     module = load_source(tmp_path, _ifexp_chain(120), "ifexp")
     g = grad(module.piecewise)
