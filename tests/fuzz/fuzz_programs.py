@@ -57,6 +57,10 @@ def _amin(v):
     return float(np.min(v)) if np.size(v) else np.inf
 
 
+def _amax(v):
+    return float(np.max(v)) if np.size(v) else -np.inf
+
+
 def _pairwise_gap(*args):
     gaps = [np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
             for i, a in enumerate(args) for b in args[i + 1:]]
@@ -82,9 +86,9 @@ MARGINS = {
     "div": lambda a, b: _amin(np.abs(b)) - 0.1,
     "pos": lambda a, *rest: _amin(a) - 0.05,         # log, sqrt, a ** 0.5, a ** -1, positive bases
     "log1p": lambda a: _amin(a) + 0.95,
-    "unit": lambda a: 0.95 - _amin(-np.abs(a)),      # asin, acos
-    "exp": lambda a: 12.0 - _amin(-np.abs(a)),       # exp, sinh, cosh, expm1
-    "rpow": lambda base, a: 12.0 - _amin(-np.abs(a)),  # 2.0 ** a
+    "unit": lambda a: 0.95 - _amax(np.abs(a)),         # asin, acos
+    "exp": lambda a: 12.0 - _amax(np.abs(a)),          # exp, sinh, cosh, expm1
+    "rpow": lambda base, a: 12.0 - _amax(np.abs(a)),   # 2.0 ** a
     "tan": lambda a: _amin(np.abs(np.cos(a))) - 0.1,
     "atan2": lambda a, b: _amin(np.maximum(np.asarray(b, dtype=float), np.abs(a))) - 0.05,
     "hypot": lambda a, b: _amin(np.hypot(a, b)) - 0.05,

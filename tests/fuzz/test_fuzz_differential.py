@@ -16,6 +16,7 @@ Bugs found are pinned in fuzz_regressions.py.
 """
 import os
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -73,3 +74,34 @@ def test_fuzz_array_programs(request, capsys):
     """NumPy programs over x (3,), y (2, 3), w (2, 1), s: broadcasting, ufuncs, reductions with
     axis, @, indexing, index assignment, control flow on scalar conditions. CI: 120 programs."""
     run_family(request, capsys, "array", P.array_programs())
+
+
+@pytest.mark.parametrize("kind, args, trips", [
+    ("abs", (0.0005,), True), ("abs", (np.array([0.3, -0.2]),), False),
+    ("minmax", (0.5, 0.5004), True), ("minmax", (0.5, 0.7, 0.2), False),
+    ("npmax", (np.array([1.0, 1.0002, 0.3]),), True), ("npmax", (np.array([1.0, 0.5, 0.3]),), False),
+    ("clip", (np.array([0.4999, 0.0]), -0.5, 0.5), True),
+    ("div", (1.0, 0.05), True), ("div", (1.0, -0.3), False),
+    ("pos", (0.04,), True), ("pos", (0.5,), False), ("log1p", (-0.99,), True),
+    ("unit", (1.0,), True), ("unit", (np.array([0.5, -0.97]),), True), ("unit", (0.5,), False),
+    ("exp", (20.0,), True), ("exp", (-3.0,), False), ("rpow", (2.0, -13.0), True),
+    ("tan", (1.5,), True), ("tan", (0.3,), False),
+    ("atan2", (0.0, -1.0), True), ("atan2", (0.0, 1.0), False), ("hypot", (0.0, 0.01), True),
+    ("prod", (np.array([0.005, 1.0]),), True),
+])
+def test_guard_margins(kind, args, trips):
+    """The guards that keep points away from kinks, ties and domain edges trip where they should."""
+    guard = P.Guard()
+    if trips:
+        with pytest.raises(P.GuardTripped):
+            guard.call(kind, lambda *a: None, *args)
+    else:
+        guard.call(kind, lambda *a: None, *args)
+        assert guard.ok()
+
+
+def test_guard_comparisons():
+    guard = P.Guard()
+    assert guard.cmp("<", 0.3, 0.5) is True
+    with pytest.raises(P.GuardTripped):
+        guard.cmp(">", 100.0, 100.05)      # relative margin 5e-4
