@@ -111,6 +111,19 @@ def regions(eqn):
     return [v for v in eqn.params.values() if isinstance(v, Graph)]
 
 
+def use_counts(graph):
+    """How many times each variable is read by the graph's equations and results (not regions)."""
+    uses = {}
+    for eqn in graph.eqns:
+        for a in eqn.ins:
+            if isinstance(a, Var):
+                uses[a] = uses.get(a, 0) + 1
+    for a in graph.results:
+        if isinstance(a, Var):
+            uses[a] = uses.get(a, 0) + 1
+    return uses
+
+
 def free_vars(graph):
     """Variables a graph reads but does not define: for a region, the values it closes over."""
     defined = set(graph.params)

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .ir import Builder, Const, Graph, Var, free_vars, is_const, regions
+from .ir import Builder, Const, Graph, Var, free_vars, is_const, regions, use_counts
 from .primitives import PRIMS
 
 _FOLDABLE_TYPES = (bool, int, float)
@@ -158,14 +158,7 @@ def absorb_negations(graph):
 
 
 def _absorb(graph, outer):
-    uses = {}
-    for eqn in graph.eqns:
-        for a in eqn.ins:
-            if isinstance(a, Var):
-                uses[a] = uses.get(a, 0) + 1
-    for a in graph.results:
-        if isinstance(a, Var):
-            uses[a] = uses.get(a, 0) + 1
+    uses = use_counts(graph)
     negated = {}  # var -> c, for var = neg c
     subst = dict(outer)  # values removed (-(-c) is c): regions read the replacement too
     out = []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Builder, Const, Eqn, Graph, Var, regions
+from .ir import Builder, Const, Eqn, Graph, Var, regions, use_counts
 
 # Primitives that can turn scalars into arrays: with any of them, kinds need an instrumented run.
 ARRAY_MAKERS = {"zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "stack",
@@ -539,14 +539,7 @@ def accumulate_in_place(graph, kinds, shapes, fresh=None):
 
 
 def _accumulate_body(body, owned, kinds, shapes):
-    uses = {}
-    for e in body.eqns:
-        for a in e.ins:
-            if isinstance(a, Var):
-                uses[a] = uses.get(a, 0) + 1
-    for r in body.results:
-        if isinstance(r, Var):
-            uses[r] = uses.get(r, 0) + 1
+    uses = use_counts(body)
     made = {e.out: e for e in body.eqns if len(e.outs) == 1}
     drop = set()
     eqns = []
