@@ -421,8 +421,10 @@ class Tensor:
         if enabled and (e is not None or live):
             # Recorded: x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem). Write in
             # place unless views share the array (then they keep the old values and their graphs).
-            vc = self._vc
-            in_place = d.__class__ is ndarray and d.flags.writeable and (vc is None or not vc[2])
+            # Always into a new array: a view of d taken by indexing (x = a[0]) may be saved by a
+            # node (x *= s saves x), and NumPy views are not tracked, so writing into d could
+            # change a saved value unseen. Earlier views keep their old values, as documented.
+            in_place = False
             old = make(d if in_place else np.array(d, copy=True), e)
             res = F.record(SETITEM, (old, value), (index,))
             self._bump()

@@ -75,10 +75,6 @@ def test_gap_list_in_loop_after_continue():
 
 # ---- tape, open -----------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (tape): a[0] *= s on a row of a non-leaf array: d/ds is 3.0 (the sum of the row AFTER "
-    "the update: MulBackward's saved view is overwritten by the write-back) instead of 6.0 "
-    "(compiled, numeric and PyTorch 2.13 agree); no version-counter error is raised"))
 def test_bug_tape_index_imul_saves_overwritten_view():
     H.check_function(R.index_imul, (Y, 0.5))
 
