@@ -180,7 +180,9 @@ KNOWN_COMPILER_ERRORS = {
     # (none open: zero adjoints shaped like their value, test_bug_zero_adjoint_*, were fixed)
 }
 KNOWN_REFUSALS = {
-    # (none open: the EXTENDED_ARG false "source changed" refusal was fixed in 1ee968b)
+    # test_bug_write_after_rebinding_an_aliased_name_refused: `b = a; a = <new array>; a[i] = v`
+    # is refused as a write through an alias (the generator never writes through a real alias)
+    "stale_alias": "is the same array as",
 }
 TAPE_LIMITATIONS = {
     # PyTorch raises too: a value saved for backward was overwritten in place (a[i] = f(a[i]),
@@ -245,6 +247,20 @@ class ProgramRun:
                 raise KnownRefusal(known[0])
             raise Mismatch(kind, error)
         self.tape = tape_runner(self.tape_module.f, self.wrt)
+
+    def known_stale_loop_value(self):
+        """test_bug_loop_returns_stale_carried_value: the value returned is a name that the
+        emitted reverse loop (`for NAME in reversed(tape):`) rebinds."""
+        if os.environ.get("SOURCEAD_FUZZ_STRICT"):
+            return False
+        import re
+        text = self.compiled.source
+        rebound = set(re.findall(r"for (\w+) in reversed\(", text))
+        returned = re.findall(r"\n\s*return \(?(\w+),", text)
+        if rebound and returned and returned[-1] in rebound:
+            STATS["known_stale_loop_value"] += 1
+            return True
+        return False
 
     def close(self):
         unload(self.module)
@@ -347,7 +363,8 @@ class ProgramRun:
 
         report = self.report(point, value, cvalue, tvalue, cgrads, tgrads, numeric)
         if not np.isclose(cvalue, value, rtol=VALUE_RTOL, atol=VALUE_ATOL):
-            raise Mismatch("compiled-value", report)
+            if not self.known_stale_loop_value():
+                raise Mismatch("compiled-value", report)
         if not np.isclose(tvalue, value, rtol=1e-9, atol=1e-9):
             raise Mismatch("tape-value", report)
         for i, c, t, n in zip(self.wrt, cgrads, tgrads, numeric):

@@ -33,8 +33,7 @@ Two families:
 Each strategy returns a `Program`. Only syntax the README says the compiler supports is produced,
 and only operations the tape has too (no % or //). Constructs the compiler refuses although the
 README lists them (a def or a list inside a branch or after a possible return: see
-test_fuzz_regressions.py's test_gap_*) are not generated, and, unless SOURCEAD_FUZZ_STRICT=1,
-neither are two known bugs' triggers (AVOID_KNOWN_BUGS).
+test_fuzz_regressions.py's test_gap_*) are not generated.
 """
 from __future__ import annotations
 
@@ -45,7 +44,8 @@ import os
 import numpy as np
 from hypothesis import strategies as st
 
-# Generate around bugs already pinned in fuzz_regressions.py (SOURCEAD_FUZZ_STRICT=1 does not).
+# Generate around bugs still open in test_fuzz_regressions.py (SOURCEAD_FUZZ_STRICT=1 does not);
+# none at the moment (the np.where and a[i] *= v workarounds went with their fixes).
 AVOID_KNOWN_BUGS = not os.environ.get("SOURCEAD_FUZZ_STRICT")
 
 # ------------------------------------------------------------------------------------------------
@@ -749,6 +749,8 @@ class ScalarBuilder(Builder):
         pass
 
     def result(self, env):
+        if self.coin(0.15):   # a bare name: e.g. a loop-carried value returned as it is
+            return ("atom", self.pick(list(env.names)))
         return self.expr(env, self.count(1, self.max_depth))
 
     def value(self, env, shape, fresh_name=False):
@@ -1020,9 +1022,7 @@ class ArrayBuilder(Builder):
         vshape = self.pick([s for s in SHAPES if fits(s, sub)] or [()])
         value = self.exact(env, vshape, self.count(0, 2))
         if self.coin(0.3):
-            # test_bug_tape_index_imul_saves_overwritten_view: the tape gets a[i] *= v wrong
-            ops = ["+"] if AVOID_KNOWN_BUGS else ["+", "*"]
-            return ("aug", name + idx, self.pick(ops), value), env
+            return ("aug", name + idx, self.pick(["+", "*"]), value), env
         return ("assign", name + idx, value), env
 
     def result(self, env):
@@ -1093,9 +1093,6 @@ class ArrayBuilder(Builder):
             form = self.pick(["maximum", "minimum", "where", "clip"])
             if form == "where":
                 c1 = self.exact(env, self.pick([s for s in SHAPES if fits(s, shape)]), depth - 1)
-                if AVOID_KNOWN_BUGS and not _names_in(c1):
-                    # a constant condition: test_bug_where_constant_condition_drops_broadcast
-                    c1 = ("bin", "+", c1, ("tmpl", "np.sum({0})", [("atom", self.pick(list(env.names)))]))
                 return ("tmpl", "np.where({0}, {1}, {2})",
                         [("cmp", self.pick(["<", ">"]), c1, ("atom", self.pick(ARRAY_CONSTS))), a, b])
             if form == "clip":

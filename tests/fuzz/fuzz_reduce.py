@@ -14,7 +14,6 @@ steps must keep agreeing, so the result stays a fair example. Prints the smalles
 Not collected by pytest.
 """
 import ast
-import copy
 import os
 import signal
 import sys

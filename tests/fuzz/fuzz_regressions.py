@@ -111,6 +111,28 @@ def closure_after_early_return(x):
     return inner(1.0)
 
 
+# ---- compiler: value_and_grad returns a stale loop-carried value ---------------------------------
+
+
+def loop_returns_carried_value(x):
+    """The reverse loop `for x_1 in reversed(tape)` rebinds x_1, the forward result."""
+    for i in range(2):
+        x = math.tanh(x)
+    return x
+
+
+# ---- compiler: a rebound name keeps its old alias -------------------------------------------------
+
+
+def write_after_rebinding_an_aliased_name(x, s):
+    """`b = a` makes b an alias of the first array; `a = x + 0.0` rebinds a to a new one."""
+    a = x * 2.0
+    b = a  # noqa: F841
+    a = x + 0.0
+    a[0] = s
+    return np.sum(a)
+
+
 # ---- compiler gaps: refusals of supported constructs ---------------------------------------------
 
 

@@ -4,7 +4,9 @@ One test per bug, on the minimal program in fuzz_regressions.py; each checks the
 the tape's gradient and central differences against each other (fuzz_harness.check_function).
 Still broken: xfail(strict=True), so a fix shows up as an XPASS failure -- then drop the marker and
 the matching entry of fuzz_harness.KNOWN_* / the AVOID_KNOWN_BUGS workaround in fuzz_programs.py.
-Found at 95d5cf3; "fixed" tests were fixed upstream while the fuzzer ran (1ee968b, b685c00).
+All were found at 95d5cf3. Fixed upstream while the fuzzer ran: abs/negation/EXTENDED_ARG/closure
+(1ee968b, b685c00), zero adjoints (30331a5), np.where (62aa471), the tape's a[i] *= v (5b530d9).
+Still open: the three test_gap_* refusals.
 """
 import numpy as np
 import pytest
@@ -19,7 +21,10 @@ W = np.array([[0.2], [-0.1]])
 Y = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 
 
-# ---- compiler, open -----------------------------------------------------------------------------
+# ---- compiler: zero adjoints of arrays were a Python 0.0 (fixed in 30331a5) -------------------
+# Was: gradient array(0.) for an array of shape (2, 1) / ValueError: cannot reshape array of size 1
+# into shape (3,) / AttributeError: 'float' object has no attribute 'astype' (and 'copy') /
+# IndexError: tuple index out of range; the tape and central differences gave zeros of the shape.
 
 def test_bug_zero_adjoint_branch_not_taken():
     H.check_function(R.zero_adjoint_branch_not_taken, (X, W, 0.5))
@@ -46,7 +51,30 @@ def test_bug_zero_adjoint_loop_overwrite():
 
 
 def test_bug_where_constant_condition_drops_broadcast():
+    """Was: compiled value 0.7 and d/ds array(1.) where plain Python gives 2.1 and the tape and
+    central differences 3.0 (np.where(False, x, s) folded to s without the broadcast). Fixed in
+    62aa471."""
     H.check_function(R.where_constant_condition, (X, 0.7))
+
+
+# ---- compiler, open -------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
+    "BUG (compiler): for i in range(2): x = math.tanh(x); return x -- value_and_grad returns the "
+    "value after the FIRST iteration, tanh(0.5) = 0.46212, instead of tanh(tanh(0.5)) = 0.43181 "
+    "(plain Python and the tape); the gradient 0.63981 is right (tape, numeric). The reverse loop "
+    "`for x_1 in reversed(tape):` rebinds x_1, the name of the returned forward value. "
+    "Present since 95d5cf3"))
+def test_bug_loop_returns_stale_carried_value():
+    H.check_function(R.loop_returns_carried_value, (0.5,))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): `b = a; a = x + 0.0; a[0] = s` is refused: \"`b` is the same array as `a` "
+    "(they share memory)\" -- but a was rebound to a new array, b holds the old one; plain Python, "
+    "the tape and numeric give d/dx = [0, 1, 1], d/ds = 1. Present since 95d5cf3"))
+def test_bug_write_after_rebinding_an_aliased_name_refused():
+    H.check_function(R.write_after_rebinding_an_aliased_name, (X, 0.5))
 
 
 # ---- compiler gaps: documented constructs refused in combination ----------------------------------
@@ -73,9 +101,12 @@ def test_gap_list_in_loop_after_continue():
     H.check_function(R.list_in_loop_after_continue, (0.5,))
 
 
-# ---- tape, open -----------------------------------------------------------------------------------
+# ---- tape -----------------------------------------------------------------------------------------
 
 def test_bug_tape_index_imul_saves_overwritten_view():
+    """Was: d/ds 3.0 instead of 6.0 (compiled, central differences and PyTorch 2.13 give 6.0):
+    MulBackward's saved row of `a` was overwritten by the write-back of a[0] *= s, with no
+    version-counter error. Fixed in 5b530d9."""
     H.check_function(R.index_imul, (Y, 0.5))
 
 
