@@ -665,8 +665,10 @@ class Emitter:
             at = where[r]
             if p in saved and (push_at is None or at <= push_at):
                 continue  # the push must still see the old value
-            if p in self.replayed and r in self.replayed:
-                continue  # the reverse loop names both (the old value and the rotated new one)
+            if r in self.replayed:
+                # the reverse loop rebinds r's name: sharing it with p (and so with the loop's
+                # output, named like p) would overwrite the forward result read after the loop
+                continue
             if last_read.get(p, -1) > at:
                 continue
             if last_read.get(p, -1) == at and regions(body.eqns[at]):

@@ -59,13 +59,9 @@ def test_bug_where_constant_condition_drops_broadcast():
 
 # ---- compiler, open -------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (compiler): for i in range(2): x = math.tanh(x); return x -- value_and_grad returns the "
-    "value after the FIRST iteration, tanh(0.5) = 0.46212, instead of tanh(tanh(0.5)) = 0.43181 "
-    "(plain Python and the tape); the gradient 0.63981 is right (tape, numeric). The reverse loop "
-    "`for x_1 in reversed(tape):` rebinds x_1, the name of the returned forward value. "
-    "Present since 95d5cf3"))
 def test_bug_loop_returns_stale_carried_value():
+    """Was: value_and_grad returned tanh(0.5) (the value after the first iteration): the reverse
+    loop `for x_1 in reversed(tape)` rebound x_1, the name of the returned forward value."""
     H.check_function(R.loop_returns_carried_value, (0.5,))
 
 
