@@ -317,6 +317,13 @@ class Emitter:
         if prim == "index_grad":
             index = indexing.to_value_ast(eqn.params["index"], ins[2:], self.bind("slice", slice))
             return ast.Call(func, ins[:2] + [index], [])
+        if prim == "written_grad":
+            if not any(self.is_array(a) or isinstance(a, Const) and isinstance(a.value, list)
+                       for a in eqn.ins[1:]):  # ints and slices write each place once: g[index]
+                return ast.Subscript(ins[0], indexing.to_ast(eqn.params["index"], ins[1:]),
+                                     ast.Load())
+            index = indexing.to_value_ast(eqn.params["index"], ins[1:], self.bind("slice", slice))
+            return ast.Call(func, ins[:1] + [index], [])
         if prim == "concat_grad":
             return ast.Call(func, [ins[0], ast.Constant(eqn.params.get("axis", 0)),
                                    ast.Constant(eqn.params["index_"])] + ins[1:], [])

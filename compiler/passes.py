@@ -70,6 +70,11 @@ def simplify(prim, ins, params):
 Builder.simplify = staticmethod(simplify)
 
 
+# Each equation of these makes a new mutable object (a list the generated code appends to):
+# two of them are never one value, though their inputs are the same.
+_UNSHARED = {"list_new"}
+
+
 def _key(eqn, ins):
     params = tuple(sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_")))
     return (eqn.prim, tuple(a if isinstance(a, Var) else ("const", type(a.value), a.value)
@@ -91,7 +96,7 @@ def rebuild(graph, outer=None):
         if regions(eqn):
             b.eqns.append(rebuild_region_eqn(eqn, ins, subst))
             continue
-        if len(eqn.outs) != 1 or eqn.params.get("_effect"):
+        if len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.prim in _UNSHARED:
             b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
             continue
         found = simplify(eqn.prim, ins, eqn.params)

@@ -181,13 +181,13 @@ _prim("list_append", 3, py=_list_append)
 _prim("stack_list", 1, kwargs=("axis",), py=lambda items, axis=0: np.stack(items, axis=axis))
 # Adjoint helpers (compiler/support.py): made by the reverse pass, never by the user.
 for _name in ("unbroadcast", "sum_grad", "mean_grad", "extreme_grad", "prod_grad",
-              "matmul_grad_a", "matmul_grad_b", "index_grad", "cleared", "transpose_grad",
+              "matmul_grad_a", "matmul_grad_b", "index_grad", "cleared", "written_grad", "transpose_grad",
               "reshape_grad", "concat_grad", "stack_grad", "clip_grad", "outer_grad_a",
               "outer_grad_b", "moveaxis_grad"):
     _fn = getattr(support, _name)
     _kw = {"sum_grad": _REDUCE, "mean_grad": _REDUCE, "extreme_grad": _REDUCE,
            "prod_grad": _REDUCE, "transpose_grad": ("axes",), "concat_grad": (),
-           "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",),
+           "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",), "written_grad": ("index",),
            "moveaxis_grad": ("axis",)}
     _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, differentiable=False, py=_fn)
 def _index_add(acc, g, *parts, index=None):
@@ -207,6 +207,8 @@ _prim("user_vjp", None, internal=True, differentiable=False,
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
     g, x, build_index(index, parts))
 PRIMS["cleared"].funcs[None] = lambda g, *parts, index=None: support.cleared(
+    g, build_index(index, parts))
+PRIMS["written_grad"].funcs[None] = lambda g, *parts, index=None: support.written_grad(
     g, build_index(index, parts))
 PRIMS["stack_grad"].funcs[None] = lambda g, axis=0, index_=0: support.stack_grad(g, axis, index_)
 PRIMS["concat_grad"].funcs[None] = lambda g, *shapes, axis=0, index_=0: support.concat_grad(

@@ -98,8 +98,10 @@ RULES = {
     "logaddexp": ("x y", "g * exp(x - out)", "g * exp(y - out)"),
     # x[index]: g scattered back with np.add.at (indices may repeat); the index carries none.
     "getitem":  ("x *parts", "index_grad(g, x, *parts, index=index)"),
-    # y = x with y[index] = v: the overwritten entries of x no longer reach y.
-    "setitem":  ("x v *parts", "cleared(g, *parts, index=index)", "getitem(g, *parts, index=index)"),
+    # y = x with y[index] = v: the overwritten entries of x no longer reach y; v gets g where it
+    # was written (of a place an index array writes twice, only the write NumPy kept).
+    "setitem":  ("x v *parts", "cleared(g, *parts, index=index)",
+                 "written_grad(g, *parts, index=index)"),
     "shape": ("x", None), "len": ("x", None), "ndim": ("x", None), "size": ("x", None),
     "zeros": ("*s", ), "ones": ("*s",), "eye": ("n", None), "zeros_like": ("x", None),
     "ones_like": ("x", None), "full": ("*s",), "arange": ("*s",), "tuple": ("*s",),

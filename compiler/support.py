@@ -126,6 +126,21 @@ def setitem(x, index, value):
     return out
 
 
+def written_grad(g, index):
+    """The adjoint of v in `x[index] = v`: g read at the written places. Where an index array
+    repeats a place, NumPy keeps one of the writes (the last); the others reach nothing, so they
+    get zero. Which one NumPy kept is asked of NumPy itself, by the same assignment."""
+    picked = g[index]
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu"
+               for p in parts):
+        return picked
+    position = np.arange(np.size(picked)).reshape(np.shape(picked))
+    writer = np.full(np.shape(g), -1)
+    writer[index] = position
+    return np.where(writer[index] == position, picked, 0.0).astype(picked.dtype, copy=False)
+
+
 def cleared(g, index):
     """g with the entries an assignment overwrote set to zero (they no longer reach the output)."""
     out = np.array(g, copy=True)
