@@ -1,4 +1,14 @@
-"""Command line: `python -m compiler demo | show FILE.py:FUNC | check FILE.py:FUNC --args ...`."""
+"""Command line: `python -m compiler demo | show FILE.py:FUNC | check FILE.py:FUNC --args ... | compare ...`.
+
+Whatever goes wrong is one message on stderr, never a traceback, and an exit status:
+
+    0  done (`check`: every gradient matched; `compare`: both designs ran and agree)
+    1  the compiler refused the function (its GradError, pointing at the user's line), the user's
+       file failed to import, `check` found a mismatch, `compare` found the gradients disagree, or
+       an internal compiler error (SOURCEAD_DEBUG=1 shows its traceback)
+    2  the command line does not fit: no such file or function, a directory, not a function, wrong
+       number or kind of --args, an unknown --wrt, arguments the function raises on
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +16,15 @@ import importlib.util
 import inspect
 import os
 import sys
+import tempfile
 import textwrap
+import traceback
 
 from .api import check_grad, grad, value_and_grad
 from .errors import GradError
+
+MODULE_PROG = "python -m compiler"
+DEBUG_VARIABLE = "SOURCEAD_DEBUG"
 
 DEMO_SOURCE = '''\
 def f(x, y, z):
@@ -18,18 +33,28 @@ def f(x, y, z):
 '''
 
 
-def _demo_function():
-    """The seed lecture's f = (x + y) * z, defined in a real file so its source can be read."""
-    import tempfile
-    folder = tempfile.mkdtemp(prefix="sourcead_demo_")
-    path = os.path.join(folder, "seed_example.py")
-    with open(path, "w") as fh:
-        fh.write(DEMO_SOURCE)
-    return _load(path, "f")
+class CommandError(Exception):
+    """A problem to report in one message, with the exit status it deserves."""
+
+    def __init__(self, message, status=2):
+        super().__init__(message)
+        self.status = status
 
 
-def demo(out=sys.stdout):
-    f = _demo_function()
+def demo(out=sys.stdout, prog=MODULE_PROG):
+    # f must live in a real file for its source to be read; the folder goes when the demo ends
+    with tempfile.TemporaryDirectory(prefix="sourcead_demo_") as folder:
+        path = os.path.join(folder, "seed_example.py")
+        with open(path, "w") as fh:
+            fh.write(DEMO_SOURCE)
+        f = _load(path, "f", module_name="_sourcead_demo_seed_example", on_path=False)
+        try:
+            _demo(f, out, prog)
+        finally:
+            sys.modules.pop("_sourcead_demo_seed_example", None)
+
+
+def _demo(f, out, prog):
     args = (-2.0, 5.0, -4.0)
     df = grad(f, wrt=("x", "y", "z"))
     say = lambda text="": print(text, file=out)  # noqa: E731
@@ -57,118 +82,319 @@ def demo(out=sys.stdout):
     say(f"   and f itself = {value}\n")
     say("6. Checked against central finite differences:\n")
     say(textwrap.indent(str(check_grad(f, *args)), "    "))
-    say("\nTry it on your own code:  python -m compiler show FILE.py:FUNC   "
-        "python -m compiler check FILE.py:FUNC --args 0.5 1.2")
+    say(f"\nTry it on your own code:  {prog} show FILE.py:FUNC   "
+        f"{prog} check FILE.py:FUNC --args 0.5 1.2")
 
 
-def _load(path, func):
+# ----------------------------------------------------------------------------- the user's file
+
+def _user_line(exc, filename):
+    """', line N' for the deepest frame of `exc` in `filename`, else ''."""
+    where = os.path.abspath(filename)
+    frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(fr.filename) == where]
+    return f", line {frames[-1].lineno}" if frames else ""
+
+
+def _exception_text(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _defined_functions(module):
+    return [n for n, v in vars(module).items()
+            if inspect.isfunction(v) and v.__module__ == module.__name__]
+
+
+def _import(path, module_name=None, on_path=True):
+    """Run the user's file as a module, turning every way it can fail into a CommandError."""
     if not os.path.exists(path):
-        raise SystemExit(f"error: no such file: {path}")
-    name = "_sourcead_user_" + os.path.splitext(os.path.basename(path))[0]
+        raise CommandError(f"no such file: {path}: check the path (relative paths start from "
+                           f"{os.getcwd()})")
+    if os.path.isdir(path):
+        found = sorted(n for n in os.listdir(path) if n.endswith(".py"))
+        holds = (f"it holds {', '.join(found[:5])}{', ...' if len(found) > 5 else ''}" if found
+                 else "it holds no .py file")
+        raise CommandError(f"{path} is a directory, not a Python file: name a file in it, as "
+                           f"{os.path.join(path, 'FILE.py')}:FUNC ({holds})")
+    name = module_name or "_sourcead_user_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CommandError(f"{path} is not a Python file: give a .py file, as FILE.py:FUNC")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
-    spec.loader.exec_module(module)
-    fn = getattr(module, func, None)
-    if fn is None:
-        functions = [n for n, v in vars(module).items() if inspect.isfunction(v)
-                     and v.__module__ == name]
-        raise SystemExit(f"error: {path} has no function `{func}`; it defines: "
-                         f"{', '.join(functions) or 'no functions'}")
-    return getattr(fn, "__wrapped__", fn)
+    folder = os.path.dirname(os.path.abspath(path))
+    if on_path and folder not in sys.path:
+        sys.path.insert(0, folder)  # so the file can import its neighbours, as `python FILE.py` would
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(name, None)
+        raise CommandError(f"{path}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}: fix the "
+                           f"file so that `python {path}` runs", status=1) from None
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        raise CommandError(f"{path}{_user_line(exc, path)}: {_exception_text(exc)} while "
+                           f"importing it: fix the file (or install what it imports) so "
+                           f"that `python {path}` runs", status=1) from None
+    return module
+
+
+def _load(path, func, module_name=None, on_path=True):
+    module = _import(path, module_name, on_path)
+    defined = ", ".join(_defined_functions(module)) or "no functions"
+    if not hasattr(module, func):
+        raise CommandError(f"{path} has no function `{func}`; it defines: {defined}")
+    fn = getattr(module, func)
+    fn = getattr(fn, "__wrapped__", fn)  # a function decorated with @grad: its original
+    if not inspect.isfunction(fn):
+        what = ("a module" if inspect.ismodule(fn) else "a class" if inspect.isclass(fn)
+                else "a built-in function" if inspect.isbuiltin(fn)
+                else f"a {type(fn).__name__}")
+        raise CommandError(f"`{func}` in {path} is {what}, not a function written in Python: name a "
+                           f"function defined with `def`; {path} defines: {defined}")
+    return fn
 
 
 def _target(text):
     path, sep, func = text.rpartition(":")
-    if not sep or not path or not func:
-        raise SystemExit(f"error: expected FILE.py:FUNCTION, got {text!r}")
+    if not sep or not path or not func or os.sep in func or "/" in func or func.endswith(".py"):
+        listing = ""
+        if os.path.isfile(text):
+            try:
+                listing = f"; it defines: {', '.join(_defined_functions(_import(text))) or 'no functions'}"
+            except CommandError:
+                pass
+        raise CommandError(f"expected FILE.py:FUNC, got {text!r}: add the name of the function to "
+                           f"differentiate after a colon, e.g. {text.rstrip(':') or 'model.py'}:loss"
+                           f"{listing}")
+    if not func.isidentifier():
+        raise CommandError(f"{func!r} in {text!r} is not a function name: write FILE.py:FUNC")
     return _load(path, func)
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number, got {text!r}: give one number per parameter, e.g. --args 0.5 1.2"
+        ) from None
+
+
+def _params(fn):
+    return list(inspect.signature(fn).parameters.values())
+
+
+def _signature_text(fn):
+    return f"{fn.__name__}({', '.join(p.name for p in _params(fn))})"
+
+
+def _bind(fn, values):
+    """Positional --args for `fn`, checked against its signature."""
+    positional = [p for p in _params(fn)
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    missing_kw = [p.name for p in _params(fn) if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    if missing_kw:
+        raise CommandError(f"{_signature_text(fn)} has keyword-only parameter(s) without a default "
+                           f"({', '.join(missing_kw)}), which --args cannot pass: call "
+                           "compiler.check_grad from Python instead")
+    if not len(required) <= len(values) <= len(positional) and not any(
+            p.kind is p.VAR_POSITIONAL for p in _params(fn)):
+        want = (f"{len(required)}" if len(required) == len(positional)
+                else f"{len(required)} to {len(positional)}")
+        names = ", ".join(p.name for p in positional) or "none"
+        raise CommandError(f"{fn.__name__} takes {want} argument(s) ({names}) but --args gave "
+                           f"{len(values)}: give one number per parameter, e.g. --args "
+                           f"{' '.join(['0.5'] * max(len(required), 1))}")
+    return tuple(values)
+
+
+def _wrt(text, fn, as_indices=False):
+    """--wrt as a tuple of parameter names or indices, each checked to be a parameter of `fn`."""
+    names = [p.name for p in _params(fn)]
+    if not text:
+        return tuple(range(len(names))) if as_indices else tuple(names)
+    items = []
+    for item in (t.strip() for t in text.split(",")):
+        if item.lstrip("-").isdigit():
+            index = int(item)
+            if not -len(names) <= index < len(names):
+                raise CommandError(f"--wrt {item}: {fn.__name__} has {len(names)} parameter(s) "
+                                   f"({', '.join(names) or 'none'}): use an index from 0 to "
+                                   f"{len(names) - 1} or a name")
+            items.append(index % len(names) if as_indices else index)
+        elif item in names:
+            items.append(names.index(item) if as_indices else item)
+        else:
+            raise CommandError(f"--wrt {item or repr(text)}: {fn.__name__} has no parameter "
+                               f"{item!r}; its parameters are: {', '.join(names) or 'none'}")
+    return tuple(items)
+
+
+def _try_call(fn, args, what, fix):
+    """Run the user's function once, so a failure is reported as theirs, not the compiler's."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        filename = fn.__code__.co_filename
+        line = _user_line(exc, filename)
+        line = f" ({filename}{line})" if line else ""
+        raise CommandError(f"{fn.__name__}({what}) raised {_exception_text(exc)}{line}: {fix}") from None
 
 
 def _example_args(fn, shape_specs):
     import numpy as np
     shapes = {}
     for spec in shape_specs:
-        name, _, dims = spec.partition("=")
+        name, eq, dims = spec.partition("=")
         try:
+            if not eq or not name:
+                raise ValueError
             shapes[name] = tuple(int(d) for d in dims.split(",") if d)
         except ValueError:
-            raise SystemExit(f"error: --shapes takes NAME=D1,D2,..., got {spec!r}") from None
+            raise CommandError(f"--shapes takes NAME=D1,D2,..., got {spec!r}: e.g. --shapes "
+                               "X=64,784 W=784,10") from None
+    names = [p.name for p in _params(fn)]
+    unknown = set(shapes) - set(names)
+    if unknown:
+        raise CommandError(f"--shapes names {', '.join(sorted(unknown))}, but {fn.__name__} has no "
+                           f"such parameter; its parameters are: {', '.join(names) or 'none'}")
     rng = np.random.default_rng(0)
     values = []
-    for name, p in inspect.signature(fn).parameters.items():
-        if name in shapes:
-            values.append(rng.normal(size=shapes[name]))
+    for p in _params(fn):
+        if p.name in shapes:
+            values.append(rng.normal(size=shapes[p.name]))
         elif p.default is not inspect.Parameter.empty:
             values.append(p.default)
         else:
             values.append(0.5)
-    unknown = set(shapes) - set(inspect.signature(fn).parameters)
-    if unknown:
-        raise SystemExit(f"error: {fn.__name__} has no parameter {', '.join(sorted(unknown))}")
     return values
 
 
-def _wrt(text, fn):
-    if text:
-        items = tuple(int(t) if t.strip().lstrip("-").isdigit() else t.strip() for t in text.split(","))
-        return items
-    return tuple(inspect.signature(fn).parameters)
+# ----------------------------------------------------------------------------- the commands
+
+def _show(args):
+    fn = _target(args.target)
+    wrt = _wrt(args.wrt, fn)
+    example = None
+    if args.shapes:
+        example = _example_args(fn, args.shapes)
+        _try_call(fn, example, ", ".join(_short_arg(p.name, v) for p, v in zip(_params(fn), example)),
+                  "give --shapes that fit together (parameters not named get their default, "
+                  "else 0.5)")
+    df = grad(fn, wrt=wrt)
+    if args.ir:
+        print(df.graph, end="\n\n")
+    print(df.source_for(*example) if args.shapes else df.source, end="")
+    return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m compiler",
-                                     description="Source-to-source reverse-mode differentiation.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _check(args):
+    fn = _target(args.target)
+    values = _bind(fn, args.args)
+    wrt = _wrt(args.wrt, fn) if args.wrt else None
+    _try_call(fn, values, ", ".join(f"{v:g}" for v in values), _FLOATS_ONLY)
+    report = check_grad(fn, *values, wrt=wrt)
+    print(report)
+    return 0 if report.passed else 1
+
+
+def _compare(args):
+    from .compare import compare
+    fn = _target(args.target)
+    values = _bind(fn, args.args)
+    wrt = _wrt(args.wrt, fn, as_indices=True) if args.wrt else None
+    _try_call(fn, values, ", ".join(f"{v:g}" for v in values), _FLOATS_ONLY)
+    results = compare(fn, values, wrt)
+    refused = results["compiled"][2]
+    if isinstance(refused, Exception):
+        raise refused
+    return 0 if results.get("agree", True) else 1
+
+
+_FLOATS_ONLY = ("--args passes every argument as a float: for array arguments call "
+                "compiler.check_grad from Python, or use `show FILE.py:FUNC --shapes NAME=D1,D2`")
+
+
+def _short_arg(name, value):
+    shape = getattr(value, "shape", None)
+    return f"{name}=array{shape}" if shape else f"{name}={value!r}"
+
+
+def _program():
+    """The name to call ourselves: the script's name when run as `sourcead`, else the module's."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not name or name in ("__main__.py", "-c", "-m") or name.endswith(".py"):
+        return MODULE_PROG
+    return name
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error as one line that says where to find the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _parser(prog):
+    parser = _Parser(prog=prog, description="Source-to-source reverse-mode differentiation.",
+                     epilog=f"Set {DEBUG_VARIABLE}=1 to see the traceback of an internal compiler error.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,compare}")
     sub.add_parser("demo", help="walk through the seed lecture's example f = (x + y) * z")
     show = sub.add_parser("show", help="print the generated gradient source of FILE.py:FUNC")
-    show.add_argument("target")
+    show.add_argument("target", metavar="FILE.py:FUNC")
     show.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
     show.add_argument("--ir", action="store_true", help="also print the IR")
     show.add_argument("--shapes", nargs="+", default=(), metavar="NAME=D1,D2",
                       help="example array shapes, e.g. X=64,784 W=784,10: shows the version "
                            "specialised to them (other arguments: their defaults, else 0.5)")
     check = sub.add_parser("check", help="compiled vs numerical gradients of FILE.py:FUNC")
-    check.add_argument("target")
-    check.add_argument("--args", nargs="+", type=float, required=True)
-    check.add_argument("--wrt", default="")
+    check.add_argument("target", metavar="FILE.py:FUNC")
+    check.add_argument("--args", nargs="+", type=_number, required=True,
+                       help="one number per parameter")
+    check.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
     cmp = sub.add_parser("compare", help="FILE.py:FUNC through the compiler and the tape, side by side")
-    cmp.add_argument("target")
-    cmp.add_argument("--args", nargs="+", type=float, required=True)
-    cmp.add_argument("--wrt", default="")
+    cmp.add_argument("target", metavar="FILE.py:FUNC")
+    cmp.add_argument("--args", nargs="+", type=_number, required=True,
+                     help="one number per parameter")
+    cmp.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
+    return parser
+
+
+def main(argv=None, prog=None):
+    prog = prog or _program()
+    parser = _parser(prog)
     args = parser.parse_args(argv)
+    where = f"{prog} {args.command}"
     try:
         if args.command == "demo":
-            demo()
-        elif args.command == "show":
-            fn = _target(args.target)
-            df = grad(fn, wrt=_wrt(args.wrt, fn))
-            if args.ir:
-                print(df.graph, end="\n\n")
-            if args.shapes:
-                print(df.source_for(*_example_args(fn, args.shapes)), end="")
-            else:
-                print(df.source, end="")
-        elif args.command == "compare":
-            from .compare import compare
-            fn = _target(args.target)
-            names = list(inspect.signature(fn).parameters)
-            wrt = None
-            if args.wrt:
-                wrt = tuple(names.index(w) if w in names else int(w) for w in _wrt(args.wrt, fn))
-            compare(fn, tuple(args.args), wrt)
-        elif args.command == "check":
-            fn = _target(args.target)
-            wrt = _wrt(args.wrt, fn) if args.wrt else None
-            report = check_grad(fn, *args.args, wrt=wrt)
-            print(report)
-            return 0 if report.passed else 1
+            demo(prog=prog)
+            return 0
+        return {"show": _show, "check": _check, "compare": _compare}[args.command](args)
+    except CommandError as exc:
+        print(f"{where}: error: {exc}", file=sys.stderr)
+        return exc.status
     except GradError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        message = str(exc)
+        head = f"cannot differentiate {args.target.rpartition(':')[2]}:\n" \
+            if message.startswith("File ") else ""
+        print(f"{where}: error: {head}{message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"{where}: internal compiler error: {_exception_text(exc)}. This is a bug in sourcead, "
+              f"not in your code: run again with {DEBUG_VARIABLE}=1 to see the traceback, and please "
+              "report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog=MODULE_PROG))

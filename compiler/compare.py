@@ -112,6 +112,7 @@ def compare(fn, args, wrt=None, out=print):
     if len(both) == 2:
         (_, g1), (_, g2) = both
         agree = all(np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(g1, g2))
+        results["agree"] = agree
         out(f"\n  gradients agree: {'yes' if agree else 'NO'}")
         for i, a, b in zip(wrt, g1, g2):
             out(f"    argument {i}: compiled {_short(a)}   tape {_short(b)}")
