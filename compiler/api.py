@@ -298,17 +298,38 @@ class Compiled:
                 self.cache[key] = found
         return found
 
+    def internal_error(self, exc):
+        """A failure of ours while building a version: said plainly, at the user's function."""
+        code = self.fn.__code__
+        return GradError(f'File "{code.co_filename}", line {code.co_firstlineno}, in '
+                         f"{self.fn.__name__}\ninternal compiler error while specialising "
+                         f"{self.fn.__name__} to its arguments: {type(exc).__name__}: {exc}\n"
+                         "This is a bug in sourcead, not in your code; please report it with the "
+                         "function and its arguments. Set SOURCEAD_DEBUG=1 to see the compiler's "
+                         "traceback.")
+
     def build_version(self, values):
         if self.scalar_version is not None and all(
                 type(v) in (float, int) for v in list(values) + [get() for get in self.env]):
             return self.source, self.function
-        self.check_result(values)
+        self.check_result(values)  # the user's own errors surface here, in the user's code
+        try:
+            return self.specialised_version(values)
+        except (GradError, ArithmeticError):
+            raise  # ours to say, or the derivative's own (1/0 in d/dx sqrt(x) at 0, say)
+        except Exception as exc:  # the user's function ran: anything else is ours
+            if os.environ.get("SOURCEAD_DEBUG"):
+                raise
+            raise self.internal_error(exc) from None
+
+    def specialised_version(self, values):
         recorder = Recorder([])
         _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
                                     record=recorder)
         self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
-        graph = specialize(self.grad_graph, kinds, shapes, default="dynamic")
+        graph = specialize(self.grad_graph, kinds, shapes, default="dynamic",
+                           ndarrays=recorder.ndarrays)
         graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
         buffers = set()
         graph = accumulate_in_place(graph, kinds, shapes, buffers)
@@ -322,6 +343,10 @@ class Compiled:
     def check_result(self, values):
         """Run the user's own function once on a new signature: its errors (a shape mismatch)
         surface in the user's code, and a result that is not one number is refused clearly."""
+        memory = self.lowering.memory
+        written = set(self.names) if memory.writes_unknown else memory.written_arguments
+        values = [v.copy() if isinstance(v, np.ndarray) and name in written else v
+                  for name, v in zip(self.names, values)]  # the caller's arrays stay as they are
         value = self.call(self.fn, values)
         if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
             node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)

@@ -268,6 +268,9 @@ class Emitter:
         if prim == "zero_like":  # shape unknown here: decided when the code runs
             fn = PRIMS["zero_like"].funcs[None]
             return ast.Call(ast.Name(self.bind("zero_like", fn), ast.Load()), ins, [])
+        if prim == "write_check":
+            fn = eqn.params["_check"]
+            return ast.Call(ast.Name(self.bind("check_write", fn), ast.Load()), ins, [])
         if prim == "user_vjp":
             fn = eqn.params["vjp"]
             return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", "vjp"), fn), ast.Load()), ins, [])
@@ -374,6 +377,9 @@ class Emitter:
                                            self.atom(eqn.ins[1 - k])))
                 continue
             value = self.expression(eqn)
+            if not eqn.outs:  # an effect: a check that may raise
+                stmts.append(ast.Expr(value))
+                continue
             if len(eqn.outs) == 1:
                 value = self.recorded(eqn.out, value)
             targets = [ast.Name(self.name(v), ast.Store()) for v in eqn.outs]

@@ -21,6 +21,7 @@ import types
 
 import numpy as np
 
+from .aliasing import UNKNOWN, Memory, storage_hint
 from .errors import GradError, Location, error_at
 from .ir import Builder, Const, Eqn, Graph, Var
 from .custom import USER_RESOLVE
@@ -234,17 +235,23 @@ class TupleVal:
         self.items = list(items)
 
 
-_VIEWS = {"getitem", "transpose", "reshape", "expand_dims", "squeeze"}
-
-
 class TrackingBuilder(Builder):
-    """A Builder that remembers which equation made each value."""
+    """A Builder that remembers which equation made each value. It folds constants but never
+    answers with an existing variable (x * 1.0 is a new array in Python, not x): two names hold
+    one variable only where Python gives them one object, which aliasing.py relies on. The
+    passes fold such identities later, when aliasing is settled."""
 
     def __init__(self, producers, loc=None):
         super().__init__(loc=loc)
         self.producers = producers
 
     def emit(self, prim, ins, hint="", **params):
+        if Builder.simplify is not None and isinstance(Builder.simplify(prim, tuple(ins), params), Var):
+            out = Var(hint)
+            eqn = Eqn(prim, tuple(ins), (out,), params, self.loc)
+            self.eqns.append(eqn)
+            self.producers[out] = eqn
+            return out
         out = super().emit(prim, ins, hint, **params)
         if self.eqns and self.eqns[-1].outs and self.eqns[-1].outs[0] is out:
             self.producers[out] = self.eqns[-1]
@@ -291,7 +298,7 @@ class Scope:
         self.parent = parent
         self.vars = {}
         self.params = {}   # parameter name -> the value the caller passed
-        self.origins = {}  # name -> ("fresh",) | ("alias", other, node) | ("view", other, node)
+        self.views = {}    # name -> how it sees memory other names see (aliasing.py)
 
     def branch(self):
         """A scope for one branch or loop body: it sees every binding, and its own assignments
@@ -299,7 +306,7 @@ class Scope:
         inner = Scope(self.src, self.parent)
         inner.vars = dict(self.vars)
         inner.params = self.params
-        inner.origins = dict(self.origins)
+        inner.views = dict(self.views)
         return inner
 
     def lookup(self, name):
@@ -321,6 +328,8 @@ _FLAG_HINTS = {RETURNED: "returned", RETURN_VALUE: "result", BREAK: "stop", CONT
 def _hint(key):
     if key in _FLAG_HINTS:
         return _FLAG_HINTS[key]
+    if key.startswith("<mem "):
+        return storage_hint(key)
     return key.replace("<", "_").replace(">", "")
 
 
@@ -448,6 +457,8 @@ class Lowering:
         self.user_locals = set()        # names the user's functions assign or take as parameters
         self.env_reads = set()          # names the generated code reads from globals or cells
         self.returned_nodes = {}        # id(value) -> the `return` statement that returned it
+        self.memory = Memory(self)      # which names see the same array (aliasing.py)
+        self.scope_stack = []           # the scopes of the functions being inlined into
 
     # -- entry --
 
@@ -460,6 +471,7 @@ class Lowering:
         for a in args.args + args.kwonlyargs:
             v = Var(a.arg)
             scope.vars[a.arg] = v
+            self.memory.argument(a.arg, v, scope)
             params.append(v)
             self.user_locals.add(a.arg)
         self.root_params = set(params)
@@ -545,7 +557,6 @@ class Lowering:
             value = self.expr(node.value, scope)
             for target in node.targets:
                 self.assign(target, value, scope)
-                self.note_origin(target, node.value, scope)
         elif isinstance(node, ast.AugAssign):
             if isinstance(node.target, ast.Subscript) and isinstance(node.target.value, ast.Name):
                 load = ast.Subscript(node.target.value, node.target.slice, ast.Load())
@@ -560,7 +571,9 @@ class Lowering:
                                "(x += ..., y[i] += ...).")
             old = self.name(node.target.id, scope, node.target)
             value = self.binop(type(node.op), old, self.expr(node.value, scope), src, node)
-            self.assign(node.target, value, scope)
+            # in place for an array: every name that sees its memory sees the change
+            self.memory.write(node.target.id, old, value, scope, node)
+            self.user_locals.add(node.target.id)
         elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
                 self.assign(node.target, self.expr(node.value, scope), scope)
@@ -602,58 +615,45 @@ class Lowering:
         return None
 
     def check_writable(self, name, array, scope, node):
-        """The compiler treats `y[i] = v` as making a new y. That is Python's meaning only when no
-        other name sees the old array: refuse writes into arguments, globals, aliases and views.
-        What a name refers to is judged from how it was assigned (`z = y` aliases, `r = y[1]` and
-        `t = y.T` are views, arithmetic and calls make new arrays)."""
-        src = scope.src
+        """`y[i] = v` into an argument (or an alias or view of one) or a global would change the
+        caller's array: refused here, where the write can do nothing else (on a float it raises)."""
+        view = self.memory.view_of(name, scope)
         made = self.producers.get(array)
-        origin = scope.origins.get(name, ("param",) if name in scope.params else ("fresh",))
-        if origin[0] == "param" or made is not None and made.prim in ("global", "cell"):
-            raise error_at(src.location(node),
-                           f"writing into `{name}` would change an array the caller passed in (or a "
-                           f"global): copy it first, `{name} = {name}.copy()`, then write into the copy.")
-        if origin[0] in ("alias", "view") and origin[1] in scope.vars:
-            kind = "the same array as" if origin[0] == "alias" else "a view of"
-            raise error_at(src.location(node),
-                           f"`{name}` is {kind} `{origin[1]}` here: writing into it would change "
-                           f"`{origin[1]}` too, which the compiler does not follow. Use a copy: "
-                           f"`{name} = {ast.unparse(origin[2])}.copy()`.")
-        for other, (kind, *rest) in scope.origins.items():
-            if kind in ("alias", "view") and rest[0] == name and other != name \
-                    and other in scope.vars:
-                what = "the same array as" if kind == "alias" else "a view of"
-                raise error_at(src.location(node),
-                               f"`{other}` is {what} `{name}` (they share memory): writing into "
-                               f"`{name}` would change `{other}` too. Make `{other}` a copy where it "
-                               f"is assigned (`.copy()`), or write before taking it.")
+        owner = view.storage.owner if view not in (None, UNKNOWN) else None
+        if owner is not None or made is not None and made.prim in ("global", "cell"):
+            what = f"the array the caller passed as `{owner}`" if owner and owner != name else \
+                "an array the caller passed in (or a global)"
+            raise error_at(scope.src.location(node),
+                           f"writing into `{name}` would change {what}: copy it first, "
+                           f"`{name} = {name}.copy()`, then write into the copy.")
 
-    def note_origin(self, target, value_node, scope):
-        """Remember whether `target = value` makes a new array, an alias or a view (see above)."""
-        if not isinstance(target, ast.Name):
-            return
-        node = value_node
-        base = node
-        kind = "fresh"
-        if isinstance(node, ast.Name):
-            kind = "alias"
-        elif isinstance(node, ast.Subscript) or (isinstance(node, ast.Attribute) and node.attr == "T"):
-            kind, base = "view", node.value
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                node.func.attr in ("reshape", "transpose", "squeeze", "view", "ravel") and \
-                isinstance(node.func.value, ast.Name) and not _is_module_name(node.func.value, scope):
-            kind, base = "view", node.func.value
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name) and \
-                isinstance(node.func, ast.Attribute) and node.func.attr in (
-                    "reshape", "transpose", "squeeze", "expand_dims", "asarray", "ravel"):
-            kind, base = "view", node.args[0]
-        while isinstance(base, (ast.Subscript, ast.Attribute)) and kind == "view":
-            base = base.value
-        if kind != "fresh" and isinstance(base, ast.Name) and base.id in scope.vars:
-            scope.origins[target.id] = (kind, base.id, base)
-        else:
-            scope.origins.pop(target.id, None) if kind == "fresh" else None
-            scope.origins[target.id] = ("fresh",)
+    def conditional(self, test, then_build, else_values, hints):
+        """Values `then_build()` if `test` else `else_values`, as a `cond` equation (the else
+        side computes nothing). A known test picks its side now."""
+        if isinstance(test, Const):
+            return then_build() if test.value else list(else_values)
+        saved = self.b
+        self.b = TrackingBuilder(self.producers, loc=saved.loc)
+        then_values = then_build()
+        then_eqns = self.b.eqns
+        self.b = saved
+        outs = [Var(h) for h in hints]
+        self.b.eqns.append(Eqn("cond", [test], outs,
+                               {"then": Graph("then", [], then_eqns, list(then_values)),
+                                "else": Graph("else", [], [], list(else_values))}, self.b.loc))
+        return outs
+
+    def global_arrays(self, scope):
+        """(name, value) of every global or closure array the function reads, read afresh."""
+        src = scope.src
+        out = []
+        for ident in sorted(self.env_reads):
+            if _bound(scope, ident):
+                continue
+            value = src.cells[ident].cell_contents if ident in src.cells else src.globals.get(ident)
+            if isinstance(value, np.ndarray):
+                out.append((ident, self.name(ident, scope, src.node)))
+        return out
 
     def append(self, call, scope):
         src = scope.src
@@ -711,6 +711,7 @@ class Lowering:
             branches.append((inner, self.b.eqns))
             self.b = saved
         self.merge(test, scope, branches, node)
+        self.memory.merged(scope, [inner for inner, _ in branches])
 
     def merge(self, test, scope, branches, node):
         (then_scope, then_eqns), (else_scope, else_eqns) = branches
@@ -821,8 +822,11 @@ class Lowering:
         name = node.target.id
 
         def derive(k, body_scope):
-            body_scope.vars[name] = self.b.emit("getitem", [array, k], hint=name, index=("atom",))
-            body_scope.origins[name] = ("view", None, None)
+            source = array  # the array the loop started with, which writes through `row` change
+            if isinstance(node.iter, ast.Name) and node.iter.id not in _stored_names(node.body):
+                source = body_scope.vars.get(node.iter.id, array)
+            body_scope.vars[name] = self.b.emit("getitem", [source, k], hint=name, index=("atom",))
+            self.memory.assigned(name, body_scope.vars[name], body_scope)
             self.user_locals.add(name)
 
         self.lower_loop("for", node, scope, [Const(0), count, Const(1)], index_name="<k>",
@@ -885,7 +889,7 @@ class Lowering:
         after it; each becomes a body parameter (its value at the start of an iteration), a body
         result (its value at the end) and an output of the equation (its value after the loop)."""
         src = scope.src
-        assigned = _stored_names(node.body)
+        assigned = _stored_names(node.body) | self.memory.loop_carried(node, scope)
         for name in _appended_names(node.body):
             assigned |= {name + "<sum>", name + "<len>", name + "<items>"}
         if index_name is not None and index_name in assigned:
@@ -913,6 +917,8 @@ class Lowering:
                                "only numbers can be carried from one iteration to the next.")
             inits.append(value)
         body_scope = scope.branch()
+        entry_views = dict(body_scope.views)
+        self.memory.loop_entry(body_scope, node.body)
         params = [Var(_hint(name)) for name in carried]
         for name, p in zip(carried, params):
             body_scope.vars[name] = p
@@ -930,7 +936,7 @@ class Lowering:
             self.b = TrackingBuilder(self.producers, loc=saved.loc)
             test = self.as_atom(self.expr(node.test, body_scope), src, node.test)
             regions["test"] = Graph("test", params, self.b.eqns, [test])
-        self.b = Builder(loc=saved.loc)
+        self.b = TrackingBuilder(self.producers, loc=saved.loc)
         if derive is not None:
             derive(index, body_scope)
         self.block(node.body, body_scope)
@@ -956,6 +962,7 @@ class Lowering:
             scope.vars[name] = out
             if name not in _FLAG_KEYS:
                 self.user_locals.add(name)
+        self.memory.loop_exit(scope, body_scope, entry_views)
 
     def read_later(self, loop, name, src):
         """Whether `name` is read anywhere in the function outside this loop (after it, in effect)."""
@@ -990,6 +997,7 @@ class Lowering:
             if isinstance(value, Var) and not value.hint:
                 value.hint = target.id
             scope.vars[target.id] = value
+            self.memory.assigned(target.id, value, scope)
             self.user_locals.add(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, Var):  # n, d = x.shape: one item per name
@@ -1012,7 +1020,7 @@ class Lowering:
             template, parts = self.index(target.slice, scope)
             v = self.as_atom(value, src, target)
             new = self.b.emit("setitem", [x, v] + parts, hint=name, index=template)
-            scope.vars[name] = new
+            self.memory.write(name, x, new, scope, target)
             self.user_locals.add(name)
         else:
             raise error_at(src.location(target),
@@ -1293,6 +1301,8 @@ class Lowering:
             return Const(len(args[0].items))
         if obj in (np.array, np.asarray) and len(args) == 1 and isinstance(args[0], ListRef):
             return self.b.emit("stack_list", [self.lookup_list(args[0], node, src)], axis=0)
+        if obj is np.asarray and len(args) == 1 and not kwargs and isinstance(args[0], Var):
+            return args[0]  # the same array, as NumPy gives it
         if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
             return self.array_literal(args[0], node, src)
         prim = _lookup(RESOLVE, obj)
@@ -1506,6 +1516,7 @@ class Lowering:
             if name in bound:
                 scope.vars[name] = bound[name]
                 scope.params[name] = bound[name]
+                scope.views[name] = UNKNOWN  # the caller's value: other names may see it
             elif name in defaults:
                 scope.vars[name] = defaults[name]
             else:
@@ -1517,7 +1528,11 @@ class Lowering:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]
         scope.vars[RETURNED] = Const(False)
-        self.block(body, scope)
+        self.scope_stack.append(caller_scope)
+        try:
+            self.block(body, scope)
+        finally:
+            self.scope_stack.pop()
         self.b.loc = saved_loc
         return self.returned_value(scope, src, fnode)
 

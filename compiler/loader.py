@@ -22,6 +22,14 @@ def load(source, factory_name, func_name, bindings, cells, user_globals, default
         code = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:
         from .errors import GradError
+        nesting = isinstance(exc, (RecursionError, MemoryError)) or "too many statically nested" \
+            in str(exc) or "too many levels of indentation" in str(exc)
+        if not nesting:  # code we generated that Python rejects: our bug, never the user's
+            raise GradError(
+                f"internal compiler error: the generated gradient of "
+                f"{func_name.rsplit('_', 1)[0]} is not valid Python ({type(exc).__name__}: "
+                f"{exc}). This is a bug in sourcead, not in your code; please report it with the "
+                "function.") from None
         raise GradError(
             f"the gradient of {func_name.rsplit('_', 1)[0]} nests deeper than Python can compile "
             f"({type(exc).__name__}: {exc}). Python allows about 100 levels of indentation: split "

@@ -202,6 +202,10 @@ _prim("iadd", 2, internal=True, differentiable=False, py=operator.add)
 # A zero adjoint shaped like a value: 0.0 for a number, zeros for an array (resolved by specialisation).
 _prim("zero_like", 1, internal=True, differentiable=False,
       py=lambda x: 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x)))
+# Aliasing (aliasing.py): whether NumPy made a view, and a check before a write that may be shared.
+_prim("shares", 2, differentiable=False, np=np.may_share_memory)
+_prim("write_check", None, internal=True, differentiable=False, kwargs=("_check",),
+      py=lambda *values, _check=None: _check(*values))
 _prim("user_vjp", None, internal=True, differentiable=False,
       py=lambda g, out, *args, vjp=None: vjp(g, out, *args), kwargs=("vjp",))
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
@@ -294,7 +298,7 @@ _NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arc
              "max": "maximum", "min": "minimum", "pow": "power", "round": "round",
              "amax": "max", "amin": "min", "select": "where", "not": "logical_not",
              "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
-             "and": "logical_and", "or": "logical_or"}
+             "and": "logical_and", "or": "logical_or", "shares": "may_share_memory"}
 
 
 def callee(prim, lib):

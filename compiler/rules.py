@@ -102,6 +102,8 @@ RULES = {
     # was written (of a place an index array writes twice, only the write NumPy kept).
     "setitem":  ("x v *parts", "cleared(g, *parts, index=index)",
                  "written_grad(g, *parts, index=index)"),
+    # aliasing (aliasing.py): whether NumPy made a view, a check before a write; no gradient
+    "shares": ("a b", None, None), "write_check": ("*xs",),
     "shape": ("x", None), "len": ("x", None), "ndim": ("x", None), "size": ("x", None),
     "zeros": ("*s", ), "ones": ("*s",), "eye": ("n", None), "zeros_like": ("x", None),
     "ones_like": ("x", None), "full": ("*s",), "arange": ("*s",), "tuple": ("*s",),

@@ -57,10 +57,13 @@ class Recorder:
         self.variables = variables
         self.seen = {}
         self.dtypes = {}
+        self.ndarrays = set()  # values seen as NumPy arrays (0-d ones too)
 
     def __call__(self, index, value):
         var = self.variables[index]
         kind = kind_of(value)
+        if isinstance(value, np.ndarray):
+            self.ndarrays.add(var)
         if isinstance(value, np.ndarray):
             dtype = value.dtype
             if self.dtypes.setdefault(var, dtype) is None or self.dtypes[var] != dtype:
@@ -77,6 +80,8 @@ class Recorder:
         for p, a in zip(params, args):
             self.seen.setdefault(p, kind_of(a))
             if isinstance(a, np.ndarray):
+                self.ndarrays.add(p)
+            if isinstance(a, np.ndarray):
                 self.dtypes.setdefault(p, a.dtype)
         for var, (kind, shape) in self.seen.items():
             out[var] = kind if kind in ("array", "scalar") else "dynamic"
@@ -84,8 +89,17 @@ class Recorder:
         return out, shapes
 
 
-def specialize(graph, kinds, shapes, default="dynamic"):
-    """The graph with `unbroadcast` resolved wherever the shapes are known."""
+def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
+    """The graph with `unbroadcast` resolved wherever the shapes are known. `ndarrays`: the
+    values an instrumented run saw as NumPy arrays (None: no value is one, as in scalar code);
+    aliasing checks on values that are never arrays are dropped."""
+    def never_array(a):
+        if isinstance(a, Const):
+            return True
+        if ndarrays is None:
+            return default == "scalar"
+        return a in kinds and a not in ndarrays
+
     def kind(a):
         if isinstance(a, Const):
             return "scalar"
@@ -156,6 +170,25 @@ def specialize(graph, kinds, shapes, default="dynamic"):
                         out.hint = eqn.out.hint
                     subst[eqn.out] = out
                     continue
+            if eqn.prim == "shares":
+                a, c = ins
+                if never_array(a) or never_array(c):
+                    subst[eqn.out] = Const(False)
+                    continue
+                if a is c and kind(a) == "array":
+                    subst[eqn.out] = Const(True)
+                    continue
+            if eqn.prim == "write_check":
+                check = eqn.params["_check"]
+                kept = [(n, v) for n, v in zip(check.others, ins[1:]) if not never_array(v)]
+                if never_array(ins[0]) or not kept:
+                    continue
+                if len(kept) < len(check.others):
+                    check = type(check)(check.location, check.target, [n for n, _ in kept],
+                                        check.reason, check.arguments)
+                b.eqns.append(Eqn(eqn.prim, [ins[0]] + [v for _, v in kept], (),
+                                  {**eqn.params, "_check": check}, eqn.loc))
+                continue
             if eqn.prim in ("matmul_grad_a", "matmul_grad_b"):
                 out = _matmul_adjoint(b, eqn, ins, shape)
                 if out is not None:

@@ -52,7 +52,10 @@ def _run(graph, args, outer):
                 state = evaluate(eqn.params["body"], list(entry) + list(state), env)
             values = state
         elif eqn.prim in PRIMS:
-            values = [PRIMS[eqn.prim].impl(eqn.params.get("lib"))(*ins)]
+            prim = PRIMS[eqn.prim]
+            kwargs = {k: eqn.params[k] for k in prim.kwargs if k in eqn.params}
+            value = prim.impl(eqn.params.get("lib"))(*ins, **kwargs)
+            values = [value] if eqn.outs else []
         else:
             raise Unsupported(eqn.prim)
         if len(values) != len(eqn.outs):

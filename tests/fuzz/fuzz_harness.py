@@ -180,9 +180,7 @@ KNOWN_COMPILER_ERRORS = {
     # (none open: zero adjoints shaped like their value, test_bug_zero_adjoint_*, were fixed)
 }
 KNOWN_REFUSALS = {
-    # test_bug_write_after_rebinding_an_aliased_name_refused: `b = a; a = <new array>; a[i] = v`
-    # is refused as a write through an alias (the generator never writes through a real alias)
-    "stale_alias": "is the same array as",
+    # (none open: test_bug_write_after_rebinding_an_aliased_name_refused was fixed)
 }
 TAPE_LIMITATIONS = {
     # PyTorch raises too: a value saved for backward was overwritten in place (a[i] = f(a[i]),

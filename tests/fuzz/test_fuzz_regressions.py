@@ -65,11 +65,9 @@ def test_bug_loop_returns_stale_carried_value():
     H.check_function(R.loop_returns_carried_value, (0.5,))
 
 
-@pytest.mark.xfail(strict=True, raises=GradError, reason=(
-    "BUG (compiler): `b = a; a = x + 0.0; a[0] = s` is refused: \"`b` is the same array as `a` "
-    "(they share memory)\" -- but a was rebound to a new array, b holds the old one; plain Python, "
-    "the tape and numeric give d/dx = [0, 1, 1], d/ds = 1. Present since 95d5cf3"))
 def test_bug_write_after_rebinding_an_aliased_name_refused():
+    """Was refused: "`b` is the same array as `a`", though a was rebound to a new array. The
+    compiler now follows which names see which memory (compiler/aliasing.py)."""
     H.check_function(R.write_after_rebinding_an_aliased_name, (X, 0.5))
 
 
