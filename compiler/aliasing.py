@@ -139,10 +139,10 @@ class Memory:
         scope.vars[storage.key] = var
         scope.views[name] = View(storage, (), Const(True))
 
-    def assigned(self, name, value, scope):
+    def assigned(self, name, value, scope, new_object=False):
         """After `name = <expression>` bound `value`: what memory does the name see now?"""
         scope.views.pop(name, None)
-        if not isinstance(value, Var):
+        if new_object or not isinstance(value, Var):
             return
         traced = self.trace(value, scope, exclude=name)
         if traced is None:

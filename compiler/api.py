@@ -36,9 +36,9 @@ from .frontend import identifiers
 from .loader import load
 from .ir import Graph
 from .passes import optimize, prune_saves
-from .specialize import (Recorder, accumulate_in_place, environment, finalize_gradients, float_gradients, kind_of,
-                         materialize_results, needs_values, scalar_seeds, signature_key, specialize,
-                         statically_scalar)
+from .specialize import (Recorder, accumulate_in_place, environment, finalize_gradients,
+                         float_gradients, index_grads_from_shapes, kind_of, materialize_results,
+                         needs_values, scalar_seeds, signature_key, specialize, statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
 
@@ -333,6 +333,7 @@ class Compiled:
         graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
         buffers = set()
         graph = accumulate_in_place(graph, kinds, shapes, buffers)
+        graph = prune_saves(index_grads_from_shapes(graph, kinds, shapes, recorder.dtypes))
         graph = finalize_gradients(graph, kinds, shapes, recorder.dtypes, self.gradient_of(),
                                    buffers)
         scalars = [(i, p) for i, p in self.gradient_of() if kinds.get(p) == "scalar"]
@@ -382,7 +383,16 @@ class Compiled:
             fix = (f"pass a float array, e.g. {name}.astype(float)" if value.dtype.kind in "biu"
                    else "pass an array of float64 values")
         else:
-            what, fix = f"a {type(value).__name__} ({value!r})", "pass a float"
+            module = type(value).__module__.split(".")[0]
+            kind = type(value).__qualname__ if module == "builtins" else \
+                f"{module}.{type(value).__qualname__}"
+            shape = getattr(value, "shape", None)
+            if shape is not None:  # another library's array: a PyTorch tensor, a JAX array...
+                what = f"a {kind} of shape {tuple(shape)}"
+                fix = (f"pass a NumPy array (np.asarray({name}), or {name}.numpy() for a "
+                       "PyTorch tensor)")
+            else:
+                what, fix = f"a {kind}", "pass a float or a NumPy float array"
         raise error_at(loc, f"argument `{name}` is differentiated (it is in wrt) but got {what}: "
                             f"{fix}. Only float arguments have gradients.")
 

@@ -461,8 +461,9 @@ class Emitter:
         parts = eqn.ins[2:]
         if any(self.is_array(a) or isinstance(a, Const) and isinstance(a.value, list)
                for a in parts):
+            call = self.helper_call(eqn, [self.atom(a) for a in eqn.ins])
             return [ast.Assign([ast.Name(self.name(eqn.out), ast.Store())],
-                               self.helper_call(eqn, [self.atom(a) for a in eqn.ins]), lineno=0)]
+                               self.recorded(eqn.out, call), lineno=0)]
         out = self.name(eqn.out)
         zeros = self.np_call("zeros_like", [self.atom(eqn.ins[1])])
         index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
@@ -574,6 +575,10 @@ class Emitter:
             reads += list(eqn.params.get("save") or ())
             for a in reads:
                 last[a] = i
+        for eqn in reversed(eqns):  # an accumulator lives as long as what it becomes
+            if eqn.prim in ("index_add", "iadd", "list_append") and eqn.out in last:
+                acc = eqn.ins[0]
+                last[acc] = max(last.get(acc, -1), last[eqn.out])
         forever = {a for a in graph.results if isinstance(a, Var)}
         owned = set()
         chains = {}   # the last value written into an array -> every value that array held

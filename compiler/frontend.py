@@ -16,6 +16,7 @@ import ast
 import builtins
 import inspect
 import linecache
+import sys
 import textwrap
 import types
 
@@ -246,15 +247,16 @@ class TrackingBuilder(Builder):
         self.producers = producers
 
     def emit(self, prim, ins, hint="", **params):
-        if Builder.simplify is not None and isinstance(Builder.simplify(prim, tuple(ins), params), Var):
-            out = Var(hint)
-            eqn = Eqn(prim, tuple(ins), (out,), params, self.loc)
-            self.eqns.append(eqn)
-            self.producers[out] = eqn
-            return out
-        out = super().emit(prim, ins, hint, **params)
-        if self.eqns and self.eqns[-1].outs and self.eqns[-1].outs[0] is out:
-            self.producers[out] = self.eqns[-1]
+        ins = tuple(ins)
+        found = Builder.simplify(prim, ins, params) if Builder.simplify is not None else None
+        if isinstance(found, tuple):  # a cheaper equation instead: (prim, ins)
+            return self.emit(found[0], found[1], hint, **params)
+        if isinstance(found, Const):
+            return found
+        out = Var(hint)
+        eqn = Eqn(prim, ins, (out,), params, self.loc)
+        self.eqns.append(eqn)
+        self.producers[out] = eqn
         return out
 
 
@@ -459,6 +461,7 @@ class Lowering:
         self.returned_nodes = {}        # id(value) -> the `return` statement that returned it
         self.memory = Memory(self)      # which names see the same array (aliasing.py)
         self.scope_stack = []           # the scopes of the functions being inlined into
+        self.new_object = False         # the value being assigned is certainly a new object
 
     # -- entry --
 
@@ -555,8 +558,14 @@ class Lowering:
         self.b.loc = (src.location(node), "forward")
         if isinstance(node, ast.Assign):
             value = self.expr(node.value, scope)
-            for target in node.targets:
-                self.assign(target, value, scope)
+            # arithmetic makes a new object: no need to ask which other name holds it
+            self.new_object = isinstance(node.value, (ast.BinOp, ast.UnaryOp, ast.Compare,
+                                                      ast.Constant))
+            try:
+                for target in node.targets:
+                    self.assign(target, value, scope)
+            finally:
+                self.new_object = False
         elif isinstance(node, ast.AugAssign):
             if isinstance(node.target, ast.Subscript) and isinstance(node.target.value, ast.Name):
                 load = ast.Subscript(node.target.value, node.target.slice, ast.Load())
@@ -731,9 +740,14 @@ class Lowering:
             pair = []
             for branch_scope in (then_scope, else_scope):
                 value = branch_scope.vars.get(key, scope.vars.get(key, Const(None)))
+                if isinstance(value, LocalFunc):
+                    raise error_at(scope.src.location(node),
+                                   f"`{key}` is defined with `def` inside a branch: the compiler "
+                                   "decides which function a call runs when it builds the gradient. "
+                                   "Define one function outside the `if` and branch inside it.")
                 if isinstance(value, TupleVal) or not isinstance(value, (Var, Const)):
                     raise error_at(scope.src.location(node),
-                                   f"`{key}` is given a {type(value).__name__} in one branch: only "
+                                   f"`{key}` is given {_what(value)} in one branch: only "
                                    "numbers can be merged after an if. Assign it outside the if.")
                 pair.append(value)
             then_results.append(pair[0])
@@ -913,7 +927,7 @@ class Lowering:
             value = scope.vars.get(name, Const(None))
             if isinstance(value, (TupleVal, PyObj, LocalFunc)):
                 raise error_at(src.location(node),
-                               f"`{name}` changes in the loop but holds a {type(value).__name__}: "
+                               f"`{name}` changes in the loop but holds {_what(value)}: "
                                "only numbers can be carried from one iteration to the next.")
             inits.append(value)
         body_scope = scope.branch()
@@ -922,6 +936,8 @@ class Lowering:
         params = [Var(_hint(name)) for name in carried]
         for name, p in zip(carried, params):
             body_scope.vars[name] = p
+        if RETURNED in carried:  # an iteration starts only while nothing has returned
+            body_scope.vars[RETURNED] = Const(False)
         index = None
         if index_name is not None:
             index = Var(_hint(index_name) if index_name != "<k>" else "k")
@@ -945,7 +961,7 @@ class Lowering:
             value = body_scope.vars.get(name)
             if not isinstance(value, (Var, Const)):
                 raise error_at(src.location(node),
-                               f"`{name}` holds a {type(value).__name__} after the loop body: "
+                               f"`{name}` holds {_what(value)} after the loop body: "
                                "only numbers can be carried between iterations.")
             results.append(value)
         stop = body_scope.vars[BREAK]
@@ -997,7 +1013,7 @@ class Lowering:
             if isinstance(value, Var) and not value.hint:
                 value.hint = target.id
             scope.vars[target.id] = value
-            self.memory.assigned(target.id, value, scope)
+            self.memory.assigned(target.id, value, scope, new_object=self.new_object)
             self.user_locals.add(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, Var):  # n, d = x.shape: one item per name
@@ -1265,6 +1281,9 @@ class Lowering:
                 raise error_at(src.location(k.value),
                                "**kwargs at a call are not supported: pass each keyword by name.")
         func = self.expr(node.func, scope)
+        if isinstance(func, PyObj) and not _readable(func.obj):
+            # a library's function with no rule: said before its arguments are looked at
+            raise error_at(src.location(node.func), _no_rule_message(func.obj, node.func))
         if isinstance(func, PyObj) and func.obj in (builtins.float, np.float64) \
                 and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
@@ -1350,12 +1369,7 @@ class Lowering:
                                    parent=None, defaults_owner=obj)
             finally:
                 self.active_calls.pop()
-        raise error_at(src.location(node.func),
-                       f"{label} has no derivative rule and no Python source to differentiate. "
-                       "Write it in terms of supported functions (see the README's list), wrap "
-                       "a Python implementation of it in a `def`, or register a rule for it: "
-                       f"compiler.register({label.split('.')[-1]}, vjp) with vjp(g, out, *args) "
-                       "returning each argument's gradient.")
+        raise error_at(src.location(node.func), _no_rule_message(obj, node.func))
 
     def _parse_callee(self, obj, src, node):
         try:
@@ -1555,6 +1569,58 @@ class Lowering:
             if expr is not None:
                 out[a.arg] = self.expr(expr, scope)
         return out
+
+
+_LIBRARY_ROOTS = {"numpy", "scipy", "sympy", "torch", "jax", "pandas", "sklearn", "autograd",
+                  "dask", "numba", "tensorflow"}
+
+
+def is_library(fn):
+    """Whether a Python function belongs to a library (NumPy, SciPy, the standard library, any
+    installed package) rather than to the user's code: a library's functions are never read and
+    inlined; where they are differentiated they need a rule. Decided by module and file: the
+    standard library, site-packages, and the packages above; an editable install of the user's
+    own package is the user's code."""
+    module = (getattr(fn, "__module__", None) or "").split(".")[0]
+    if module in _LIBRARY_ROOTS or module in getattr(sys, "stdlib_module_names", ()):
+        return True
+    code = getattr(fn, "__code__", None)
+    filename = code.co_filename if code is not None else ""
+    return "site-packages" in filename or "dist-packages" in filename
+
+
+def _readable(obj):
+    """Whether the frontend knows what to do with a call to `obj` (a rule, or source to read)."""
+    if _lookup(RESOLVE, obj) or _lookup(USER_RESOLVE, obj) or _lookup(VARIADIC, obj):
+        return True
+    if obj in (builtins.sum, builtins.len, builtins.range, builtins.float, builtins.enumerate,
+               builtins.zip, np.array, np.asarray, np.float64):
+        return True
+    if isinstance(obj, types.FunctionType):
+        return not is_library(obj)
+    return not callable(obj) or isinstance(obj, type) and not issubclass(obj, np.generic)
+
+
+def _no_rule_message(obj, func_node):
+    label = _callable_name(obj, func_node)
+    return (f"{label} has no derivative rule here, and the compiler does not read a library's "
+            "source. Write the computation with supported functions (see the README's list), "
+            "wrap a Python implementation of it in a `def` of your own, or register a rule: "
+            f"compiler.register({label.split('.')[-1]}, vjp) with vjp(g, out, *args) returning "
+            "each argument's gradient.")
+
+
+def _what(value):
+    """How a message names a value the lowering holds (never its internal class)."""
+    if isinstance(value, LocalFunc):
+        return f"the function `{value.node.name}` (a def)"
+    if isinstance(value, ListRef) or value is EMPTY_LIST:
+        return "a list"
+    if isinstance(value, TupleVal):
+        return "a tuple"
+    if isinstance(value, PyObj):
+        return f"`{getattr(value.obj, '__name__', type(value.obj).__name__)}` (a function or module)"
+    return f"a {type(value).__name__}"
 
 
 def _lookup(table, obj):

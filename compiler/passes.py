@@ -73,7 +73,8 @@ Builder.simplify = staticmethod(simplify)
 
 
 # Each equation of these makes a new mutable object (a list the generated code appends to):
-# two of them are never one value, though their inputs are the same.
+# two of them are never one value, though their inputs are the same. So is an equation marked
+# `_owned` (a buffer the generated code accumulates into).
 _UNSHARED = {"list_new"}
 
 
@@ -103,7 +104,8 @@ def rebuild(graph, outer=None):
         if regions(eqn):
             b.eqns.append(rebuild_region_eqn(eqn, ins, subst))
             continue
-        if len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.prim in _UNSHARED:
+        if len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.params.get("_owned") \
+                or eqn.prim in _UNSHARED:
             b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
             continue
         found = simplify(eqn.prim, ins, eqn.params)

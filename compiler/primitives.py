@@ -109,6 +109,7 @@ for _name, (_m, _n) in UNARY.items():
 PRIMS["abs"].funcs[None] = builtins.abs
 PRIMS["sqrt"].funcs[None] = math.sqrt  # unused spelling, kept so every prim evaluates with lib=None
 
+_prim("square", 1, np=np.square)
 _prim("atan2", 2, math=math.atan2, np=np.arctan2)
 _prim("hypot", 2, math=math.hypot, np=np.hypot)
 _prim("max", 2, py=_py_max, np=np.maximum)
@@ -256,6 +257,7 @@ def _resolve_table():
     add(np.minimum, "min", "np")
     add(np.fmax, "max", "np")
     add(np.fmin, "min", "np")
+    add(np.square, "square", "np")
     add(np.sign, "sign", "np")
     add(math.floor, "floor", "math")
     add(math.ceil, "ceil", "math")

@@ -46,6 +46,7 @@ RULES = {
     "log2":     ("x", "g / (x * 0.6931471805599453)"),         # ln 2
     "log10":    ("x", "g / (x * 2.302585092994046)"),          # ln 10
     "sqrt":     ("x", "g * 0.5 / out"),
+    "square":   ("x", "g * 2.0 * x"),
     # abs has a kink at 0; we take the subgradient 0 there (sign(0) == 0), as PyTorch and JAX do.
     "abs":      ("x", "g * sign(x)"),
     "atan2":    ("y x", "g * x / (x * x + y * y)", "-g * y / (x * x + y * y)"),

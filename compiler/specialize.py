@@ -112,6 +112,26 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
             return ()
         return shapes.get(a)
 
+    made = {v: e for e in all_eqns(graph) for v in e.outs}
+
+    def view_decided(value, base):
+        """Whether NumPy's view-or-copy choice for `value` (taken from `base` by indexing,
+        slicing, transposing) is known from kinds alone: integers and slices index an array
+        into a view when the result is an array, into a number when every axis was taken."""
+        v = value
+        while v is not base:
+            eqn = made.get(v)
+            if eqn is None or eqn.prim not in ("getitem", "transpose", "squeeze", "expand_dims"):
+                return None
+            if eqn.prim == "getitem" and any(isinstance(a, Var) and kind(a) != "scalar" or
+                                             isinstance(a, Const) and isinstance(a.value, list)
+                                             for a in eqn.ins[1:]):
+                return None  # an index array copies or not by its dtype: left to run
+            v = eqn.ins[0]
+        if kind(base) != "array" or kind(value) == "dynamic":
+            return None
+        return kind(value) == "array"
+
     def walk(g, subst):
         b = Builder()
         for eqn in g.eqns:
@@ -130,7 +150,8 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
                     continue
                 if xs is not None:
                     b.loc = eqn.loc
-                    z = b.emit("zeros", [Const(n) for n in xs], lib="np", hint=eqn.out.hint)
+                    z = b.emit("zeros", [Const(n) for n in xs], lib="np", hint=eqn.out.hint,
+                           _owned=True)
                     kinds[z], shapes[z] = "array", xs
                     subst[eqn.out] = z
                     continue
@@ -177,6 +198,10 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
                     continue
                 if a is c and kind(a) == "array":
                     subst[eqn.out] = Const(True)
+                    continue
+                decided = view_decided(eqn.ins[0], eqn.ins[1])
+                if decided is not None:
+                    subst[eqn.out] = Const(decided)
                     continue
             if eqn.prim == "write_check":
                 check = eqn.params["_check"]
@@ -568,6 +593,33 @@ def accumulate_in_place(graph, kinds, shapes, fresh=None):
                 params = {**params, "body": _accumulate_body(body, owned, kinds, shapes),
                           "buffers": tuple(v for v in ins[len(ins) - n:] if isinstance(v, Var))}
         b.eqns.append(Eqn(eqn.prim, ins, eqn.outs, params, eqn.loc))
+    return Graph(graph.name, graph.params, b.eqns, graph.results)
+
+
+def index_grads_from_shapes(graph, kinds, shapes, dtypes):
+    """`index_grad(g, x, ...)` with x's shape known: zeros of that shape with g added at the
+    index. x itself is then no longer read, so a loop that writes into an array need not tape
+    every version of it (prune_saves drops them)."""
+    b = Builder()
+    for eqn in graph.eqns:
+        if regions(eqn):
+            params = {k: index_grads_from_shapes(v, kinds, shapes, dtypes)
+                      if isinstance(v, Graph) else v
+                      for k, v in eqn.params.items()}
+            b.eqns.append(Eqn(eqn.prim, eqn.ins, eqn.outs, params, eqn.loc))
+            continue
+        x = eqn.ins[1] if eqn.prim == "index_grad" else None
+        if isinstance(x, Var) and kinds.get(x) == "array" and shapes.get(x) is not None \
+                and dtypes.get(eqn.out) == np.float64:
+            b.loc = eqn.loc
+            xs = shapes[x]
+            z = b.emit("zeros", [Const(n) for n in xs], lib="np", hint=eqn.out.hint, _owned=True)
+            b.eqns.append(Eqn("index_add", (z, eqn.ins[0], *eqn.ins[2:]), eqn.outs,
+                              {"index": eqn.params["index"]}, eqn.loc))
+            kinds[z] = kinds[eqn.out] = "array"
+            shapes[z] = shapes[eqn.out] = xs
+            continue
+        b.eqns.append(eqn)
     return Graph(graph.name, graph.params, b.eqns, graph.results)
 
 

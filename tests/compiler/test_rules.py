@@ -252,6 +252,10 @@ def sqrt_np(x):
     return _seed(np.sqrt(x))
 
 
+def square_np(x):
+    return _seed(np.square(x))
+
+
 def abs_builtin(x):
     return _seed(abs(x))
 
@@ -464,6 +468,7 @@ CASES = [
     ("log10", "np", log10_np, P1_POS),
     ("sqrt", "math", sqrt_math, P1_POS),
     ("sqrt", "np", sqrt_np, P1_POS),
+    ("square", "np", square_np, P1_REAL),
     ("abs", None, abs_builtin, P1_REAL),
     ("abs", "math", abs_math_fabs, P1_REAL),
     ("abs", "np", abs_np, P1_REAL),
