@@ -531,3 +531,103 @@ def test_non_float_argument_not_in_wrt_is_not_checked():
 def test_check_grad_without_float_arguments_is_a_grad_error():
     exc = _raises(lambda: check_grad(two_args, 1, 2))
     assert type(exc) is GradError and "pass floats" in str(exc)
+
+
+# --- issue 9's small items: messages name the user's line, never the library's or ours ----------
+
+def _einsum(x, A):
+    return np.sum(np.einsum("ij,j->i", A, x))  # E:einsum
+
+
+def _convolve(x):
+    return np.sum(np.convolve(x, x, mode="valid"))  # E:convolve
+
+
+def _library_source(x):
+    i, j = np.triu_indices(3)  # E:triu
+    return np.sum(x[i])
+
+
+def _def_in_branch(x, c):
+    if c > 0:  # E:defbranch
+        def h(t):
+            return t * 2.0
+    else:
+        def h(t):
+            return t * 3.0
+    return h(x)
+
+
+@pytest.mark.parametrize("fn, args, marker, anchor, name", [
+    (_einsum, (np.ones(3), np.eye(3)), "einsum", "np.einsum", "numpy.einsum"),
+    (_convolve, (np.ones(3),), "convolve", "np.convolve", "numpy.convolve"),
+    (_library_source, (np.ones(3),), "triu", "np.triu_indices", "numpy.triu_indices"),
+])
+def test_library_function_without_rule_points_at_the_users_call(fn, args, marker, anchor, name):
+    exc = _raises(lambda: grad(fn)(*args))
+    assert_points_at(exc, THIS_FILE, marker, anchor, suggestion="register")
+    assert name in str(exc) and "constant" not in str(exc)
+
+
+def test_def_chosen_in_a_branch_is_named_as_a_def():
+    exc = _raises(lambda: grad(_def_in_branch)(1.0, 1.0))
+    assert_points_at(exc, THIS_FILE, "defbranch", "if c > 0")
+    assert "LocalFunc" not in str(exc) and "def" in str(exc)
+
+
+def test_another_librarys_array_is_named_by_type_and_shape():
+    class FakeTensor:  # what a PyTorch or JAX array looks like to the compiler: a shape, no NumPy
+        shape = (3,)
+
+        def __repr__(self):
+            return "FAKE" * 1000
+    exc = _raises(lambda: grad(_convolve_free)(FakeTensor()))
+    assert type(exc) is GradError
+    message = str(exc)
+    assert "FakeTensor of shape (3,)" in message and "np.asarray" in message
+    assert "FAKE" not in message  # the value itself is never printed
+
+
+def test_generated_code_python_rejects_is_an_internal_error_not_the_users():
+    from compiler.loader import load
+    with pytest.raises(GradError) as info:
+        load("def f(:\n", "make_f", "f", {}, {}, {}, None, None)
+    assert "internal compiler error" in str(info.value) and "nests deeper" not in str(info.value)
+
+
+def _returns_early_in_loop(x, n=4):
+    total = 0.0
+    for i in range(n):
+        total = total + math.sin(x * i)
+        if total > 2.0:
+            return total * x
+        total = total * 0.5
+    return total
+
+
+def test_loop_with_early_return_does_not_guard_each_iteration():
+    g = grad(_returns_early_in_loop)
+    lines = [line.strip() for line in g.source.splitlines()]
+    loop = lines.index(next(line for line in lines if line.startswith("for i in range")))
+    first_statement = lines[loop + 1:loop + 4]
+    assert not any("not returned" in line for line in first_statement), g.source
+    for x in (0.3, 1.4):
+        h = 1e-6
+        numeric = (_returns_early_in_loop(x + h) - _returns_early_in_loop(x - h)) / (2 * h)
+        assert g(x) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_internal_error_while_specialising_is_a_grad_error(monkeypatch):
+    import compiler.api as api
+    g = grad(_convolve_free)
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+    monkeypatch.setattr(api, "specialize", broken)
+    with pytest.raises(GradError) as info:
+        g(np.ones(3))
+    assert "internal compiler error" in str(info.value) and "_convolve_free" in str(info.value)
+
+
+def _convolve_free(x):
+    return np.sum(x * x)
