@@ -208,6 +208,7 @@ def test_file_edited_after_import(tmp_path):
 
 # --- caches inside the compiler ------------------------------------------------------------------
 
+@pytest.mark.slow  # 100 full collections of a heap the rest of the suite has filled: ~75 s
 def test_assigned_names_cache_survives_freed_functions():
     # Regression test: the `used before assigned` check once cached each function's assigned names
     # under id(ast node); when a parsed function was freed, a new node could get its id and the old
