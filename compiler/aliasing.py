@@ -31,11 +31,12 @@ import numpy as np
 
 from .errors import error_at
 from .ir import Const, Eqn, Graph, Var
+from .primitives import having
 
-# Primitives whose result may be a view of their first input (NumPy decides).
-VIEW_PRIMS = {"getitem", "transpose", "reshape", "squeeze", "expand_dims"}
+# Primitives whose result may be a view of their first input (NumPy decides)...
+VIEW_PRIMS = having("view", "always") | having("view", "maybe")
 # ... and those whose result is always a view when the input is an array.
-ALWAYS_VIEWS = {"transpose", "squeeze", "expand_dims"}
+ALWAYS_VIEWS = having("view", "always")
 
 _ids = itertools.count(1)
 

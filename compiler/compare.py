@@ -17,12 +17,11 @@ import numpy as np
 
 from .api import value_and_grad
 from .errors import GradError
+from .primitives import PRIMS
 
-_MATH_TO_TAPE = {"sin": "sin", "cos": "cos", "tan": "tan", "asin": "arcsin", "acos": "arccos",
-                 "atan": "arctan", "atan2": "arctan2", "sinh": "sinh", "cosh": "cosh",
-                 "tanh": "tanh", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
-                 "log2": "log2", "log10": "log10", "sqrt": "sqrt", "hypot": "hypot", "fabs": "abs",
-                 "pow": "power"}
+# math's functions -> the tape's (runtime) function computing the same primitive
+_MATH_TO_TAPE = {p.funcs["math"].__name__: p.tape for p in PRIMS.values()
+                 if p.tape and callable(p.funcs.get("math"))}
 
 
 def on_tape(fn):

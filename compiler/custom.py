@@ -14,11 +14,10 @@ can be registered too (as with a custom VJP in JAX): then their body is not diff
 """
 from __future__ import annotations
 
-from .primitives import PRIMS, Prim
+from .primitives import user_primitive
 from .rules import RULES, TABLE, Rule
 
 USER_RESOLVE = {}   # the registered callable -> primitive name
-USER_VJP = {}       # primitive name -> vjp callable
 
 
 def register(fn, vjp):
@@ -30,8 +29,7 @@ def register(fn, vjp):
         base = getattr(fn, "__name__", "user_function")
         name = f"user_{base}_{len(USER_RESOLVE)}"
         USER_RESOLVE[fn] = name
-        PRIMS[name] = Prim(name, None, funcs={None: fn}, differentiable=False, internal=True)
+        user_primitive(name, fn)
         RULES[name] = ("*args",)
-        TABLE[name] = Rule(name, "*args", ())
-    USER_VJP[name] = vjp
+    TABLE[name] = Rule(name, "*args", (), user_vjp=vjp)
     return fn

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import indexing, support
 from .ir import Const, Graph, Namer, Var, free_vars, regions
-from .primitives import PRIMS, callee
+from .primitives import PRIMS, callee, having
 
 _COMMENT = "__comment__"
 _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
@@ -45,11 +45,7 @@ _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
 
 
 # Primitives whose result is a new array the generated code owns (not a view, not an input).
-_FRESH = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "asin", "acos", "atan",
-          "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "abs",
-          "max", "min", "select", "clip", "logaddexp", "matmul", "outer", "mod", "atan2", "hypot",
-          "index_grad", "cleared", "setitem", "copy", "concatenate", "stack", "extreme_grad",
-          "prod_grad", "zeros", "ones", "full"}
+_FRESH = having("fresh")
 
 
 def _literal(value):
@@ -165,10 +161,14 @@ class Emitter:
         self.bindings[candidate] = obj
         return candidate
 
-    def name(self, atom):
+    def root(self, atom):
+        """The value whose name `atom` is written under (itself, unless coalesced into another)."""
         while atom in self.alias:
             atom = self.alias[atom]
-        return self.namer(atom)
+        return atom
+
+    def name(self, atom):
+        return self.namer(self.root(atom))
 
     # -- expressions --
 
@@ -579,7 +579,19 @@ class Emitter:
             if eqn.prim in ("index_add", "iadd", "list_append") and eqn.out in last:
                 acc = eqn.ins[0]
                 last[acc] = max(last.get(acc, -1), last[eqn.out])
+        # values that share a name (a loop's buffer and its output, say) live as long as the last
+        # of them is read
+        shared = {}
+        for v in list(last):
+            shared.setdefault(self.root(v), []).append(v)
+        for group in shared.values():
+            if len(group) > 1:
+                end = max(last[v] for v in group)
+                for v in group:
+                    last[v] = end
         forever = {a for a in graph.results if isinstance(a, Var)}
+        forever |= {v for v in list(last) for r in graph.results if isinstance(r, Var)
+                    and self.root(v) is self.root(r)}
         owned = set()
         chains = {}   # the last value written into an array -> every value that array held
         for i, eqn in enumerate(eqns):

@@ -26,11 +26,10 @@ from .aliasing import UNKNOWN, Memory, storage_hint
 from .errors import GradError, Location, error_at
 from .ir import Builder, Const, Eqn, Graph, Var
 from .custom import USER_RESOLVE
-from .primitives import METHODS, MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC
+from .primitives import METHODS, MODULE_CONSTANTS, PRIMS, RESOLVE, VARIADIC, having
 
-ARRAY_CALLS = {"sum", "mean", "amax", "amin", "prod", "transpose", "reshape", "expand_dims",
-               "squeeze", "concatenate", "stack", "zeros", "ones", "full", "zeros_like",
-               "ones_like", "eye", "arange"}
+# NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
+ARRAY_CALLS = having("static_args")
 
 
 # --- reading a function's source -----------------------------------------------------------------
@@ -1402,12 +1401,9 @@ class Lowering:
                            f"got {len(atoms)}.")
         if prim == "select":  # np.where: NumPy's broadcasting, even with a known condition
             return self.b.emit("select", atoms, lib="np")
-        if prim in ("float", "int", "len", "shape", "ndim", "size", "matmul", "clip",
-                    "logaddexp", "outer", "copy"):
-            return self.b.emit(prim, atoms)
-        if lib is None and prim not in ("abs", "pow", "max", "min", "round"):
-            return self.b.emit(prim, atoms)
-        return self.b.emit(prim, atoms, lib=lib)
+        if PRIMS[prim].keeps_lib and lib is not None:  # math.log raises where np.log gives nan
+            return self.b.emit(prim, atoms, lib=lib)
+        return self.b.emit(prim, atoms)
 
     def static(self, value, src, node, what):
         """A build-time constant (an axis, keepdims): an int, a bool, None, or a tuple of ints."""

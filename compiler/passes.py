@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from .ir import Builder, Const, Graph, Var, free_vars, is_const, regions, use_counts
-from .primitives import PRIMS
+from .primitives import PRIMS, having
 
 _FOLDABLE_TYPES = (bool, int, float)
 
@@ -75,7 +75,7 @@ Builder.simplify = staticmethod(simplify)
 # Each equation of these makes a new mutable object (a list the generated code appends to):
 # two of them are never one value, though their inputs are the same. So is an equation marked
 # `_owned` (a buffer the generated code accumulates into).
-_UNSHARED = {"list_new"}
+_UNSHARED = having("unshared")
 
 
 def _key(eqn, ins):

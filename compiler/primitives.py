@@ -19,18 +19,39 @@ import operator
 import numpy as np
 
 
-class Prim:
-    __slots__ = ("name", "arity", "infix", "funcs", "differentiable", "kwargs", "internal")
+# The facts every primitive states, none of them defaulted (tests/compiler/test_primitives.py
+# checks each is declared); every list the passes use is derived from them below.
+FACTS = {
+    "differentiable": "inputs can receive a gradient (otherwise the rule table needs no formula)",
+    "internal": "made by the compiler only (adjoint helpers, buffers), never by the user's code",
+    "elementwise": "each output entry depends on the same entry of each input",
+    "broadcasts": "array inputs broadcast against each other (adjoints are summed back)",
+    "fresh": "returns a new array nothing else holds (never an input or a view of one)",
+    "makes_arrays": "can turn numbers into an array (kinds then need an instrumented run)",
+    "shape_from_values": "the output's shape depends on the values of integer inputs",
+    "view": "None, or 'always' / 'maybe' when NumPy may return a view of the first input",
+    "unshared": "each equation makes its own mutable object: never merged with another",
+    "keeps_lib": "the equation keeps the library the user called (math or NumPy semantics)",
+    "static_args": "its keyword arguments (axis, keepdims, shape) are read when the graph is built",
+    "tape": "the name of the tape's function (runtime) computing it, or None",
+}
 
-    def __init__(self, name, arity, infix=None, funcs=None, differentiable=True, kwargs=(),
-                 internal=False):
+
+class Prim:
+    __slots__ = ("name", "arity", "infix", "funcs", "kwargs") + tuple(FACTS)
+
+    def __init__(self, name, arity, infix, funcs, kwargs, facts):
+        missing = set(FACTS) - set(facts)
+        extra = set(facts) - set(FACTS)
+        if missing or extra:
+            raise TypeError(f"primitive {name}: facts missing {sorted(missing)}, unknown {sorted(extra)}")
         self.name = name
         self.arity = arity          # number of inputs, or None for any number
         self.infix = infix          # an ast operator class, or None for a call
-        self.funcs = funcs or {}    # lib -> callable
-        self.differentiable = differentiable
+        self.funcs = funcs          # lib -> callable
         self.kwargs = kwargs        # params passed to the callable as keyword arguments
-        self.internal = internal    # made by the reverse pass only (adjoint helpers)
+        for key, value in facts.items():
+            setattr(self, key, value)
 
     def impl(self, lib):
         """The callable for `lib`; with no library named, the operator's own, else math's for
@@ -43,13 +64,49 @@ class Prim:
             return self.funcs[None]
         raise KeyError(f"primitive {self.name} has no implementation for lib={lib!r}")
 
+    @property
+    def np_name(self):
+        """How generated code spells it in NumPy (np.<name>): the primitive's own name where NumPy
+        has it, else the NumPy function's name (np.arcsin for asin, np.maximum for max)."""
+        fn = self.funcs.get("np")
+        if fn is None or getattr(np, self.name, None) is fn:
+            return self.name
+        name = getattr(fn, "__name__", None)
+        return name if name and getattr(np, name, None) is fn else self.name
+
 
 PRIMS = {}
 
 
-def _prim(name, arity, infix=None, differentiable=True, kwargs=(), internal=False, **funcs):
-    by_lib = {(None if k == "py" else k): v for k, v in funcs.items()}
-    PRIMS[name] = Prim(name, arity, infix, by_lib, differentiable, kwargs, internal)
+def _prim(name, arity, family, *, infix=None, kwargs=(), **funcs_and_facts):
+    """Declare a primitive: its implementations by library (py=, math=, np=) and its facts, from a
+    named family (below) with any fact stated again for this primitive."""
+    facts = dict(family)
+    funcs = {}
+    for key, value in funcs_and_facts.items():
+        if key in FACTS:
+            facts[key] = value
+        else:
+            funcs[None if key == "py" else key] = value
+    PRIMS[name] = Prim(name, arity, infix, funcs, kwargs, facts)
+
+
+# Families of primitives: the facts they share, stated once.
+_NONE = dict(differentiable=False, internal=False, elementwise=False, broadcasts=False,
+             fresh=False, makes_arrays=False, shape_from_values=False, view=None, unshared=False,
+             keeps_lib=False, static_args=False, tape=None)
+ELEMENTWISE = {**_NONE, "differentiable": True, "elementwise": True, "broadcasts": True,
+               "fresh": True, "keeps_lib": True}
+UNARY_ELEMENTWISE = {**ELEMENTWISE, "broadcasts": False}
+STEPWISE = {**ELEMENTWISE, "differentiable": False}       # comparisons, floor: no gradient
+UNARY_STEPWISE = {**STEPWISE, "broadcasts": False}
+REDUCTION = {**_NONE, "differentiable": True, "fresh": True, "static_args": True}
+LINEAR_ALGEBRA = {**_NONE, "differentiable": True, "fresh": True, "makes_arrays": True}
+VIEW = {**_NONE, "differentiable": True, "view": "always", "static_args": True}
+CONSTRUCTOR = {**_NONE, "fresh": True, "makes_arrays": True, "shape_from_values": True,
+               "static_args": True}
+INSPECT = {**_NONE}                                        # shape, len: numbers about arrays
+ADJOINT = {**_NONE, "internal": True}                      # support.py's helpers
 
 
 def _select(c, a, b):
@@ -74,28 +131,33 @@ def _sign(x):
 
 
 # Arithmetic: Python operators, the same spelling for floats and arrays.
-_prim("add", 2, ast.Add, py=operator.add, np=np.add)
-_prim("sub", 2, ast.Sub, py=operator.sub, np=np.subtract)
-_prim("mul", 2, ast.Mult, py=operator.mul, np=np.multiply)
-_prim("div", 2, ast.Div, py=operator.truediv, np=np.true_divide)
-_prim("pow", 2, ast.Pow, py=operator.pow, math=math.pow, np=np.power)
-_prim("mod", 2, ast.Mod, py=operator.mod, np=np.mod)
-_prim("floordiv", 2, ast.FloorDiv, differentiable=False, py=operator.floordiv,
-      np=np.floor_divide)
-_prim("neg", 1, ast.USub, py=operator.neg, np=np.negative)
+_prim("add", 2, ELEMENTWISE, infix=ast.Add, py=operator.add, np=np.add, tape="add")
+_prim("sub", 2, ELEMENTWISE, infix=ast.Sub, py=operator.sub, np=np.subtract, tape="subtract")
+_prim("mul", 2, ELEMENTWISE, infix=ast.Mult, py=operator.mul, np=np.multiply, tape="multiply")
+_prim("div", 2, ELEMENTWISE, infix=ast.Div, py=operator.truediv, np=np.true_divide,
+      tape="true_divide")
+_prim("pow", 2, ELEMENTWISE, infix=ast.Pow, py=operator.pow, math=math.pow, np=np.power,
+      tape="power")
+_prim("mod", 2, ELEMENTWISE, infix=ast.Mod, py=operator.mod, np=np.mod)
+_prim("floordiv", 2, STEPWISE, infix=ast.FloorDiv, py=operator.floordiv, np=np.floor_divide)
+_prim("neg", 1, UNARY_ELEMENTWISE, infix=ast.USub, py=operator.neg, np=np.negative,
+      tape="negative")
 
-# Comparisons and logic: not differentiable; their results steer `select` and control flow.
+# Comparisons and logic: no gradient; their results steer `select` and control flow.
 for _name, _op, _fn in [("lt", ast.Lt, operator.lt), ("le", ast.LtE, operator.le),
                         ("gt", ast.Gt, operator.gt), ("ge", ast.GtE, operator.ge),
                         ("eq", ast.Eq, operator.eq), ("ne", ast.NotEq, operator.ne)]:
-    _prim(_name, 2, _op, differentiable=False, py=_fn)
-_prim("and", 2, ast.And, differentiable=False, py=lambda a, b: a and b, np=np.logical_and)
-_prim("or", 2, ast.Or, differentiable=False, py=lambda a, b: a or b, np=np.logical_or)
-_prim("not", 1, ast.Not, differentiable=False, py=operator.not_, np=np.logical_not)
-_prim("sign", 1, differentiable=False, py=_sign, math=_sign, np=np.sign)
-_prim("select", 3, py=_select, np=np.where)
+    _prim(_name, 2, STEPWISE, infix=_op, py=_fn, keeps_lib=False)
+_prim("and", 2, STEPWISE, infix=ast.And, py=lambda a, b: a and b, np=np.logical_and,
+      keeps_lib=False)
+_prim("or", 2, STEPWISE, infix=ast.Or, py=lambda a, b: a or b, np=np.logical_or, keeps_lib=False)
+_prim("not", 1, UNARY_STEPWISE, infix=ast.Not, py=operator.not_, np=np.logical_not,
+      keeps_lib=False)
+_prim("sign", 1, UNARY_STEPWISE, py=_sign, math=_sign, np=np.sign, tape="sign")
+_prim("select", 3, ELEMENTWISE, py=_select, np=np.where, tape="where")
 
-# Elementary functions, in `math` for Python floats and in NumPy for both.
+# Elementary functions, in `math` for Python floats and in NumPy for both; the tape spells them
+# as NumPy does.
 UNARY = {
     "sin": (math.sin, np.sin), "cos": (math.cos, np.cos), "tan": (math.tan, np.tan),
     "asin": (math.asin, np.arcsin), "acos": (math.acos, np.arccos), "atan": (math.atan, np.arctan),
@@ -105,28 +167,30 @@ UNARY = {
     "sqrt": (math.sqrt, np.sqrt), "abs": (math.fabs, np.abs),
 }
 for _name, (_m, _n) in UNARY.items():
-    _prim(_name, 1, math=_m, np=_n)
+    _prim(_name, 1, UNARY_ELEMENTWISE, math=_m, np=_n, tape=_n.__name__)
 PRIMS["abs"].funcs[None] = builtins.abs
 PRIMS["sqrt"].funcs[None] = math.sqrt  # unused spelling, kept so every prim evaluates with lib=None
 
-_prim("square", 1, np=np.square)
-_prim("atan2", 2, math=math.atan2, np=np.arctan2)
-_prim("hypot", 2, math=math.hypot, np=np.hypot)
-_prim("max", 2, py=_py_max, np=np.maximum)
-_prim("min", 2, py=_py_min, np=np.minimum)
+_prim("square", 1, UNARY_ELEMENTWISE, np=np.square, tape="square")
+_prim("atan2", 2, ELEMENTWISE, math=math.atan2, np=np.arctan2, tape="arctan2")
+_prim("hypot", 2, ELEMENTWISE, math=math.hypot, np=np.hypot, tape="hypot")
+_prim("max", 2, ELEMENTWISE, py=_py_max, np=np.maximum, tape="maximum")
+_prim("min", 2, ELEMENTWISE, py=_py_min, np=np.minimum, tape="minimum")
+_prim("logaddexp", 2, ELEMENTWISE, np=np.logaddexp, tape="logaddexp", keeps_lib=False)
+_prim("clip", 3, ELEMENTWISE, np=np.clip, tape="clip", keeps_lib=False)
 
 # Piecewise-constant functions: defined everywhere, derivative zero almost everywhere.
-_prim("floor", 1, differentiable=False, math=math.floor, np=np.floor)
-_prim("ceil", 1, differentiable=False, math=math.ceil, np=np.ceil)
-_prim("trunc", 1, differentiable=False, math=math.trunc, np=np.trunc)
-_prim("round", 1, differentiable=False, py=builtins.round, np=np.round)
-_prim("int", 1, differentiable=False, py=int)
-_prim("float", 1, py=float)
-_prim("range_len", 3, differentiable=False, py=lambda a, b, c: len(range(a, b, c)))
+_prim("floor", 1, UNARY_STEPWISE, math=math.floor, np=np.floor)
+_prim("ceil", 1, UNARY_STEPWISE, math=math.ceil, np=np.ceil)
+_prim("trunc", 1, UNARY_STEPWISE, math=math.trunc, np=np.trunc)
+_prim("round", 1, UNARY_STEPWISE, py=builtins.round, np=np.round)
+_prim("int", 1, UNARY_STEPWISE, py=int, keeps_lib=False)
+_prim("float", 1, UNARY_ELEMENTWISE, py=float, keeps_lib=False)
+_prim("range_len", 3, INSPECT, py=lambda a, b, c: len(range(a, b, c)))
 
 # Reads of the user's environment at call time, as plain Python would: a module global, a closure cell.
-_prim("global", 0, differentiable=False, py=None)
-_prim("cell", 0, differentiable=False, py=None)
+_prim("global", 0, INSPECT, py=None)
+_prim("cell", 0, INSPECT, py=None)
 
 
 # --- arrays ----------------------------------------------------------------------------------------
@@ -135,41 +199,48 @@ from . import support  # noqa: E402
 from .indexing import build_index  # noqa: E402
 
 _REDUCE = ("axis", "keepdims")
-_prim("sum", 1, kwargs=_REDUCE, np=np.sum)
-_prim("mean", 1, kwargs=_REDUCE, np=np.mean)
-_prim("amax", 1, kwargs=_REDUCE, np=np.max)
-_prim("amin", 1, kwargs=_REDUCE, np=np.min)
-_prim("prod", 1, kwargs=_REDUCE, np=np.prod)
-_prim("matmul", 2, ast.MatMult, py=operator.matmul, np=np.matmul)
-_prim("outer", 2, np=np.outer)
-_prim("transpose", 1, kwargs=("axes",), np=np.transpose)
-_prim("reshape", None, np=lambda x, *shape: np.reshape(x, shape))
-_prim("expand_dims", 1, kwargs=("axis",), np=np.expand_dims)
-_prim("squeeze", 1, kwargs=("axis",), np=np.squeeze)
-_prim("concatenate", None, kwargs=("axis",), np=lambda *xs, axis=0: np.concatenate(xs, axis=axis))
-_prim("stack", None, kwargs=("axis",), np=lambda *xs, axis=0: np.stack(xs, axis=axis))
-_prim("clip", 3, np=np.clip)
-_prim("logaddexp", 2, np=np.logaddexp)
-_prim("copy", 1, np=np.copy)
-_prim("astype", 1, kwargs=("dtype",), internal=True, differentiable=False,
-      py=lambda x, dtype=None: np.asarray(x).astype(dtype, copy=False))
-_prim("getitem", None, py=lambda x, *parts, index=None: x[build_index(index, parts)],
-      kwargs=("index",))
-_prim("setitem", None, kwargs=("index",),
+_prim("sum", 1, REDUCTION, kwargs=_REDUCE, np=np.sum, tape="sum")
+_prim("mean", 1, REDUCTION, kwargs=_REDUCE, np=np.mean, tape="mean")
+_prim("amax", 1, REDUCTION, kwargs=_REDUCE, np=np.max, tape="amax")
+_prim("amin", 1, REDUCTION, kwargs=_REDUCE, np=np.min, tape="amin")
+_prim("prod", 1, REDUCTION, kwargs=_REDUCE, np=np.prod, tape="prod")
+_prim("matmul", 2, LINEAR_ALGEBRA, infix=ast.MatMult, py=operator.matmul, np=np.matmul,
+      tape="matmul")
+_prim("outer", 2, LINEAR_ALGEBRA, np=np.outer, tape="outer")
+# Shapes: NumPy returns views of the input (a reshape may copy; NumPy decides when the code runs).
+_prim("transpose", 1, VIEW, kwargs=("axes",), np=np.transpose, tape="transpose")
+_prim("reshape", None, VIEW, np=lambda x, *shape: np.reshape(
+    x, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape),
+    view="maybe", makes_arrays=True, shape_from_values=True, tape="reshape")
+_prim("expand_dims", 1, VIEW, kwargs=("axis",), np=np.expand_dims, makes_arrays=True,
+      tape="expand_dims")
+_prim("squeeze", 1, VIEW, kwargs=("axis",), np=np.squeeze, tape="squeeze")
+_prim("getitem", None, VIEW, kwargs=("index",), view="maybe", shape_from_values=True,
+      static_args=False, py=lambda x, *parts, index=None: x[build_index(index, parts)])
+_prim("setitem", None, ELEMENTWISE, kwargs=("index",), elementwise=False, keeps_lib=False,
+      shape_from_values=True,
       py=lambda x, v, *parts, index=None: support.setitem(x, build_index(index, parts), v))
+_prim("concatenate", None, LINEAR_ALGEBRA, kwargs=("axis",), static_args=True,
+      np=lambda *xs, axis=0: np.concatenate(xs, axis=axis), tape="concatenate")
+_prim("stack", None, LINEAR_ALGEBRA, kwargs=("axis",), static_args=True,
+      np=lambda *xs, axis=0: np.stack(xs, axis=axis), tape="stack")
+# np.copy of a number is a 0-d array: an array operation, not an elementwise one
+_prim("copy", 1, UNARY_ELEMENTWISE, np=np.copy, keeps_lib=False, elementwise=False, tape="clone")
+_prim("astype", 1, ADJOINT, kwargs=("dtype",),
+      py=lambda x, dtype=None: np.asarray(x).astype(dtype, copy=False))
 # Values that carry no gradient: shapes and constructors.
-_prim("shape", 1, differentiable=False, py=np.shape)
-_prim("len", 1, differentiable=False, py=len)
-_prim("ndim", 1, differentiable=False, py=np.ndim)
-_prim("size", 1, differentiable=False, py=np.size)
-_prim("zeros", None, differentiable=False, np=lambda *s: np.zeros(s))
-_prim("ones", None, differentiable=False, np=lambda *s: np.ones(s))
-_prim("eye", 1, differentiable=False, np=np.eye)
-_prim("zeros_like", 1, differentiable=False, np=np.zeros_like)
-_prim("ones_like", 1, differentiable=False, np=np.ones_like)
-_prim("full", None, differentiable=False, np=lambda value, *s: np.full(s, value))
-_prim("arange", None, differentiable=False, np=np.arange)
-_prim("tuple", None, differentiable=False, py=lambda *xs: xs)
+_prim("shape", 1, INSPECT, py=np.shape)
+_prim("len", 1, INSPECT, py=len)
+_prim("ndim", 1, INSPECT, py=np.ndim)
+_prim("size", 1, INSPECT, py=np.size)
+_prim("zeros", None, CONSTRUCTOR, np=lambda *s: np.zeros(s))
+_prim("ones", None, CONSTRUCTOR, np=lambda *s: np.ones(s))
+_prim("eye", 1, CONSTRUCTOR, np=np.eye)
+_prim("zeros_like", 1, CONSTRUCTOR, np=np.zeros_like, shape_from_values=False)
+_prim("ones_like", 1, CONSTRUCTOR, np=np.ones_like, shape_from_values=False)
+_prim("full", None, CONSTRUCTOR, np=lambda value, *s: np.full(s, value))
+_prim("arange", None, CONSTRUCTOR, np=np.arange)
+_prim("tuple", None, INSPECT, py=lambda *xs: xs)
 
 
 def _list_append(items, value, position):
@@ -177,20 +248,26 @@ def _list_append(items, value, position):
 
 
 # Lists built with append(): a value in the IR (functional), appended in place in generated code.
-_prim("list_new", 0, differentiable=False, py=lambda: [])
-_prim("list_append", 3, py=_list_append)
-_prim("stack_list", 1, kwargs=("axis",), py=lambda items, axis=0: np.stack(items, axis=axis))
+_prim("list_new", 0, INSPECT, unshared=True, py=lambda: [])
+_prim("list_append", 3, INSPECT, differentiable=True, py=_list_append)
+_prim("stack_list", 1, LINEAR_ALGEBRA, kwargs=("axis",),
+      py=lambda items, axis=0: np.stack(items, axis=axis))
 # Adjoint helpers (compiler/support.py): made by the reverse pass, never by the user.
-for _name in ("unbroadcast", "sum_grad", "mean_grad", "extreme_grad", "prod_grad",
-              "matmul_grad_a", "matmul_grad_b", "index_grad", "cleared", "written_grad", "transpose_grad",
-              "reshape_grad", "concat_grad", "stack_grad", "clip_grad", "outer_grad_a",
-              "outer_grad_b", "moveaxis_grad"):
-    _fn = getattr(support, _name)
-    _kw = {"sum_grad": _REDUCE, "mean_grad": _REDUCE, "extreme_grad": _REDUCE,
-           "prod_grad": _REDUCE, "transpose_grad": ("axes",), "concat_grad": (),
-           "stack_grad": ("axis", "index_"), "index_grad": ("index",), "cleared": ("index",), "written_grad": ("index",),
-           "moveaxis_grad": ("axis",)}
-    _prim(_name, None, kwargs=_kw.get(_name, ()), internal=True, differentiable=False, py=_fn)
+_HELPERS = {"unbroadcast": (), "sum_grad": _REDUCE, "mean_grad": _REDUCE,
+            "extreme_grad": _REDUCE, "prod_grad": _REDUCE, "matmul_grad_a": (),
+            "matmul_grad_b": (), "index_grad": ("index",), "cleared": ("index",),
+            "written_grad": ("index",), "transpose_grad": ("axes",), "reshape_grad": (),
+            "concat_grad": ("axis", "index_"), "stack_grad": ("axis", "index_"), "clip_grad": (),
+            "outer_grad_a": (), "outer_grad_b": (), "moveaxis_grad": ("axis",)}
+# ... and which of them return a new array (sum_grad and mean_grad return a read-only broadcast
+# view; unbroadcast may return its input, the others a reshaped or transposed view)
+_FRESH_HELPERS = {"extreme_grad", "prod_grad", "matmul_grad_a", "matmul_grad_b", "index_grad",
+                  "cleared", "clip_grad", "outer_grad_a", "outer_grad_b"}
+for _name, _kw in _HELPERS.items():
+    _prim(_name, None, ADJOINT, kwargs=_kw, py=getattr(support, _name),
+          fresh=_name in _FRESH_HELPERS)
+
+
 def _index_add(acc, g, *parts, index=None):
     out = np.array(acc, dtype=np.result_type(acc, g), copy=True)
     np.add.at(out, build_index(index, parts), g)
@@ -198,17 +275,16 @@ def _index_add(acc, g, *parts, index=None):
 
 
 # Accumulation into a buffer the generated code owns (made by specialisation only).
-_prim("index_add", None, kwargs=("index",), internal=True, differentiable=False, py=_index_add)
-_prim("iadd", 2, internal=True, differentiable=False, py=operator.add)
+_prim("index_add", None, ADJOINT, kwargs=("index",), py=_index_add)
+_prim("iadd", 2, ADJOINT, py=operator.add)
 # A zero adjoint shaped like a value: 0.0 for a number, zeros for an array (resolved by specialisation).
-_prim("zero_like", 1, internal=True, differentiable=False,
-      py=lambda x: 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x)))
+_prim("zero_like", 1, ADJOINT, py=lambda x: 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x)))
 # Aliasing (aliasing.py): whether NumPy made a view, and a check before a write that may be shared.
-_prim("shares", 2, differentiable=False, np=np.may_share_memory)
-_prim("write_check", None, internal=True, differentiable=False, kwargs=("_check",),
+_prim("shares", 2, INSPECT, np=np.may_share_memory, keeps_lib=True)
+_prim("write_check", None, ADJOINT, kwargs=("_check",),
       py=lambda *values, _check=None: _check(*values))
-_prim("user_vjp", None, internal=True, differentiable=False,
-      py=lambda g, out, *args, vjp=None: vjp(g, out, *args), kwargs=("vjp",))
+_prim("user_vjp", None, ADJOINT, kwargs=("vjp",),
+      py=lambda g, out, *args, vjp=None: vjp(g, out, *args))
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(
     g, x, build_index(index, parts))
 PRIMS["cleared"].funcs[None] = lambda g, *parts, index=None: support.cleared(
@@ -218,7 +294,18 @@ PRIMS["written_grad"].funcs[None] = lambda g, *parts, index=None: support.writte
 PRIMS["stack_grad"].funcs[None] = lambda g, axis=0, index_=0: support.stack_grad(g, axis, index_)
 PRIMS["concat_grad"].funcs[None] = lambda g, *shapes, axis=0, index_=0: support.concat_grad(
     g, axis, index_, *shapes)
-PRIMS["concat_grad"].kwargs = ("axis", "index_")
+
+
+def user_primitive(name, fn):
+    """A function the user registered with a rule (compiler.register): called as it is."""
+    _prim(name, None, ADJOINT, py=fn)
+    return PRIMS[name]
+
+
+def having(fact, value=True):
+    """The names of the primitives whose `fact` is `value`: every list the passes use."""
+    return frozenset(name for name, p in PRIMS.items() if getattr(p, fact) == value)
+
 
 # NumPy functions that exist as methods of arrays: x.sum(axis=0) is np.sum(x, axis=0).
 METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "prod": "prod",
@@ -295,25 +382,11 @@ VARIADIC = {builtins.max: "max", builtins.min: "min"}
 # Numeric constants a user may read from a module (folded into the graph as literals).
 MODULE_CONSTANTS = {id(math), id(np)}
 
-# Callee spellings in generated code: (prim, lib) -> the name to bind and the object bound to it.
-_NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
-             "max": "maximum", "min": "minimum", "pow": "power", "round": "round",
-             "amax": "max", "amin": "min", "select": "where", "not": "logical_not",
-             "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
-             "and": "logical_and", "or": "logical_or", "shares": "may_share_memory"}
-
-
 def callee(prim, lib):
     """(module-or-None, attribute name, object) a generated call to this primitive uses."""
     if lib == "np":
-        attr = _NP_NAMES.get(prim, prim)
+        attr = PRIMS[prim].np_name
         return ("np", attr, getattr(np, attr))
     if lib == "math":
         return (None, prim if prim != "abs" else "fabs", PRIMS[prim].impl("math"))
     return (None, prim, PRIMS[prim].impl(None))
-
-
-def evaluate_prim(name, lib, values, params=None):
-    prim = PRIMS[name]
-    kwargs = {k: params[k] for k in prim.kwargs if params and k in params}
-    return prim.impl(lib)(*values, **kwargs)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 
 from .ir import Const, Var
-from .primitives import PRIMS
+from .primitives import PRIMS, having
 
 RULES = {
     # primitive: (inputs, d/d input 1, d/d input 2, ...)
@@ -112,8 +112,7 @@ RULES = {
 
 # Primitives whose inputs broadcast against each other: each input's contribution is summed back
 # to its own shape by the reverse pass (`unbroadcast`, removed when the shapes are known equal).
-BROADCASTING = {"add", "sub", "mul", "div", "pow", "mod", "max", "min", "atan2", "hypot",
-                "logaddexp", "select", "setitem"}
+BROADCASTING = having("broadcasts")
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
            ast.FloorDiv: "floordiv", ast.Mod: "mod"}
@@ -125,8 +124,9 @@ _OPERATOR_PRIMS = set(_BINOPS.values()) | set(_CMPOPS.values()) | {"neg"}
 class Rule:
     """A parsed table entry: input names, and per input a formula (an expression AST) or None."""
 
-    def __init__(self, prim, names, formulas):
+    def __init__(self, prim, names, formulas, user_vjp=None):
         self.prim = prim
+        self.user_vjp = user_vjp  # a rule registered by the user: vjp(g, out, *args), called as is
         self.names = names.split()
         self.rest = None  # a trailing `*name` collects the remaining inputs, which get no gradient
         if self.names and self.names[-1].startswith("*"):
@@ -167,17 +167,16 @@ def vjp(builder, eqn, g, wanted):
     """
     if eqn.prim in ("concatenate", "stack"):
         return _join_vjp(builder, eqn, g, wanted)
-    from .custom import USER_VJP
-    if eqn.prim in USER_VJP:  # the user's own rule, called by the generated code
+    rule = rule_for(eqn.prim)
+    if rule.user_vjp is not None:  # the user's own rule, called by the generated code
         if not any(wanted):
             return [None] * len(eqn.ins)
         hints = [a if isinstance(a, Var) else "" for a in eqn.ins]
         outs = builder.emit_multi("user_vjp", [g, eqn.out] + list(eqn.ins),
-                                  [h for h in hints], vjp=USER_VJP[eqn.prim])
+                                  [h for h in hints], vjp=rule.user_vjp)
         for o, h in zip(outs, hints):
             o.hint = h
         return [o if w else None for o, w in zip(outs, wanted)]
-    rule = rule_for(eqn.prim)
     env = dict(zip(rule.names, eqn.ins))
     if rule.rest is not None:
         env["*" + rule.rest] = list(eqn.ins[len(rule.names):])

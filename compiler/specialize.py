@@ -18,12 +18,16 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Builder, Const, Eqn, Graph, Var, regions, use_counts
+from .primitives import PRIMS, having
 
 # Primitives that can turn scalars into arrays: with any of them, kinds need an instrumented run.
-ARRAY_MAKERS = {"zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "stack",
-                "concatenate", "outer", "reshape", "expand_dims", "stack_list"}
+ARRAY_MAKERS = having("makes_arrays")
 # Primitives whose output shape depends on the values of integer inputs (not only their types).
-SHAPE_FROM_VALUES = {"zeros", "ones", "full", "eye", "arange", "reshape", "getitem", "setitem"}
+SHAPE_FROM_VALUES = having("shape_from_values")
+# New arrays: a gradient made by one of these is the user's own already (no copy needed).
+FRESH = having("fresh")
+# Elementwise functions: on a scalar standing for an array of equal entries, the same scalar.
+_ELEMENTWISE = having("elementwise") & having("differentiable")
 
 
 def all_eqns(graph):
@@ -308,11 +312,6 @@ def signature_key(values, wrt_names, names, by_value):
     return tuple(key)
 
 
-_UNARY_ELEMENTWISE = {"neg", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
-                      "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "abs", "float"}
-_BINARY_ELEMENTWISE = {"add", "sub", "mul", "div", "pow", "max", "min", "atan2", "hypot"}
-
-
 def scalar_seeds(graph, kinds, shapes):
     """Keep the adjoint of a full sum a scalar for as long as it can stay one.
 
@@ -377,12 +376,12 @@ def scalar_seeds(graph, kinds, shapes):
                 put(eqn, [look(a) for a in eqn.ins])
             continue
         target = lazy[lazy_ins[0]][0]
-        if eqn.prim in _UNARY_ELEMENTWISE and len(eqn.outs) == 1:
+        if eqn.prim in _ELEMENTWISE and PRIMS[eqn.prim].arity == 1 and len(eqn.outs) == 1:
             lazy[eqn.out] = lazy[eqn.ins[0]]
             kinds[eqn.out] = "scalar"
             put(eqn, [look(a) for a in eqn.ins])
             continue
-        if eqn.prim in _BINARY_ELEMENTWISE and shape_of(eqn.out) in (target, None) and all(
+        if eqn.prim in _ELEMENTWISE and PRIMS[eqn.prim].arity == 2 and shape_of(eqn.out) in (target, None) and all(
                 a in lazy or shape_of(a) in (target, ()) for a in eqn.ins):
             if all(a in lazy or shape_of(a) == () for a in eqn.ins):
                 lazy[eqn.out] = lazy[lazy_ins[0]]   # still a scalar standing for the array
@@ -412,15 +411,6 @@ def scalar_seeds(graph, kinds, shapes):
 
 
 # Primitives whose result is a new array (never a view of an input, never an input itself).
-FRESH = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "asin", "acos", "atan",
-         "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "abs",
-         "max", "min", "select", "clip", "logaddexp", "matmul", "outer", "mod", "atan2", "hypot",
-         "index_grad", "cleared", "setitem", "copy", "concatenate", "stack", "extreme_grad",
-         "prod_grad", "zeros", "ones", "full", "zeros_like", "ones_like", "sum", "mean", "amax",
-         "amin", "prod", "matmul_grad_a", "matmul_grad_b", "clip_grad", "outer_grad_a",
-         "outer_grad_b", "astype", "float"}
-
-
 def _dtype_of(var, dtypes, defined, kinds, floats, depth=0):
     """The dtype of an array value: recorded, or worked out from its inputs by NumPy's promotion
     (Python floats are weak, as in NumPy 2); None when unknown."""
