@@ -34,7 +34,7 @@ from .emit import Emitter
 from .errors import GradError, error_at
 from .frontend import identifiers
 from .loader import load
-from .ir import Graph
+from .ir import Graph, format_graph, type_names
 from .passes import optimize, prune_saves
 from .specialize import (Recorder, accumulate_in_place, environment, finalize_gradients,
                          float_gradients, index_grads_from_shapes, kind_of, materialize_results,
@@ -201,11 +201,15 @@ class Compiled:
             self.source, self.function = self.emit(entry, guard={n: "always" for n in self.names[:1]},
                                                    kinds={}, default_kind="dynamic", entry=True)
             self.source = self.emit(self.grad_graph, kinds=None)[0]
+        self.versions = {}  # "x: float64[3, 4], w: float" -> the source of that specialised version
+        self.typed_graphs = {}  # signature -> that version's IR printed with shapes and dtypes
+        self.last_typed = None
         f = self.function
         functools.update_wrapper(f, fn)
         f.__name__ = fn.__name__
         f._sourcead = self
         f.source = self.source
+        f.versions = self.versions
         f.graph = self.primal
         f.grad_graph = self.grad_graph
         f.ir = str(self.primal)
@@ -213,6 +217,7 @@ class Compiled:
         f.dot = lambda: to_dot(self.primal)
         f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, **kwargs)
         f.source_for = self.source_for
+        f.ir_for = self.ir_for
 
     def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False,
              shapes=None, dtypes=None):
@@ -296,7 +301,33 @@ class Compiled:
             if found is None:
                 found = self.build_version(values)
                 self.cache[key] = found
+                if found[0] is not self.source:
+                    signature = self.describe(values)
+                    self.versions[signature] = found[0]
+                    self.typed_graphs[signature] = self.last_typed
+                    self.function.source = self.headed_source()
         return found
+
+    def describe(self, values):
+        """A call signature as a reader writes it: `x: float64[3, 4], w: float, n: int = 5`."""
+        parts = []
+        for name, v in zip(self.names, values):
+            if isinstance(v, np.ndarray):
+                kind = f"{v.dtype}[{', '.join(map(str, v.shape))}]"
+            elif self.by_value and isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                kind = f"int = {int(v)}"
+            else:
+                kind = type(v).__name__
+            parts.append(f"{name}: {kind}")
+        return ", ".join(parts)
+
+    def headed_source(self):
+        """`.source`: the version decoration made, under a comment naming the versions that calls
+        with other argument types have made since (their code: `.versions`, `.source_for`)."""
+        lines = ["# specialised versions built so far (.versions[signature] holds each one's source,"
+                 " .ir_for(*args) its typed IR):"]
+        lines += [f"#   {signature}" for signature in self.versions]
+        return "\n".join(lines) + "\n" + self.source
 
     def internal_error(self, exc):
         """A failure of ours while building a version: said plainly, at the user's function."""
@@ -338,8 +369,10 @@ class Compiled:
                                    buffers)
         scalars = [(i, p) for i, p in self.gradient_of() if kinds.get(p) == "scalar"]
         graph = float_gradients(graph, scalars, [p for _, p in scalars])
-        return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
-                         dtypes=recorder.dtypes)
+        source, fn = self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
+                               dtypes=recorder.dtypes)
+        self.last_typed = format_graph(graph, types=type_names(kinds, shapes, recorder.dtypes))
+        return source, fn
 
     def check_result(self, values):
         """Run the user's own function once on a new signature: its errors (a shape mismatch)
@@ -362,6 +395,13 @@ class Compiled:
     def source_for(self, *args, **kwargs):
         """The generated source of the version that runs for these arguments."""
         return self.version(self.arguments(args, kwargs))[0]
+
+    def ir_for(self, *args, **kwargs):
+        """The gradient IR of the version that runs for these arguments, each value with its
+        shape and dtype (`t1:f64[64,128] = matmul x W1`)."""
+        values = self.arguments(args, kwargs)
+        self.version(values)
+        return self.typed_graphs.get(self.describe(values), str(self.grad_graph))
 
     def _checked(self, name, value):
         """A differentiated argument: floats (np.float64 and 0-d arrays become float) and float

@@ -202,13 +202,21 @@ class Namer:
                 return candidate
 
 
-def format_graph(graph, namer=None, indent=""):
-    """Print a graph one equation a line, e.g. `q = add x y`, regions indented beneath their equation."""
+def format_graph(graph, namer=None, indent="", types=None):
+    """Print a graph one equation a line, e.g. `q = add x y`, regions indented beneath their
+    equation. With `types` (var -> "f64[3,4]", known once a version is specialised), each value is
+    printed with its type where it is defined, as in `q:f64[3] = add x y`."""
     namer = namer or Namer()
-    params = ", ".join(namer(p) for p in graph.params)
+    types = types or {}
+
+    def typed(v):
+        kind = types.get(v)
+        return f"{namer(v)}:{kind}" if kind else namer(v)
+
+    params = ", ".join(typed(p) for p in graph.params)
     lines = [f"{indent}{graph.name}({params}):"]
     for eqn in graph.eqns:
-        outs = ", ".join(namer(v) for v in eqn.outs)
+        outs = ", ".join(typed(v) for v in eqn.outs)
         args = " ".join(namer(a) for a in eqn.ins)
         extra = " ".join(f"{k}={v!r}" for k, v in sorted(eqn.params.items())
                          if not isinstance(v, Graph) and not k.startswith("_"))
@@ -216,10 +224,24 @@ def format_graph(graph, namer=None, indent=""):
         lines.append(f"{indent}  {outs} = {text}")
         for key, sub in sorted((k, v) for k, v in eqn.params.items() if isinstance(v, Graph)):
             lines.append(f"{indent}    [{key}]")
-            lines.append(format_graph(sub, namer, indent + "    "))
+            lines.append(format_graph(sub, namer, indent + "    ", types))
     results = ", ".join(namer(a) for a in graph.results)
     lines.append(f"{indent}  return {results}")
     return "\n".join(lines)
+
+
+def type_names(kinds, shapes, dtypes):
+    """var -> a short type for the printer: `f64[3,4]` for an array, `f64` for a number."""
+    short = {"float64": "f64", "float32": "f32", "int64": "i64", "int32": "i32", "bool": "bool"}
+    out = {}
+    for var, kind in kinds.items():
+        dtype = dtypes.get(var)
+        name = short.get(str(dtype), str(dtype)) if dtype is not None else "f64"
+        if kind == "array" and shapes.get(var) is not None:
+            out[var] = f"{name}[{','.join(map(str, shapes[var]))}]"
+        elif kind == "scalar":
+            out[var] = "float" if dtype is None else name
+    return out
 
 
 # --- verification --------------------------------------------------------------------------------
