@@ -135,10 +135,12 @@ class _Problem:
                 if self.ops[k] > PIECE_OPS:  # users see a symbol; the piece is simplified alone
                     self.atom(eqn.out, real=self.real[k], tainted=self.tainted[k])
                 continue
-            np_made = eqn.params.get("lib") == "np" or _uses_numpy(eqn)
+            below = frozenset().union(*(self.tainted[i] for i in ins))
+            # NumPy made it, or it computed from NumPy values (0 / 0 is nan, not an error): its
+            # value may be nan where `math` would raise, so simplification must not drop it
+            np_made = eqn.params.get("lib") == "np" or _uses_numpy(eqn) or bool(below)
             is_real = (not np_made and not regions(eqn) and eqn.prim not in ("pow", "user_vjp")
                        and all(self.real[i] for i in ins))
-            below = frozenset().union(*(self.tainted[i] for i in ins))
             for v in eqn.outs:
                 k = self.atom(v, real=is_real, tainted=below)
                 if np_made:
@@ -218,8 +220,8 @@ class _Problem:
         prim = eqn.prim
         if prim in ("add", "sub", "mul", "neg"):
             return lib is None
-        if prim == "div":  # a quotient by a NumPy value is nan or inf at zero, not an error
-            return lib is None and not self.tainted[ins[1]]
+        if prim == "div":  # a quotient of NumPy values is nan or inf at zero, not an error
+            return lib is None and not self.tainted[ins[0]] and not self.tainted[ins[1]]
         if prim == "pow":
             e = eqn.ins[1]
             return lib in (None, "math") and isinstance(e, Const) and not isinstance(e.value, bool) \
@@ -368,6 +370,7 @@ class _Problem:
                 subst[eqn.out] = self.emit(b, answer, subst)
         results = [subst.get(a, a) if isinstance(a, Var) else a for a in self.graph.results]
         live = {a for a in results if isinstance(a, Var)}
+        numpy = _numpy_values(self.graph.eqns)
         kept = []
         for eqn in reversed(b.eqns):
             if not (eqn.params.get("_effect") or any(v in live for v in eqn.outs)):
@@ -375,7 +378,8 @@ class _Problem:
                     continue
                 if regions(eqn) or len(eqn.outs) != 1:
                     return None
-                if eqn.prim == "div" and eqn.params.get("lib") is None:
+                if eqn.prim == "div" and eqn.params.get("lib") is None and not any(
+                        a in numpy for a in eqn.ins if isinstance(a, Var)):
                     d = eqn.ins[1]
                     if isinstance(d, Const) and isinstance(d.value, (int, float)) and d.value:
                         continue
@@ -390,30 +394,38 @@ class _Problem:
         return Graph(self.graph.name, self.graph.params, _needed_tests(kept), results)
 
 
+def _numpy_values(eqns):
+    """Values that may be NumPy scalars: made by NumPy, or computed from one."""
+    found = set()
+    for e in eqns:
+        if e.params.get("lib") == "np" or _uses_numpy(e) or any(a in found for a in e.ins
+                                                                 if isinstance(a, Var)):
+            found.update(e.outs)
+    return found
+
+
 def _needed_tests(eqns):
     """`eqns` without the division tests (`1.0 / d` kept for a dropped division) that are not
     needed for the same first error: d was divided by (or its `math.log` taken) before, or is
     divided by later with nothing but divisions (which raise the same ZeroDivisionError) and
     operations that cannot raise in between."""
+    numpy = _numpy_values(eqns)
+
+    def raising_division(e):  # raises ZeroDivisionError exactly when its divisor is 0
+        return e.prim == "div" and e.params.get("lib") is None and not any(
+            a in numpy for a in e.ins if isinstance(a, Var))
+
     out = []
     divided = set()
     for i, eqn in enumerate(eqns):
-        division = eqn.prim == "div" and eqn.params.get("lib") is None
+        division = raising_division(eqn)
         if division and eqn.params.get("_effect") and isinstance(eqn.ins[0], Const):
             d = eqn.ins[1]
             if d in divided:
                 continue
-            for later in eqns[i + 1:]:  # another division failing first raises the same error
-                if later.prim in _NEVER_RAISE:
-                    continue
-                if later.prim != "div" or later.params.get("lib") is not None:
-                    break
-                if later.ins[1] == d:
-                    break
-            else:
-                later = None
-            if later is not None and later.prim == "div" and later.params.get("lib") is None \
-                    and later.ins[1] == d:
+            later = next((e for e in eqns[i + 1:] if e.prim not in _NEVER_RAISE and not (
+                raising_division(e) and e.ins[1] != d)), None)  # another division raises alike
+            if later is not None and raising_division(later) and later.ins[1] == d:
                 continue
         if division:
             divided.add(eqn.ins[1])

@@ -15,7 +15,7 @@ CASES = [(S.trig_identity, (0.3, 0.7)), (S.rational, (1.3, 0.4)), (S.with_loop, 
          (S.with_max, (0.8, 0.3)), (S.sqrt_squared, (2.0,)), (S.log_of_exp, (3.0,)),
          (S.exp_of_log, (1.7,)), (S.cancelled_quotient, (1.3, -0.6)), (S.asin_chain, (0.3,)),
          (S.numpy_scalar, (0.8,)), (S.chain9, (0.4, 0.9)), (S.chain8, (0.4, -0.3)),
-         (S.chain30, (0.7, 0.2)), (S.chain50, (0.3, -0.5, 0.8))]
+         (S.chain30, (0.7, 0.2)), (S.chain50, (0.3, -0.5, 0.8)), (S.numpy_cancelled, (0.3, 0.5))]
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,7 @@ def sympy_worker_ready(monkeypatch):
     import compiler.symbolic as symbolic
     assert symbolic.start_worker(wait=30)
     monkeypatch.setattr(symbolic, "BUDGET_SECONDS", 20.0)
+    monkeypatch.setattr(symbolic, "PIECE_SECONDS", 0.1)  # (the long chains' pieces: quicker)
 
 
 def outcome(fn, *args):
@@ -71,7 +72,7 @@ DOMAIN = [(S.sqrt_squared, (-1.0,)), (S.sqrt_squared, (0.0,)), (S.log_of_exp, (1
           (S.cancelled_quotient, (1.0, 0.0)), (S.cancelled_quotient, (0.5, 0.5)),
           (S.asin_chain, (1.0,)), (S.asin_chain, (1.5,)), (S.asin_chain, (-1.0,)),
           (S.rational, (0.7, 0.7)), (S.trig_identity, (0.3, 0.0)), (S.trig_identity, (0.3, -1.0)),
-          (S.chain9, (math.inf, 0.5)), (S.square_by_logs, (0.0,))]
+          (S.chain9, (math.inf, 0.5)), (S.square_by_logs, (0.0,)), (S.numpy_cancelled, (1.0, 0.5))]
 
 
 @pytest.mark.parametrize("fn, args", DOMAIN, ids=[f"{c[0].__name__}{c[1]}" for c in DOMAIN])
@@ -111,6 +112,14 @@ def test_a_dropped_division_still_raises_at_zero():
     simple = grad(S.sqrt_squared, simplify="sympy")
     assert outcome(grad(S.sqrt_squared), 0.0) == outcome(simple, 0.0) == ("raises", ZeroDivisionError)
     assert "1.0 /" in simple.source
+
+
+def test_a_numpy_quotient_is_not_turned_into_a_python_one():
+    # 1 + s - s with s from NumPy is a NumPy float64: divided by 0.0 it is inf, where 1.0 / 0.0
+    # would raise. The quotient stays as it was.
+    plain, simple = grad(S.numpy_cancelled, wrt=(0, 1)), grad(S.numpy_cancelled, wrt=(0, 1), simplify="sympy")
+    a, b = outcome(plain, 1.0, 0.5), outcome(simple, 1.0, 0.5)
+    assert a[0] == b[0] == "value" and a[1][0] == b[1][0] == math.inf
 
 
 def test_numpy_values_are_never_cancelled():

@@ -75,18 +75,13 @@ def test_a_worker_that_overruns_is_killed_and_replaced():
     assert len(caught) == 1
     assert worker.proc.pid != before  # a new worker started at once
     assert_exact(S.chain50, g, (0.3, -0.5, 0.8))
-    assert symbolic.start_worker(wait=30)
-    g, caught = decorate(S.sqrt_squared, 1)  # and it works
-    assert not caught and g(2.0) == (1.0,)
-
-
-def test_a_worker_still_starting_is_waited_for_within_the_budget_only():
-    symbolic._WORKER.close()
-    g, caught = decorate(S.chain9, 2, BUDGET_SECONDS=0.05)  # Python alone starts slower
+    # the new one is still starting (Python alone takes longer than 0.05 s): waited for within
+    # the budget only, and left to start
+    g, caught = decorate(S.chain9, 2, BUDGET_SECONDS=0.05)
     assert len(caught) == 1 and "still starting" in str(caught[0].message)
     assert_exact(S.chain9, g, (0.4, 0.9))
-    assert symbolic.start_worker(wait=30)  # the worker kept starting: not killed
-    g, caught = decorate(S.sqrt_squared, 1)
+    assert symbolic.start_worker(wait=30)
+    g, caught = decorate(S.sqrt_squared, 1)  # and it works
     assert not caught and g(2.0) == (1.0,)
 
 
