@@ -30,7 +30,7 @@ import numpy as np
 from .grad_mode import STATE, no_grad
 from .graph import FREED, NO_EDGE, OP_KEYS, Node
 from .ops import _sum_to
-from .tensor import Tensor, make, normalize, _from_user
+from .tensor import COMPLEX, Tensor, make, normalize, _from_user
 
 
 class FunctionCtx(Node):
@@ -177,6 +177,9 @@ class Function:
             for k, o in enumerate(outs):
                 if not isinstance(o, Tensor) or id(o) in skip:
                     continue
+                d = o._data
+                if d.__class__ is not float and d.dtype.kind == "c":
+                    raise RuntimeError(COMPLEX)
                 if id(o) in inputs or o._edge is not None:
                     o = outs[k] = make(o._data, None)     # an input returned as is: a new output tensor
                 o._edge = (ctx, k)

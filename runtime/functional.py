@@ -18,7 +18,8 @@ from .grad_mode import STATE
 from .graph import EPOCH, NO_EDGE, OP_KEYS, make_node_class
 from .kernels import clip as _clip, where as _where
 from .ops import TABLE
-from .tensor import Tensor, make, normalize
+from .tensor import COMPLEX, Tensor, make, normalize
+from .views import register as register_view, root as _root
 
 ndarray = np.ndarray
 _new = object.__new__
@@ -96,10 +97,14 @@ def record(prim, inputs, params=()):
         bit <<= 1
     res = _result(prim.forward(datas, *params) if prim.variadic else prim.forward(*datas, *params))
     out = res._data
-    if prim.view and out.__class__ is ndarray and out.base is not None and inputs[0].__class__ is Tensor:
-        res._vc = inputs[0]._share_vc()     # a view: in-place changes through it must be seen
+    if prim.view and out.__class__ is ndarray and inputs[0].__class__ is Tensor:
+        x = datas[0]
+        if x.__class__ is ndarray and (out is x or _root(out) is _root(x)):    # NumPy made a view
+            register_view(res, inputs[0], prim, params)
     if not mask or not STATE.enabled:
         return res
+    if out.__class__ is not float and out.dtype.kind == "c":
+        raise RuntimeError(COMPLEX)
 
     node = _new(prim.node_class)
     node.next_functions = tuple(t._edge if t.__class__ is Tensor and t._edge is not None else NO_EDGE
@@ -123,7 +128,7 @@ def record(prim, inputs, params=()):
             if saved is None:
                 saved = [None] * n
             saved[pos] = out
-            vc = res._vc = [0, 0, False]
+            vc = res._vc = [0, 0]
         elif kind == "param":
             meta[pos] = params[src[1]]
         elif kind == "shape":
@@ -203,7 +208,7 @@ def _unary_function(prim):
         node._buf = None
         node._meta = None
         if save_out:
-            vc = res._vc = [0, 0, False]
+            vc = res._vc = [0, 0]
             node._saved = (x if save_x else None, out, vc)
         elif save_x:
             node._saved = (x, None, None)
@@ -279,11 +284,16 @@ def _binary_function(prim):
         node._key = next_key()
         node._buf = None
         if sa or sb or so:
-            vc = res._vc = [0, 0, False] if so else None
+            vc = res._vc = [0, 0] if so else None
             node._saved = (a if sa else None, b if sb else None, out if so else None, vc)
         else:
             node._saved = ()
-        node._meta = None if out.__class__ is float else _broadcast_shapes((ad, bd), out)
+        if out.__class__ is float:
+            node._meta = None
+        else:
+            if out.dtype.kind == "c":
+                raise RuntimeError(COMPLEX)
+            node._meta = _broadcast_shapes((ad, bd), out)
         res._edge = (node, 0)
         return res
 
@@ -607,6 +617,7 @@ def install_methods(cls):
     def where_method(self, cond, other):       # torch: x.where(cond, y)
         return where(cond, self, other)
 
+    cls.copy = clone                            # NumPy's name (np.copy(t) is clone too)
     cls.reshape = cls.view = reshape_method
     cls.transpose = cls.permute = transpose_method
     cls.where = where_method

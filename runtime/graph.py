@@ -12,11 +12,13 @@ backward. As in PyTorch, a backward without `retain_graph` frees a node that sav
 becomes None, and a second backward through it raises PyTorch's message); a node that saved none stays
 usable. Which values a node saves is derived from the rules' parameter names (ops.py).
 
-In-place checks, cheaply. A tensor's version counter `_vc` is `[version, epoch_of_last_change, shared]`,
-created on its first in-place change (or when a view or detach() shares it). `EPOCH` counts in-place
+In-place checks, cheaply. A tensor's version counter `_vc` is `[version, epoch_of_last_change]`, created
+on its first in-place change (or when a view or detach() shares it: views.py). `EPOCH` counts in-place
 changes to any tensor; a node records it when made. At backward, if `EPOCH` has not moved, nothing was
 modified and there is nothing to check; otherwise a saved tensor whose last change is later than the node
-makes backward refuse. So saving costs nothing on the hot path.
+makes backward refuse. So saving costs nothing on the hot path. The node of an in-place operation that
+saved its own result (`y **= w`) saves the tensor's memory with a `SavedVersion` instead (views.py), since
+that result is changed by the next in-place operation on the tensor.
 """
 from __future__ import annotations
 
@@ -212,6 +214,20 @@ def check_saved(node):
         elif v.__class__ is list and v[1] > epoch:      # the version counter of the saved result
             raise RuntimeError(_modified_message(node, _describe(saved[k - 1]), f"output 0 of {node.name()}",
                                                  v[0]))
+        elif v.__class__ is SavedVersion and v.vc[0] != v.version:     # a result that is a changed tensor
+            raise RuntimeError(_modified_message(node, _describe(saved[k - 1]), f"output 0 of {node.name()}",
+                                                 v.vc[0]))
+
+
+class SavedVersion:
+    """A node's saved result that is a tensor changed in place (views.track_result): the tensor's version
+    counter and its version when saved. check_saved refuses the backward once the version has moved."""
+
+    __slots__ = ("vc", "version")
+
+    def __init__(self, vc, version):
+        self.vc = vc
+        self.version = version
 
 
 def _producer(t):

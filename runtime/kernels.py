@@ -134,7 +134,8 @@ def scatter_add(g, index, shape):
 
 
 def setitem(x, v, index):
-    """Write v into x at index, in place (the Tensor method arranges that x may be written)."""
+    """Write v into x at index, in x's own memory (Tensor.__setitem__ hands it the tensor's array, so the
+    base and the views of that tensor see the write; views.py)."""
     if x.__class__ is float:            # a float is immutable: write into a 0-d copy
         x = np.array(x)
     x[index] = v

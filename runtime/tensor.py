@@ -7,24 +7,28 @@ What a Tensor holds (`__slots__`, set by `make`, the one constructor on hot path
     _edge   None for a tensor that does not require grad; otherwise (grad_fn, output_nr), where a leaf's
             grad_fn is its AccumulateGrad node. So `requires_grad` is `_edge is not None`.
     _grad   the accumulated gradient (a Tensor) of a leaf, or of a non-leaf after retain_grad().
-    _vc     the version counter, [version, epoch of the last change, shared]; None until the first
-            in-place change or until a view or detach() shares the data (graph.py explains the checks).
+    _vc     the version counter, [version, epoch of the last change]; None until the first in-place change
+            or until a view or detach() shares the data (graph.py explains the checks).
+    _view, _views   set only on views and on their bases (views.py); unset on other tensors.
 
-In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`, `add_`, ...) follow PyTorch:
-refused on a leaf that requires grad (outside `no_grad`), recorded on other tensors when an operand
-requires grad, and counted, so that backward refuses a saved value that changed since it was saved.
-A recorded in-place operation writes into the array itself, unless views share it or the new node keeps
-the old value (`y *= w` keeps old y for w's gradient); then the tensor takes a new array, so views made
-earlier keep their values and their graphs stay true.
+In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`, `fill_()`, `copy_()`, `add_`, ...)
+follow PyTorch: refused on a leaf that requires grad, or a view of one (outside `no_grad`); recorded on
+other tensors when an operand requires grad; written into the tensor's memory, so its base and views see
+the change (views.py: a view's base gets CopySlices as grad_fn, views get grad_fns replayed from the
+base's); and counted, so that backward refuses a saved value that changed since it was saved.
 
 `float(t)` and so `math.sin(t)` work on a 0-d tensor as in PyTorch: they return a plain float, outside the
 graph, with PyTorch's warning when t requires grad (use `np.sin(t)` or `runtime.sin(t)` to stay recorded).
 
+Complex tensors cannot require grad (the rules are for real numbers; complex gradients would need
+conjugating): refused at creation, by requires_grad_(), and by an operation that would make a complex
+result from a tensor that requires grad (COMPLEX). Complex tensors that need no gradient work.
+
 Known differences from PyTorch: a float64 scalar is an immutable Python float, so an in-place change to
-a 0-d tensor is not seen through its `detach()` aliases (arrays are shared as in PyTorch); `size` is
-NumPy's element count (use `numel()`, or `shape` for PyTorch's `size()`); `max`/`min` with an axis return
-values only (NumPy's semantics); comparisons return plain bools/arrays, not tensors; Python numbers and
-lists become float64 (PyTorch makes int64 from ints).
+a 0-d tensor is not seen through its `detach()` aliases, and `y[0]` of a 1-D y is a copy, not a 0-d view
+(arrays are shared as in PyTorch); `size` is NumPy's element count (use `numel()`, or `shape` for
+PyTorch's `size()`); `max`/`min` with an axis return values only (NumPy's semantics); comparisons return
+plain bools/arrays, not tensors; Python numbers and lists become float64 (PyTorch makes int64 from ints).
 """
 from __future__ import annotations
 
@@ -39,6 +43,10 @@ F64 = np.dtype(np.float64)
 _new = object.__new__
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+COMPLEX = ("complex numbers are not supported by the tape's gradients: its derivative rules are for real "
+           "numbers (a complex gradient would need conjugating), so a complex tensor cannot require grad. "
+           "Split the value into its real and imaginary parts and compute with two real tensors (e.g. "
+           "|z| = sqrt(re**2 + im**2)), or detach() what needs no gradient.")
 NOT_LEAF = "you can only change requires_grad flags of leaf variables."
 NOT_LEAF_HINT = (" If you want to use a computed variable in a subgraph that doesn't require "
                  "differentiation use var_no_grad = var.detach().")
@@ -115,7 +123,7 @@ class Tensor:
     `Tensor(data)` wraps an ndarray without copying (like torch.from_numpy); `tensor(data)` copies.
     """
 
-    __slots__ = ("_data", "_edge", "_grad", "_vc", "__weakref__")
+    __slots__ = ("_data", "_edge", "_grad", "_vc", "_view", "_views", "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         self._data = _from_user(data)
@@ -144,8 +152,10 @@ class Tensor:
             self._edge = None
         elif e is None:
             d = self._data
-            if d.__class__ is not float and d.dtype.kind not in "fc":
-                raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+            if d.__class__ is not float and d.dtype.kind != "f":
+                if d.dtype.kind == "c":
+                    raise RuntimeError(COMPLEX)
+                raise RuntimeError("Only Tensors of floating point dtype can require gradients")
             self._edge = (AccumulateGrad(self), 0)
         return self
 
@@ -215,6 +225,8 @@ class Tensor:
 
     def detach_(self):
         """Cut this tensor out of the graph: it becomes a leaf that does not require grad."""
+        if _views.view_info(self) is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._edge = None
         return self
 
@@ -225,26 +237,36 @@ class Tensor:
 
     @data.setter
     def data(self, value):
-        self._data = _from_user(value)
+        value = _from_user(value)
+        if self._edge is not None and value.__class__ is not float and value.dtype.kind == "c":
+            raise RuntimeError(COMPLEX)
+        self._data = value
 
     @property
     def _version(self):
         return 0 if self._vc is None else self._vc[0]
 
+    @property
+    def _base(self):
+        """The tensor this one is a view of (the first that is not a view), or None (PyTorch's `_base`)."""
+        info = _views.view_info(self)
+        return None if info is None else info.base
+
+    def _is_view(self):
+        return _views.view_info(self) is not None
+
     def _share_vc(self):
-        """The version counter, marked as shared with a view or alias about to be made."""
+        """The version counter, made now if need be, to be shared with a view or alias about to be made."""
         vc = self._vc
         if vc is None:
-            vc = self._vc = [0, 0, True]
-        else:
-            vc[2] = True
+            vc = self._vc = [0, 0]
         return vc
 
     def _bump(self):
         """Record an in-place change: a new version, stamped with the new EPOCH (see graph.py)."""
         vc = self._vc
         if vc is None:
-            vc = self._vc = [0, 0, False]
+            vc = self._vc = [0, 0]
         vc[0] += 1
         EPOCH[0] += 1
         vc[1] = EPOCH[0]
@@ -410,43 +432,46 @@ class Tensor:
         index = _index(index)
         e = self._edge
         enabled = STATE.enabled
-        if e is not None and enabled and e[0].__class__ is AccumulateGrad:
-            raise RuntimeError(LEAF_INPLACE)
         if value.__class__ is not Tensor:
-            value = F.operand(value)
+            vd = value = F.operand(value)
             live = False
         else:
+            vd = value._data
             live = value._edge is not None
         d = self._data
-        if enabled and (e is not None or live):
-            # Recorded: x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem). Write in
-            # place unless views share the array (then they keep the old values and their graphs).
-            # Always into a new array: a view of d taken by indexing (x = a[0]) may be saved by a
-            # node (x *= s saves x), and NumPy views are not tracked, so writing into d could
-            # change a saved value unseen. Earlier views keep their old values, as documented.
-            in_place = False
-            old = make(d if in_place else np.array(d, copy=True), e)
-            res = F.record(SETITEM, (old, value), (index,))
-            self._bump()
-            if not in_place:
+        record = enabled and (e is not None or live)
+        if d.__class__ is float:            # a scalar: immutable, never a view
+            if record:
+                if e is not None and e[0].__class__ is AccumulateGrad:
+                    raise RuntimeError(LEAF_INPLACE)
+                res = F.record(SETITEM, (make(d, e), value), (index,))
                 self._data = res._data
-                self._vc[2] = False
-            self._edge = res._edge
-            return
-        vd = value._data if value.__class__ is Tensor else value
-        if d.__class__ is float:
+                self._bump()
+                self._edge = res._edge
+                return
             tmp = np.array(d)
             tmp[index] = vd
             self._data = float(tmp)
-        else:
-            d[index] = vd
+            self._bump()
+            return
+        view = _views.prepare(self, d, e, live, enabled)
+        if record and d.dtype.kind == "c":
+            raise RuntimeError(COMPLEX)     # (before the kernel writes)
+        if vd.__class__ is ndarray and is_basic(index):
+            _views.check_overlap(d[index], vd)
+        if record:
+            # x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem); the kernel writes
+            # v into d itself, and the node saves no values, so nothing else needs keeping.
+            res = F.record(SETITEM, (make(d, e), value), (index,))
+            self._bump()
+            _views.rebase(self, view, res._edge)
+            return
+        d[index] = vd
         self._bump()
 
     def _inplace(self, name, other):
         e = self._edge
         enabled = STATE.enabled
-        if e is not None and enabled and e[0].__class__ is AccumulateGrad:
-            raise RuntimeError(LEAF_INPLACE)
         if other.__class__ is Tensor:
             od = other._data
             live = other._edge is not None
@@ -454,40 +479,46 @@ class Tensor:
             od = other = F.operand(other)
             live = False
         d = self._data
-        if enabled and (e is not None or live):
-            # Recorded: the out-of-place result, then this tensor takes it over (data and grad_fn).
+        record = enabled and (e is not None or live)
+        if d.__class__ is float:            # a scalar: immutable, never a view; it takes the new value
+            if record:
+                if e is not None and e[0].__class__ is AccumulateGrad:
+                    raise RuntimeError(LEAF_INPLACE)
+                res = getattr(F, name)(make(d, e), other)
+                rd = res._data
+                if rd.__class__ is not float:
+                    raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(rd.shape)}")
+                self._data = rd
+                self._bump()
+                self._edge = res._edge
+                _views.track_result(res._edge[0], self)
+                return self
+            r = normalize(TABLE[name].forward(d, od))
+            if r.__class__ is not float:
+                if r.shape == ():
+                    raise RuntimeError(f"result type {r.dtype} can't be cast to the desired output type float64")
+                raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(np.shape(r))}")
+            self._data = r
+            self._bump()
+            return self
+        view = _views.prepare(self, d, e, live, enabled)
+        _views.check_overlap(d, od)
+        if record:
+            # The out-of-place result, recorded, then written into this tensor's memory (views.py).
             old = make(d, e)
             res = getattr(F, name)(old, other)
             rd = res._data
-            shape = () if d.__class__ is float else d.shape
-            if (() if rd.__class__ is float else rd.shape) != shape:
-                raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+            if (() if rd.__class__ is float else rd.shape) != d.shape:
+                raise RuntimeError(f"output with shape {list(d.shape)} doesn't match the broadcast shape "
                                    f"{list(np.shape(rd))}")
-            vc = self._vc
-            node_saved = res._edge[0]._saved
-            keeps_old = any(v is old for v in node_saved) if node_saved else False
-            if (d.__class__ is ndarray and d.flags.writeable and (vc is None or not vc[2])
-                    and not keeps_old):
-                np.copyto(d, rd, casting="same_kind")      # nobody else sees d: write in place
-                self._bump()
-            else:
-                # The old array stays with whoever holds it (the new node, views); take a fresh one.
-                if d.__class__ is ndarray and rd.dtype != d.dtype:
-                    rd = rd.astype(d.dtype, casting="same_kind")
-                elif res._vc is not None and rd.__class__ is ndarray:
-                    rd = rd.copy()                          # the node saved rd itself as its result
-                self._bump()
-                self._data = rd
-                self._vc[2] = False
-            self._edge = res._edge
+            saved = res._edge[0]._saved
+            if saved and any(v is old for v in saved):
+                old._data = d.copy()        # the node reads the old value: it keeps a copy (original_self)
+            np.copyto(d, rd, casting="same_kind")
+            self._bump()
+            _views.rebase(self, view, res._edge)
             return self
-        if d.__class__ is ndarray:
-            _INPLACE_UFUNCS[name](d, od, out=d)
-        else:
-            r = normalize(TABLE[name].forward(d, od))
-            if r.__class__ is not float:
-                raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(np.shape(r))}")
-            self._data = r
+        _INPLACE_UFUNCS[name](d, od, out=d)
         self._bump()
         return self
 
@@ -557,6 +588,8 @@ from . import functional as F  # noqa: E402
 from . import numpy_api  # noqa: E402
 from . import engine as _engine  # noqa: E402
 from .ops import TABLE  # noqa: E402
+from . import views as _views  # noqa: E402
+from .kernels import is_basic  # noqa: E402
 
 SETITEM = TABLE["setitem"]
 F.install_methods(Tensor)
