@@ -390,6 +390,8 @@ class _Problem:
                               eqn.loc)
             kept.append(eqn)
             live.update(a for a in eqn.ins if isinstance(a, Var))
+            for sub in regions(eqn):  # what a branch or a loop body reads from outside
+                live.update(_free_vars(sub))
         kept.reverse()
         return Graph(self.graph.name, self.graph.params, _needed_tests(kept), results)
 

@@ -72,12 +72,12 @@ def solve(problem):
     try:
         with _Alarm(deadline) as alarm:
             solver = _Solver(sympy, problem)
-            results = []
+            results = [solver.encode(solver.exprs[root], root) for root in roots]  # as built
             for i, (root, f) in enumerate(zip(roots, full)):
                 now = time.time()  # each root's rewrites stop at its share, short of the deadline
                 share = deadline if not bound else \
                     now + min(0.9 * (deadline - now) / (len(roots) - i), problem.get("seconds", 1e9))
-                results.append(solver.best(root, f, alarm, share))
+                results[i] = solver.better(root, results[i], f, alarm, share)
             return {"status": "ok", "results": results}
     except OutOfTime:
         return {"status": "timeout"}
@@ -182,14 +182,13 @@ class _Solver:
             return a - b
         return a * b if kind == "mul" else a / b
 
-    def best(self, root, full, alarm, share_end):
-        """The cheapest spelling of node `root` among a few rewrites, or None if none can be
-        spelled (from the values computed before it: nodes numbered below it).
+    def better(self, root, found, full, alarm, share_end):
+        """The cheapest spelling of node `root` among `found` (its spelling as built, or None)
+        and a few rewrites, from the values computed before it (nodes numbered below it).
         Rewrites see function calls as symbols (`sympy.simplify` would otherwise spend its time
         on trigonometric forms the compiler could not spell anyway)."""
         s = self.s
         e = self.exprs[root]
-        found = self.encode(e, root)
         calls = {}
         for f in e.atoms(s.Function):
             calls[f] = s.Dummy(real=True)

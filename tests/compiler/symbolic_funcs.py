@@ -146,3 +146,37 @@ def numpy_cancelled(x, y):
     a = math.asin(x)
     s = np.sqrt(1.0 + y * y)
     return a + (a - a) * s + s * x
+
+
+# --- found by the differential fuzzer's programs run through simplify="sympy" --------------------
+
+def _h0(p, q=0.5):
+    return -math.atan2((3.0 if (p >= 2.0) else q), (-(-1.5)))
+
+
+def _h1(p, q=0.5):
+    p = p
+    return p
+
+
+def fuzz_branch_reads_adjoint(x):
+    # an adjoint value the simplified code no longer needs is still read inside a branch of the
+    # return's gradient: it must be kept (it was dropped, and the gradient raised NameError)
+    x = _h1((math.sqrt(1.25) - _h1(q=x, p=x)))
+    for j in range(3, 0, -1):
+        if math.log10(min(x, x)) >= (-0.5):
+            x = x
+        else:
+            x = x + x
+            x = x * ((0.5 + (0.5 if ((math.hypot(x, 1.0 + x * x) / _h0(x, q=x)) <= 2.0) else x)
+                      * (0.5 if ((math.hypot(x, 1.0 + x * x) / _h0(x, q=x)) <= 2.0) else x)) ** -1.5)
+        if _h0(x, 2.0) >= math.hypot(x, (j * x)):
+            break
+        if (((1.0 + (2.0 ** 3) * (2.0 ** 3)) ** math.sin(math.asin(0.9 * math.tanh(x)))) > (x * x)) \
+                or ((_h0(x, x) - math.log(1.0 + x * x)) >= x):
+            x = x + x
+        else:
+            x = ((j * x) if ((x >= (-x)) and (x >= 0.5)) else (j * x)) - (x ** 1.5)
+    x = x
+    return math.atan2((_h1(x, q=1.5) if (x >= 0.5) else _h0(q=x, p=x)),
+                      1.0 + ((-x) - (-x)) * ((-x) - (-x)))

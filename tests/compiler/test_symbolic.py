@@ -15,7 +15,8 @@ CASES = [(S.trig_identity, (0.3, 0.7)), (S.rational, (1.3, 0.4)), (S.with_loop, 
          (S.with_max, (0.8, 0.3)), (S.sqrt_squared, (2.0,)), (S.log_of_exp, (3.0,)),
          (S.exp_of_log, (1.7,)), (S.cancelled_quotient, (1.3, -0.6)), (S.asin_chain, (0.3,)),
          (S.numpy_scalar, (0.8,)), (S.chain9, (0.4, 0.9)), (S.chain8, (0.4, -0.3)),
-         (S.chain30, (0.7, 0.2)), (S.chain50, (0.3, -0.5, 0.8)), (S.numpy_cancelled, (0.3, 0.5))]
+         (S.chain30, (0.7, 0.2)), (S.chain50, (0.3, -0.5, 0.8)), (S.numpy_cancelled, (0.3, 0.5)),
+         (S.fuzz_branch_reads_adjoint, (-1.8674,)), (S.fuzz_branch_reads_adjoint, (-1.1057,))]
 
 
 @pytest.fixture(autouse=True)
