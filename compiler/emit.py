@@ -30,7 +30,7 @@ import astor
 import numpy as np
 
 from . import indexing, support
-from .ir import Const, Graph, Namer, Var, free_vars, regions
+from .ir import Const, Graph, Loop, Namer, ReverseLoop, Var, free_vars, regions
 from .primitives import PRIMS, callee, having
 
 _COMMENT = "__comment__"
@@ -485,12 +485,11 @@ class Emitter:
         return [ast.If(test, then_stmts, else_stmts)]
 
     def emit_loop(self, eqn):
-        body = eqn.params["body"]
-        ncarried = len(body.results) - 1
-        nfixed = len(eqn.ins) - ncarried
-        params = body.params[len(body.params) - ncarried:]
-        saved = eqn.params.get("save")
-        stmts = self.assign(params, eqn.ins[nfixed:])
+        loop = Loop(eqn)
+        body = loop.body
+        params = loop.carried
+        saved = loop.save
+        stmts = self.assign(params, loop.inits)
         inner = []
         if eqn.prim == "while":
             test_graph = eqn.params["test"]
@@ -502,7 +501,7 @@ class Emitter:
             # can then be overwritten by its new value in place, with no copy at the end.
             at = _push_position(body, saved)
             inner += self.emit_eqns(body.eqns[:at + 1])
-            tape = eqn.outs[-1]
+            tape = loop.tape
             stmts.append(ast.Assign([ast.Name(self.name(tape), ast.Store())], ast.List([], ast.Load()),
                                     lineno=0))
             pushed = (self.atom(saved[0]) if len(saved) == 1 else
@@ -512,8 +511,8 @@ class Emitter:
             inner += self.emit_eqns(body.eqns[at + 1:])
         else:
             inner += self.emit_eqns(body.eqns)
-        inner += self.assign(params, body.results[:ncarried], params)
-        stop = body.results[-1]
+        inner += self.assign(params, loop.next, params)
+        stop = loop.stop
         if isinstance(stop, Var):
             inner.append(ast.If(self.atom(stop), [ast.Break()], []))
         elif isinstance(stop, Const) and stop.value:
@@ -523,8 +522,8 @@ class Emitter:
         if self.recorder:
             inner = [self.record_stmt(p) for p in body.params] + inner
         if eqn.prim == "for":
-            index = body.params[0]
-            start, stop_, step = eqn.ins[:3]
+            index = loop.index
+            start, stop_, step = loop.bounds
             args = [self.atom(stop_)] if _is_int(start, 0) and _is_int(step, 1) else \
                 [self.atom(start), self.atom(stop_)] if _is_int(step, 1) else \
                 [self.atom(start), self.atom(stop_), self.atom(step)]
@@ -532,29 +531,29 @@ class Emitter:
             stmts.append(ast.For(ast.Name(self.name(index), ast.Store()), rng, inner, []))
         else:
             stmts.append(ast.While(ast.Constant(True), inner, []))
-        stmts += self.assign(eqn.outs[:ncarried], params)
+        stmts += self.assign(loop.outs, params)
         return stmts
 
     def emit_loop_reverse(self, eqn):
-        body = eqn.params["body"]
-        nsave = eqn.params["nsave"]
-        tape = eqn.ins[0]
-        loop_params = body.params[nsave:]
-        stmts = self.assign(loop_params, eqn.ins[1:])
-        saved = body.params[:nsave]
+        loop = ReverseLoop(eqn)
+        body = loop.body
+        tape = loop.tape
+        loop_params = loop.carried
+        stmts = self.assign(loop_params, loop.inits)
+        saved = loop.saved
         if not saved:
             target = ast.Name(self.namer.fresh("_"), ast.Store())
         elif len(saved) == 1:
             target = ast.Name(self.name(saved[0]), ast.Store())
         else:
             target = ast.Tuple([ast.Name(self.name(v), ast.Store()) for v in saved], ast.Store())
-        inner = self.emit_eqns(body.eqns) + self.assign(loop_params, body.results, loop_params)
+        inner = self.emit_eqns(body.eqns) + self.assign(loop_params, loop.next, loop_params)
         if self.recorder:
             inner = [self.record_stmt(v) for v in saved] + inner
         backwards = ast.Call(ast.Name(self.bind("reversed", reversed), ast.Load()),
                              [self.atom(tape)], [])
         stmts.append(ast.For(target, backwards, inner or [ast.Pass()], []))
-        stmts += self.assign(eqn.outs, loop_params)
+        stmts += self.assign(loop.outs, loop_params)
         return stmts
 
     def plan_memory(self, graph):
@@ -644,26 +643,23 @@ class Emitter:
                             self.alias[r] = out
                         seen.add(r)
             elif eqn.prim in ("for", "while"):
-                body = eqn.params["body"]
-                ncarried = len(body.results) - 1
-                params = body.params[len(body.params) - ncarried:]
-                saved = set(eqn.params.get("save") or ())
-                for out, p in zip(eqn.outs, params):
+                loop = Loop(eqn)
+                saved = set(loop.save or ())
+                for out, p in zip(loop.outs, loop.carried):
                     if p not in saved:
                         self.alias[out] = p
-                self.coalesce_carried(params, body.results[:ncarried], body, saved,
-                                      _push_position(body, saved))
+                self.coalesce_carried(loop.carried, loop.next, loop.body, saved,
+                                      _push_position(loop.body, saved))
             elif eqn.prim in ("index_add", "iadd", "list_append"):
                 self.alias[eqn.out] = eqn.ins[0]  # the accumulator itself, updated in place
             elif eqn.prim == "loop_reverse":
-                body = eqn.params["body"]
-                carried = body.params[eqn.params["nsave"]:]
-                for init, p in zip(eqn.ins[1:], carried):
-                    if init in eqn.params.get("buffers", ()):
+                loop = ReverseLoop(eqn)
+                for init, p in zip(loop.inits, loop.carried):
+                    if init in loop.buffers:
                         self.alias[init] = p  # the buffer is the accumulator from the start
-                for out, p in zip(eqn.outs, carried):
+                for out, p in zip(loop.outs, loop.carried):
                     self.alias[out] = p
-                self.coalesce_carried(carried, body.results, body, set())
+                self.coalesce_carried(loop.carried, loop.next, loop.body, set())
             for sub in eqn.params.values():
                 if isinstance(sub, Graph):
                     self.coalesce(sub.eqns)

@@ -111,6 +111,78 @@ def regions(eqn):
     return [v for v in eqn.params.values() if isinstance(v, Graph)]
 
 
+# --- regions, read by role --------------------------------------------------------------------
+#
+# A loop equation's layout is positional (inputs: fixed bounds, then initial carried values; body
+# parameters: the index, then the carried values; body results: the next carried values, then the
+# stop flag). These views name the parts once, so no pass decodes the layout by hand.
+
+class Loop:
+    """A `for` or `while` equation by role. `save` (after reverse mode) names the body's values the
+    forward loop pushes onto its tape; the tape is then the equation's last output."""
+
+    def __init__(self, eqn):
+        body = eqn.params["body"]
+        self.eqn = eqn
+        self.body = body
+        self.test = eqn.params.get("test")
+        n = len(body.results) - 1                 # the last result is the stop flag
+        self.ncarried = n
+        self.bounds = list(eqn.ins[:len(eqn.ins) - n])   # start, stop, step of a `for`
+        self.inits = list(eqn.ins[len(eqn.ins) - n:])
+        self.index = body.params[0] if len(body.params) > n else None
+        self.carried = list(body.params[len(body.params) - n:])
+        self.next = list(body.results[:n])
+        self.stop = body.results[-1]
+        self.outs = list(eqn.outs[:n])
+        self.save = eqn.params.get("save")
+        self.tape = eqn.outs[-1] if self.save is not None else None
+
+
+class ReverseLoop:
+    """A `loop_reverse` equation by role: it replays `tape` (each entry binds `saved`), carrying
+    adjoints from `inits` through `carried` to `outs`."""
+
+    def __init__(self, eqn):
+        body = eqn.params["body"]
+        nsave = eqn.params["nsave"]
+        self.eqn = eqn
+        self.body = body
+        self.tape = eqn.ins[0]
+        self.inits = list(eqn.ins[1:])
+        self.saved = list(body.params[:nsave])
+        self.carried = list(body.params[nsave:])
+        self.next = list(body.results)
+        self.outs = list(eqn.outs)
+        self.accumulates = eqn.params.get("accumulates", ())
+        self.buffers = eqn.params.get("buffers", ())
+
+
+def loop_view(eqn):
+    """The role view of a loop-like equation (None for any other)."""
+    if eqn.prim in ("for", "while"):
+        return Loop(eqn)
+    if eqn.prim == "loop_reverse":
+        return ReverseLoop(eqn)
+    return None
+
+
+# Parameters that hold variables, and whose names they use: the loop body's ("inner", renamed with
+# the body) or the enclosing graph's ("outer").
+VAR_PARAMS = {"save": "inner", "accumulates": "outer", "buffers": "outer"}
+
+
+def rename_var_params(params, outer, inner=None):
+    """`params` with every variable-holding parameter renamed: `outer(v)` for names of the
+    enclosing graph, `inner(v)` for the body's own (both functions Var -> atom)."""
+    out = dict(params)
+    for key, side in VAR_PARAMS.items():
+        if key in out and out[key] is not None:
+            rename = outer if side == "outer" else (inner or outer)
+            out[key] = tuple(rename(v) for v in out[key])
+    return out
+
+
 def use_counts(graph):
     """How many times each variable is read by the graph's equations and results (not regions)."""
     uses = {}
@@ -265,6 +337,7 @@ def verify(graph, outer=()):
                 raise IRError(f"{eqn.prim} has a non-atom input {atom!r}")
         for sub in regions(eqn):
             verify(sub, defined)
+        _verify_var_params(eqn, defined)
         for v in eqn.outs:
             if v in defined:
                 raise IRError(f"{v} defined twice")
@@ -273,6 +346,22 @@ def verify(graph, outer=()):
         if isinstance(atom, Var) and atom not in defined:
             raise IRError(f"result {atom} is not defined")
     return True
+
+
+def _verify_var_params(eqn, defined):
+    """Variables named by parameters exist where they are meant to: a loop's saved values in its
+    body, accumulated and buffer values in the enclosing graph."""
+    for key, side in VAR_PARAMS.items():
+        for v in eqn.params.get(key) or ():
+            if not isinstance(v, Var):
+                continue
+            if side == "outer" and v not in defined:
+                raise IRError(f"{eqn.prim} param {key} names {v}, which is not defined before it")
+            if side == "inner":
+                body = eqn.params["body"]
+                inside = set(body.params) | {o for e in body.eqns for o in e.outs}
+                if v not in inside and v not in defined:
+                    raise IRError(f"{eqn.prim} saves {v}, which its body does not define")
 
 
 # --- building ------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import numbers
 
 import numpy as np
 
-from .ir import Builder, Const, Graph, Var, free_vars, is_const, regions, use_counts
+from .ir import (Builder, Const, Graph, Loop, ReverseLoop, Var, free_vars, is_const, loop_view,
+                 regions, rename_var_params, use_counts)
 from .primitives import PRIMS, having
 
 _FOLDABLE_TYPES = (bool, int, float)
@@ -134,17 +135,11 @@ def rebuild(graph, outer=None):
 
 def _invariant_carries(eqn, ins):
     """Loop-carried values that start as a constant and never change: the constant itself."""
-    if eqn.prim not in ("for", "while", "loop_reverse"):
+    loop = loop_view(eqn)
+    if loop is None:
         return {}
-    body = eqn.params["body"]
-    if eqn.prim == "loop_reverse":
-        params = body.params[eqn.params["nsave"]:]
-        results, inits = body.results, ins[1:]
-    else:
-        ncarried = len(body.results) - 1
-        params = body.params[len(body.params) - ncarried:]
-        results, inits = body.results[:ncarried], ins[len(ins) - ncarried:]
-    return {p: init for p, r, init in zip(params, results, inits)
+    inits = ins[len(ins) - len(loop.inits):]  # the equation's inputs, renamed
+    return {p: init for p, r, init in zip(loop.carried, loop.next, inits)
             if r is p and isinstance(init, Const)}
 
 
@@ -156,11 +151,9 @@ def rebuild_region_eqn(eqn, ins, subst):
     for key, sub in eqn.params.items():
         if isinstance(sub, Graph):
             params[key], inner[key] = rebuild(sub, {**subst, **_invariant_carries(eqn, ins)})
-    if "save" in params:
-        body_subst = inner["body"]
-        params["save"] = tuple(body_subst.get(v, v) for v in params["save"])
-    if "accumulates" in params:
-        params["accumulates"] = tuple(subst.get(v, v) for v in params["accumulates"])
+    body_subst = inner.get("body", {})
+    params = rename_var_params(params, outer=lambda v: subst.get(v, v),
+                               inner=lambda v: body_subst.get(v, v))
     return type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc)
 
 
@@ -190,10 +183,8 @@ def _absorb(graph, outer):
             for key, sub in eqn.params.items():
                 if isinstance(sub, Graph):
                     params[key], inner[key] = _absorb(sub, subst)
-            if "save" in params:
-                params["save"] = tuple(inner["body"].get(v, v) for v in params["save"])
-            if "accumulates" in params:
-                params["accumulates"] = tuple(look(v) for v in params["accumulates"])
+            body_subst = inner.get("body", {})
+            params = rename_var_params(params, outer=look, inner=lambda v: body_subst.get(v, v))
             out.append(type(eqn)(prim, ins, eqn.outs, params, eqn.loc))
             continue
         if len(eqn.outs) != 1:
@@ -249,15 +240,15 @@ def eliminate_dead_code(graph, extra_live=()):
 def _prune_loop_slots(eqn, live):
     """A loop-carried value that nothing after the loop reads, and that no other carried value,
     the stop flag or the test needs, is dropped with everything that computes it."""
-    body = eqn.params["body"]
-    ncarried = len(body.results) - 1
-    nfixed = len(eqn.ins) - ncarried
+    loop = Loop(eqn)
+    body = loop.body
+    ncarried = loop.ncarried
     nindex = len(body.params) - ncarried
-    params = body.params[nindex:]
-    keep = {k for k in range(ncarried) if eqn.outs[k] in live}
-    test = eqn.params.get("test")
+    params = loop.carried
+    keep = {k for k in range(ncarried) if loop.outs[k] in live}
+    test = loop.test
     while True:
-        wanted = [body.results[k] for k in sorted(keep)] + [body.results[-1]]
+        wanted = [loop.next[k] for k in sorted(keep)] + [loop.stop]
         pruned = eliminate_dead_code(Graph(body.name, body.params, body.eqns, wanted))
         used = set(free_vars(Graph("", [], pruned.eqns, wanted)))
         if test is not None:
@@ -270,13 +261,12 @@ def _prune_loop_slots(eqn, live):
         return eqn
     kept = sorted(keep)
     new_params = body.params[:nindex] + [params[k] for k in kept]
-    new_body = Graph(body.name, new_params, body.eqns,
-                     [body.results[k] for k in kept] + [body.results[-1]])
+    new_body = Graph(body.name, new_params, body.eqns, [loop.next[k] for k in kept] + [loop.stop])
     regions_ = {"body": new_body}
     if test is not None:
         regions_["test"] = Graph(test.name, [params[k] for k in kept], test.eqns, test.results)
-    ins = list(eqn.ins[:nfixed]) + [eqn.ins[nfixed + k] for k in kept]
-    return type(eqn)(eqn.prim, ins, [eqn.outs[k] for k in kept], {**eqn.params, **regions_},
+    ins = loop.bounds + [loop.inits[k] for k in kept]
+    return type(eqn)(eqn.prim, ins, [loop.outs[k] for k in kept], {**eqn.params, **regions_},
                      eqn.loc)
 
 
@@ -319,24 +309,23 @@ def prune_saves(graph):
     tape_of = {}
     for i, eqn in enumerate(eqns):
         if eqn.prim in ("for", "while") and "save" in eqn.params:
-            tape_of[eqn.outs[-1]] = i
+            tape_of[Loop(eqn).tape] = i
     for j, eqn in enumerate(eqns):
         if regions(eqn):
             params = {k: prune_saves(v) if isinstance(v, Graph) else v for k, v in eqn.params.items()}
             eqn = eqns[j] = type(eqn)(eqn.prim, eqn.ins, eqn.outs, params, eqn.loc)
         if eqn.prim != "loop_reverse" or eqn.ins[0] not in tape_of:
             continue
-        body = eqn.params["body"]
-        nsave = eqn.params["nsave"]
-        saved, rest = body.params[:nsave], body.params[nsave:]
+        reverse_loop = ReverseLoop(eqn)
+        body, saved, rest = reverse_loop.body, reverse_loop.saved, reverse_loop.carried
         used = set(free_vars(Graph("", rest, body.eqns, body.results)))
         positions = [k for k, v in enumerate(saved) if v in used]
         if len(positions) == len(saved):
             continue
         keep = [saved[k] for k in positions]
-        i = tape_of[eqn.ins[0]]
+        i = tape_of[reverse_loop.tape]
         loop = eqns[i]
-        pushed = loop.params["save"]  # the forward loop's names for the same values, in order
+        pushed = Loop(loop).save  # the forward loop's names for the same values, in order
         eqns[i] = type(loop)(loop.prim, loop.ins, loop.outs,
                              {**loop.params, "save": tuple(pushed[k] for k in positions)}, loop.loc)
         new_body = Graph(body.name, keep + rest, body.eqns, body.results)

@@ -19,7 +19,7 @@ loop-carried values backwards and accumulating those of the values the body clos
 """
 from __future__ import annotations
 
-from .ir import Builder, Const, Eqn, Graph, Var, free_vars, regions
+from .ir import Builder, Const, Eqn, Graph, Loop, Var, free_vars, regions
 from .rules import BROADCASTING, rule_for, vjp
 
 LOOPS = ("for", "while")
@@ -44,19 +44,16 @@ def activity(eqns, active):
                        for r in (eqn.params["then"].results[k], eqn.params["else"].results[k])):
                     active.add(out)
         elif eqn.prim in LOOPS:
-            body = eqn.params["body"]
-            ncarried = len(body.results) - 1
-            nfixed = len(eqn.ins) - ncarried
-            params = body.params[len(body.params) - ncarried:]
+            loop = Loop(eqn)
             while True:  # loop-carried dependencies: iterate to a fixed point
                 before = len(active)
-                for p, init, r in zip(params, eqn.ins[nfixed:], body.results):
+                for p, init, r in zip(loop.carried, loop.inits, loop.next):
                     if (isinstance(init, Var) and init in active) or (isinstance(r, Var) and r in active):
                         active.add(p)
-                activity(body.eqns, active)
+                activity(loop.body.eqns, active)
                 if len(active) == before:
                     break
-            for out, r, p in zip(eqn.outs, body.results, params):
+            for out, r, p in zip(loop.outs, loop.next, loop.carried):
                 if p in active or (isinstance(r, Var) and r in active):
                     active.add(out)
         elif any(isinstance(a, Var) and a in active for a in eqn.ins):
@@ -172,11 +169,11 @@ class Backprop:
     # -- loops --
 
     def loop(self, b, eqn, gs):
-        body = eqn.params["body"]
-        ncarried = len(body.results) - 1  # the last result is the stop flag
-        nfixed = len(eqn.ins) - ncarried
-        inits = eqn.ins[nfixed:]
-        params = body.params[len(body.params) - ncarried:]
+        loop = Loop(eqn)
+        body = loop.body
+        ncarried = loop.ncarried
+        inits = loop.inits
+        params = loop.carried
         slots = [k for k, p in enumerate(params) if p in self.active]
         if not slots:
             return eqn, []
@@ -184,7 +181,7 @@ class Backprop:
         carries = [Var(params[k]) for k in slots]
         seeds = {}
         for k, ga in zip(slots, carries):
-            r = body.results[k]
+            r = loop.next[k]
             if isinstance(r, Var) and r in self.active:
                 seeds.setdefault(r, []).append(ga)
         fwd, ab, pending = Backprop(self.active).run(body.eqns, seeds, b.loc)
@@ -207,11 +204,11 @@ class Backprop:
         # popped just before, so the reverse loop rotates it instead of saving it again.
         rotations = []
         for k in range(ncarried):
-            p, r = params[k], body.results[k]
+            p, r = params[k], loop.next[k]
             if p in saved and isinstance(r, Var) and r in saved and r not in body.params \
-                    and body.results[:ncarried].count(r) == 1:
+                    and loop.next.count(r) == 1:
                 saved.remove(r)
-                rotations.append((r, eqn.outs[k], p))
+                rotations.append((r, loop.outs[k], p))
         adjoint_body.params = saved + carries + [r for r, _, _ in rotations] + accumulators
         adjoint_body.results = new_carries + [p for _, _, p in rotations] + new_accumulators
         # The forward loop, now also recording what the adjoint reads.
@@ -219,7 +216,7 @@ class Backprop:
         forward = Eqn(eqn.prim, eqn.ins, list(eqn.outs) + [tape],
                       {**eqn.params, "body": Graph(body.name, body.params, fwd, body.results),
                        "save": tuple(saved)}, eqn.loc)
-        ins = [tape] + [gs[k] if gs[k] is not None else b.emit("zero_like", [eqn.outs[k]])
+        ins = [tape] + [gs[k] if gs[k] is not None else b.emit("zero_like", [loop.outs[k]])
                         for k in slots] \
             + [out for _, out, _ in rotations] + [Const(0.0)] * len(accumulators)
         outs = [Var(inits[k] if isinstance(inits[k], Var) else "") for k in slots] \

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Builder, Const, Eqn, Graph, Var, regions, use_counts
+from .ir import (Builder, Const, Eqn, Graph, ReverseLoop, Var, loop_view, regions,
+                 rename_var_params, use_counts)
 from .primitives import PRIMS, having
 
 # Primitives that can turn scalars into arrays: with any of them, kinds need an instrumented run.
@@ -143,8 +144,7 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
             if regions(eqn):
                 params = {k: walk(v, subst) if isinstance(v, Graph) else v
                           for k, v in eqn.params.items()}
-                if "save" in params:
-                    params["save"] = tuple(subst.get(v, v) for v in params["save"])
+                params = rename_var_params(params, outer=lambda v: subst.get(v, v))
                 b.eqns.append(Eqn(eqn.prim, ins, eqn.outs, params, eqn.loc))
                 continue
             if eqn.prim == "zero_like":
@@ -504,14 +504,9 @@ def _float_values(eqns, floats):
                     floats.add(out)
             continue
         if prim in ("for", "while", "loop_reverse"):
-            body = eqn.params["body"]
-            if prim == "loop_reverse":
-                params = body.params[eqn.params["nsave"]:]
-                inits, results = ins[1:], body.results
-            else:
-                n = len(body.results) - 1
-                params = body.params[len(body.params) - n:]
-                inits, results = ins[len(ins) - n:], body.results[:n]
+            loop = loop_view(eqn)
+            body = loop.body
+            params, inits, results = loop.carried, loop.inits, loop.next
             trial = set(floats) | {p for p, i in zip(params, inits) if _is_float(i, floats)}
             if "test" in eqn.params:
                 _float_values(eqn.params["test"].eqns, trial)
@@ -563,10 +558,11 @@ def accumulate_in_place(graph, kinds, shapes, fresh=None):
                       for k, v in params.items()}
         ins = list(eqn.ins)
         if eqn.prim == "loop_reverse" and params.get("accumulates"):
+            # the closed-over adjoints are the last carried values (see reverse.Backprop.loop)
             targets = params["accumulates"]
             body = params["body"]
             n = len(targets)
-            acc_params = body.params[len(body.params) - n:]
+            acc_params = ReverseLoop(eqn).carried[-n:]
             owned = set()
             for j, v in enumerate(targets):
                 init = ins[len(ins) - n + j]
