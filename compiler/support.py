@@ -158,19 +158,6 @@ def reshape_grad(g, x):
     return np.reshape(g, np.shape(x))
 
 
-def squeeze_grad(g, x):
-    return np.reshape(g, np.shape(x))
-
-
-def split_grad(g, xs_shapes, axis, index):
-    """The adjoint of concatenate for input `index`: its slice of g along `axis`."""
-    start = sum(s[axis] for s in xs_shapes[:index])
-    stop = start + xs_shapes[index][axis]
-    key = [slice(None)] * np.ndim(g)
-    key[axis] = slice(start, stop)
-    return g[tuple(key)]
-
-
 def concat_grad(g, axis, index, *shapes):
     start = sum(s[axis] for s in shapes[:index])
     stop = start + shapes[index][axis]

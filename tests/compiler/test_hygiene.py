@@ -1,8 +1,10 @@
 """Names: user variables, parameters and globals named like the code generator's own names.
 
 Each function below is written so that a generated name that shadows or reuses a user name changes
-the result; gradients are compared with hand-derived formulas and central differences, and the
-emitted source must be valid Python. Emission must be deterministic.
+the result; gradients are compared with hand-derived formulas and central differences. The code that
+runs must be the code `.source` shows, the names the source binds must never mean something else
+than the same names in the user's code, calls must leave the user's module alone and read its
+numbers when they run. Emission must be deterministic.
 """
 import ast
 import math
@@ -17,6 +19,8 @@ import pytest
 
 import hygiene_funcs as H
 from compiler import grad, value_and_grad
+from generated_checks import (assert_compiled_from, assert_globals_unchanged, assert_names_hygienic,
+                              assert_runs_source, globals_snapshot, numeric_globals_read)
 from runtime.gradcheck import numerical_grad
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -111,12 +115,58 @@ def test_hygiene_gradients_match_central_differences(fn, point):
 
 
 @pytest.mark.parametrize("fn, point", list(CASES.values()), ids=list(CASES))
-def test_hygiene_emitted_source_is_valid_python(fn, point):
+@pytest.mark.parametrize("make", [grad, value_and_grad])
+def test_the_code_that_runs_is_compiled_from_the_source(fn, point, make):
+    # seen by a profiler: the generated function a float call runs is the one `.source` compiles
+    # to (bytecode, constants, names, line table), linecache holds exactly `.source` for its
+    # tracebacks, and no other generated code runs
+    g = make(fn, wrt=tuple(range(len(point))))
+    result, ran = assert_runs_source(g, point, g.source)
+    assert ran.code is g.__code__
+    assert_compiled_from(g.__code__, g.source)
+    assert result == g(*point)
+
+
+@pytest.mark.parametrize("fn, point", list(CASES.values()), ids=list(CASES))
+def test_generated_names_never_mean_something_else_than_the_users(fn, point):
+    # every name the source binds is new, a local of the user's, or a helper that is the very
+    # object the user's name refers to (a helper `np` is allowed only where the user's np is NumPy)
     g = grad(fn, wrt=tuple(range(len(point))))
-    tree = ast.parse(g.source)  # raises on invalid source
-    (factory,) = tree.body
-    assert isinstance(factory, ast.FunctionDef)
-    compile(g.source, "<hygiene>", "exec")
+    _, ran = assert_runs_source(g, point, g.source)
+    assert_names_hygienic(fn, g.source, ran)
+
+
+@pytest.mark.parametrize("fn, point", list(CASES.values()), ids=list(CASES))
+def test_calls_leave_the_users_globals_alone(fn, point):
+    snapshot = globals_snapshot(fn)
+    grad(fn, wrt=tuple(range(len(point))))(*point)
+    value_and_grad(fn, wrt=tuple(range(len(point))))(*point)
+    assert_globals_unchanged(snapshot)
+
+
+_READS_NUMBERS = {k: v for k, v in CASES.items() if numeric_globals_read(v[0])}
+
+
+@pytest.mark.parametrize("fn, point", list(_READS_NUMBERS.values()), ids=list(_READS_NUMBERS))
+def test_module_numbers_are_read_live_from_the_users_module(fn, point, monkeypatch):
+    # change every module-level number the user's code reads (sentinels): the gradient and the
+    # value follow, as they do in Python; a generated name that hid one of them, or a copy taken
+    # when the gradient was built, would keep the old value
+    wrt = tuple(range(len(point)))
+    vg = value_and_grad(fn, wrt=wrt)
+    before = vg(*point)
+    for module_dict, name in numeric_globals_read(fn):
+        monkeypatch.setitem(module_dict, name, module_dict[name] * 1.75 + 0.375)
+    value, grads = vg(*point)
+    assert value == fn(*point) != before[0]
+    assert grads != before[1]
+    for i, gi in enumerate(grads):
+        assert gi == pytest.approx(numerical_grad(fn, point, i), rel=1e-6, abs=1e-9), i
+
+
+def test_the_hygiene_cases_read_module_numbers():
+    # the test above runs on something: H.f reads the numbers np, cos, dx, t1, respecialize
+    assert {n for _, n in numeric_globals_read(H.f)} == {"np", "cos", "dx", "t1", "respecialize"}
 
 
 def test_hostile_globals_hand_derived():
