@@ -30,7 +30,7 @@ import itertools
 import numpy as np
 
 from .errors import error_at
-from .ir import Const, Eqn, Graph, Var
+from .ir import Const, Eqn, Var
 from .primitives import having
 
 # Primitives whose result may be a view of their first input (NumPy decides)...

@@ -35,10 +35,9 @@ from .errors import GradError, error_at
 from .frontend import identifiers
 from .loader import load
 from .ir import Graph, format_graph, type_names
-from .passes import optimize, prune_saves
-from .specialize import (Recorder, accumulate_in_place, environment, finalize_gradients,
-                         float_gradients, index_grads_from_shapes, kind_of, materialize_results,
-                         needs_values, scalar_seeds, signature_key, specialize, statically_scalar)
+from .passes import optimize
+from .specialize import (Recorder, environment, materialize_results, needs_values,
+                         signature_key, specialise_gradient, statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
 
@@ -182,15 +181,8 @@ class Compiled:
             # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
             wrt_names = {self.names[i] for i in self.wrt}
             guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
-            scalar = prune_saves(optimize(specialize(self.grad_graph, {}, {}, default="scalar")))
-            if simplify == "sympy":
-                from .symbolic import simplify_gradients
-                try:
-                    scalar = optimize(simplify_gradients(scalar, [i for i, _ in self.gradient_of()]))
-                except ValueError:
-                    pass  # an expression SymPy returned in a form we do not spell: keep ours
-            scalar = float_gradients(scalar, self.gradient_of(),
-                                     [self.grad_graph.params[i] for i in self.wrt])
+            scalar = specialise_gradient(self.grad_graph, self.gradient_of(),
+                                         simplify=self.sympy_pass() if simplify else None)
             self.source, self.function = self.emit(scalar, guard=guard, kinds={},
                                                    default_kind="scalar")
             self.scalar_version = self.function
@@ -235,6 +227,19 @@ class Compiled:
         fn = load(source, factory, self.func_name, emitter.bindings, emitter.cells,
                   self.fn.__globals__, self.fn.__defaults__, self.fn.__kwdefaults__)
         return source, fn
+
+    def sympy_pass(self):
+        """simplify="sympy": the SymPy pass over a scalar version (kept as is where SymPy answers
+        in a form we do not spell)."""
+        from .symbolic import simplify_gradients  # noqa: PLC0415  (SymPy is imported lazily)
+        indices = [i for i, _ in self.gradient_of()]
+
+        def run(graph):
+            try:
+                return simplify_gradients(graph, indices)
+            except ValueError:
+                return graph
+        return run
 
     def gradient_of(self):
         """(index in the results, parameter) for every gradient the function returns."""
@@ -359,16 +364,8 @@ class Compiled:
                                     record=recorder)
         self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
-        graph = specialize(self.grad_graph, kinds, shapes, default="dynamic",
-                           ndarrays=recorder.ndarrays)
-        graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
-        buffers = set()
-        graph = accumulate_in_place(graph, kinds, shapes, buffers)
-        graph = prune_saves(index_grads_from_shapes(graph, kinds, shapes, recorder.dtypes))
-        graph = finalize_gradients(graph, kinds, shapes, recorder.dtypes, self.gradient_of(),
-                                   buffers)
-        scalars = [(i, p) for i, p in self.gradient_of() if kinds.get(p) == "scalar"]
-        graph = float_gradients(graph, scalars, [p for _, p in scalars])
+        graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes,
+                                    recorder.dtypes, recorder.ndarrays)
         source, fn = self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
                                dtypes=recorder.dtypes)
         self.last_typed = format_graph(graph, types=type_names(kinds, shapes, recorder.dtypes))

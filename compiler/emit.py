@@ -30,8 +30,9 @@ import astor
 import numpy as np
 
 from . import indexing, support
-from .ir import Const, Graph, Loop, Namer, ReverseLoop, Var, free_vars, regions
-from .primitives import PRIMS, callee, having
+from .ir import Const, Graph, Loop, Namer, ReverseLoop, Var
+from .primitives import PRIMS, callee
+from .storage import StoragePlan, push_position
 
 _COMMENT = "__comment__"
 _COMMENT_LINE = re.compile(r"^(\s*)__comment__\((\d+)\)\s*$", re.M)
@@ -42,10 +43,6 @@ _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
                "index_add": "emit_accumulate", "iadd": "emit_accumulate",
                "loop_reverse": "emit_loop_reverse", "setitem": "emit_setitem",
                "cleared": "emit_setitem", "index_grad": "emit_index_grad"}
-
-
-# Primitives whose result is a new array the generated code owns (not a view, not an input).
-_FRESH = having("fresh")
 
 
 def _literal(value):
@@ -79,28 +76,6 @@ def _env_reads(graph):
                 yield from _env_reads(sub)
 
 
-def _reverse_params(graph, found=None):
-    """Every value a reverse loop restores or rotates (its body's parameters)."""
-    found = set() if found is None else found
-    for eqn in graph.eqns:
-        if eqn.prim == "loop_reverse":
-            found.update(eqn.params["body"].params)
-        for sub in eqn.params.values():
-            if isinstance(sub, Graph):
-                _reverse_params(sub, found)
-    return found
-
-
-def _push_position(body, saved):
-    """Index of the last body equation that defines a saved value (-1: all are parameters)."""
-    wanted = set(saved)
-    at = -1
-    for i, e in enumerate(body.eqns):
-        if wanted.intersection(e.outs):
-            at = i
-    return at
-
-
 def _is_int(atom, value):
     return isinstance(atom, Const) and type(atom.value) is int and atom.value == value
 
@@ -131,8 +106,7 @@ class Emitter:
         self.guard = guard or {}
         # An instrumented run records each value: (the helper's name, the variables in order).
         self.recorder = (self.bind("record", None, key=("record",)), []) if record else None
-        self.alias = {}
-        self.replayed = set()
+        self.alias = {}         # set by the storage plan (storage.py) when the source is made
         self.user_name = graph.name.removesuffix("_grad")
 
     # -- names --
@@ -161,14 +135,8 @@ class Emitter:
         self.bindings[candidate] = obj
         return candidate
 
-    def root(self, atom):
-        """The value whose name `atom` is written under (itself, unless coalesced into another)."""
-        while atom in self.alias:
-            atom = self.alias[atom]
-        return atom
-
     def name(self, atom):
-        return self.namer(self.root(atom))
+        return self.namer(self.plan.root(atom))
 
     # -- expressions --
 
@@ -373,7 +341,11 @@ class Emitter:
             if (eqn, 0) in self.inplace or (eqn, 1) in self.inplace:
                 k = 0 if (eqn, 0) in self.inplace else 1
                 op = PRIMS[eqn.prim].infix()
-                stmts.append(ast.AugAssign(ast.Name(self.name(eqn.ins[k]), ast.Store()), op,
+                target, source = self.name(eqn.out), self.name(eqn.ins[k])
+                if target != source:  # the array goes on under another name (plan: stretches)
+                    stmts.append(ast.Assign([ast.Name(target, ast.Store())],
+                                            ast.Name(source, ast.Load()), lineno=0))
+                stmts.append(ast.AugAssign(ast.Name(target, ast.Store()), op,
                                            self.atom(eqn.ins[1 - k])))
                 continue
             value = self.expression(eqn)
@@ -499,7 +471,7 @@ class Emitter:
         if saved is not None:
             # Push as soon as every saved value exists: a carried value saved for the reverse pass
             # can then be overwritten by its new value in place, with no copy at the end.
-            at = _push_position(body, saved)
+            at = push_position(body, saved)
             inner += self.emit_eqns(body.eqns[:at + 1])
             tape = loop.tape
             stmts.append(ast.Assign([ast.Name(self.name(tape), ast.Store())], ast.List([], ast.Load()),
@@ -555,151 +527,6 @@ class Emitter:
         stmts.append(ast.For(target, backwards, inner or [ast.Pass()], []))
         stmts += self.assign(loop.outs, loop_params)
         return stmts
-
-    def plan_memory(self, graph):
-        """For arrays of known shape: write a result into a temporary that dies at this very
-        operation (`t *= x` instead of a new array), and `del` each temporary array after its last
-        use, so the backward pass holds only what it still needs. Straight-line code only."""
-        self.inplace = set()
-        self.frees = {}
-        if self.dtypes is None and self.recorder is None:
-            return
-        eqns = graph.eqns
-        last = {}
-        for i, eqn in enumerate(eqns):
-            reads = [a for a in eqn.ins if isinstance(a, Var)]
-            for sub in eqn.params.values():
-                if isinstance(sub, Graph):
-                    reads += free_vars(sub)
-            reads += list(eqn.params.get("save") or ())
-            for a in reads:
-                last[a] = i
-        for eqn in reversed(eqns):  # an accumulator lives as long as what it becomes
-            if eqn.prim in ("index_add", "iadd", "list_append") and eqn.out in last:
-                acc = eqn.ins[0]
-                last[acc] = max(last.get(acc, -1), last[eqn.out])
-        # values that share a name (a loop's buffer and its output, say) live as long as the last
-        # of them is read
-        shared = {}
-        for v in list(last):
-            shared.setdefault(self.root(v), []).append(v)
-        for group in shared.values():
-            if len(group) > 1:
-                end = max(last[v] for v in group)
-                for v in group:
-                    last[v] = end
-        forever = {a for a in graph.results if isinstance(a, Var)}
-        forever |= {v for v in list(last) for r in graph.results if isinstance(r, Var)
-                    and self.root(v) is self.root(r)}
-        owned = set()
-        chains = {}   # the last value written into an array -> every value that array held
-        for i, eqn in enumerate(eqns):
-            if len(eqn.outs) != 1 or regions(eqn):
-                continue
-            out = eqn.out
-            if self.dtypes is None:  # an instrumented run: kinds unknown, only free temporaries
-                if eqn.prim in _FRESH:
-                    owned.add(out)
-                continue
-            if eqn.prim in ("add", "sub", "mul", "div") and self.known_array(out):
-                for k in ((0, 1) if eqn.prim in ("add", "mul") else (0,)):
-                    a = eqn.ins[k]
-                    if a in owned and last.get(a) == i and a not in forever \
-                            and self.shapes.get(a) == self.shapes.get(out) \
-                            and self.dtypes.get(a) is not None \
-                            and self.dtypes.get(a) == self.dtypes.get(out):
-                        chains.setdefault(a, [a]).append(out)
-                        chains[out] = chains.pop(a)
-                        self.inplace.add((eqn, k))
-                        owned.discard(a)
-                        break
-            if eqn.prim in _FRESH and self.known_array(out):
-                owned.add(out)
-        for members in chains.values():
-            # One array, one name: the last value it holds that has a name of its own (`z`,
-            # `dx`), else the last value.
-            fixed = [m for m in members if m in self.alias]
-            named = [m for m in members if m.hint]
-            rep = fixed[0] if fixed else (named[-1] if named else members[-1])
-            for m in members:
-                if m is not rep and m not in self.alias:
-                    self.alias[m] = rep
-        for a in owned:
-            if a not in forever and a in last:
-                self.frees.setdefault(last[a], []).append(a)
-
-    def coalesce(self, eqns):
-        """Let a value computed in a branch take the name of the `cond` output it becomes, and a
-        loop's output the name of its loop variable, so no copy is needed."""
-        for eqn in eqns:
-            if eqn.prim == "cond":
-                for key in ("then", "else"):
-                    region = eqn.params[key]
-                    inside = {v for e in region.eqns for v in e.outs}
-                    seen = set()
-                    for out, r in zip(eqn.outs, region.results):
-                        if isinstance(r, Var) and r in inside and r not in eqn.outs and r not in seen \
-                                and r not in self.alias:
-                            self.alias[r] = out
-                        seen.add(r)
-            elif eqn.prim in ("for", "while"):
-                loop = Loop(eqn)
-                saved = set(loop.save or ())
-                for out, p in zip(loop.outs, loop.carried):
-                    if p not in saved:
-                        self.alias[out] = p
-                self.coalesce_carried(loop.carried, loop.next, loop.body, saved,
-                                      _push_position(loop.body, saved))
-            elif eqn.prim in ("index_add", "iadd", "list_append"):
-                self.alias[eqn.out] = eqn.ins[0]  # the accumulator itself, updated in place
-            elif eqn.prim == "loop_reverse":
-                loop = ReverseLoop(eqn)
-                for init, p in zip(loop.inits, loop.carried):
-                    if init in loop.buffers:
-                        self.alias[init] = p  # the buffer is the accumulator from the start
-                for out, p in zip(loop.outs, loop.carried):
-                    self.alias[out] = p
-                self.coalesce_carried(loop.carried, loop.next, loop.body, set())
-            for sub in eqn.params.values():
-                if isinstance(sub, Graph):
-                    self.coalesce(sub.eqns)
-
-    def coalesce_carried(self, params, results, body, saved, push_at=None):
-        """A loop body's new value of a carried variable may be written straight into the
-        variable when nothing reads the old value after the new one is computed."""
-        where = {v: i for i, e in enumerate(body.eqns) for v in e.outs}
-        last_read = {}
-        for i, e in enumerate(body.eqns):
-            reads = [a for a in e.ins if isinstance(a, Var)]
-            for sub in e.params.values():
-                if isinstance(sub, Graph):
-                    reads += free_vars(sub)
-            for a in reads:
-                last_read[a] = i
-        for r in list(results):
-            if isinstance(r, Var):
-                last_read.setdefault(r, -1)
-        for v in saved:  # the tape push reads them where it stands
-            last_read[v] = max(last_read.get(v, -1), push_at if push_at is not None else len(body.eqns))
-        used_as_result = {}
-        for r in results:
-            used_as_result[r] = used_as_result.get(r, 0) + 1
-        for p, r in zip(params, results):
-            if not isinstance(r, Var) or r not in where or used_as_result[r] > 1 \
-                    or r in self.alias or p in results:
-                continue
-            at = where[r]
-            if p in saved and (push_at is None or at <= push_at):
-                continue  # the push must still see the old value
-            if r in self.replayed:
-                # the reverse loop rebinds r's name: sharing it with p (and so with the loop's
-                # output, named like p) would overwrite the forward result read after the loop
-                continue
-            if last_read.get(p, -1) > at:
-                continue
-            if last_read.get(p, -1) == at and regions(body.eqns[at]):
-                continue  # a branch that computes r may still read p after writing r
-            self.alias[r] = p
 
     def name_all(self, eqns):
         for eqn in eqns:
@@ -757,9 +584,9 @@ class Emitter:
         for p in self.graph.params:
             self.namer.names[p] = p.hint
         # Name values in the order they are defined, then bind helpers around those names.
-        self.replayed = _reverse_params(self.graph)
-        self.coalesce(self.graph.eqns)
-        self.plan_memory(self.graph)
+        self.plan = StoragePlan(self.graph, self.known_array, self.shapes, self.dtypes,
+                                instrumented=self.recorder is not None)
+        self.alias, self.inplace, self.frees = self.plan.alias, self.plan.inplace, self.plan.frees
         self.name_all(self.graph.eqns)
         self.read_names = {self.name(v) for v in _reads(self.graph)}
         if entry:  # array code: the entry point only dispatches on the call's signature

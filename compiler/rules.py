@@ -140,7 +140,7 @@ class Rule:
             if f is not None:
                 used |= {n.id for n in ast.walk(f) if isinstance(n, ast.Name)}
         # What the backward pass reads from the forward pass: derived from the formulas.
-        self.saves_out = "out" in used
+        self.saves_out = "out" in used or user_vjp is not None  # vjp(g, out, *args)
         self.saves_inputs = [n in used for n in self.names]
 
 

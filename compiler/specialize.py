@@ -631,3 +631,31 @@ def _accumulate_body(body, owned, kinds, shapes):
         eqns.append(e)
     eqns = [e for e in eqns if e not in drop]
     return Graph(body.name, body.params, eqns, body.results)
+
+
+def specialise_gradient(grad_graph, gradient_of, kinds=None, shapes=None, dtypes=None,
+                        ndarrays=None, simplify=None):
+    """The gradient graph made into one version, by the one pipeline both paths share: scalar
+    code (no kinds: every value a float) and a call signature's version (kinds, shapes and
+    dtypes from an instrumented run). Each step is a no-op where it has nothing to do.
+
+    specialize (kinds and shapes resolve unbroadcast, zeros, aliasing checks) -> scalar seeds ->
+    optimize -> prune saved values -> [SymPy] -> accumulate in place -> index adjoints of known
+    shape -> each gradient the user's own array in its dtype -> float gradients of floats."""
+    from .passes import optimize, prune_saves  # noqa: PLC0415  (passes imports this module)
+    scalar_code = kinds is None
+    kinds = {} if kinds is None else kinds
+    shapes = {} if shapes is None else shapes
+    dtypes = {} if dtypes is None else dtypes
+    default = "scalar" if scalar_code else "dynamic"
+    graph = specialize(grad_graph, kinds, shapes, default=default, ndarrays=ndarrays)
+    graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
+    if simplify is not None:
+        graph = optimize(simplify(graph))
+    buffers = set()
+    graph = accumulate_in_place(graph, kinds, shapes, buffers)
+    graph = prune_saves(index_grads_from_shapes(graph, kinds, shapes, dtypes))
+    graph = finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, buffers)
+    floats = [(i, p) for i, p in gradient_of if scalar_code or kinds.get(p) == "scalar"]
+    return float_gradients(graph, floats, [p for _, p in floats])
+

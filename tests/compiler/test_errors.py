@@ -623,7 +623,7 @@ def test_internal_error_while_specialising_is_a_grad_error(monkeypatch):
 
     def broken(*args, **kwargs):
         raise KeyError("boom")
-    monkeypatch.setattr(api, "specialize", broken)
+    monkeypatch.setattr(api, "specialise_gradient", broken)
     with pytest.raises(GradError) as info:
         g(np.ones(3))
     assert "internal compiler error" in str(info.value) and "_convolve_free" in str(info.value)
