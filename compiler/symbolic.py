@@ -535,7 +535,7 @@ class _Worker:
                 self._ensure()
                 self.proc.stdin.write(pickle.dumps(problem, protocol=pickle.HIGHEST_PROTOCOL))
                 self.proc.stdin.flush()
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001  (no interpreter to start, a closed pipe...)
                 self._stop()
                 return {"status": "error", "error": f"the SymPy worker could not start: {exc}"}
             while True:
