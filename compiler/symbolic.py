@@ -50,6 +50,7 @@ import warnings
 
 from .ir import Builder, Const, Eqn, Graph, Var, regions
 from .ir import free_vars as _free_vars
+from .passes import _size, optimize
 from .symbolic_worker import cost as _cost
 
 MAX_EQNS = 400
@@ -273,7 +274,6 @@ class _Problem:
                 best, best_size, chosen = candidate, _shared_size(candidate), trial
         if best is self.graph:
             return best
-        from .passes import optimize
         best = optimize(best)
         return best if _size(best) < _size(self.graph) else self.graph
 
@@ -292,15 +292,18 @@ class _Problem:
     def where(self, k):
         """The source location a piece's new code is shown under: its own equation's, or (for a
         sum the reverse pass made, which has none) the latest user line among those it reads."""
-        found, seen, stack = self.locs[k], set(), [k]
-        while found is None and stack:
+        if self.locs[k] is not None:
+            return self.locs[k]
+        found, seen, stack = None, set(), [k]
+        while stack:
             i = stack.pop()
-            if i in seen or self.locs[i] is None and self.nodes[i][0] in ("atom", "num"):
+            if i in seen:
                 continue
             seen.add(i)
             loc = self.locs[i]
-            if loc is not None and loc[1] == "adjoint":
-                found = max(found or loc, loc, key=lambda l: l[0].lineno)
+            if loc is not None and loc[1] == "adjoint" and (
+                    found is None or loc[0].lineno > found[0].lineno):
+                found = loc
             stack.extend(_inputs(self.nodes[i]))
         return found
 
@@ -461,10 +464,6 @@ def _uses_numpy(eqn):
             if e.params.get("lib") == "np" or _uses_numpy(e):
                 return True
     return False
-
-
-def _size(graph):
-    return sum(1 + sum(_size(sub) for sub in regions(e)) for e in graph.eqns)
 
 
 def _shared_size(graph):

@@ -36,6 +36,7 @@ the answer is "timeout".
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -120,23 +121,18 @@ class _Alarm:
             raise StepOver()
         self.arm(self.deadline if self.step_end is None else self.step_end)  # early, or stale
 
+    @contextlib.contextmanager
     def step(self, end):
         """A context in which the running step is interrupted at `end` (if before the deadline)."""
-        alarm = self
-
-        class _Step:
-            def __enter__(self):
-                if alarm.armed and end < alarm.deadline:
-                    alarm.step_end = end
-                    alarm.arm(end)
-
-            def __exit__(self, *exc):
-                if alarm.armed and alarm.step_end is not None:
-                    alarm.step_end = None
-                    alarm.arm(alarm.deadline)
-                return False
-
-        return _Step()
+        if self.armed and end < self.deadline:
+            self.step_end = end
+            self.arm(end)
+        try:
+            yield
+        finally:
+            if self.armed and self.step_end is not None:
+                self.step_end = None
+                self.arm(self.deadline)
 
 
 class _Solver:

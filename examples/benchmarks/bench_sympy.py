@@ -32,11 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "compiler"))
 import compiler.symbolic as symbolic  # noqa: E402
 import symbolic_funcs  # noqa: E402
 from compiler import grad  # noqa: E402
-from compiler.ir import regions  # noqa: E402
-
-
-def size(graph):
-    return sum(1 + sum(size(sub) for sub in regions(e)) for e in graph.eqns)
+from compiler.passes import _size as size  # noqa: E402  (equations, those in regions too)
 
 
 class Recorder:
