@@ -215,6 +215,10 @@ _prim("reshape", None, VIEW, np=lambda x, *shape: np.reshape(
 _prim("expand_dims", 1, VIEW, kwargs=("axis",), np=np.expand_dims, makes_arrays=True,
       tape="expand_dims")
 _prim("squeeze", 1, VIEW, kwargs=("axis",), np=np.squeeze, tape="squeeze")
+# The tape's (runtime.broadcast_to); the compiler does not lower np.broadcast_to from your code.
+_prim("broadcast_to", None, VIEW, np=lambda x, *shape: np.broadcast_to(
+    x, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape),
+    makes_arrays=True, shape_from_values=True, tape="broadcast_to")
 _prim("getitem", None, VIEW, kwargs=("index",), view="maybe", shape_from_values=True,
       static_args=False, py=lambda x, *parts, index=None: x[build_index(index, parts)])
 _prim("setitem", None, ELEMENTWISE, kwargs=("index",), elementwise=False, keeps_lib=False,
@@ -258,14 +262,19 @@ _HELPERS = {"unbroadcast": (), "sum_grad": _REDUCE, "mean_grad": _REDUCE,
             "matmul_grad_b": (), "index_grad": ("index",), "cleared": ("index",),
             "written_grad": ("index",), "transpose_grad": ("axes",), "reshape_grad": (),
             "concat_grad": ("axis", "index_"), "stack_grad": ("axis", "index_"), "clip_grad": (),
-            "outer_grad_a": (), "outer_grad_b": (), "moveaxis_grad": ("axis",)}
+            "clip_lo_grad": (), "clip_hi_grad": (), "outer_grad_a": (), "outer_grad_b": (),
+            "moveaxis_grad": ("axis",)}
 # ... and which of them return a new array (sum_grad and mean_grad return a read-only broadcast
 # view; unbroadcast may return its input, the others a reshaped or transposed view)
 _FRESH_HELPERS = {"extreme_grad", "prod_grad", "matmul_grad_a", "matmul_grad_b", "index_grad",
-                  "cleared", "clip_grad", "outer_grad_a", "outer_grad_b"}
+                  "cleared", "clip_grad", "clip_lo_grad", "clip_hi_grad", "outer_grad_a",
+                  "outer_grad_b"}
+# ... and which have a rule of their own (rules.py): the tape records index_grad as a primitive,
+# so that a gradient computed with create_graph=True can be differentiated again
+_DIFFERENTIABLE_HELPERS = {"index_grad"}
 for _name, _kw in _HELPERS.items():
     _prim(_name, None, ADJOINT, kwargs=_kw, py=getattr(support, _name),
-          fresh=_name in _FRESH_HELPERS)
+          fresh=_name in _FRESH_HELPERS, differentiable=_name in _DIFFERENTIABLE_HELPERS)
 
 
 def _index_add(acc, g, *parts, index=None):

@@ -1,14 +1,37 @@
-"""Derivative rules: one table, one line per differentiable input of each primitive.
+"""Derivative rules: one table, one line per differentiable input of each primitive, for both designs.
+
+The compiler instantiates each formula as equations of its IR (`vjp` below) and emits them as Python;
+the tape (runtime/ops.py) compiles the same formulas into the backward functions of its nodes when it
+is imported, the way PyTorch generates its autograd nodes from derivatives.yaml. A rule either design
+needs is added here, never to the tape.
 
 Notation, as in PyTorch's derivatives.yaml and ChainRules:
   g    the adjoint of the primitive's output (the upstream gradient)
   out  the primitive's output, already computed by the forward pass (reused, never recomputed)
-  x, y ...  the inputs, named in the entry's first field
+  x, y ...  the inputs, named in the entry's first field; a trailing `*name` collects the remaining
+       inputs (shape values, index parts, the arrays of a join). A formula for it, after the formulas
+       of the named inputs, gives each of those inputs its contribution: `i` is its position among
+       them and `<name>_shapes` their shapes.
+  other names are the primitive's parameters (axis, keepdims, index...)
 Each formula is the input's contribution to the gradient: the local derivative applied to `g`.
 `None` means the primitive is not differentiable in that input (its contribution is an exact zero,
 so the reverse pass skips it). Formulas are Python expressions over primitives; a call such as
-`cos(x)` uses the same library as the primitive it differentiates (math for math.sin, NumPy for np.sin).
-For arrays, a broadcast input receives its formula summed back to its own shape by the reverse pass.
+`cos(x)` uses the same library as the primitive it differentiates (math for math.sin, NumPy for np.sin;
+the tape's own function for a Tensor). For arrays, a broadcast input receives its formula summed back to
+its own shape by the reverse pass. Helpers such as `sum_grad` are primitives too (compiler/support.py
+implements them for the compiler, runtime/ops.py for the tape, with the same meaning).
+
+Non-differentiable points follow one convention in both designs (README, "Kinks and ties"): ties of
+max/min split g evenly between the tied inputs; elsewhere PyTorch's values (abs'(0) = 0, clip passes g
+at its bounds, sqrt'(0) = inf; where `math` raises on a float, as math.sqrt'(0) does, so does the
+compiler's code).
+
+Names in generated code. The adjoint of a value `x` is `dx` (`g` is the adjoint of a rule's output);
+its tangent, in forward mode, will be `x_dot`. Tangent (JVP) formulas will live beside this table in
+a dict keyed the same way, one formula per primitive giving `out_dot` from the inputs, `out` and the
+inputs' tangents (`"mul": ("x y", "x_dot * y + x * y_dot")`), so a generated function can hold a
+value, its tangent and its adjoint (`x`, `x_dot`, `dx`; `dx_dot` in forward-over-reverse) without a
+clash.
 """
 from __future__ import annotations
 
@@ -22,10 +45,14 @@ RULES = {
     "add":      ("x y", "g", "g"),
     "sub":      ("x y", "g", "-g"),
     "mul":      ("x y", "g * y", "g * x"),                     # the mul gate swaps its inputs
-    "div":      ("x y", "g / y", "-g * out / y"),
-    # d/dy x**y = x**y log x: real only for x > 0. At x == 0 (where x**y is 0 for y > 0) it is 0:
-    # log reads 1.0 there instead of raising (math) or giving -inf * 0 = nan (NumPy).
-    "pow":      ("x y", "g * y * x ** (y - 1)", "g * out * log(select(x == 0.0, 1.0, x))"),
+    # d/dy reads the inputs, not the result (as PyTorch: the tape may change the result in place), and
+    # shares g / y with d/dx
+    "div":      ("x y", "g / y", "-(g / y) * x / y"),
+    # x**y, as PyTorch: d/dx is 0 where y == 0 (x**0 is constant, even at x = 0, where
+    # y * x**(y - 1) would be 0 * inf); d/dy = x**y log x is 0 where x == 0 and y >= 0 (log reads 1.0
+    # there instead of raising (math) or giving 0 * -inf = nan (NumPy)).
+    "pow":      ("x y", "g * y * x ** select(y == 0.0, 1.0, y - 1.0)",
+                 "g * out * log(select(y >= 0.0, select(x == 0.0, 1.0, x), x))"),
     "mod":      ("x y", "g", "-g * (x // y)"),
     "floordiv": ("x y", None, None),                           # piecewise constant
     "neg":      ("x", "-g"),
@@ -45,15 +72,19 @@ RULES = {
     "log1p":    ("x", "g / (1.0 + x)"),
     "log2":     ("x", "g / (x * 0.6931471805599453)"),         # ln 2
     "log10":    ("x", "g / (x * 2.302585092994046)"),          # ln 10
+    # inf at 0, as PyTorch, for NumPy; math.sqrt's raises ZeroDivisionError there, as Python's 1 / 0.0
+    # does (the compiler keeps `math` semantics, and its SymPy pass relies on them)
     "sqrt":     ("x", "g * 0.5 / out"),
     "square":   ("x", "g * 2.0 * x"),
     # abs has a kink at 0; we take the subgradient 0 there (sign(0) == 0), as PyTorch and JAX do.
     "abs":      ("x", "g * sign(x)"),
     "atan2":    ("y x", "g * x / (x * x + y * y)", "-g * y / (x * x + y * y)"),
     "hypot":    ("x y", "g * x / out", "g * y / out"),
-    # max and min route g to the input they returned (ties go where the primal's choice went).
-    "max":      ("x y", "select(y > x, 0.0, g)", "select(y > x, g, 0.0)"),
-    "min":      ("x y", "select(y < x, 0.0, g)", "select(y < x, g, 0.0)"),
+    # max and min send g to the input they returned; a tie splits it evenly (PyTorch, JAX), so
+    # max(x, 0.0) at x = 0 gives x half. The two parts always sum to g: where y is nan, x keeps it
+    # all, as Python's max(x, y) returns x unless y > x.
+    "max":      ("x y", "g * (1.0 - (y > x) - 0.5 * (x == y))", "g * ((y > x) + 0.5 * (x == y))"),
+    "min":      ("x y", "g * (1.0 - (y < x) - 0.5 * (x == y))", "g * ((y < x) + 0.5 * (x == y))"),
     "select":   ("c x y", None, "select(c, g, 0.0)", "select(c, 0.0, g)"),
     # Piecewise constant or boolean results: no gradient flows through them.
     "sign":     ("x", None),
@@ -86,6 +117,8 @@ RULES = {
     "reshape":  ("x *shape", "reshape_grad(g, x)"),
     "expand_dims": ("x", "reshape_grad(g, x)"),
     "squeeze":  ("x", "reshape_grad(g, x)"),
+    # np.broadcast_to(x, shape): g summed back to x's shape (the tape's; not lowered from your code)
+    "broadcast_to": ("x *shape", "unbroadcast(g, x)"),
     "copy":     ("x", "g"),
     "astype":   ("x", None),                                    # made by the compiler only
     "index_add": ("*xs",), "iadd": ("x y", None, None), "user_vjp": ("*xs",), "zero_like": ("x", None),
@@ -94,11 +127,19 @@ RULES = {
     "list_new": ("",),
     "list_append": ("items v pos", "g", "getitem(g, pos, index=first)", None),
     "stack_list": ("items", "moveaxis_grad(g, axis=axis)"),
-    # clip passes g where x was inside [lo, hi]; the bounds get none (they are usually constants).
-    "clip":     ("x lo hi", "clip_grad(g, x, lo, hi)", None, None),
+    # The arrays of a join: each gets its own slice of g.
+    "concatenate": ("*xs", "concat_grad(g, *xs_shapes, axis=axis, index_=i)"),
+    "stack":    ("*xs", "stack_grad(g, axis=axis, index_=i)"),
+    # clip(x, lo, hi) is min(max(x, lo), hi) with PyTorch's clamp gradients: x gets g where
+    # lo <= x <= hi (the bounds included); lo where x < lo < hi; hi where x > hi, or everywhere
+    # when hi < lo (the result is hi there). A bound of None gets nothing.
+    "clip":     ("x lo hi", "clip_grad(g, x, lo, hi)", "clip_lo_grad(g, x, lo, hi)",
+                 "clip_hi_grad(g, x, lo, hi)"),
     "logaddexp": ("x y", "g * exp(x - out)", "g * exp(y - out)"),
     # x[index]: g scattered back with np.add.at (indices may repeat); the index carries none.
     "getitem":  ("x *parts", "index_grad(g, x, *parts, index=index)"),
+    # ... and that scatter is linear in what it scatters: its adjoint reads g at the index.
+    "index_grad": ("h x *parts", "getitem(g, *parts, index=index)", None),
     # y = x with y[index] = v: the overwritten entries of x no longer reach y; v gets g where it
     # was written (of a place an index array writes twice, only the write NumPy kept).
     "setitem":  ("x v *parts", "cleared(g, *parts, index=index)",
@@ -122,21 +163,25 @@ _OPERATOR_PRIMS = set(_BINOPS.values()) | set(_CMPOPS.values()) | {"neg"}
 
 
 class Rule:
-    """A parsed table entry: input names, and per input a formula (an expression AST) or None."""
+    """A parsed table entry: input names, and per input a formula (an expression AST) or None;
+    `rest_formula` is the formula of every input a trailing `*name` collects (None: they get none)."""
 
     def __init__(self, prim, names, formulas, user_vjp=None):
         self.prim = prim
         self.user_vjp = user_vjp  # a rule registered by the user: vjp(g, out, *args), called as is
         self.names = names.split()
-        self.rest = None  # a trailing `*name` collects the remaining inputs, which get no gradient
+        self.rest = None  # a trailing `*name` collects the remaining inputs
         if self.names and self.names[-1].startswith("*"):
             self.rest = self.names.pop()[1:]
-        self.formulas = [None if f is None else ast.parse(f, mode="eval").body for f in formulas]
-        self.formulas += [None] * (len(self.names) - len(self.formulas))
+        parsed = [None if f is None else ast.parse(f, mode="eval").body for f in formulas]
+        self.rest_formula = None
+        if self.rest is not None and len(parsed) == len(self.names) + 1:
+            self.rest_formula = parsed.pop()
+        self.formulas = parsed + [None] * (len(self.names) - len(parsed))
         if len(self.names) != len(self.formulas):
             raise ValueError(f"rule for {prim}: {len(self.names)} inputs, {len(self.formulas)} formulas")
         used = set()
-        for f in self.formulas:
+        for f in self.formulas + [self.rest_formula]:
             if f is not None:
                 used |= {n.id for n in ast.walk(f) if isinstance(n, ast.Name)}
         # What the backward pass reads from the forward pass: derived from the formulas.
@@ -145,8 +190,6 @@ class Rule:
 
 
 TABLE = {prim: Rule(prim, entry[0], entry[1:]) for prim, entry in RULES.items()}
-for _prim_name in ("concatenate", "stack"):  # variadic: their rule is _join_vjp below
-    TABLE[_prim_name] = Rule(_prim_name, "*xs", ())
 
 
 class MissingRule(KeyError):
@@ -165,8 +208,7 @@ def vjp(builder, eqn, g, wanted):
 
     `wanted[i]` says whether input i needs an adjoint; the result has an atom or None per input.
     """
-    if eqn.prim in ("concatenate", "stack"):
-        return _join_vjp(builder, eqn, g, wanted)
+    lib = eqn.params.get("lib")
     rule = rule_for(eqn.prim)
     if rule.user_vjp is not None:  # the user's own rule, called by the generated code
         if not any(wanted):
@@ -177,35 +219,29 @@ def vjp(builder, eqn, g, wanted):
         for o, h in zip(outs, hints):
             o.hint = h
         return [o if w else None for o, w in zip(outs, wanted)]
+    named = len(rule.names)
     env = dict(zip(rule.names, eqn.ins))
+    rest = list(eqn.ins[named:])
     if rule.rest is not None:
-        env["*" + rule.rest] = list(eqn.ins[len(rule.names):])
+        env["*" + rule.rest] = rest
     env.update({k: v for k, v in eqn.params.items() if k != "lib"})
     env["first"] = ("atom",)
     env["g"] = g
     env["out"] = eqn.out
-    lib = eqn.params.get("lib")
     results = []
     for formula, want in zip(rule.formulas, wanted):
         if formula is None or not want:
             results.append(None)
         else:
             results.append(_instantiate(builder, formula, env, lib))
+    if rule.rest_formula is not None and any(wanted[named:]):
+        if any(isinstance(n, ast.Name) and n.id == rule.rest + "_shapes"
+               for n in ast.walk(rule.rest_formula)):
+            env["*" + rule.rest + "_shapes"] = [builder.emit("shape", [x]) for x in rest]
+        for i, want in enumerate(wanted[named:]):
+            results.append(_instantiate(builder, rule.rest_formula, {**env, "i": i}, lib)
+                           if want else None)
     results += [None] * (len(eqn.ins) - len(results))
-    return results
-
-
-def _join_vjp(b, eqn, g, wanted):
-    """concatenate and stack: each input gets its own slice of g."""
-    axis = eqn.params.get("axis", 0)
-    results = []
-    if eqn.prim == "stack":
-        for i, want in enumerate(wanted):
-            results.append(b.emit("stack_grad", [g], axis=axis, index_=i) if want else None)
-        return results
-    shapes = [b.emit("shape", [x]) for x in eqn.ins]
-    for i, want in enumerate(wanted):
-        results.append(b.emit("concat_grad", [g] + shapes, axis=axis, index_=i) if want else None)
     return results
 
 

@@ -129,16 +129,27 @@ def setitem(x, index, value):
 def written_grad(g, index):
     """The adjoint of v in `x[index] = v`: g read at the written places. Where an index array
     repeats a place, NumPy keeps one of the writes (the last); the others reach nothing, so they
-    get zero. Which one NumPy kept is asked of NumPy itself, by the same assignment."""
+    get zero."""
     picked = g[index]
+    kept = kept_writes(np.shape(g), index)
+    if kept is None:
+        return picked
+    return np.where(kept, picked, 0.0).astype(picked.dtype, copy=False)
+
+
+def kept_writes(shape, index):
+    """For `a[index] = v` into an array of `shape`: which of v's places NumPy kept (a bool array
+    shaped like a[index]), or None when no index array can repeat a place (every write is kept).
+    Which write NumPy keeps is asked of NumPy itself, by the same assignment."""
     parts = index if isinstance(index, tuple) else (index,)
     if not any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu"
                for p in parts):
-        return picked
-    position = np.arange(np.size(picked)).reshape(np.shape(picked))
-    writer = np.full(np.shape(g), -1)
+        return None
+    writer = np.full(shape, -1)
+    count = np.size(writer[index])
+    position = np.arange(count).reshape(np.shape(writer[index]))
     writer[index] = position
-    return np.where(writer[index] == position, picked, 0.0).astype(picked.dtype, copy=False)
+    return writer[index] == position
 
 
 def cleared(g, index):
@@ -170,13 +181,31 @@ def stack_grad(g, axis, index):
     return np.take(g, index, axis=axis)
 
 
+def clip_masks(x, lo, hi):
+    """Where clip(x, lo, hi) = min(max(x, lo), hi) passes the gradient to x, to lo and to hi, as
+    PyTorch's clamp: to x where lo <= x <= hi (the bounds themselves included); to lo where x < lo
+    and lo < hi; to hi where x > hi, or everywhere when hi < lo (the result is hi there). At
+    lo == hi with x below, PyTorch gives neither bound anything, and so do we. None: no bound.
+    Three bool arrays, at the shape the three broadcast to."""
+    x = np.asarray(x)
+    lo_ = -np.inf if lo is None else np.asarray(lo)
+    hi_ = np.inf if hi is None else np.asarray(hi)
+    inside = (x >= lo_) & (x <= hi_)
+    below = (x < lo_) & (lo_ < hi_)
+    above = (x > hi_) | (hi_ < lo_)
+    return inside, below, above
+
+
 def clip_grad(g, x, lo, hi):
-    inside = np.ones(np.shape(x), dtype=bool)
-    if lo is not None:
-        inside &= np.asarray(x) >= lo
-    if hi is not None:
-        inside &= np.asarray(x) <= hi
-    return g * inside
+    return g * clip_masks(x, lo, hi)[0]
+
+
+def clip_lo_grad(g, x, lo, hi):
+    return g * clip_masks(x, lo, hi)[1]
+
+
+def clip_hi_grad(g, x, lo, hi):
+    return g * clip_masks(x, lo, hi)[2]
 
 
 def outer_grad_a(g, b):

@@ -6,18 +6,20 @@
     y.backward()
     x.grad                          # tensor(0.6667)
 
-Modules: tensor.py (the Tensor), ops.py (the table of primitives and their derivative rules), kernels.py
-(the primitives' forward computations), functional.py (the differentiable functions and the recorder),
-graph.py (nodes, saved values and their checks), engine.py (backward), function.py (custom Functions),
-numpy_api.py (NumPy's own functions on Tensors), grad_mode.py (no_grad), autograd.py (grad, backward,
-Function), gradcheck.py (central differences, for tests).
+Modules: tensor.py (the Tensor), ops.py (the primitives: their backward code generated from the derivative
+table the compiler uses too, compiler/rules.py), kernels.py (the primitives' forward computations),
+functional.py (the differentiable functions and the recorder), graph.py (nodes, saved values and their
+checks), engine.py (backward), views.py (which tensors are views), inplace.py (in-place operations),
+function.py (custom Functions), numpy_api.py (NumPy's own functions on Tensors), grad_mode.py (no_grad),
+autograd.py (grad, backward, Function), gradcheck.py (central differences, for tests).
 """
-# Import order matters: tensor.py pulls in graph, ops, functional and numpy_api at its end.
+# Importing these modules gives Tensor its operations (tensor.py says which module gives which).
 from .tensor import Tensor, tensor, as_tensor  # noqa: I001
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
-from . import autograd
+from . import autograd, functional, inplace, numpy_api  # noqa: F401
 from .functional import (  # noqa: F401  (the public differentiable functions)
-    abs, absolute, add, amax, amin, arccos, arcsin, arctan, arctan2, broadcast_to, clamp, clip, clone,
+    abs, absolute, acos, add, amax, amin, arccos, arcsin, arctan, arctan2, asin, atan, atan2, broadcast_to,
+    clamp, clip, clone,
     concatenate, cos, cosh, div, divide, dot, exp, expand_dims, expm1, flatten, hypot, log, log10, log1p,
     log2, logaddexp, matmul, max, maximum, mean, min, minimum, mul, multiply, neg, negative, outer, pow,
     power, prod, reshape, sign, sin, sinh, sqrt, square, squeeze, stack, sub, subtract, sum, swapaxes, tan,

@@ -228,4 +228,15 @@ def _fill_retained(node, g, create_graph):
             accumulate(t, g if node._n_outputs == 1 else g[nr], create_graph)
 
 
+def tensor_backward(self, gradient=None, retain_graph=None, create_graph=False):
+    """Accumulate d(self)/d(leaf) (weighted by `gradient` for a non-scalar) into every leaf's .grad."""
+    if gradient is None and self._data.__class__ is float and self._edge is not None and not create_graph:
+        run([self._edge], [1.0], bool(retain_graph), False, None)     # the common case, direct
+    else:
+        backward((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph)
+
+
+tensor_backward.__name__ = tensor_backward.__qualname__ = "backward"
+Tensor.backward = tensor_backward       # (tensor.py: the modules that own Tensor's operations give them)
+
 __all__ = ["backward", "grad", "run"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from .grad_mode import STATE, no_grad
 from .graph import FREED, NO_EDGE, OP_KEYS, Node
-from .ops import _sum_to
+from .ops import unbroadcast as _sum_to
 from .tensor import COMPLEX, Tensor, make, normalize, _from_user
 
 

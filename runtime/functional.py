@@ -3,9 +3,12 @@ recorder that runs a primitive and, in grad mode, puts its node on the tape.
 
 Every function takes Tensors and plain values alike. Given a Tensor it returns a Tensor (recorded when an
 input requires grad and grad mode is on); given only plain floats/arrays it returns a plain value. The
-second case is what lets the rules in ops.py run unchanged on raw values and, under create_graph=True, on
-Tensors. These functions are `runtime.sin`, `runtime.sum`, ..., the Tensor methods and operators, and what
-NumPy's own functions call on Tensors (numpy_api.py).
+second case is what lets the backward code generated in ops.py run unchanged on raw values and, under
+create_graph=True, on Tensors. These functions are `runtime.sin`, `runtime.sum`, ..., the Tensor methods
+and operators (given to Tensor here, at import), and what NumPy's own functions call on Tensors
+(numpy_api.py). A primitive's function is named as the `tape` fact of compiler/primitives.py says
+(runtime.arcsin for asin, runtime.maximum for max, runtime.where for select), with the short and NumPy
+aliases beside it; `FUNCTIONS` has them under the table's names.
 """
 from __future__ import annotations
 
@@ -14,21 +17,19 @@ import math
 
 import numpy as np
 
+from compiler.primitives import PRIMS
+
 from .grad_mode import STATE
-from .graph import EPOCH, NO_EDGE, OP_KEYS, make_node_class
-from .kernels import clip as _clip, where as _where
-from .ops import TABLE
-from .tensor import COMPLEX, Tensor, make, normalize
+from .graph import EPOCH, NO_EDGE, OP_KEYS
+from .kernels import clip as _clip, select as _select
+from .ops import TABLE, link
+from .tensor import COMPLEX, Tensor, make, normalize, plain_index
 from .views import register as register_view, root as _root
 
 ndarray = np.ndarray
 _new = object.__new__
 
 next_key = OP_KEYS.__next__
-NODE_CLASSES = {}
-for _prim in TABLE.values():
-    _prim.node_class = NODE_CLASSES[_prim.name] = make_node_class(_prim)
-    _prim.plans = {}
 
 
 def operand(v):
@@ -167,18 +168,13 @@ def _broadcast_shapes(datas, out):
 # One function per primitive
 # --------------------------------------------------------------------------------------------------
 
-def _reads(rule):
-    code = rule.__code__
-    return set(code.co_varnames[1:code.co_argcount])
-
-
 def _unary_function(prim):
     """fn(x) for an elementwise primitive: the recorder specialised to one input (the scalar hot path).
     Saved layout (graph.py): (x, out, out's version counter)."""
     forward = prim.forward
     cls = prim.node_class
-    reads = _reads(prim.rules["x"])
-    save_x, save_out = "x" in reads, "out" in reads
+    reads = prim.reads[prim.inputs[0]]
+    save_x, save_out = prim.inputs[0] in reads, "out" in reads
     scalar_fn = getattr(prim, "scalar_fn", None)
     array_fn = getattr(prim, "array_fn", forward)
 
@@ -217,8 +213,8 @@ def _unary_function(prim):
         res._edge = (node, 0)
         return res
 
-    fn.__name__ = fn.__qualname__ = prim.name
-    fn.__doc__ = f"Elementwise {prim.name}; differentiable (rule in runtime/ops.py)."
+    fn.__name__ = fn.__qualname__ = PRIMS[prim.name].tape
+    fn.__doc__ = f"Elementwise {fn.__name__}; differentiable (its rule: {prim.name} in compiler/rules.py)."
     return fn
 
 
@@ -227,10 +223,11 @@ def _binary_function(prim):
     inputs. Saved layout (graph.py): (a, b, out, out's version counter); `_meta`: broadcast shapes."""
     forward = prim.forward
     cls = prim.node_class
-    ra, rb = _reads(prim.rules["a"]), _reads(prim.rules["b"])
+    a_name, b_name = prim.inputs
+    ra, rb = set(prim.reads[a_name]), set(prim.reads[b_name])
     plans = {}
     for mask, reads in ((1, ra), (2, rb), (3, ra | rb)):
-        plans[mask] = ("a" in reads, "b" in reads, "out" in reads)
+        plans[mask] = (a_name in reads, b_name in reads, "out" in reads)
 
     def fn(a, b):
         if a.__class__ is Tensor:
@@ -297,22 +294,40 @@ def _binary_function(prim):
         res._edge = (node, 0)
         return res
 
-    fn.__name__ = fn.__qualname__ = prim.name
-    fn.__doc__ = f"Elementwise {prim.name} with NumPy broadcasting; differentiable (runtime/ops.py)."
+    fn.__name__ = fn.__qualname__ = PRIMS[prim.name].tape
+    fn.__doc__ = (f"Elementwise {fn.__name__} with NumPy broadcasting; differentiable (its rule: {prim.name} "
+                  f"in compiler/rules.py).")
     return fn
 
 
-_g = globals()
+# The table's primitive name -> the differentiable function that records it (for the elementwise ones,
+# the recorder specialised to one or two inputs)
+FUNCTIONS = {}
 for _prim in TABLE.values():
-    if _prim.elementwise and _prim.inputs == ("x",):
-        _g[_prim.name] = _unary_function(_prim)
-    elif _prim.elementwise and _prim.inputs == ("a", "b") and not _prim.params:  # noqa: SIM114
-        _g[_prim.name] = _binary_function(_prim)
-del _g
+    if _prim.elementwise and not _prim.params and len(_prim.inputs) == 1:
+        FUNCTIONS[_prim.name] = _unary_function(_prim)
+    elif _prim.elementwise and not _prim.params and len(_prim.inputs) == 2:
+        FUNCTIONS[_prim.name] = _binary_function(_prim)
 
-# NumPy's spellings
-negative, absolute, true_divide, divide, power, subtract, multiply = neg, abs, div, div, pow, sub, mul
-asin, acos, atan, atan2 = arcsin, arccos, arctan, arctan2
+# ... under the runtime's names, NumPy's and the short ones
+neg = negative = FUNCTIONS["neg"]
+exp, expm1, log, log1p, log2, log10, sqrt = (FUNCTIONS[n] for n in ("exp", "expm1", "log", "log1p", "log2",
+                                                                   "log10", "sqrt"))
+sin, cos, tan, sinh, cosh, tanh = (FUNCTIONS[n] for n in ("sin", "cos", "tan", "sinh", "cosh", "tanh"))
+arcsin = asin = FUNCTIONS["asin"]
+arccos = acos = FUNCTIONS["acos"]
+arctan = atan = FUNCTIONS["atan"]
+abs = absolute = FUNCTIONS["abs"]
+add = FUNCTIONS["add"]
+sub = subtract = FUNCTIONS["sub"]
+mul = multiply = FUNCTIONS["mul"]
+div = divide = true_divide = FUNCTIONS["div"]
+pow = power = FUNCTIONS["pow"]
+maximum = FUNCTIONS["max"]
+minimum = FUNCTIONS["min"]
+arctan2 = atan2 = FUNCTIONS["atan2"]
+hypot = FUNCTIONS["hypot"]
+logaddexp = FUNCTIONS["logaddexp"]
 
 
 def _any_tensor(*xs):
@@ -328,8 +343,8 @@ def where(cond, a, b):
     if cond.__class__ is not bool:
         cond = np.asarray(cond, dtype=bool)
     if _any_tensor(a, b):
-        return record(WHERE, (_op(a), _op(b)), (cond,))
-    return _where(a, b, cond)
+        return record(SELECT, (cond, _op(a), _op(b)))
+    return _select(cond, a, b)
 
 
 def clip(x, lo=None, hi=None, **kwargs):
@@ -378,10 +393,9 @@ def _reduction(prim):
 
 sum = _reduction(TABLE["sum"])
 mean = _reduction(TABLE["mean"])
-max = _reduction(TABLE["max"])
-min = _reduction(TABLE["min"])
+max = amax = _reduction(TABLE["amax"])
+min = amin = _reduction(TABLE["amin"])
 prod = _reduction(TABLE["prod"])
-amax, amin = max, min
 
 
 def matmul(a, b):
@@ -511,8 +525,8 @@ def getitem(x, index):
 def scatter_add(x, index, shape):
     """zeros(shape) with x added at index (the gradient of getitem, and differentiable itself)."""
     if x.__class__ is Tensor:
-        return record(SCATTER_ADD, (x,), (index, tuple(shape)))
-    return SCATTER_ADD.forward(x, index, tuple(shape))
+        return record(SCATTER_ADD, (x,), (tuple(shape), index))
+    return SCATTER_ADD.forward(x, tuple(shape), index)
 
 
 def concatenate(seq, axis=0, out=None, **kwargs):
@@ -525,14 +539,9 @@ def concatenate(seq, axis=0, out=None, **kwargs):
         axis = 0
     if not _any_tensor(*seq):
         return np.concatenate(seq, axis=axis)
-    first = shape(seq[0])
-    if not first:
+    if not shape(seq[0]):
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    ax = axis % len(first)
-    bounds = [0]
-    for x in seq:
-        bounds.append(bounds[-1] + shape(x)[ax])
-    return record(CONCATENATE, seq, (axis, tuple(bounds)))
+    return record(CONCATENATE, seq, (axis,))
 
 
 def stack(seq, axis=0, out=None, **kwargs):
@@ -569,10 +578,10 @@ def sign(x):
     return np.sign(x)
 
 
-WHERE, CLIP, MATMUL = TABLE["where"], TABLE["clip"], TABLE["matmul"]
+SELECT, CLIP, MATMUL = TABLE["select"], TABLE["clip"], TABLE["matmul"]
 RESHAPE, TRANSPOSE, BROADCAST_TO = TABLE["reshape"], TABLE["transpose"], TABLE["broadcast_to"]
-GETITEM, SCATTER_ADD, CONCATENATE, STACK, CLONE = (TABLE["getitem"], TABLE["scatter_add"],
-                                                   TABLE["concatenate"], TABLE["stack"], TABLE["clone"])
+GETITEM, SCATTER_ADD, CONCATENATE, STACK, CLONE = (TABLE["getitem"], TABLE["index_grad"],
+                                                   TABLE["concatenate"], TABLE["stack"], TABLE["copy"])
 
 # The differentiable functions that are not primitives (the tests check each one's gradient too).
 COMPOSITES = {"dot": dot, "outer": outer, "expand_dims": expand_dims, "squeeze": squeeze,
@@ -618,6 +627,12 @@ def install_methods(cls):
         return where(cond, self, other)
 
     cls.copy = clone                            # NumPy's name (np.copy(t) is clone too)
+    cls.T = property(transpose, doc="The axes reversed (a view when NumPy makes one).")
+    cls.__getitem__ = lambda self, index: getitem(self, plain_index(index))
     cls.reshape = cls.view = reshape_method
     cls.transpose = cls.permute = transpose_method
     cls.where = where_method
+
+
+install_methods(Tensor)
+link(globals())         # the generated backward code calls these functions (ops.py)

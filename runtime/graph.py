@@ -10,14 +10,15 @@ Saved values. `_saved` holds the inputs the rules read (Tensors, or constants) a
 its version counter), or `()` when nothing is saved. `_meta` holds parameters and shapes, which survive a
 backward. As in PyTorch, a backward without `retain_graph` frees a node that saved values (`_saved`
 becomes None, and a second backward through it raises PyTorch's message); a node that saved none stays
-usable. Which values a node saves is derived from the rules' parameter names (ops.py).
+usable. Which values a node saves is derived from what its formulas read (ops.py). The nodes of
+primitives (OpNode and its generated subclasses) are in ops.py.
 
 In-place checks, cheaply. A tensor's version counter `_vc` is `[version, epoch_of_last_change]`, created
 on its first in-place change (or when a view or detach() shares it: views.py). `EPOCH` counts in-place
 changes to any tensor; a node records it when made. At backward, if `EPOCH` has not moved, nothing was
 modified and there is nothing to check; otherwise a saved tensor whose last change is later than the node
 makes backward refuse. So saving costs nothing on the hot path. The node of an in-place operation that
-saved its own result (`y **= w`) saves the tensor's memory with a `SavedVersion` instead (views.py), since
+saved its own result (`y **= w`) saves the tensor's memory with a `SavedVersion` instead (inplace.py), since
 that result is changed by the next in-place operation on the tensor.
 """
 from __future__ import annotations
@@ -135,73 +136,6 @@ def accumulate(t, g, graph, owned=False):
         t._grad = _make(_normalize(cd + g), None)
 
 
-# --------------------------------------------------------------------------------------------------
-# Nodes of primitives
-# --------------------------------------------------------------------------------------------------
-
-class OpNode(Node):
-    """The node of a primitive from ops.py; one subclass per primitive (e.g. MulBackward).
-
-    The generic `apply` below serves every primitive; `make_node_class` gives elementwise primitives
-    with one or two inputs a specialised one (the scalar hot path).
-    """
-
-    __slots__ = ("_meta",)
-    _prim = None
-
-    def apply(self, g, graph):
-        saved = self._saved
-        if saved is None:
-            raise RuntimeError(FREED)
-        if EPOCH[0] != self._epoch:
-            check_saved(self)
-        prim = self._prim
-        meta = self._meta
-        if saved:
-            vals = [m if s is None else s for s, m in zip(saved, meta)]
-            if graph:
-                if prim.out_pos >= 0 and saved[prim.out_pos] is not None:
-                    vals[prim.out_pos] = _make(saved[prim.out_pos], (self, 0))
-            else:
-                vals = [v._data if v.__class__ is _Tensor else v for v in vals]
-        else:
-            vals = meta
-        nf = self.next_functions
-        if prim.variadic:
-            rule, idx = prim.rule_list[0]
-            args = [vals[j] for j in idx]
-            return tuple(None if nf[i][0] is None else call_rule(rule, g, (i, *args)) for i in range(len(nf)))
-        grads = []
-        for k, (rule, idx) in enumerate(prim.rule_list):
-            if nf[k][0] is None:
-                grads.append(None)
-            elif rule is None:
-                raise RuntimeError(f"the derivative of {prim.name} with respect to its input "
-                                   f"{prim.inputs[k]!r} is not implemented")
-            else:
-                grads.append(call_rule(rule, g, [vals[j] for j in idx]))
-        shapes = self._meta_shapes()
-        if shapes is not None:
-            for k, shape in enumerate(shapes):
-                if shape is not None and grads[k] is not None:
-                    grads[k] = _sum_to(grads[k], shape)
-        return grads
-
-    def _meta_shapes(self):
-        # Elementwise primitives on the generic path (where, clip) keep broadcast shapes after the values.
-        if self._prim.elementwise:
-            return self._meta[-1]
-        return None
-
-
-def call_rule(rule, g, args):
-    try:
-        return rule(g, *args)
-    except (ZeroDivisionError, OverflowError):
-        # Python floats raise where NumPy gives inf/nan (1/0.0, 0.0**-1): redo the rule in NumPy scalars.
-        return rule(*[np.float64(v) if v.__class__ is float else v for v in (g, *args)])
-
-
 def check_saved(node):
     """Refuse a saved tensor that changed in place after `node` saved it (EPOCH moved since)."""
     epoch = node._epoch
@@ -250,126 +184,5 @@ def _describe(data):
     return f"{data.dtype} {tuple(data.shape)}"
 
 
-def make_node_class(prim):
-    """The Node subclass of a primitive, named like PyTorch's (MulBackward), bound to its rules."""
-    prim.rule_list = tuple((prim.rules.get(name), prim.arg_index.get(name, ())) for name in prim.inputs)
-    body = {"__slots__": (), "_prim": prim, "__doc__": f"Backward of {prim.name} (rules in runtime/ops.py)."}
-    if prim.elementwise and not prim.params and len(prim.inputs) == 1:
-        body["apply"] = _unary_apply(prim)
-    elif prim.elementwise and not prim.params and len(prim.inputs) == 2:
-        body["apply"] = _binary_apply(prim)
-    cls = type(prim.node_name, (OpNode,), body)
-    cls.__module__ = __name__
-    return cls
-
-
-# Elementwise primitives keep `_saved` as (input..., out, out's version counter) at fixed positions, so
-# rule arguments are picked by index. A binary primitive's `_meta` is None or the broadcast shapes.
-
-def _picker(rule, names):
-    code = rule.__code__
-    return tuple(names.index(n) for n in code.co_varnames[1:code.co_argcount])
-
-
-def _caller(rule, idx):
-    """rule(g, vals) -> rule(g, <the values it reads>), without building an argument list per call."""
-    if not idx:
-        return lambda g, v: rule(g)
-    if len(idx) == 1:
-        i, = idx
-        return lambda g, v: rule(g, v[i])
-    if len(idx) == 2:
-        i, j = idx
-        return lambda g, v: rule(g, v[i], v[j])
-    i, j, k = idx
-    return lambda g, v: rule(g, v[i], v[j], v[k])
-
-
-def _unary_apply(prim):
-    rule = prim.rules["x"]
-    idx = _picker(rule, ("x", "out"))
-    mode = {(): 0, (0,): 1, (1,): 2, (0, 1): 3, (1, 0): 4}[idx]
-
-    def apply(self, g, graph):
-        saved = self._saved
-        if saved is None:
-            raise RuntimeError(FREED)
-        if mode == 0:
-            return (rule(g),)
-        if EPOCH[0] != self._epoch:
-            check_saved(self)
-        x = saved[0]
-        out = saved[1]
-        if graph:
-            if out is not None:
-                out = _make(out, (self, 0))
-        elif x.__class__ is _Tensor:
-            x = x._data
-        try:
-            if mode == 1:
-                return (rule(g, x),)
-            if mode == 2:
-                return (rule(g, out),)
-            return (rule(g, x, out) if mode == 3 else rule(g, out, x),)
-        except (ZeroDivisionError, OverflowError):
-            vals = (x, out)
-            return (call_rule(rule, g, [vals[i] for i in idx]),)
-
-    apply.__qualname__ = f"{prim.node_name}.apply"
-    return apply
-
-
-def _binary_apply(prim):
-    rule_a = prim.rules["a"]
-    rule_b = prim.rules["b"]
-    idx_a = _picker(rule_a, ("a", "b", "out"))
-    idx_b = _picker(rule_b, ("a", "b", "out"))
-    call_a = _caller(rule_a, idx_a)
-    call_b = _caller(rule_b, idx_b)
-
-    def apply(self, g, graph):
-        saved = self._saved
-        if saved is None:
-            raise RuntimeError(FREED)
-        if saved:
-            if EPOCH[0] != self._epoch:
-                check_saved(self)
-            a, b, out = saved[0], saved[1], saved[2]
-            if graph:
-                if out is not None:
-                    out = _make(out, (self, 0))
-            else:
-                if a.__class__ is _Tensor:
-                    a = a._data
-                if b.__class__ is _Tensor:
-                    b = b._data
-        else:
-            a = b = out = None
-        shapes = self._meta
-        vals = (a, b, out)
-        nf = self.next_functions
-        ga = gb = None
-        try:
-            if nf[0][0] is not None:
-                ga = call_a(g, vals)
-            if nf[1][0] is not None:
-                gb = call_b(g, vals)
-        except (ZeroDivisionError, OverflowError):
-            if nf[0][0] is not None:
-                ga = call_rule(rule_a, g, [vals[i] for i in idx_a])
-            if nf[1][0] is not None:
-                gb = call_rule(rule_b, g, [vals[i] for i in idx_b])
-        if shapes is not None:
-            if ga is not None and shapes[0] is not None:
-                ga = _sum_to(ga, shapes[0])
-            if gb is not None and shapes[1] is not None:
-                gb = _sum_to(gb, shapes[1])
-        return (ga, gb)
-
-    apply.__qualname__ = f"{prim.node_name}.apply"
-    return apply
-
-
-# Late imports: tensor.py imports this module at its end, once Tensor exists (see runtime/__init__.py).
+# Late import: tensors and nodes refer to each other (tensor.py imports this module at its end too).
 from .tensor import Tensor as _Tensor, make as _make, normalize as _normalize, as_tensor as _as_tensor  # noqa: E402
-from .ops import _sum_to  # noqa: E402

@@ -79,7 +79,7 @@ def minimum(a, b):
     return np.minimum(a, b)
 
 
-def where(a, b, cond):
+def select(cond, a, b):
     if cond.__class__ is bool and a.__class__ is float and b.__class__ is float:
         return a if cond else b
     return np.where(cond, a, b)
@@ -122,7 +122,7 @@ def getitem(x, index):
     return x[index]
 
 
-def scatter_add(g, index, shape):
+def scatter_add(g, shape, index):
     """zeros(shape) with g added at `index`; repeated integer indices add (np.add.at), as in a gather's
     gradient."""
     out = np.zeros(shape, dtype=np.result_type(g))
@@ -156,7 +156,7 @@ def matmul(a, b):
     return np.matmul(a, b)
 
 
-def concatenate(xs, axis, bounds):
+def concatenate(xs, axis):
     return np.concatenate(xs, axis=axis)
 
 

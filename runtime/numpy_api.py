@@ -62,7 +62,7 @@ def _refuse(name, args, kwargs):
     if STATE.enabled and (_needs_grad(args) or _needs_grad(kwargs.values())):
         raise TypeError(f"numpy.{name} has no derivative rule in runtime, so it would drop the gradient "
                         f"of a Tensor that requires grad. Write it with supported operations "
-                        f"(runtime/ops.py lists them), or pass x.detach() if no gradient should flow.")
+                        f"(runtime/ops.py lists the tape's primitives), or pass x.detach() if no gradient should flow.")
 
 
 def array_ufunc(ufunc, method, inputs, kwargs):
@@ -153,3 +153,16 @@ def array_function(func, types, args, kwargs):
     if func not in PLAIN_FUNCTIONS:
         _refuse(func.__name__, args, kwargs)
     return func(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    return array_ufunc(ufunc, method, inputs, kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    return array_function(func, types, args, kwargs)
+
+
+# NumPy's protocols on Tensor (tensor.py: the modules that own Tensor's operations give them)
+Tensor.__array_ufunc__ = _array_ufunc
+Tensor.__array_function__ = _array_function

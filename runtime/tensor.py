@@ -11,10 +11,19 @@ What a Tensor holds (`__slots__`, set by `make`, the one constructor on hot path
             or until a view or detach() shares the data (graph.py explains the checks).
     _view, _views   set only on views and on their bases (views.py); unset on other tensors.
 
+What this module defines is the value and its autograd attributes. The operations are given to Tensor by
+the modules that own them, when `runtime` is imported (so that no module here imports one that imports
+it back, but for graph.py, whose nodes and tensors refer to each other):
+
+    functional.py   operators (+ - * / ** @, unary -, abs), math and reduction methods, `.T`, `x[i]`
+    inplace.py      in-place operations: `+=` ... `**=`, `add_` ..., `x[i] = v` (so `zero_`, `fill_`...)
+    numpy_api.py    NumPy's protocols: np.sin(t), np.sum(t) ... run on Tensors and record
+    engine.py       backward()
+
 In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`, `fill_()`, `copy_()`, `add_`, ...)
 follow PyTorch: refused on a leaf that requires grad, or a view of one (outside `no_grad`); recorded on
 other tensors when an operand requires grad; written into the tensor's memory, so its base and views see
-the change (views.py: a view's base gets CopySlices as grad_fn, views get grad_fns replayed from the
+the change (inplace.py: a view's base gets CopySlices as grad_fn, views get grad_fns replayed from the
 base's); and counted, so that backward refuses a saved value that changed since it was saved.
 
 `float(t)` and so `math.sin(t)` work on a 0-d tensor as in PyTorch: they return a plain float, outside the
@@ -210,13 +219,6 @@ class Tensor:
     def retains_grad(self):
         return self._retains_grad()
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        """Accumulate d(self)/d(leaf) (weighted by `gradient` for a non-scalar) into every leaf's .grad."""
-        if gradient is None and self._data.__class__ is float and self._edge is not None and not create_graph:
-            _engine.run([self._edge], [1.0], bool(retain_graph), False, None)   # the common case, direct
-        else:
-            _engine.backward((self,), (gradient,), retain_graph=retain_graph, create_graph=create_graph)
-
     def detach(self):
         """The same data (shared, with the version counter) as a new leaf that does not require grad."""
         t = make(self._data, None)
@@ -225,7 +227,7 @@ class Tensor:
 
     def detach_(self):
         """Cut this tensor out of the graph: it becomes a leaf that does not require grad."""
-        if _views.view_info(self) is not None:
+        if view_info(self) is not None:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._edge = None
         return self
@@ -249,11 +251,11 @@ class Tensor:
     @property
     def _base(self):
         """The tensor this one is a view of (the first that is not a view), or None (PyTorch's `_base`)."""
-        info = _views.view_info(self)
+        info = view_info(self)
         return None if info is None else info.base
 
     def _is_view(self):
-        return _views.view_info(self) is not None
+        return view_info(self) is not None
 
     def _share_vc(self):
         """The version counter, made now if need be, to be shared with a view or alias about to be made."""
@@ -299,10 +301,6 @@ class Tensor:
 
     def dim(self):
         return self.ndim
-
-    @property
-    def T(self):
-        return F.transpose(self)
 
     @property
     def device(self):
@@ -423,126 +421,6 @@ class Tensor:
     def __ne__(self, other):
         return self._data != _raw(other)
 
-    # ---- indexing and in-place operations --------------------------------------------------------
-
-    def __getitem__(self, index):
-        return F.getitem(self, _index(index))
-
-    def __setitem__(self, index, value):
-        index = _index(index)
-        e = self._edge
-        enabled = STATE.enabled
-        if value.__class__ is not Tensor:
-            vd = value = F.operand(value)
-            live = False
-        else:
-            vd = value._data
-            live = value._edge is not None
-        d = self._data
-        record = enabled and (e is not None or live)
-        if d.__class__ is float:            # a scalar: immutable, never a view
-            if record:
-                if e is not None and e[0].__class__ is AccumulateGrad:
-                    raise RuntimeError(LEAF_INPLACE)
-                res = F.record(SETITEM, (make(d, e), value), (index,))
-                self._data = res._data
-                self._bump()
-                self._edge = res._edge
-                return
-            tmp = np.array(d)
-            tmp[index] = vd
-            self._data = float(tmp)
-            self._bump()
-            return
-        view = _views.prepare(self, d, e, live, enabled)
-        if record and d.dtype.kind == "c":
-            raise RuntimeError(COMPLEX)     # (before the kernel writes)
-        if vd.__class__ is ndarray and is_basic(index):
-            _views.check_overlap(d[index], vd)
-        if record:
-            # x's gradient is g with zeros at index, v's is g[index] (ops.py, setitem); the kernel writes
-            # v into d itself, and the node saves no values, so nothing else needs keeping.
-            res = F.record(SETITEM, (make(d, e), value), (index,))
-            self._bump()
-            _views.rebase(self, view, res._edge)
-            return
-        d[index] = vd
-        self._bump()
-
-    def _inplace(self, name, other):
-        e = self._edge
-        enabled = STATE.enabled
-        if other.__class__ is Tensor:
-            od = other._data
-            live = other._edge is not None
-        else:
-            od = other = F.operand(other)
-            live = False
-        d = self._data
-        record = enabled and (e is not None or live)
-        if d.__class__ is float:            # a scalar: immutable, never a view; it takes the new value
-            if record:
-                if e is not None and e[0].__class__ is AccumulateGrad:
-                    raise RuntimeError(LEAF_INPLACE)
-                res = getattr(F, name)(make(d, e), other)
-                rd = res._data
-                if rd.__class__ is not float:
-                    raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(rd.shape)}")
-                self._data = rd
-                self._bump()
-                self._edge = res._edge
-                _views.track_result(res._edge[0], self)
-                return self
-            r = normalize(TABLE[name].forward(d, od))
-            if r.__class__ is not float:
-                if r.shape == ():
-                    raise RuntimeError(f"result type {r.dtype} can't be cast to the desired output type float64")
-                raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(np.shape(r))}")
-            self._data = r
-            self._bump()
-            return self
-        view = _views.prepare(self, d, e, live, enabled)
-        _views.check_overlap(d, od)
-        if record:
-            # The out-of-place result, recorded, then written into this tensor's memory (views.py).
-            old = make(d, e)
-            res = getattr(F, name)(old, other)
-            rd = res._data
-            if (() if rd.__class__ is float else rd.shape) != d.shape:
-                raise RuntimeError(f"output with shape {list(d.shape)} doesn't match the broadcast shape "
-                                   f"{list(np.shape(rd))}")
-            saved = res._edge[0]._saved
-            if saved and any(v is old for v in saved):
-                old._data = d.copy()        # the node reads the old value: it keeps a copy (original_self)
-            np.copyto(d, rd, casting="same_kind")
-            self._bump()
-            _views.rebase(self, view, res._edge)
-            return self
-        _INPLACE_UFUNCS[name](d, od, out=d)
-        self._bump()
-        return self
-
-    def __iadd__(self, other):
-        return self._inplace("add", other)
-
-    def __isub__(self, other):
-        return self._inplace("sub", other)
-
-    def __imul__(self, other):
-        return self._inplace("mul", other)
-
-    def __itruediv__(self, other):
-        return self._inplace("div", other)
-
-    def __ipow__(self, other):
-        return self._inplace("pow", other)
-
-    add_ = __iadd__
-    sub_ = __isub__
-    mul_ = __imul__
-    div_ = __itruediv__
-    pow_ = __ipow__
-
     def zero_(self):
         """Set every entry to 0 in place (e.g. `x.grad.zero_()`)."""
         self[...] = 0.0
@@ -556,40 +434,23 @@ class Tensor:
         self[...] = src
         return self
 
-    # ---- NumPy protocols: NumPy's own functions run on Tensors and record (numpy_api.py) -----------
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return numpy_api.array_function(func, types, args, kwargs)
-
 
 def _raw(x):
     return x._data if x.__class__ is Tensor else x
 
 
-def _index(index):
+def plain_index(index):
     """An index with any Tensor parts replaced by their arrays (int or bool)."""
     if index.__class__ is tuple:
         return tuple(p._data if p.__class__ is Tensor else p for p in index)
     return index._data if index.__class__ is Tensor else index
 
 
-_INPLACE_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
-                   "pow": np.power}
 
-# Late imports (see runtime/__init__.py for the order): the graph needs Tensor, and the operators below
-# are the functions of functional.py.
+# Late import: graph.py's nodes and tensors refer to each other (the one pair of modules that import each
+# other here, with ops.py <-> functional.py); views.py needs nothing from this module.
 import weakref  # noqa: E402
 
 from .graph import EPOCH, RETAINED, AccumulateGrad  # noqa: E402
-from . import functional as F  # noqa: E402
-from . import numpy_api  # noqa: E402
-from . import engine as _engine  # noqa: E402
-from .ops import TABLE  # noqa: E402
-from . import views as _views  # noqa: E402
-from .kernels import is_basic  # noqa: E402
+from .views import view_info  # noqa: E402
 
-SETITEM = TABLE["setitem"]
-F.install_methods(Tensor)

@@ -598,6 +598,10 @@ def a_clip(x):
     return _aseed(np.clip(x, -0.5, 0.5) * x)
 
 
+def a_clip_bounds(x, lo, hi):
+    return _aseed(np.clip(x, lo, hi) * x)
+
+
 def a_logaddexp(u, v):
     return _aseed(np.logaddexp(u, v))
 
@@ -677,6 +681,10 @@ ARRAY_CASES = [
     ("copy", np.copy, a_copy_np, (_n(2, 3),)),
     ("copy", None, a_copy_method, (_n(2, 3),)),
     ("clip", np.clip, a_clip, (np.array([-0.9, -0.2, 0.1, 0.35, 1.4]),)),
+    # below, inside and above [lo, hi]; the last two entries have hi < lo (the result is hi)
+    ("clip", np.clip, a_clip_bounds, (np.array([-0.9, 0.1, 1.4, 0.3, 2.0]),
+                                      np.array([-0.5, -0.5, -0.5, 0.9, 0.9]),
+                                      np.array([0.5, 0.5, 0.5, 0.2, 0.2]))),
     ("logaddexp", np.logaddexp, a_logaddexp, (_n(4), _n(4))),
     ("select", np.where, a_where, (np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.3, -0.4]))),
     ("getitem", None, a_getitem_slice, (_n(3, 3),)),
@@ -779,17 +787,29 @@ def test_comparison_result_routes_no_gradient_to_its_operands():
         assert gx == pytest.approx((1.7 + 2.0 * r) * (x > y), rel=1e-14)
 
 
-# --- routing rules at and around ties -------------------------------------------------------------
+# --- at ties and kinks: the convention of README's "Kinks and ties" (tests/runtime/test_kinks.py
+# checks every row in both designs and against PyTorch) ------------------------------------------------
 
-@pytest.mark.parametrize("fn, first_wins", [(max_builtin, True), (min_builtin, True),
-                                            (max_np_maximum, True), (min_np_minimum, True)])
-def test_max_min_tie_sends_whole_gradient_to_one_input(fn, first_wins):
-    # At x == y the primal returns x; the gradient goes to x only, and is not split or doubled.
+@pytest.mark.parametrize("fn", [max_builtin, min_builtin, max_np_maximum, min_np_minimum])
+def test_max_min_tie_splits_the_gradient_evenly(fn):
+    # At x == y both inputs are the result: each gets half of g (PyTorch, JAX), never all or double.
     gx, gy = _compiled(fn, 2)(0.8, 0.8)
     seed = 1.7 + 2.0 * 0.8
-    expected = (seed, 0.0) if first_wins else (0.0, seed)
-    assert (gx, gy) == pytest.approx(expected, rel=1e-14)
-    assert 0.0 in (gx, gy)
+    assert (gx, gy) == pytest.approx((seed / 2, seed / 2), rel=1e-14)
+
+
+def test_max_with_a_nan_sends_the_gradient_where_python_max_returns():
+    # not a tie: Python's max(x, nan) is x, and x gets all of g (the two parts always sum to g)
+    gx, gy = _compiled(max_builtin, 2)(0.8, math.nan)
+    assert (gx, gy) == (1.7 + 2.0 * 0.8, 0.0)
+
+
+def relu_np(x):
+    return _seed(np.maximum(x, 0.0))
+
+
+def test_relu_spelled_np_maximum_at_zero_is_a_tie():
+    assert _compiled(relu_np, 1)(0.0) == (pytest.approx(1.7 / 2, rel=1e-14),)
 
 
 @pytest.mark.parametrize("x", [-1.3, 0.4])
@@ -838,6 +858,44 @@ def test_select_rule_on_hand_built_graph(point):
     x, y = point  # and by hand
     expected = (2 * x * y, x * x) if x > y else (0.0, 6.0 * y)
     assert grads == pytest.approx(list(expected), rel=1e-14)
+
+
+# broadcast_to (the tape's) and index_grad (the adjoint of getitem, which the tape differentiates
+# again) are reached by no user syntax either: their rules, on graphs `sum(W * prim(a, ...))`.
+_W = np.random.default_rng(7).standard_normal((2, 3, 4))
+
+
+def _one_prim_graph(prim, arg_names, extra_ins, weights, **params):
+    args = [Var(n) for n in arg_names]
+    b = Builder()
+    b.emit = functools.partial(_emit_raw, b)
+    out = b.emit(prim, args + [Const(v) for v in extra_ins], **params)
+    weighted = b.emit("mul", [out, Const(weights)], lib="np")
+    total = b.emit("sum", [weighted], lib="np")
+    return Graph(prim, args, b.eqns, [total])
+
+
+HAND_BUILT = {
+    "select": None,  # above
+    "broadcast_to": (lambda: _one_prim_graph("broadcast_to", ["x"], [2, 3, 4], _W), [_n(3, 1)]),
+    "index_grad": (lambda: _one_prim_graph("index_grad", ["h", "x"], [np.array([0, 2, 0])],
+                                           _W[0, :, :3], index=("atom",)),
+                   [_n(3, 3), np.zeros((3, 3))]),
+}
+
+
+@pytest.mark.parametrize("prim", [p for p, case in HAND_BUILT.items() if case is not None])
+def test_rule_of_a_primitive_no_syntax_reaches_on_a_hand_built_graph(prim):
+    make, args = HAND_BUILT[prim]
+    primal = make()
+    grad_graph = optimize(reverse(primal, [0], with_value=False))
+    got = evaluate(grad_graph, list(args))[0]
+
+    def f(*vals):
+        return evaluate(primal, list(vals))[0]
+
+    assert np.shape(got) == np.shape(args[0])
+    np.testing.assert_allclose(got, numerical_grad(f, args, 0), rtol=RTOL, atol=1e-8)
 
 
 # --- every rule directly on a one-equation graph, in every library it has --------------------------
@@ -902,14 +960,12 @@ def test_rule_on_single_equation_graph(prim, lib):
 # --- the table itself -------------------------------------------------------------------------------
 
 def _differentiable_rules():
-    # concatenate and stack are variadic: their rule is code (rules._join_vjp), not a formula
-    return {prim for prim, entry in RULES.items() if any(f is not None for f in entry[1:])} \
-        | {"concatenate", "stack"}
+    return {prim for prim, entry in RULES.items() if any(f is not None for f in entry[1:])}
 
 
 def _covered_prims():
     return ({prim for prim, _lib, _fn, _points in CASES} | {prim for prim, _o, _fn, _a in ARRAY_CASES}
-            | {"select"})  # select also on a hand-built graph
+            | set(HAND_BUILT))  # rules no user syntax reaches, checked on hand-built graphs
 
 
 def test_every_rule_has_a_case():
@@ -917,21 +973,15 @@ def test_every_rule_has_a_case():
     assert not missing, f"rules without a test case in test_rules.py: {sorted(missing)}"
 
 
-def test_every_variadic_rule_has_a_case():
-    # concatenate and stack have their rule in code (rules._join_vjp), not in RULES
-    missing = (set(TABLE) - set(RULES)) - _covered_prims()
-    assert not missing, sorted(missing)
-
-
 # Primitives that only appear in adjoint graphs (the rules' helpers) need no rule of their own until
 # higher derivatives exist. Anything else in PRIMS needs one.
-ADJOINT_ONLY_EXTRA = {"unbroadcast", "concat_grad", "stack_grad"}  # made by reverse.py / _join_vjp
+ADJOINT_ONLY_EXTRA = {"unbroadcast"}  # made by reverse.py
 
 
 def _called_in_formulas():
     called = set()
     for rule in TABLE.values():
-        for f in rule.formulas:
+        for f in rule.formulas + [rule.rest_formula]:
             if f is not None:
                 called |= {n.func.id for n in ast.walk(f) if isinstance(n, ast.Call)}
     return called
@@ -968,11 +1018,13 @@ def test_rule_entry_is_consistent_with_primitive_arity(prim):
         assert len(names) == arity, "one name per input"
     else:
         assert arity is None or arity >= len(names), "a *rest entry is for a variadic primitive"
-    assert len(formulas) in (0, len(names)), "one formula (or None) per named input, or none at all"
+    assert len(formulas) in (0, len(names)) or rest and len(formulas) == len(names) + 1, \
+        "one formula (or None) per named input (and one for the *rest), or none at all"
     assert len(set(names)) == len(names)
     assert not {"g", "out"} & set(names), "g and out are reserved by the notation"
     rule = TABLE[prim]
-    for text, parsed in zip(formulas, rule.formulas):
+    parsed_all = rule.formulas + ([rule.rest_formula] if len(formulas) > len(names) else [])
+    for k, (text, parsed) in enumerate(zip(formulas, parsed_all)):
         if text is None:
             assert parsed is None
             continue
@@ -983,6 +1035,8 @@ def test_rule_entry_is_consistent_with_primitive_arity(prim):
                           for k in n.keywords if isinstance(k.value, ast.Name)}
         read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - keyword_values
         allowed = set(names) | {"g", "out"} | ({rest} if rest else set())
+        if k == len(names):  # the formula of the *rest inputs
+            allowed |= {rest + "_shapes"}
         assert read <= allowed, f"{prim}: formula {text!r} reads unknown names {read - allowed}"
         assert "g" in read, f"{prim}: formula {text!r} must be linear in g"
     # What the rule says the backward pass saves (reads from the forward pass) is what it reads:

@@ -98,9 +98,9 @@ def test_seed_max_routes_gradient_to_larger_input_only(z, w):
         assert (dz, dw) == (0.0, 2.0)
 
 
-def test_seed_max_router_tie_sends_gradient_to_first_argument_like_python_max():
-    # max(z, w) returns z when z == w; the whole gradient goes there (not split, not doubled).
-    assert grad(max_router, wrt=(2, 3))(3.0, -4.0, 1.0, 1.0) == (2.0, 0.0)
+def test_seed_max_router_tie_splits_the_gradient_evenly():
+    # at z == w both are the result: each gets half (README, "Kinks and ties"; PyTorch and JAX)
+    assert grad(max_router, wrt=(2, 3))(3.0, -4.0, 1.0, 1.0) == (1.0, 1.0)
 
 
 @pytest.mark.parametrize("fn, args", [(network_loss, (2.0, -3.0, 0.5, 1.5, 4.0)),

@@ -462,10 +462,10 @@ def test_views_share_memory_with_their_base_both_ways():
 
 
 def test_f_ordered_base_takes_the_general_path_of_copy_slices(monkeypatch):
-    from runtime import views
+    from runtime import inplace
     calls = []
-    real = views._embed
-    monkeypatch.setattr(views, "_embed", lambda h, steps: calls.append(steps) or real(h, steps))
+    real = inplace._embed
+    monkeypatch.setattr(inplace, "_embed", lambda h, steps: calls.append(steps) or real(h, steps))
     check_numbers(f_ordered_base, [M23, [1.0, -1.0, 2.0, 0.5, 3.0, -2.0]])
     assert calls, "the gradient's region was a plain view: the np.where path went untested"
 
