@@ -44,10 +44,11 @@ def assert_exact(fn, g, args):
         assert compare(b, numerical_grad(fn, args, i))[2]
 
 
-@pytest.mark.parametrize("fn, args", CHAINS, ids=[c[0].__name__ for c in CHAINS])
+@pytest.mark.parametrize("fn, args", CHAINS[1:], ids=[c[0].__name__ for c in CHAINS[1:]])
 def test_past_the_budget_the_unsimplified_gradient_and_one_warning(fn, args):
     # SymPy as it ran before the budget held: sympy.simplify on each whole gradient, no piece
-    # bounded (minutes on these chains); 0.3 s is far too little
+    # bounded (25 s to minutes on these chains; chain9 can take under a second); 0.3 s is far
+    # too little
     g, caught = decorate(fn, len(args), BUDGET_SECONDS=0.3, PIECE_OPS=10**6, SIMPLIFY_OPS=10**6,
                          BOUND_STEPS=False)
     assert len(caught) == 1
@@ -123,9 +124,10 @@ def test_decorating_from_many_threads_at_once():
         assert_exact(fn, g, args)
 
 
-def test_the_worker_answers_callers_from_many_threads_in_turn():
+def test_the_worker_answers_callers_from_many_threads_in_turn(monkeypatch):
     """The pass itself, called from threads at once (the decorator serialises builds; the worker's
     own lock must too): each caller gets the answer to its own problem."""
+    monkeypatch.setattr(symbolic, "PIECE_SECONDS", 20.0)  # no rewrite cut short: one answer each
     from compiler.passes import optimize, prune_saves
     from compiler.specialize import specialize
 
