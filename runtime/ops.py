@@ -86,7 +86,8 @@ class Primitive:
 def _for_tape(prim, rule, formula):
     """A table formula as the tape runs it: an index's or a shape's `*parts` are one parameter here (the
     tape passes them whole); an input a helper reads only the shape of is `<input>_shape`; a keyword
-    whose value the tape does not have keeps its default."""
+    whose value the tape does not have keeps its default; `a ** b` is the tape's pow (Python's float
+    power goes complex for a negative base, where the tape's kernels, as NumPy, give nan)."""
     tree = _ForTape(prim, rule.rest).visit(ast.parse(ast.unparse(formula), mode="eval").body)
     return ast.fix_missing_locations(tree)
 
@@ -95,6 +96,12 @@ class _ForTape(ast.NodeTransformer):
     def __init__(self, prim, rest):
         self.prim = prim
         self.rest = rest
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            return ast.Call(ast.Name("pow", ast.Load()), [node.left, node.right], [])
+        return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -240,9 +247,9 @@ def _binary_apply_source(prim, fname):
                           f"                {n} = {n}._data"]
         lines += ["    else:",
                   f"        {' = '.join(reads)} = None"]
-    body = [f"if _nf[0][0] is not None:",
+    body = ["if _nf[0][0] is not None:",
             f"    d{a} = {ast.unparse(trees[0])}",
-            f"if _nf[1][0] is not None:",
+            "if _nf[1][0] is not None:",
             f"    d{b} = {ast.unparse(trees[1])}"]
     lines += [f"    d{a} = d{b} = None",
               "    _nf = self.next_functions"]

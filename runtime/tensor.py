@@ -45,7 +45,6 @@ import warnings
 
 import numpy as np
 
-from .grad_mode import STATE
 
 ndarray = np.ndarray
 F64 = np.dtype(np.float64)
