@@ -201,3 +201,68 @@ def test_list_of_scalars_stacked_along_axis_1():
     g = grad(cf.stacked_scalars_axis1, wrt=(0, 1))(0.7, -0.4)
     for i in range(2):
         assert g[i] == pytest.approx(numerical_grad(cf.stacked_scalars_axis1, (0.7, -0.4), i), rel=1e-7)
+
+
+# --- lists built with append(): one list, whichever name holds it ---------------------------------
+
+def list_alias_append(x):
+    ys = []
+    zs = ys
+    zs.append(x)
+    ys.append(x * x)
+    return sum(zs) + len(ys)
+
+
+def list_alias_in_loop(x):
+    ys = []
+    zs = ys
+    for i in range(3):
+        ys.append(x * i)
+    return sum(zs)
+
+
+def _mean_of(values):
+    return sum(values) / len(values)
+
+
+def list_read_by_helper(x):
+    ys = []
+    ys.append(x)
+    ys.append(x * x)
+    return _mean_of(ys)
+
+
+def _append_to(values, v):
+    values.append(v)
+    return 0.0
+
+
+def list_appended_by_helper(x):
+    ys = []
+    t = _append_to(ys, x)
+    return sum(ys) + t
+
+
+def list_appended_by_nested_def(x):
+    ys = []
+
+    def add(v):
+        ys.append(v)
+        return 0.0
+
+    t = add(x)
+    return sum(ys) + t + x
+
+
+@pytest.mark.parametrize("fn", [list_alias_append, list_alias_in_loop, list_read_by_helper])
+def test_a_list_is_one_list_whichever_name_holds_it(fn):
+    value, g = value_and_grad(fn)(0.7)
+    assert value == pytest.approx(fn(0.7), rel=1e-12)
+    assert g == pytest.approx(numerical_grad(fn, (0.7,), 0), rel=1e-6)
+
+
+@pytest.mark.parametrize("fn", [list_appended_by_helper, list_appended_by_nested_def])
+def test_appending_to_another_functions_list_is_refused(fn):
+    # the append would have to reach the caller's list: refused, never silently dropped
+    with pytest.raises(GradError, match=r"supported on a list started as `\w+ = \[\]` in this function"):
+        grad(fn)

@@ -1,0 +1,404 @@
+"""Calls: what a call in the user's code becomes, and how its arguments are read.
+
+`Calls.call` resolves the called object (never its spelling): a primitive becomes one equation
+(NumPy's array functions read their static arguments -- axis, keepdims, shapes -- when the graph is
+built), a function with a rule of the user's becomes its equation, a list's sum() and len() are its
+running values, and the user's own functions and nested `def`s are inlined: their bodies lowered
+in place, their parameters bound to the call's arguments. A library's function is never read: it
+needs a rule (`is_library`).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+import types
+
+import numpy as np
+
+from ..aliasing import UNKNOWN
+from ..custom import USER_RESOLVE
+from ..errors import GradError, error_at
+from ..ir import Const, Var
+from ..primitives import PRIMS, RESOLVE, VARIADIC, having
+from . import fence
+from .source import parse_function
+from .values import (RETURNED, BoundMethod, ListVal, LocalFunc, PyObj, Scope, TupleVal, as_atom,
+                     constant, descends)
+
+# NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
+ARRAY_CALLS = having("static_args")
+
+
+class Calls:
+    """The calls of one lowering (`low`, whose builder, expressions and blocks they use)."""
+
+    def __init__(self, lowering):
+        self.low = lowering
+        self.active = []  # functions being inlined, to refuse recursion
+
+    def call(self, node, scope):
+        low = self.low
+        src = scope.src
+        fence.check_call(src, node)
+        func = low.expr(node.func, scope)
+        if isinstance(func, PyObj) and not _readable(func.obj):
+            # a library's function with no rule: said before its arguments are looked at
+            raise error_at(src.location(node.func), _no_rule_message(func.obj, node.func))
+        if isinstance(func, PyObj) and func.obj in (builtins.float, np.float64) \
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            try:  # float("nan"), float("inf"): a constant
+                return Const(float(node.args[0].value))
+            except ValueError:
+                raise error_at(src.location(node), "float() of this text is not a number.") from None
+        args = [low.expr(a, scope) for a in node.args]
+        kwargs = {k.arg: low.expr(k.value, scope) for k in node.keywords}
+        if isinstance(func, BoundMethod):
+            label = f".{node.func.attr}()"
+            if func.prim == "reshape" and len(args) > 1:
+                args = [TupleVal(args)]
+            return self.call_primitive((func.prim, "np"), [func.value] + args, kwargs, node, src,
+                                       label)
+        if isinstance(func, LocalFunc):
+            # A nested def reads the enclosing function's variables as they are when it is called
+            # (Python's late binding): in the same activation, that is the caller's scope, which
+            # has followed every reassignment in branches and loops since the def.
+            parent = scope if scope.src is func.scope.src and descends(scope, func.scope) \
+                else func.scope
+            return self.inline(func.node, func.scope.src, args, kwargs, node, scope,
+                               parent=parent, defaults_owner=None)
+        if not isinstance(func, PyObj):
+            raise error_at(src.location(node.func),
+                           f"{ast.unparse(node.func)} is a number, not a function.")
+        obj = func.obj
+        label = _callable_name(obj, node.func)
+        if obj in (builtins.sum, builtins.len) and len(args) == 1 and isinstance(args[0], ListVal) \
+                and not kwargs:
+            return args[0].total if obj is builtins.sum else args[0].length
+        if obj is builtins.len and len(args) == 1 and isinstance(args[0], TupleVal):
+            return Const(len(args[0].items))
+        if obj in (np.array, np.asarray) and len(args) == 1 and isinstance(args[0], ListVal):
+            return low.b.emit("stack_list", [args[0].items], axis=0)
+        if obj is np.asarray and len(args) == 1 and not kwargs and isinstance(args[0], Var):
+            return args[0]  # the same array, as NumPy gives it
+        if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
+            return self.array_literal(args[0], node, src)
+        prim = _lookup(RESOLVE, obj)
+        user = _lookup(USER_RESOLVE, obj)
+        if user is not None:  # a function with a rule of the user's (compiler.register)
+            if kwargs:
+                raise error_at(src.location(node), f"{label}() is registered with a rule: pass its "
+                                                   "arguments by position.")
+            return low.b.emit(user, [as_atom(v, src, node) for v in args])
+        if prim is not None:
+            return self.call_primitive(prim, args, kwargs, node, src, label)
+        variadic = _lookup(VARIADIC, obj)
+        if variadic is not None:
+            if kwargs:
+                raise error_at(src.location(node), f"{label}() with keyword arguments is not supported.")
+            items = args
+            if len(args) == 1 and isinstance(args[0], TupleVal):
+                items = args[0].items
+            if not items:
+                raise error_at(src.location(node), f"{label}() needs at least one argument.")
+            atoms = [as_atom(v, src, node) for v in items]
+            result = atoms[0]
+            for a in atoms[1:]:
+                result = low.b.emit(variadic, [result, a])
+            return result
+        if obj is builtins.sum:
+            if len(args) != 1 or not isinstance(args[0], TupleVal) or kwargs:
+                raise error_at(src.location(node),
+                               "sum() is supported on a tuple or a list of numbers here.")
+            atoms = [as_atom(v, src, node) for v in args[0].items]
+            result = Const(0)
+            for a in atoms:
+                result = low.b.emit("add", [result, a])
+            return result
+        if isinstance(obj, types.FunctionType):
+            if obj in self.active or obj is low.root.fn:
+                raise error_at(src.location(node),
+                               f"{obj.__name__} calls itself: recursion cannot be differentiated by "
+                               "this compiler. Rewrite it with a loop.")
+            callee = _parse_callee(obj, src, node)
+            low.sources.append(callee)
+            self.active.append(obj)
+            try:
+                return self.inline(callee.node, callee, args, kwargs, node, scope,
+                                   parent=None, defaults_owner=obj)
+            finally:
+                self.active.pop()
+        raise error_at(src.location(node.func), _no_rule_message(obj, node.func))
+
+    # -- primitives --
+
+    def call_primitive(self, prim_lib, args, kwargs, node, src, label):
+        b = self.low.b
+        prim, lib = prim_lib
+        if prim in ARRAY_CALLS:
+            return self.array_call(prim, args, kwargs, node, src, label)
+        if kwargs:
+            raise error_at(src.location(node),
+                           f"{label}() keyword arguments are not supported: pass them by position.")
+        atoms = [as_atom(v, src, node) for v in args]
+        if prim == "log" and len(atoms) == 2:
+            num = b.emit("log", [atoms[0]], lib=lib)
+            den = b.emit("log", [atoms[1]], lib=lib)
+            return b.emit("div", [num, den])
+        if prim == "pow" and lib is None and len(atoms) == 3:
+            raise error_at(src.location(node), "pow() with a modulus cannot be differentiated: "
+                                               "write (x ** y) % m instead.")
+        if prim == "round" and len(atoms) == 2:
+            # round(x, n) is piecewise constant in x: its value is kept, no gradient flows.
+            return b.emit("round", atoms, lib=lib, ndigits=True)
+        arity = PRIMS[prim].arity
+        if arity is not None and len(atoms) != arity:
+            raise error_at(src.location(node),
+                           f"{label}() takes {arity} argument{'s' if arity != 1 else ''} here, "
+                           f"got {len(atoms)}.")
+        if prim == "select":  # np.where: NumPy's broadcasting, even with a known condition
+            return b.emit("select", atoms, lib="np")
+        if PRIMS[prim].keeps_lib and lib is not None:  # math.log raises where np.log gives nan
+            return b.emit(prim, atoms, lib=lib)
+        return b.emit(prim, atoms)
+
+    def array_call(self, prim, args, kwargs, node, src, label):
+        """NumPy's array functions: static keyword arguments become parameters of the equation."""
+        b = self.low.b
+
+        def take(name, position, default=None):
+            if name in kwargs:
+                return kwargs.pop(name)
+            if position is not None and len(args) > position:
+                return args[position]
+            return default
+
+        if prim in ("sum", "mean", "amax", "amin", "prod"):
+            x = as_atom(args[0], src, node)
+            axis = static(take("axis", 1, Const(None)), src, node, "axis")
+            keepdims = static(take("keepdims", 2, Const(False)), src, node, "keepdims")
+            _no_more(kwargs, args, 3, label, src, node)
+            params = {}
+            if axis is not None:
+                params["axis"] = axis
+            if keepdims:
+                params["keepdims"] = True
+            return b.emit(prim, [x], lib="np", **params)
+        if prim == "transpose":
+            x = as_atom(args[0], src, node)
+            axes = take("axes", 1, Const(None))
+            if len(args) > 2:
+                axes = TupleVal(args[1:])
+            axes = static(axes, src, node, "axes")
+            return b.emit("transpose", [x], **({"axes": tuple(axes)} if axes is not None else {}))
+        if prim == "reshape":
+            x = as_atom(args[0], src, node)
+            shape = take("newshape", 1) if "shape" not in kwargs else kwargs.pop("shape")
+            return b.emit("reshape", [x] + dims(shape, src, node))
+        if prim in ("expand_dims", "squeeze"):
+            x = as_atom(args[0], src, node)
+            axis = static(take("axis", 1, Const(None)), src, node, "axis")
+            if prim == "expand_dims" and axis is None:
+                raise error_at(src.location(node), "np.expand_dims needs an axis.")
+            return b.emit(prim, [x], **({"axis": axis} if axis is not None else {}))
+        if prim in ("concatenate", "stack"):
+            seq = args[0] if args else kwargs.pop("arrays", None)
+            if prim == "stack" and isinstance(seq, ListVal):  # a list built with append()
+                axis = static(take("axis", 1, Const(0)), src, node, "axis")
+                return b.emit("stack_list", [seq.items], axis=axis)
+            if not isinstance(seq, TupleVal):
+                raise error_at(src.location(node),
+                               f"{label}() takes a tuple or list of arrays written in the call.")
+            axis = static(take("axis", 1, Const(0)), src, node, "axis")
+            atoms = [as_atom(v, src, node) for v in seq.items]
+            return b.emit(prim, atoms, axis=axis)
+        if prim in ("zeros", "ones"):
+            shape = take("shape", 0)
+            kwargs.pop("dtype", None)
+            return b.emit(prim, dims(shape, src, node), lib="np")
+        if prim == "full":
+            shape = take("shape", 0)
+            value = as_atom(take("fill_value", 1), src, node)
+            return b.emit("full", [value] + dims(shape, src, node), lib="np")
+        if prim in ("zeros_like", "ones_like", "eye"):
+            kwargs.pop("dtype", None)
+            return b.emit(prim, [as_atom(args[0], src, node)], lib="np")
+        if prim == "arange":
+            return b.emit("arange", [as_atom(a, src, node) for a in args], lib="np")
+        raise error_at(src.location(node), f"{label}() is not supported here.")
+
+    def array_literal(self, value, node, src):
+        """np.array([a, b, ...]) of numbers (or of such lists): a stack of the values."""
+        if isinstance(value, TupleVal):
+            atoms = [self.array_literal(v, node, src) if isinstance(v, TupleVal)
+                     else as_atom(v, src, node) for v in value.items]
+            return self.low.b.emit("stack", atoms, axis=0)
+        return self.low.b.emit("copy", [as_atom(value, src, node)])
+
+    # -- the user's functions --
+
+    def inline(self, fnode, src, args, kwargs, call_node, caller_scope, parent, defaults_owner):
+        """Lower a called function's body in place, its parameters bound to the call's arguments."""
+        low = self.low
+        caller = caller_scope.src
+        spec = fnode.args
+        names = [a.arg for a in spec.args]
+        kwonly = [a.arg for a in spec.kwonlyargs]
+        if len(args) > len(names):
+            raise error_at(caller.location(call_node),
+                           f"{fnode.name}() takes {len(names)} positional arguments but "
+                           f"{len(args)} were given.")
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names and key not in kwonly:
+                raise error_at(caller.location(call_node),
+                               f"{fnode.name}() got an unexpected keyword argument `{key}`.")
+            if key in bound:
+                raise error_at(caller.location(call_node),
+                               f"{fnode.name}() got multiple values for argument `{key}`.")
+            bound[key] = value
+        defaults = self.defaults(fnode, src, defaults_owner, parent)
+        scope = Scope(src, parent)
+        for name in names + kwonly:
+            if name in bound:
+                scope.vars[name] = bound[name]
+                scope.params[name] = bound[name]
+                scope.views[name] = UNKNOWN  # the caller's value: other names may see it
+            elif name in defaults:
+                scope.vars[name] = defaults[name]
+            else:
+                raise error_at(caller.location(call_node),
+                               f"{fnode.name}() is missing the argument `{name}`.")
+            low.user_locals.add(name)
+        saved_loc = low.b.loc
+        body = fnode.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        scope.vars[RETURNED] = Const(False)
+        low.scope_stack.append(caller_scope)
+        try:
+            low.block(body, scope)
+        finally:
+            low.scope_stack.pop()
+        low.b.loc = saved_loc
+        return low.returned_value(scope, src, fnode)
+
+    def defaults(self, fnode, src, owner, parent):
+        """The values of a called function's defaults."""
+        spec = fnode.args
+        names = [a.arg for a in spec.args]
+        out = {}
+        if owner is not None:  # a module-level function: its defaults are already evaluated
+            for name, value in zip(names[len(names) - len(owner.__defaults__ or ()):],
+                                   owner.__defaults__ or ()):
+                out[name] = constant(value, src, fnode)
+            for name, value in (owner.__kwdefaults__ or {}).items():
+                out[name] = constant(value, src, fnode)
+            return out
+        # A nested def: its default expressions are evaluated where it is defined.
+        scope = parent
+        for name, expr in zip(names[len(names) - len(spec.defaults):], spec.defaults):
+            out[name] = self.low.expr(expr, scope)
+        for a, expr in zip(spec.kwonlyargs, spec.kw_defaults):
+            if expr is not None:
+                out[a.arg] = self.low.expr(expr, scope)
+        return out
+
+
+# --- reading arguments ---------------------------------------------------------------------------
+
+def static(value, src, node, what):
+    """A build-time constant (an axis, keepdims): an int, a bool, None, or a tuple of ints."""
+    if isinstance(value, Const):
+        return value.value
+    if isinstance(value, TupleVal) and all(isinstance(v, Const) for v in value.items):
+        return tuple(v.value for v in value.items)
+    raise error_at(src.location(node),
+                   f"{what} must be a constant written in the code (such as 0 or (0, 1)), "
+                   "so the shape of the result is known when the gradient is built.")
+
+
+def dims(value, src, node):
+    """A shape argument: an int, a tuple of ints, or x.shape."""
+    if isinstance(value, TupleVal):
+        return [as_atom(v, src, node) for v in value.items]
+    return [as_atom(value, src, node)]
+
+
+def _no_more(kwargs, args, max_args, label, src, node):
+    if kwargs or len(args) > max_args:
+        extra = ", ".join(kwargs) or f"{len(args)} arguments"
+        raise error_at(src.location(node), f"{label}(): {extra} not supported here.")
+
+
+def _parse_callee(obj, src, node):
+    try:
+        return parse_function(obj)
+    except GradError as exc:
+        raise error_at(src.location(node), f"cannot differentiate through {obj.__name__}: {exc}") from None
+
+
+# --- libraries -----------------------------------------------------------------------------------
+
+_LIBRARY_ROOTS = {"numpy", "scipy", "sympy", "torch", "jax", "pandas", "sklearn", "autograd",
+                  "dask", "numba", "tensorflow"}
+
+
+def is_library(fn):
+    """Whether a Python function belongs to a library (NumPy, SciPy, the standard library, any
+    installed package) rather than to the user's code: a library's functions are never read and
+    inlined; where they are differentiated they need a rule. Decided by module and file: the
+    standard library, site-packages, and the packages above; an editable install of the user's
+    own package is the user's code."""
+    module = (getattr(fn, "__module__", None) or "").split(".")[0]
+    if module in _LIBRARY_ROOTS or module in getattr(sys, "stdlib_module_names", ()):
+        return True
+    code = getattr(fn, "__code__", None)
+    filename = code.co_filename if code is not None else ""
+    return "site-packages" in filename or "dist-packages" in filename
+
+
+def _readable(obj):
+    """Whether the frontend knows what to do with a call to `obj` (a rule, or source to read)."""
+    if _lookup(RESOLVE, obj) or _lookup(USER_RESOLVE, obj) or _lookup(VARIADIC, obj):
+        return True
+    if obj in (builtins.sum, builtins.len, builtins.range, builtins.float, builtins.enumerate,
+               builtins.zip, np.array, np.asarray, np.float64):
+        return True
+    if isinstance(obj, types.FunctionType):
+        return not is_library(obj)
+    return not callable(obj) or isinstance(obj, type) and not issubclass(obj, np.generic)
+
+
+def _no_rule_message(obj, func_node):
+    label = _callable_name(obj, func_node)
+    return (f"{label} has no derivative rule here, and the compiler does not read a library's "
+            "source. Write the computation with supported functions (see the README's list), "
+            "wrap a Python implementation of it in a `def` of your own, or register a rule: "
+            f"compiler.register({label.split('.')[-1]}, vjp) with vjp(g, out, *args) returning "
+            "each argument's gradient.")
+
+
+def _lookup(table, obj):
+    try:
+        return table.get(obj)
+    except TypeError:
+        return None
+
+
+def _callable_name(obj, func_node):
+    module = getattr(obj, "__module__", None)
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name and module in ("math", "builtins"):
+        return name if module == "builtins" else f"math.{name}"
+    if name and module and module.startswith("numpy"):
+        public = module.replace("numpy.linalg._linalg", "numpy.linalg").replace(
+            "numpy._core.", "numpy.").replace("numpy.core.", "numpy.")
+        if public.startswith("numpy._") or public in ("numpy.fromnumeric", "numpy.multiarray",
+                                                      "numpy.numeric", "numpy.umath"):
+            public = "numpy"
+        return f"{public}.{name}"
+    if name:
+        return name
+    return ast.unparse(func_node)

@@ -1,0 +1,869 @@
+"""Lowering: statements and expressions of the user's code -> equations of a `Graph`.
+
+`Lowering` owns the recursion: a statement lowers its expressions, an expression its calls
+(`Calls`, which lowers the bodies of the functions it inlines with `block`), an `if` or a loop its
+blocks. It emits into one builder at a time (a branch or a loop body gets its own, whose equations
+become a region). Names are bound in `Scope`s; which names see the same array is `Memory`'s
+(aliasing.py); what is refused by syntax alone is `fence`'s.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+
+import types
+
+import numpy as np
+
+from ..aliasing import UNKNOWN, Memory
+from ..errors import error_at
+from ..ir import Builder, Const, Eqn, Graph, Var
+from ..primitives import METHODS, MODULE_CONSTANTS
+from . import fence
+from .calls import Calls, static
+from .source import (appended_names, assigned_names, contains, first_store_order, is_append,
+                     is_range_call, parse_function, read_later, stored_names)
+from .values import (BREAK, CONTINUE, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES, RETURN_VALUE,
+                     RETURNED, BoundMethod, ListVal, LocalFunc, PyObj, Scope, TupleVal, as_atom,
+                     bound, constant, environment_value, hint, is_false, is_true, what)
+
+
+class TrackingBuilder(Builder):
+    """A Builder that remembers which equation made each value. It folds constants but never
+    answers with an existing variable (x * 1.0 is a new array in Python, not x): two names hold
+    one variable only where Python gives them one object, which aliasing.py relies on. The
+    passes fold such identities later, when aliasing is settled."""
+
+    def __init__(self, producers, loc=None):
+        super().__init__(loc=loc)
+        self.producers = producers
+
+    def emit(self, prim, ins, hint="", **params):
+        ins = tuple(ins)
+        found = Builder.simplify(prim, ins, params) if Builder.simplify is not None else None
+        if isinstance(found, tuple):  # a cheaper equation instead: (prim, ins)
+            return self.emit(found[0], found[1], hint, **params)
+        if isinstance(found, Const):
+            return found
+        out = Var(hint)
+        eqn = Eqn(prim, ins, (out,), params, self.loc)
+        self.eqns.append(eqn)
+        self.producers[out] = eqn
+        return out
+
+
+class ListField:
+    """One running value of a list (its sum, length or items) as a loop carries it."""
+
+    __slots__ = ("name", "attr", "suffix")
+
+    def __init__(self, name, attr, suffix):
+        self.name = name      # the name the loop appends through
+        self.attr = attr
+        self.suffix = suffix
+
+    @property
+    def hint(self):
+        return f"{self.name}_{self.suffix}"
+
+    @property
+    def sort_key(self):
+        """Where it goes among the carried values: after the names, as `name<suffix>`."""
+        return f"{self.name}<{self.suffix}>"
+
+    def __str__(self):
+        return self.name
+
+    def get(self, scope):
+        lst = scope.vars.get(self.name)
+        return getattr(lst, self.attr) if isinstance(lst, ListVal) else lst
+
+    def set(self, scope, value):
+        scope.rebind_list(scope.vars[self.name].replaced(**{self.attr: value}))
+
+
+class Lowering:
+    """Walks statements and expressions, emitting equations into the current builder."""
+
+    def __init__(self, root):
+        self.root = root
+        self.producers = {}             # var -> the equation that made it (for aliasing checks)
+        self.b = TrackingBuilder(self.producers)
+        self.sources = [root]           # every FuncSource read, for the namer's reserved set
+        self.user_locals = set()        # names the user's functions assign or take as parameters
+        self.env_reads = set()          # names the generated code reads from globals or cells
+        self.returned_nodes = {}        # id(value) -> the `return` statement that returned it
+        self.memory = Memory(self)      # which names see the same array (aliasing.py)
+        self.calls = Calls(self)        # calls, and the user's functions inlined
+        self.scope_stack = []           # the scopes of the functions being inlined into
+        self.new_object = False         # the value being assigned is certainly a new object
+
+    # -- entry --
+
+    def lower_root(self):
+        src = self.root
+        scope = Scope(src)
+        args = src.node.args
+        fence.check_signature(src, args)
+        params = []
+        for a in args.args + args.kwonlyargs:
+            v = Var(a.arg)
+            scope.vars[a.arg] = v
+            self.memory.argument(a.arg, v, scope)
+            params.append(v)
+            self.user_locals.add(a.arg)
+        self.root_params = set(params)
+        scope.params = {a.arg: v for a, v in zip(args.args + args.kwonlyargs, params)}
+        result = self.function_body(src, scope)
+        if not isinstance(result, (Var, Const)):
+            kept, node = self.returned_nodes.get(id(result), (None, src.node))
+            node = node if kept is result else src.node
+            kind = "a list" if isinstance(node, ast.Return) and isinstance(node.value, ast.List) \
+                else "a tuple" if isinstance(result, TupleVal) else "a non-number"
+            raise error_at(src.location(getattr(node, "value", node)),
+                           f"{src.name} returns {kind}: a gradient is taken of one number. Return a "
+                           "single value (a sum, a mean, one entry), or differentiate each output "
+                           "with its own function.")
+        value = as_atom(result, src, src.node)
+        return Graph(src.name, params, self.b.eqns, [value])
+
+    def function_body(self, src, scope):
+        body = src.node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]  # docstring
+        scope.vars[RETURNED] = Const(False)
+        self.block(body, scope)
+        return self.returned_value(scope, src, src.node)
+
+    def returned_value(self, scope, src, fnode):
+        flag = scope.vars.get(RETURNED)
+        if not is_true(flag):
+            missing = ("does not return a value" if flag is None or is_false(flag)
+                       else "does not return a value on every path")
+            raise error_at(src.location(fnode),
+                           f"{fnode.name} {missing}: end every path with `return <expression>`.")
+        return scope.vars[RETURN_VALUE]
+
+    def block(self, stmts, scope):
+        """Lower statements in order. After a statement that may have left the block (return,
+        break, continue inside an `if`), the rest is lowered under a guard: `if not left: rest`."""
+        for index, stmt in enumerate(stmts):
+            self.statement(stmt, scope)
+            state = self.exit_state(scope)
+            if state is True:
+                return  # the rest is unreachable
+            if state is not None and index + 1 < len(stmts):
+                self.b.loc = (scope.src.location(stmts[index + 1]), "forward")
+                staying = self.b.emit("not", [state], hint="go_on")
+                self.lower_if(staying, stmts[index + 1:], [], scope, stmts[index + 1], guard=True)
+                return
+
+    def exit_state(self, scope):
+        """True if the block has certainly been left (return/break/continue ran), None if certainly
+        not, else a flag (a Var) that says whether it was."""
+        maybe = []
+        for key in EXIT_FLAGS:
+            flag = scope.vars.get(key)
+            if flag is None or is_false(flag):
+                continue
+            if is_true(flag):
+                return True
+            maybe.append(flag)
+        if not maybe:
+            return None
+        state = maybe[0]
+        for flag in maybe[1:]:
+            state = self.b.emit("or", [state, flag], hint="left")
+        return state
+
+    # -- statements --
+
+    def statement(self, node, scope):
+        src = scope.src
+        self.b.loc = (src.location(node), "forward")
+        if isinstance(node, ast.Assign):
+            value = self.expr(node.value, scope)
+            # arithmetic makes a new object: no need to ask which other name holds it
+            self.new_object = isinstance(node.value, (ast.BinOp, ast.UnaryOp, ast.Compare,
+                                                      ast.Constant))
+            try:
+                for target in node.targets:
+                    self.assign(target, value, scope)
+            finally:
+                self.new_object = False
+        elif isinstance(node, ast.AugAssign):
+            if isinstance(node.target, ast.Subscript) and isinstance(node.target.value, ast.Name):
+                load = ast.Subscript(node.target.value, node.target.slice, ast.Load())
+                ast.copy_location(load, node.target)
+                old = self.expr(load, scope)
+                value = self.binop(type(node.op), old, self.expr(node.value, scope), src, node)
+                self.assign(node.target, value, scope)
+                return None
+            fence.check_update_target(src, node.target)
+            old = self.name(node.target.id, scope, node.target)
+            value = self.binop(type(node.op), old, self.expr(node.value, scope), src, node)
+            # in place for an array: every name that sees its memory sees the change
+            self.memory.write(node.target.id, old, value, scope, node)
+            self.user_locals.add(node.target.id)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self.assign(node.target, self.expr(node.value, scope), scope)
+        elif isinstance(node, ast.Return):
+            fence.check_return(src, node)
+            value = self.expr(node.value, scope)
+            self.returned_nodes[id(value)] = (value, node)
+            scope.vars[RETURN_VALUE] = value
+            scope.vars[RETURNED] = Const(True)
+        elif isinstance(node, (ast.Break, ast.Continue)):
+            key = BREAK if isinstance(node, ast.Break) else CONTINUE
+            if key not in scope.vars:
+                raise error_at(src.location(node), f"`{ast.unparse(node)}` outside a loop.")
+            scope.vars[key] = Const(True)
+        elif isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Constant):
+                return None  # a bare string or number: a comment, no effect
+            if is_append(node.value):
+                return self.append(node.value, scope)
+            raise fence.discarded_value(src, node)
+        elif isinstance(node, ast.Pass):
+            return None
+        elif isinstance(node, ast.FunctionDef):
+            fence.check_nested_def(src, node)
+            scope.vars[node.name] = LocalFunc(node, scope)
+            self.user_locals.add(node.name)
+        elif isinstance(node, (ast.If, ast.For, ast.While)):
+            return self.control_flow(node, scope)
+        else:
+            raise fence.unsupported(src, node, "statements")
+        return None
+
+    def check_writable(self, name, array, scope, node):
+        """`y[i] = v` into an argument (or an alias or view of one) or a global would change the
+        caller's array: refused here, where the write can do nothing else (on a float it raises)."""
+        view = self.memory.view_of(name, scope)
+        made = self.producers.get(array)
+        owner = view.storage.owner if view not in (None, UNKNOWN) else None
+        if owner is not None or made is not None and made.prim in ("global", "cell"):
+            whose = f"the array the caller passed as `{owner}`" if owner and owner != name else \
+                "an array the caller passed in (or a global)"
+            raise error_at(scope.src.location(node),
+                           f"writing into `{name}` would change {whose}: copy it first, "
+                           f"`{name} = {name}.copy()`, then write into the copy.")
+
+    def conditional(self, test, then_build, else_values, hints):
+        """Values `then_build()` if `test` else `else_values`, as a `cond` equation (the else
+        side computes nothing). A known test picks its side now."""
+        if isinstance(test, Const):
+            return then_build() if test.value else list(else_values)
+        saved = self.b
+        self.b = TrackingBuilder(self.producers, loc=saved.loc)
+        then_values = then_build()
+        then_eqns = self.b.eqns
+        self.b = saved
+        outs = [Var(h) for h in hints]
+        self.b.eqns.append(Eqn("cond", [test], outs,
+                               {"then": Graph("then", [], then_eqns, list(then_values)),
+                                "else": Graph("else", [], [], list(else_values))}, self.b.loc))
+        return outs
+
+    def global_arrays(self, scope):
+        """(name, value) of every global or closure array the function reads, read afresh."""
+        src = scope.src
+        out = []
+        for ident in sorted(self.env_reads):
+            if bound(scope, ident):
+                continue
+            value = src.cells[ident].cell_contents if ident in src.cells else src.globals.get(ident)
+            if isinstance(value, np.ndarray):
+                out.append((ident, self.name(ident, scope, src.node)))
+        return out
+
+    def append(self, call, scope):
+        """`name.append(value)` on a list this function activation started: every name bound to
+        the list holds it with the value appended."""
+        src = scope.src
+        name = call.func.value.id
+        lst = scope.lookup(name) if bound(scope, name) else None
+        if not isinstance(lst, ListVal) or lst.activation is not scope.activation:
+            raise error_at(src.location(call),
+                           f"`{name}.append(...)` is supported on a list started as `{name} = []` "
+                           "in this function.")
+        fence.check_append(src, call)
+        value = as_atom(self.expr(call.args[0], scope), src, call.args[0])
+        scope.vars[name] = lst.appended(self.b, value, name)
+        scope.rebind_list(scope.vars[name])
+
+    def control_flow(self, node, scope):
+        if isinstance(node, ast.If):
+            test = as_atom(self.expr(node.test, scope), scope.src, node.test)
+            self.lower_if(test, node.body, node.orelse, scope, node)
+        elif isinstance(node, ast.For):
+            self.lower_for(node, scope)
+        else:
+            self.lower_while(node, scope)
+
+    # -- branches --
+
+    def lower_if(self, test, then_stmts, else_stmts, scope, node, guard=False):
+        """`if test: then else: else` as a `cond` equation whose outputs merge what either branch
+        assigned (the phi nodes of SSA). A test known when the graph is built picks its branch."""
+        if isinstance(test, Const):
+            self.block(then_stmts if test.value else else_stmts, scope)
+            return
+        branches = []
+        for stmts, taken in ((then_stmts, True), (else_stmts, False)):
+            inner = scope.branch()
+            if guard:
+                # Under the guard `not left`, every exit flag is known false; in its else-branch,
+                # with one flag that may be set, that flag is known true (so that `return` on every
+                # path is recognised as such).
+                maybe = [k for k in EXIT_FLAGS if k in inner.vars and isinstance(inner.vars[k], Var)]
+                if taken:
+                    for k in maybe:
+                        inner.vars[k] = Const(False)
+                elif len(maybe) == 1:
+                    inner.vars[maybe[0]] = Const(True)
+            saved = self.b
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
+            self.block(stmts, inner)
+            branches.append((inner, self.b.eqns))
+            self.b = saved
+        self.merge(test, scope, branches, node)
+        self.memory.merged(scope, [inner for inner, _ in branches])
+
+    def merge(self, test, scope, branches, node):
+        """The values either branch gave a name (or a list), merged by a `cond` equation."""
+        (then_scope, then_eqns), (else_scope, else_eqns) = branches
+        names = []
+        for key in list(then_scope.vars) + list(else_scope.vars):
+            if key in names:
+                continue
+            a = then_scope.vars.get(key, scope.vars.get(key))
+            b_ = else_scope.vars.get(key, scope.vars.get(key))
+            if a is b_ or (isinstance(a, Const) and isinstance(b_, Const) and a == b_):
+                if a is not scope.vars.get(key):
+                    scope.vars[key] = a
+                continue
+            names.append(key)
+        then_results, else_results, outs = [], [], []
+        assign = []   # (key, what it holds after the cond)
+        lists = {}    # a list's origin -> the list merged (once, whichever names hold it)
+        for key in names:
+            pair = [branch_scope.vars.get(key, scope.vars.get(key, Const(None)))
+                    for branch_scope in (then_scope, else_scope)]
+            one_list = isinstance(pair[0], ListVal) and pair[0].same_list(pair[1])
+            for value in pair:
+                if isinstance(value, LocalFunc):
+                    raise error_at(scope.src.location(node),
+                                   f"`{key}` is defined with `def` inside a branch: the compiler "
+                                   "decides which function a call runs when it builds the gradient. "
+                                   "Define one function outside the `if` and branch inside it.")
+                if not one_list and (isinstance(value, TupleVal) or not isinstance(value, (Var, Const))):
+                    raise error_at(scope.src.location(node),
+                                   f"`{key}` is given {what(value)} in one branch: only "
+                                   "numbers can be merged after an if. Assign it outside the if.")
+            if one_list:  # the same list, appended to in a branch: its running values are merged
+                merged = lists.get(pair[0].origin)
+                if merged is None:
+                    fields = {}
+                    for attr, suffix in ListVal.FIELDS:
+                        x, y = getattr(pair[0], attr), getattr(pair[1], attr)
+                        if x is y or (isinstance(x, Const) and isinstance(y, Const) and x == y):
+                            fields[attr] = x
+                            continue
+                        fields[attr] = Var(f"{key}_{suffix}")
+                        then_results.append(x)
+                        else_results.append(y)
+                        outs.append(fields[attr])
+                    merged = lists[pair[0].origin] = pair[0].replaced(**fields)
+                assign.append((key, merged))
+                continue
+            then_results.append(pair[0])
+            else_results.append(pair[1])
+            outs.append(Var(hint(key)))
+            assign.append((key, outs[-1]))
+        if not then_eqns and not else_eqns and not names:
+            return
+        then_graph = Graph("then", [], then_eqns, then_results)
+        else_graph = Graph("else", [], else_eqns, else_results)
+        self.b.eqns.append(Eqn("cond", [test], outs, {"then": then_graph, "else": else_graph},
+                               self.b.loc))
+        for key, value in assign:
+            scope.vars[key] = value
+            if key not in FLAG_KEYS and not isinstance(value, ListVal):
+                self.user_locals.add(key)
+
+    def branch_value_atoms(self, truth, a, b, scope):
+        """For and/or: one side is an AST node (evaluated lazily), the other an atom already known."""
+        if isinstance(truth, Const):
+            chosen = a if truth.value else b
+            return chosen if isinstance(chosen, (Var, Const)) else as_atom(
+                self.expr(chosen, scope), scope.src, chosen)
+        results, blocks = [], []
+        for side in (a, b):
+            saved = self.b
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
+            if isinstance(side, (Var, Const)):
+                results.append(side)
+            else:
+                results.append(as_atom(self.expr(side, scope.branch()), scope.src, side))
+            blocks.append(self.b.eqns)
+            self.b = saved
+        out = Var()
+        self.b.eqns.append(Eqn("cond", [truth], [out],
+                               {"then": Graph("then", [], blocks[0], [results[0]]),
+                                "else": Graph("else", [], blocks[1], [results[1]])}, self.b.loc))
+        return out
+
+    def branch_value(self, test, then_node, else_node, scope, node):
+        """`a if test else b`: only the taken branch runs, as in Python."""
+        if isinstance(test, Const):
+            return self.expr(then_node if test.value else else_node, scope)
+        results, blocks = [], []
+        for expr_node in (then_node, else_node):
+            saved = self.b
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
+            inner = scope.branch()
+            results.append(as_atom(self.expr(expr_node, inner), scope.src, expr_node))
+            blocks.append(self.b.eqns)
+            self.b = saved
+        out = Var()
+        self.b.eqns.append(Eqn("cond", [test], [out],
+                               {"then": Graph("then", [], blocks[0], [results[0]]),
+                                "else": Graph("else", [], blocks[1], [results[1]])}, self.b.loc))
+        return out
+
+    # -- loops --
+
+    def lower_for(self, node, scope):
+        src = scope.src
+        fence.check_loop(src, node)
+        it = node.iter
+        func = None
+        if isinstance(it, ast.Call) and not it.keywords:
+            func = self.expr(it.func, scope)
+            func = func.obj if isinstance(func, PyObj) else None
+        if func in (builtins.enumerate, builtins.zip):
+            self.lower_enumerate_zip(node, scope, func)
+            return
+        fence.check_loop_target(src, node.target)
+        if func is None and not is_range_call(it):
+            rows = self.expr(it, scope)
+            if isinstance(rows, Var):  # for row in X: over the first axis of an array
+                self.lower_rows(node, scope, rows)
+                return
+        bounds = self.range_bounds(node.iter, scope)
+        self.lower_loop("for", node, scope, bounds, index_name=node.target.id)
+
+    def lower_rows(self, node, scope, array):
+        """`for row in X:` is `for k in range(len(X)): row = X[k]`."""
+        count = self.b.emit("len", [array])
+        name = node.target.id
+
+        def derive(k, body_scope):
+            source = array  # the array the loop started with, which writes through `row` change
+            if isinstance(node.iter, ast.Name) and node.iter.id not in stored_names(node.body):
+                source = body_scope.vars.get(node.iter.id, array)
+            body_scope.vars[name] = self.b.emit("getitem", [source, k], hint=name, index=("atom",))
+            self.memory.assigned(name, body_scope.vars[name], body_scope)
+            self.user_locals.add(name)
+
+        self.lower_loop("for", node, scope, [Const(0), count, Const(1)], index_name="<k>",
+                        derive=derive)
+
+    def lower_enumerate_zip(self, node, scope, func):
+        """`for k, i in enumerate(range(...))` and `for i, j in zip(range(...), range(...))`:
+        a loop over a counter k, each name computed from it (start + k * step)."""
+        src = scope.src
+        it = node.iter
+        ranges = [self.range_bounds(a, scope) for a in it.args]
+        names = node.target.elts if isinstance(node.target, ast.Tuple) else None
+        expected = 2 if func is builtins.enumerate else len(ranges)
+        if func is builtins.enumerate and len(ranges) != 1 or not names \
+                or len(names) != expected or not all(isinstance(n, ast.Name) for n in names):
+            raise error_at(src.location(node.target),
+                           "write `for k, i in enumerate(range(...)):` or "
+                           "`for i, j in zip(range(...), range(...)):`, one name per value.")
+        lengths = [self.b.emit("range_len", r) for r in ranges]
+        trip = lengths[0]
+        for n in lengths[1:]:
+            trip = self.b.emit("min", [trip, n])
+        if func is builtins.enumerate:
+            ranges = [[Const(0), None, Const(1)]] + ranges
+
+        def derive(k, body_scope):
+            for target, (start, _, step) in zip(names, ranges):
+                value = self.b.emit("add", [start, self.b.emit("mul", [k, step])], hint=target.id)
+                body_scope.vars[target.id] = value
+                self.user_locals.add(target.id)
+
+        self.lower_loop("for", node, scope, [Const(0), trip, Const(1)], index_name="<k>",
+                        derive=derive)
+
+    def range_bounds(self, it, scope):
+        src = scope.src
+        if isinstance(it, ast.Call) and not it.keywords:
+            func = self.expr(it.func, scope)
+            if isinstance(func, PyObj) and func.obj is builtins.range and 1 <= len(it.args) <= 3:
+                args = [as_atom(self.expr(a, scope), src, a) for a in it.args]
+                if len(args) == 1:
+                    args = [Const(0)] + args
+                if len(args) == 2:
+                    args = args + [Const(1)]
+                return args
+        raise error_at(src.location(it),
+                       "a loop can run over range(...) only: its trip count must be known when the "
+                       "loop starts, so the reverse pass can replay it. Write `for i in range(n):`.")
+
+    def lower_while(self, node, scope):
+        fence.check_loop(scope.src, node)
+        self.lower_loop("while", node, scope, [], index_name=None)
+
+    def carried_values(self, node, scope, index_name):
+        """What a loop carries: the names the body assigns that exist before the loop or are read
+        after it, the running values of the lists it appends to, and the return flags. Each is a
+        scope key, or a `ListField` (sorted after the names, in a fixed order)."""
+        src = scope.src
+        assigned = stored_names(node.body) | self.memory.loop_carried(node, scope)
+        for name in appended_names(node.body):
+            # a list of this scope, unless the name itself is carried (the body rebinds it, or
+            # writes in place into memory it may share): then the append is refused, as before
+            if isinstance(scope.vars.get(name), ListVal) and name not in assigned:
+                assigned |= {ListField(name, attr, suffix) for attr, suffix in ListVal.FIELDS}
+        if index_name is not None and index_name in assigned:
+            raise error_at(src.location(node.target),
+                           f"the loop assigns to its own variable `{index_name}`: use another name.")
+        carried = []
+        lists = set()  # a list appended through two names is carried once
+        order = first_store_order(node.body)
+        for slot in sorted(assigned, key=_carry_order(order)):  # deterministic, not set order
+            if isinstance(slot, ListField):
+                origin = scope.vars[slot.name].origin
+                if (origin, slot.attr) not in lists:
+                    lists.add((origin, slot.attr))
+                    carried.append(slot)
+            elif slot in scope.vars or read_later(src, node, slot):
+                carried.append(slot)
+        # A loop variable read after the loop keeps its last value, as in Python.
+        targets = ([n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+                   if isinstance(node, ast.For) else [])
+        carried += [t for t in targets if t not in carried and read_later(src, node, t)]
+        carried += [k for k in (RETURNED, RETURN_VALUE) if k in scope.vars and contains(node.body, ast.Return)]
+        if RETURN_VALUE not in scope.vars and contains(node.body, ast.Return):
+            scope.vars[RETURN_VALUE] = Const(None)
+            carried.append(RETURN_VALUE)
+        return carried
+
+    def lower_loop(self, kind, node, scope, bounds, index_name, derive=None):
+        """A loop as one equation holding its body (and, for `while`, its test) as regions.
+
+        Loop-carried values (`carried_values`) each become a body parameter (the value at the start
+        of an iteration), a body result (its value at the end) and an output of the equation (its
+        value after the loop)."""
+        src = scope.src
+        carried = self.carried_values(node, scope, index_name)
+        inits = []
+        for slot in carried:
+            value = _get(scope, slot, Const(None))
+            if isinstance(value, (TupleVal, PyObj, LocalFunc)):
+                raise error_at(src.location(node),
+                               f"`{slot}` changes in the loop but holds {what(value)}: "
+                               "only numbers can be carried from one iteration to the next.")
+            inits.append(value)
+        body_scope = scope.branch()
+        entry_views = dict(body_scope.views)
+        self.memory.loop_entry(body_scope, node.body)
+        params = [Var(_hint(slot)) for slot in carried]
+        for slot, p in zip(carried, params):
+            _set(body_scope, slot, p)
+        if RETURNED in carried:  # an iteration starts only while nothing has returned
+            body_scope.vars[RETURNED] = Const(False)
+        index = None
+        if index_name is not None:
+            index = Var(hint(index_name) if index_name != "<k>" else "k")
+            body_scope.vars[index_name] = index
+            self.user_locals.add(index_name)
+        body_scope.vars[BREAK] = Const(False)
+        body_scope.vars[CONTINUE] = Const(False)
+        saved = self.b
+        regions = {}
+        test = None
+        if kind == "while":
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
+            test = as_atom(self.expr(node.test, body_scope), src, node.test)
+            regions["test"] = Graph("test", params, self.b.eqns, [test])
+        self.b = TrackingBuilder(self.producers, loc=saved.loc)
+        if derive is not None:
+            derive(index, body_scope)
+        self.block(node.body, body_scope)
+        results = []
+        for slot in carried:
+            value = _get(body_scope, slot, None)
+            if not isinstance(value, (Var, Const)):
+                raise error_at(src.location(node),
+                               f"`{slot}` holds {what(value)} after the loop body: "
+                               "only numbers can be carried between iterations.")
+            results.append(value)
+        stop = body_scope.vars[BREAK]
+        if RETURNED in carried:
+            ret = body_scope.vars[RETURNED]
+            stop = ret if is_false(stop) else (stop if is_false(ret) else
+                                                self.b.emit("or", [stop, ret], hint="stop"))
+        body_params = ([index] if index is not None else []) + params
+        regions["body"] = Graph("body", body_params, self.b.eqns, results + [stop])
+        self.b = saved
+        outs = [Var(_hint(slot)) for slot in carried]
+        self.b.eqns.append(Eqn(kind, bounds + inits, outs, regions, self.b.loc))
+        for slot, out in zip(carried, outs):
+            _set(scope, slot, out)
+            if not isinstance(slot, ListField) and slot not in FLAG_KEYS:
+                self.user_locals.add(slot)
+        self.memory.loop_exit(scope, body_scope, entry_views)
+
+    def assign(self, target, value, scope):
+        src = scope.src
+        if isinstance(target, ast.Name) and value is EMPTY_LIST:
+            # A list built by `.append` in loops and branches, read by sum(), len() or np.stack:
+            # kept as its running sum, length and items, which loops carry and branches merge.
+            scope.vars[target.id] = ListVal.start(target.id, self.b, scope.activation)
+            self.user_locals.add(target.id)
+            return
+        if isinstance(target, ast.Name):
+            if isinstance(value, Var) and not value.hint:
+                value.hint = target.id
+            scope.vars[target.id] = value
+            self.memory.assigned(target.id, value, scope, new_object=self.new_object)
+            self.user_locals.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, Var):  # n, d = x.shape: one item per name
+                value = TupleVal(self.b.emit("getitem", [value, Const(i)], index=("atom",))
+                                 for i in range(len(target.elts)))
+            if not isinstance(value, TupleVal):
+                raise error_at(src.location(target),
+                               "only a tuple (a, b = ...) or a function returning a tuple can be unpacked here.")
+            if len(value.items) != len(target.elts):
+                raise error_at(src.location(target),
+                               f"cannot unpack {len(value.items)} values into {len(target.elts)} names.")
+            for t, v in zip(target.elts, value.items):
+                self.assign(t, v, scope)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            # y[index] = v: a new version of y (the array the function made, never the user's)
+            name = target.value.id
+            old = self.name(name, scope, target.value)
+            x = as_atom(old, src, target.value)
+            self.check_writable(name, x, scope, target)
+            template, parts = self.index(target.slice, scope)
+            v = as_atom(value, src, target)
+            new = self.b.emit("setitem", [x, v] + parts, hint=name, index=template)
+            self.memory.write(name, x, new, scope, target)
+            self.user_locals.add(name)
+        else:
+            raise fence.assignment_target(src, target)
+
+    # -- expressions --
+
+    def expr(self, node, scope):
+        src = scope.src
+        loc_node = node
+        if isinstance(node, ast.Constant):
+            return constant(node.value, src, node)
+        if isinstance(node, ast.Name):
+            return self.name(node.id, scope, node)
+        if isinstance(node, ast.BinOp):
+            # A long chain a + b + c + ... nests to the left: walk it with a loop, not recursion,
+            # so a 2,000-term expression does not exhaust Python's stack.
+            chain = []
+            while isinstance(node, ast.BinOp):
+                chain.append(node)
+                node = node.left
+            value = self.expr(node, scope)
+            for link in reversed(chain):
+                right = self.expr(link.right, scope)
+                value = self.binop(type(link.op), value, right, src, link)
+            return value
+        if isinstance(node, ast.UnaryOp):
+            operand = as_atom(self.expr(node.operand, scope), src, node.operand)
+            fence.check_unary(src, node)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            return self.b.emit("neg" if isinstance(node.op, ast.USub) else "not", [operand])
+        if isinstance(node, ast.Compare):
+            return self.compare(node, scope)
+        if isinstance(node, ast.Call):
+            return self.calls.call(node, scope)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, scope)
+        if isinstance(node, ast.Tuple):
+            return TupleVal(self.expr(e, scope) for e in node.elts)
+        if isinstance(node, ast.List):
+            return TupleVal(self.expr(e, scope) for e in node.elts) if node.elts else EMPTY_LIST
+        if isinstance(node, ast.Subscript):
+            base = self.expr(node.value, scope)
+            if isinstance(base, TupleVal):
+                index = static(self.expr(node.slice, scope), src, node.slice, "a tuple index")
+                try:
+                    picked = base.items[index]
+                except (IndexError, TypeError):
+                    raise error_at(src.location(node), "tuple index out of range.") from None
+                return TupleVal(picked) if isinstance(index, slice) else picked
+            x = as_atom(base, src, node.value)
+            template, parts = self.index(node.slice, scope)
+            return self.b.emit("getitem", [x] + parts, index=template)
+        if isinstance(node, ast.IfExp):
+            test = as_atom(self.expr(node.test, scope), src, node.test)
+            return self.branch_value(test, node.body, node.orelse, scope, node)
+        if isinstance(node, ast.BoolOp):
+            # `a and b` is b when a is true, else a; `a or b` the reverse. b runs only when needed.
+            result = as_atom(self.expr(node.values[0], scope), src, node.values[0])
+            for operand in node.values[1:]:
+                if isinstance(node.op, ast.And):
+                    result = self.branch_value_atoms(result, operand, result, scope)
+                else:
+                    result = self.branch_value_atoms(result, result, operand, scope)
+            return result
+        raise fence.unsupported(src, loc_node, "expressions")
+
+    def index(self, node, scope):
+        """A subscript as (template, input atoms): see indexing.py."""
+        src = scope.src
+        if isinstance(node, ast.Slice):
+            parts = []
+            flags = []
+            for bound_ in (node.lower, node.upper, node.step):
+                flags.append(bound_ is not None)
+                if bound_ is not None:
+                    parts.append(as_atom(self.expr(bound_, scope), src, bound_))
+            return ("slice",) + tuple(flags), parts
+        if isinstance(node, ast.Tuple):
+            templates, parts = [], []
+            for e in node.elts:
+                t, p = self.index(e, scope)
+                templates.append(t)
+                parts += p
+            return ("tuple", tuple(templates)), parts
+        if isinstance(node, ast.Constant) and node.value is None:
+            return ("none",), []
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return ("ellipsis",), []
+        if isinstance(node, ast.List):  # x[[0, 2, 0]]: integer indices written in the code
+            values = [self.expr(e, scope) for e in node.elts]
+            if not all(isinstance(v, Const) and isinstance(v.value, (int, bool)) for v in values):
+                raise error_at(src.location(node), "a list index must be integers written in the "
+                                                   "code; pass computed indices as an array instead.")
+            return ("atom",), [Const([v.value for v in values])]
+        return ("atom",), [as_atom(self.expr(node, scope), src, node)]
+
+    def binop(self, op, left, right, src, node):
+        prim = fence.binop_prim(op, src, node)
+        x = as_atom(left, src, getattr(node, "left", node))
+        y = as_atom(right, src, getattr(node, "right", node))
+        return self.b.emit(prim, [x, y])
+
+    def compare(self, node, scope):
+        src = scope.src
+        left = as_atom(self.expr(node.left, scope), src, node.left)
+        result = None
+        for op, comparator in zip(node.ops, node.comparators):
+            prim = fence.compare_prim(op, src, node)
+            right = as_atom(self.expr(comparator, scope), src, comparator)
+            part = self.b.emit(prim, [left, right])
+            result = part if result is None else self.b.emit("and", [result, part])
+            left = right
+        return result
+
+    # -- names and the user's environment --
+
+    def name(self, ident, scope, node):
+        try:
+            return scope.lookup(ident)
+        except KeyError:
+            pass
+        src = scope.src
+        # Names local to the function (assigned somewhere in it) that were not bound yet.
+        if ident in assigned_names(src.node) and scope.parent is None:
+            raise error_at(src.location(node),
+                           f"`{ident}` is used before it is assigned.")
+        if ident in src.cells:
+            cell = src.cells[ident]
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                raise error_at(src.location(node), f"free variable `{ident}` is not bound yet.") from None
+            return environment_value(value, src, node, ident,
+                                     lambda: self._read("cell", ident, _cell=cell))
+        if ident in src.globals:
+            value = src.globals[ident]
+            return environment_value(
+                value, src, node, ident,
+                lambda: self._read("global", ident, module=src.globals.get("__name__"),
+                                   _ns=src.globals, _root=src.globals is self.root.globals))
+        if hasattr(builtins, ident):
+            return PyObj(getattr(builtins, ident))
+        raise error_at(src.location(node), f"name `{ident}` is not defined.")
+
+    def _read(self, kind, ident, **params):
+        self.env_reads.add(ident)
+        return self.b.emit(kind, [], hint=ident, name=ident, **params)
+
+    def attribute(self, node, scope):
+        src = scope.src
+        base = self.expr(node.value, scope)
+        if isinstance(base, PyObj):
+            try:
+                value = getattr(base.obj, node.attr)
+            except AttributeError:
+                raise error_at(src.location(node),
+                               f"{ast.unparse(node.value)} has no attribute `{node.attr}`.") from None
+            if isinstance(value, NUMBER_TYPES):
+                if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, types.ModuleType):
+                    return Const(float(value) if isinstance(value, np.floating) else value)
+            if isinstance(value, types.ModuleType) or callable(value):
+                return PyObj(value)
+            raise error_at(src.location(node),
+                           f"{ast.unparse(node)} is a {type(value).__name__}: only numbers and "
+                           "functions can be used from a module.")
+        atom = as_atom(base, src, node.value)
+        if node.attr in ("T", "shape", "ndim", "size"):
+            prim = "transpose" if node.attr == "T" else node.attr
+            return self.b.emit(prim, [atom])
+        if node.attr in METHODS:
+            return BoundMethod(atom, METHODS[node.attr])
+        raise error_at(src.location(node),
+                       f"`.{node.attr}` is not supported on a value here: use one of the array "
+                       f"attributes .T .shape .ndim .size or the methods "
+                       f"{', '.join(sorted('.' + m + '()' for m in METHODS))} instead.")
+
+
+# --- what a loop carries: scope keys and list fields alike ----------------------------------------
+
+def _carry_order(order):
+    def key(slot):
+        name = slot.sort_key if isinstance(slot, ListField) else slot
+        return order(name), name
+    return key
+
+
+def _get(scope, slot, missing):
+    if isinstance(slot, ListField):
+        return slot.get(scope)
+    return scope.vars.get(slot, missing)
+
+
+def _set(scope, slot, value):
+    if isinstance(slot, ListField):
+        slot.set(scope, value)
+    else:
+        scope.vars[slot] = value
+
+
+def _hint(slot):
+    return slot.hint if isinstance(slot, ListField) else hint(slot)
+
+
+def lower(fn):
+    """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs."""
+    src = parse_function(fn)
+    lowering = Lowering(src)
+    graph = lowering.lower_root()
+    return graph, lowering
