@@ -301,7 +301,7 @@ class Memory:
         names = set(scope.views)
         for inner in branches:
             names |= set(inner.views)
-        for name in names:
+        for name in sorted(names):  # a deterministic order: the generated code never varies
             before = scope.views.get(name)
             if all(inner.views.get(name) is before for inner in branches):
                 continue
@@ -328,7 +328,7 @@ class Memory:
                 body_scope.views[name] = UNKNOWN
 
     def loop_exit(self, scope, body_scope, entry_views):
-        for name in set(body_scope.views) | set(entry_views):
+        for name in sorted(set(body_scope.views) | set(entry_views)):
             if body_scope.views.get(name) is entry_views.get(name):
                 continue
             if name in scope.vars:

@@ -631,3 +631,23 @@ def test_internal_error_while_specialising_is_a_grad_error(monkeypatch):
 
 def _convolve_free(x):
     return np.sum(x * x)
+
+
+def _dead_log(x):
+    return x + 0.0 * math.log(x)
+
+
+def _dead_asin(x):
+    unused = math.asin(x)  # noqa: F841
+    return x * x
+
+
+@pytest.mark.parametrize("fn", [_dead_log, _dead_asin])
+def test_gradient_fails_where_the_function_does_even_if_the_failing_value_is_unused(fn):
+    with pytest.raises(ValueError):
+        fn(-2.0)
+    with pytest.raises(ValueError):
+        grad(fn)(-2.0)
+    with pytest.raises(ValueError):
+        value_and_grad(fn)(-2.0)
+    assert grad(fn)(0.5) == pytest.approx((fn(0.5 + 1e-6) - fn(0.5 - 1e-6)) / 2e-6, rel=1e-6)
