@@ -10,8 +10,25 @@
     f(-2.0, 5.0, -4.0)   # (-4.0, -4.0, 3.0)
     print(f.source)      # the generated gradient code
 """
-from .api import check_grad, grad, value_and_grad, GradCheckReport
-from .custom import register
 from .errors import GradError
 
 __all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError"]
+
+# The API is loaded when first asked for: `runtime` reads the rule table (compiler.rules) without
+# loading the frontend, the passes and the emitter it does not use.
+_LAZY = {"grad": "api", "value_and_grad": "api", "check_grad": "api", "GradCheckReport": "api",
+         "register": "custom"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'compiler' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

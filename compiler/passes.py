@@ -177,6 +177,7 @@ def _absorb(graph, outer):
         ins = tuple(look(a) for a in eqn.ins)
         prim = eqn.prim
         new = None
+        lib = {"lib": eqn.params["lib"]} if "lib" in eqn.params else {}
         if regions(eqn):
             params = dict(eqn.params)
             inner = {}
@@ -200,7 +201,7 @@ def _absorb(graph, outer):
             new = ("add", (ins[0], negated[ins[1]]))
         elif prim in ("mul", "div") and ins[0] in negated and uses.get(ins[0]) == 1:
             inner = Var()
-            out.append(type(eqn)(prim, (negated[ins[0]], ins[1]), (inner,), {}, eqn.loc))
+            out.append(type(eqn)(prim, (negated[ins[0]], ins[1]), (inner,), lib, eqn.loc))
             new = ("neg", (inner,))
         elif prim in ("sum", "mean") and ins[0] in negated and uses.get(ins[0]) == 1:
             inner = Var()  # sum(-x) is -sum(x): negate the (smaller) result instead
@@ -208,10 +209,10 @@ def _absorb(graph, outer):
             new = ("neg", (inner,))
         elif prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
             inner = Var()
-            out.append(type(eqn)(prim, (ins[0], negated[ins[1]]), (inner,), {}, eqn.loc))
+            out.append(type(eqn)(prim, (ins[0], negated[ins[1]]), (inner,), lib, eqn.loc))
             new = ("neg", (inner,))
-        if new is not None:
-            eqn = type(eqn)(new[0], new[1], eqn.outs, {}, eqn.loc)
+        if new is not None:  # NumPy's semantics stay NumPy's (1/0 is inf there, not an error)
+            eqn = type(eqn)(new[0], new[1], eqn.outs, lib, eqn.loc)
         else:
             eqn = type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc)
         if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
