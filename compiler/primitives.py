@@ -207,6 +207,7 @@ _prim("prod", 1, REDUCTION, kwargs=_REDUCE, np=np.prod, tape="prod")
 _prim("matmul", 2, LINEAR_ALGEBRA, infix=ast.MatMult, py=operator.matmul, np=np.matmul,
       tape="matmul")
 _prim("outer", 2, LINEAR_ALGEBRA, np=np.outer, tape="outer")
+_prim("det", 1, LINEAR_ALGEBRA, np=np.linalg.det, tape=None)
 # Shapes: NumPy returns views of the input (a reshape may copy; NumPy decides when the code runs).
 _prim("transpose", 1, VIEW, kwargs=("axes",), np=np.transpose, tape="transpose")
 _prim("reshape", None, VIEW, np=lambda x, *shape: np.reshape(
@@ -263,12 +264,12 @@ _HELPERS = {"unbroadcast": (), "sum_grad": _REDUCE, "mean_grad": _REDUCE,
             "written_grad": ("index",), "transpose_grad": ("axes",), "reshape_grad": (),
             "concat_grad": ("axis", "index_"), "stack_grad": ("axis", "index_"), "clip_grad": (),
             "clip_lo_grad": (), "clip_hi_grad": (), "outer_grad_a": (), "outer_grad_b": (),
-            "moveaxis_grad": ("axis",)}
+            "moveaxis_grad": ("axis",), "det_grad": ()}
 # ... and which of them return a new array (sum_grad and mean_grad return a read-only broadcast
 # view; unbroadcast may return its input, the others a reshaped or transposed view)
 _FRESH_HELPERS = {"extreme_grad", "prod_grad", "matmul_grad_a", "matmul_grad_b", "index_grad",
                   "cleared", "clip_grad", "clip_lo_grad", "clip_hi_grad", "outer_grad_a",
-                  "outer_grad_b"}
+                  "outer_grad_b", "det_grad"}
 # ... and which have a rule of their own (rules.py): the tape records index_grad as a primitive,
 # so that a gradient computed with create_graph=True can be differentiated again
 _DIFFERENTIABLE_HELPERS = {"index_grad"}
@@ -369,6 +370,7 @@ def _resolve_table():
     for fn, prim in [(np.sum, "sum"), (np.mean, "mean"), (np.max, "amax"), (np.amax, "amax"),
                      (np.min, "amin"), (np.amin, "amin"), (np.prod, "prod"),
                      (np.matmul, "matmul"), (np.dot, "matmul"), (np.outer, "outer"),
+                     (np.linalg.det, "det"),
                      (np.transpose, "transpose"), (np.reshape, "reshape"),
                      (np.expand_dims, "expand_dims"), (np.squeeze, "squeeze"),
                      (np.concatenate, "concatenate"), (np.stack, "stack"), (np.clip, "clip"),
@@ -395,6 +397,9 @@ def callee(prim, lib):
     """(module-or-None, attribute name, object) a generated call to this primitive uses."""
     if lib == "np":
         attr = PRIMS[prim].np_name
+        fn = PRIMS[prim].funcs.get("np")
+        if getattr(np, attr, None) is not fn and fn is not None:  # np.linalg.det: bound by name
+            return (None, fn.__name__, fn)
         return ("np", attr, getattr(np, attr))
     if lib == "math":
         return (None, prim if prim != "abs" else "fabs", PRIMS[prim].impl("math"))

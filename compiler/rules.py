@@ -113,6 +113,8 @@ RULES = {
     "prod":     ("x", "prod_grad(g, x, axis=axis, keepdims=keepdims)"),
     "matmul":   ("x y", "matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"),
     "outer":    ("x y", "outer_grad_a(g, y)", "outer_grad_b(g, x)"),
+    # d det(X) = det(X) tr(X^-1 dX): g * out * X^-T (batched over leading axes)
+    "det":      ("x", "det_grad(g, x, out)"),
     "transpose": ("x", "transpose_grad(g, axes=axes)"),
     "reshape":  ("x *shape", "reshape_grad(g, x)"),
     "expand_dims": ("x", "reshape_grad(g, x)"),

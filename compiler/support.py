@@ -208,6 +208,12 @@ def clip_hi_grad(g, x, lo, hi):
     return g * clip_masks(x, lo, hi)[2]
 
 
+def det_grad(g, x, out):
+    """The adjoint of det(x): g * det(x) * inv(x).T, over any leading batch axes."""
+    scale = np.asarray(g * out)[..., None, None]
+    return scale * np.swapaxes(np.linalg.inv(x), -1, -2)
+
+
 def outer_grad_a(g, b):
     return np.matmul(g, np.ravel(b))
 

@@ -562,6 +562,10 @@ def a_outer(u, v):
     return _aseed(np.outer(u, v))
 
 
+def a_det(m):
+    return _aseed(np.linalg.det(m) * np.sum(m))
+
+
 def a_transpose_attr(a, b):
     return _aseed(a.T * b)
 
@@ -672,6 +676,7 @@ ARRAY_CASES = [
     ("matmul", np.matmul, a_matmul_np, (_n(2, 3), _n(3, 4))),
     ("matmul", np.dot, a_dot_np, (_n(3), _n(3, 2))),
     ("outer", np.outer, a_outer, (_n(3), _n(4))),
+    ("det", np.linalg.det, a_det, (_n(3, 3) + 3.0 * np.eye(3),)),
     ("transpose", None, a_transpose_attr, (_n(2, 3), _n(3, 2))),
     ("transpose", np.transpose, a_transpose_np, (_n(2, 3), _n(3, 2))),
     ("reshape", None, a_reshape_method, (_n(2, 3), _n(3, 2))),
