@@ -13,7 +13,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+sys.path.append(os.path.dirname(os.path.dirname(HERE)))  # (PYTHONPATH first: a
+# compiler/runtime of another commit, e.g. from `git archive`)
 
 from hypothesis import HealthCheck, given, settings, seed as hseed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -33,9 +34,11 @@ def hunt(family, n, seed=0):
               phases=["generate"])
     @given(program=FAMILIES[family](), data=st.data())
     def fuzz(program, data):
-        points = data.draw(P.points_for(program.kinds, 3))
+        ties = 0.25 if family == "array" else 0.0
+        points = data.draw(P.points_for(program.kinds, 3, ties))
         try:
-            H.check_program(program.source, program.guarded, points, program.tape_source)
+            H.check_program(program.source, program.guarded, points, program.tape_source,
+                            program.constructs, ties=bool(ties))
         except H.Mismatch as exc:
             kinds[exc.kind] += 1
             failures.append(str(exc))
@@ -50,7 +53,11 @@ def hunt(family, n, seed=0):
     path = f"/tmp/sourcead_fuzz_failures_{family}.txt"
     with open(path, "w") as fh:
         fh.write(("\n" + "=" * 100 + "\n").join(failures))
-    print(f"{family}: {dict(H.STATS)}")
+    print(H.summary(H.STATS, family))
+    if H.REFUSALS:
+        print("refusals:\n" + "\n".join(f"  {v:5d}  {k}" for k, v in H.REFUSALS.most_common(12)))
+        with open(f"/tmp/sourcead_fuzz_refusals_{family}.txt", "w") as fh:
+            fh.write(("\n" + "=" * 100 + "\n").join(H.REFUSAL_EXAMPLES.values()))
     print(f"failures by kind: {dict(kinds)}  (written to {path})")
 
 
@@ -58,9 +65,11 @@ def shrink(kind, family, n, needle=""):
     @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(program=FAMILIES[family](), data=st.data())
     def fuzz(program, data):
-        points = data.draw(P.points_for(program.kinds, 3))
+        ties = 0.25 if family == "array" else 0.0
+        points = data.draw(P.points_for(program.kinds, 3, ties))
         try:
-            H.check_program(program.source, program.guarded, points, program.tape_source)
+            H.check_program(program.source, program.guarded, points, program.tape_source,
+                            program.constructs, ties=bool(ties))
         except H.Mismatch as exc:
             if exc.kind == kind and needle in str(exc):
                 raise

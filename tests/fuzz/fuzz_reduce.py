@@ -3,12 +3,16 @@
     python tests/fuzz/fuzz_reduce.py PROGRAM.py "POINT" MODE [TEXT]
 
 POINT is a Python expression for f's arguments, e.g. "(0.5, 1.2)" or
-"(np.array([0.1, 0.2, 0.3]), np.ones((2, 3)), np.zeros((2, 1)), 0.5)".
+"(np.array([0.1, 0.2, 0.3]), np.ones((2, 3)), np.zeros((2, 1)), 0.5)", or a list of them: the
+compiled function is called at each in turn and the last must show the problem (the first call with
+new shapes builds the specialised version the later ones run).
 MODE says what must keep happening:
   raise      the compiled gradient raises an exception whose text contains TEXT
   refuse     value_and_grad refuses the program with a GradError containing TEXT
   compiled   the compiled value or gradient disagrees with plain Python / central differences
   tape       the tape's value or gradient disagrees with central differences (or it raises TEXT)
+  mutate     the compiled call changes the caller's arrays
+  accepts    the compiler accepts a program that writes into its arguments (plain Python does)
 Plain Python must keep running at the point, and (for compiled/tape) central differences with two
 steps must keep agreeing, so the result stays a fair example. Prints the smallest program found.
 Not collected by pytest.
@@ -21,7 +25,8 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+sys.path.append(os.path.dirname(os.path.dirname(HERE)))  # (PYTHONPATH first: a
+# compiler/runtime of another commit, e.g. from `git archive`)
 
 import numpy as np  # noqa: E402
 
@@ -71,29 +76,46 @@ def _interesting(mod, point, mode, text):
     f = getattr(mod, "f", None)
     if f is None:
         return False
+    points = point if isinstance(point, list) else [point]
     wrt = tuple(range(f.__code__.co_argcount))
-    if len(wrt) != len(point):
+    if any(len(wrt) != len(p) for p in points):
         return False
+    mutated = False
     try:
-        args = H._copy_args(point)
-        with np.errstate(all="raise"):
-            value = f(*args)
-        if np.ndim(value) != 0 or not np.isfinite(float(value)):
-            return False
-        if any(not np.array_equal(a, b) for a, b in zip(args, point)):
-            return False   # f writes into its arguments
+        for p in points:
+            args = H._copy_args(p)
+            with np.errstate(all="raise"):
+                value = f(*args)
+            if np.ndim(value) != 0 or not np.isfinite(float(value)):
+                return False
+            mutated |= any(not np.array_equal(a, b) for a, b in zip(args, p))
     except Exception:  # noqa: BLE001
         return False
+    if mutated and mode not in ("mutate", "accepts"):
+        return False   # f writes into its arguments
     try:
         compiled = value_and_grad(f, wrt=wrt)
     except GradError as exc:
         return mode == "refuse" and text in str(exc)
     if mode == "refuse":
         return False
+    *warm, point = points     # earlier points: calls that pick the specialised version
     try:
-        cvalue, cgrads = compiled(*H._copy_args(point))
+        for p in warm:
+            compiled(*H._copy_args(p))
+    except Exception:  # noqa: BLE001
+        return False
+    args = H._copy_args(point)
+    try:
+        cvalue, cgrads = compiled(*args)
+    except GradError:
+        return False
     except Exception as exc:  # noqa: BLE001
         return mode == "raise" and text in f"{type(exc).__name__}: {exc}"
+    if mode == "mutate":
+        return any(not np.array_equal(a, b) for a, b in zip(args, point))
+    if mode == "accepts":
+        return mutated
     if mode == "raise":
         return False
     try:
@@ -244,7 +266,7 @@ def reduce(source, point, mode, text=""):
 if __name__ == "__main__":
     src = open(sys.argv[1]).read()
     point = eval(sys.argv[2], {"np": np, "array": np.array})  # noqa: S307 -- a local tool
-    if not isinstance(point, tuple):
+    if not isinstance(point, (tuple, list)):
         point = (point,)
     mode = sys.argv[3]
     text = sys.argv[4] if len(sys.argv) > 4 else ""

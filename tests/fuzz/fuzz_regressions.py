@@ -172,3 +172,198 @@ def index_imul(y, s):
     a = y * 1.0
     a[0] *= s
     return np.sum(a)
+
+
+# ---- issue 9, found by the array fuzzer at 5bf03e1 (fixed in addd5ba, fb27704) --------------------
+
+
+def issue9_view_imul(y, s):
+    """r is a view of a's first row: r *= 3.0 triples that row of a."""
+    a = y * 1.0
+    r = a[0:1]
+    r *= 3.0
+    return np.sum(a * s)
+
+
+def issue9_alias_isub(y, c):
+    """z is a: z -= c changes a."""
+    a = y * 1.0
+    z = a
+    z -= c
+    return np.sum(a * a)
+
+
+def issue9_transpose_view_setitem(y, v):
+    """r = a.T: r[0] = v writes a's first column."""
+    a = y * 1.0
+    r = a.T
+    r[0] = v
+    return np.sum(a * a)
+
+
+def issue9_reshape_view_iadd(y):
+    """r = a.reshape(-1) is a view of a (a is contiguous): r += 1.0 changes a."""
+    a = y * 1.0
+    r = a.reshape(-1)
+    r += 1.0
+    return np.sum(a * a)
+
+
+def issue9_transpose_reshape_copy_iadd(y):
+    """a.T.reshape(-1) copies: r += 1.0 leaves a alone."""
+    a = y * 1.0
+    r = a.T.reshape(-1)
+    r += 1.0
+    return np.sum(a * a) + np.sum(r * a.T.reshape(-1))
+
+
+def issue9_argument_imul(x):
+    x *= 2.0
+    return np.sum(x)
+
+
+def issue9_argument_setitem(x, s):
+    x[0] = s
+    return np.sum(x * x)
+
+
+def issue9_argument_alias_iadd(x):
+    z = x
+    z += 1.0
+    return np.sum(x * x)
+
+
+def issue9_argument_view_imul(y, s):
+    r = y[0]
+    r *= s
+    return np.sum(y * y)
+
+
+def issue9_aug_assign_repeated_indices(x, v):
+    """a[[1, 0, 1]] += v adds v to a[1] once (NumPy buffers the read): d/dv = 2 a[0] + 2 a[1]."""
+    a = x * 1.0
+    a[[1, 0, 1]] += v
+    return np.sum(a * a)
+
+
+def issue9_two_stacked_lists(x, y):
+    l1 = []
+    l2 = []
+    for i in range(3):
+        l1.append(x * i)
+        l2.append(y[0] * x)
+    return np.sum(np.stack(l1) * np.stack(l2))
+
+
+def issue9_def_in_loop_called_with_arrays(x, y):
+    t = 0.0
+    for i in range(2):
+        b = x * i
+        def g(u):  # noqa: E306
+            return u + b
+        t = t + np.sum(g(y))
+    return t
+
+
+# ---- found by the array fuzzer at 49c5332 / 367f579, open --------------------------------------
+
+
+def alias_write_in_loop(x):
+    """z is a: each z *= 0.5 halves a, so the result is sum(x * x) / 4."""
+    a = x * x
+    z = a
+    for j in range(2):
+        z *= 0.5
+    return np.sum(a)
+
+
+def view_write_in_loop(x):
+    """r is a view of a[1:]: each r *= 2.0 doubles a[1:]."""
+    a = x * x
+    r = a[1:]
+    for j in range(2):
+        r *= 2.0
+    return np.sum(a)
+
+
+def shape_depends_on_branch(x, y, s):
+    """a is x (3,) or y (2, 3) depending on s, so a[0] * s is a number or a row."""
+    a = x * 1.0
+    if s > 0.5:
+        a = y * 1.0
+    return np.sum(a[0] * s)
+
+
+def list_append_after_inplace(w, s):
+    a = w * 1.0
+    acc = []
+    for j in range(2):
+        a *= s
+        acc.append(np.sum(a))
+        a = np.sin(w)
+    return sum(acc)
+
+
+def def_called_in_loop_with_early_return(y, s):
+    a = y * 1.0
+    def inner1(t):  # noqa: E306
+        return np.sum(t)
+    for j in range(2):
+        b = inner1(y)  # noqa: F841
+        a[0] *= s
+        if s > 0.1:
+            return np.sum(a)
+        a = a  # noqa: PLW0127
+    return s
+
+
+def def_in_loop_after_continue(x, s):
+    t = 0.0
+    for k in range(2):
+        if k < 1:
+            continue
+        def inner(u):  # noqa: E306
+            return u * s
+        t = t + np.sum(inner(x))
+    return t
+
+
+def write_into_fancy_index_copy(x, s):
+    """x[np.array([2, 1, 0])] is a new array: writing into it leaves x alone."""
+    b = x[np.array([2, 1, 0])]
+    b[0] = s
+    return np.sum(b * b)
+
+
+def full_of_a_value(x, s):
+    """np.full((2, 3), s) * x: d/ds = 2 * sum(x)."""
+    return np.sum(np.full((2, 3), s) * x)
+
+
+def base_rebound_after_write_through_view(y, s):
+    """r is a view of the first a; `a = a * 2.0` makes a new a, r still sees the old one."""
+    a = y * 1.0
+    r = a[0]
+    r *= s
+    a = a * 2.0
+    return np.sum(a * a) + np.sum(r * r)
+
+
+def list_after_def_in_loop(x, s):
+    for i in range(2):
+        def inner(t):  # noqa: E306
+            return t
+    acc = []
+    for j in range(2):
+        acc.append(x * s)
+    return np.sum(np.stack(acc))
+
+
+def loop_variable_reused_with_alias_write(x, s):
+    a = x * 1.0
+    for i in range(2):
+        a = a * s
+    r = a
+    for i in range(2):
+        r[1] = s * i
+    return np.sum(a * a)

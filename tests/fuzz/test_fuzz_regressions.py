@@ -1,12 +1,16 @@
 """Regression tests for what the differential fuzzer (test_fuzz_differential.py) found.
 
 One test per bug, on the minimal program in fuzz_regressions.py; each checks the compiled gradient,
-the tape's gradient and central differences against each other (fuzz_harness.check_function).
+the tape's gradient and central differences against each other (fuzz_harness.check_function; with
+tape=False where PyTorch's semantics differ), or that a program is refused with the caller's arrays
+untouched (fuzz_harness.check_refused).
 Still broken: xfail(strict=True), so a fix shows up as an XPASS failure -- then drop the marker and
 the matching entry of fuzz_harness.KNOWN_* / the AVOID_KNOWN_BUGS workaround in fuzz_programs.py.
-All were found at 95d5cf3. Fixed upstream while the fuzzer ran: abs/negation/EXTENDED_ARG/closure
-(1ee968b, b685c00), zero adjoints (30331a5), np.where (62aa471), the tape's a[i] *= v (5b530d9).
-Still open: the three test_gap_* refusals.
+Scalar bugs were found at 95d5cf3. Fixed upstream while the fuzzer ran: abs/negation/EXTENDED_ARG/
+closure (1ee968b, b685c00), zero adjoints (30331a5), np.where (62aa471), the tape's a[i] *= v
+(5b530d9), the stale loop value (70ba6ad), the rebound alias (addd5ba).
+The array fuzzer (Dec 2026) found issue 9's items 1-5 at 5bf03e1 (fixed in addd5ba, fb27704:
+test_issue9_*), and at 49c5332..b7dab63 the test_bug_* / test_gap_* below the issue 9 block.
 """
 import numpy as np
 import pytest
@@ -134,3 +138,166 @@ def test_fixed_closure_after_early_return():
     """Was: value 1.4403 (x before `x = 0.5`) and gradient 1.0 where Python gives 0.5 and 0.0.
     Fixed in b685c00."""
     H.check_function(R.closure_after_early_return, (1.4403,), (0.3,))
+
+
+# ---- issue 9: found by the array fuzzer at 5bf03e1, fixed in addd5ba and fb27704 -------------------
+# SOURCEAD_FUZZ_STRICT=1 python tests/fuzz/fuzz_hunt.py array 400 5, with compiler/ and runtime/ of
+# 5bf03e1 first on PYTHONPATH, finds each (see test_fuzz_differential.py). The values quoted are
+# 5bf03e1's at the points below.
+
+def test_issue9_write_through_view():
+    """Was (item 1): r = a[0:1]; r *= 3.0 ignored: value 14.7 where Python gives 23.1, d/ds 21
+    instead of 33."""
+    H.check_function(R.issue9_view_imul, (Y, 0.7), tape=False)
+
+
+def test_issue9_write_through_alias():
+    """Was (item 1): z = a; z -= c ignored: value 91.0 where Python gives 71.5, d/dc 0 instead of
+    -36."""
+    H.check_function(R.issue9_alias_isub, (Y, 0.5), tape=False)
+
+
+def test_issue9_write_through_transpose_view():
+    """Was (item 1): r = a.T; r[0] = v refused ("`r` is a view of `a`")."""
+    H.check_function(R.issue9_transpose_view_setitem, (Y, np.array([0.5, 0.7])), tape=False)
+
+
+def test_issue9_write_through_reshape_view():
+    """Was (item 1): r = a.reshape(-1); r += 1.0 ignored: value 91.0 where Python gives 139.0."""
+    H.check_function(R.issue9_reshape_view_iadd, (Y,), tape=False)
+
+
+def test_issue9_transpose_reshape_copies():
+    """a.T.reshape(-1) is a copy: writing into it must not reach a (right at 5bf03e1 too)."""
+    H.check_function(R.issue9_transpose_reshape_copy_iadd, (Y,), tape=False)
+
+
+@pytest.mark.parametrize("fn, point", [
+    (R.issue9_argument_imul, (X,)),
+    (R.issue9_argument_setitem, (X, 0.5)),
+    (R.issue9_argument_alias_iadd, (X,)),
+    (R.issue9_argument_view_imul, (Y, 0.7)),
+], ids=["x*=2", "x[0]=s", "z=x;z+=1", "r=y[0];r*=s"])
+def test_issue9_argument_writes_refused(fn, point):
+    """Was (item 2): x *= 2.0, z = x; z += 1.0 and r = y[0]; r *= s were accepted and changed the
+    caller's array (x *= 2.0 returned 2.4 where Python gives 1.2, and left the caller's x doubled;
+    x[0] = s was refused). Now all are refused, the caller's arrays untouched."""
+    H.check_refused(fn, *point)
+
+
+def test_issue9_aug_assign_repeated_indices():
+    """Was (item 3): a[[1, 0, 1]] += v: d/dx [1.2, 2.8, 0.6] and d/dv 4.0 where Python adds v to
+    a[1] once: [1.2, 1.4, 0.6] and 2.6. (The tape gives 2.8 and 4.0 like PyTorch's index_put_,
+    undefined with repeats: not compared.)"""
+    H.check_function(R.issue9_aug_assign_repeated_indices, (X, 0.5), tape=False)
+
+
+def test_issue9_two_stacked_lists():
+    """Was (item 4): value 3.64 where Python gives 1.08 (the second list got the first's items)."""
+    H.check_function(R.issue9_two_stacked_lists, (X, Y))
+
+
+def test_issue9_def_in_loop_called_with_arrays():
+    """Was (item 5): refused, "`g` is given a LocalFunc in one branch"."""
+    H.check_function(R.issue9_def_in_loop_called_with_arrays, (X, Y))
+
+
+# ---- found by the array fuzzer at 49c5332 and b7dab63, open -----------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
+    "BUG (compiler): a = x * x; z = a; for j in range(2): z *= 0.5 -- the writes through the alias "
+    "inside the loop do not reach a: value sum(x * x) = 0.14 where Python gives 0.035, d/dx "
+    "[0.2, 0.4, 0.6] instead of [0.05, 0.1, 0.15] (the same write outside a loop is right). "
+    "Present at b7dab63"))
+def test_bug_write_through_alias_in_loop_ignored():
+    H.check_function(R.alias_write_in_loop, (X,), tape=False)
+
+
+@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
+    "BUG (compiler): r = a[1:]; for j in range(2): r *= 2.0 -- the writes through the view inside "
+    "the loop do not reach a: value 0.14 where Python gives 0.53, d/dx [0.2, 0.4, 0.6] instead of "
+    "[0.2, 1.6, 2.4]. Present at b7dab63"))
+def test_bug_write_through_view_in_loop_ignored():
+    H.check_function(R.view_write_in_loop, (X,), tape=False)
+
+
+@pytest.mark.xfail(strict=True, raises=(H.Mismatch, ValueError), reason=(
+    "BUG (compiler): a = x * 1.0; if s > 0.5: a = y * 1.0; return np.sum(a[0] * s) -- called at "
+    "s = 0.7 (a is y) and then at s = 0.3 (a is x) with the same shapes, the second call runs the "
+    "version specialised on the first call's branch: d/dx has shape (2, 3) (zeros) instead of "
+    "(3,) ([0.3, 0, 0]); called in the other order it raises ValueError: setting an array element "
+    "with a sequence. A fresh compile is right at either point. Present at b7dab63"))
+def test_bug_specialised_to_first_calls_branch():
+    H.check_function(R.shape_depends_on_branch, (X, Y / 10, 0.7), (X, Y / 10, 0.3), tape=False)
+
+
+@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
+    "BUG (compiler): np.sum(np.full((2, 3), s) * x) -- d/ds is 0.0 where the tape and central "
+    "differences give 2 * sum(x) = 1.2: np.full's fill value gets no gradient (rules.py: "
+    "\"full\": (\"*s\",)). The tape cannot run np.full of a Tensor (np.full(shape, s) is spelled "
+    "s * np.ones(shape) for it). Present at 5bf03e1 and b7dab63"))
+def test_bug_full_of_a_value_has_no_gradient():
+    H.check_function(R.full_of_a_value, (X, 0.7), tape=False)
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): a *= s; acc.append(np.sum(a)); a = np.sin(w) in a loop is refused: "
+    "\"`acc.append(...)` is supported on a list started as `acc = []` in this function\" -- it is; "
+    "tape and numeric give 0.1392, d/ds 0.1988 at the point. Accepted (and right) at 5bf03e1: a "
+    "regression of addd5ba. Present at b7dab63"))
+def test_bug_list_append_after_inplace_refused():
+    H.check_function(R.list_append_after_inplace, (W, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): a def made before a loop, called in it, with a[0] *= s, an early return and "
+    "`a = a` in the loop body is refused: \"`inner1` changes in the loop but holds the function "
+    "`inner1` (a def)\" -- nothing assigns inner1 in the loop; tape and numeric give 19.2, d/ds 6.0. "
+    "Accepted (and right) at 5bf03e1: a regression of addd5ba. Present at b7dab63"))
+def test_bug_def_called_in_loop_with_early_return_refused():
+    H.check_function(R.def_called_in_loop_with_early_return, (Y, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): b = x[np.array([2, 1, 0])]; b[0] = s is refused: \"writing into `b` would "
+    "change the array the caller passed as `x`\" -- integer-array (and mask) indexing makes a new "
+    "array (x[[2, 1, 0]] with a list is accepted); tape and numeric give d/dx [0.2, 0.4, 0], d/ds "
+    "1.4. Present at 5bf03e1 (\"`b` is a view of `x`\") and b7dab63"))
+def test_bug_write_into_fancy_index_copy_refused():
+    H.check_function(R.write_into_fancy_index_copy, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "GAP (compiler): a def in a loop body after a `continue` in that body is refused: \"`inner` is "
+    "defined with `def` inside a branch\" (the rest of the body runs under `if not continued:`); "
+    "tape and numeric give 0.42. Present at 5bf03e1 (\"given a LocalFunc in one branch\") and "
+    "b7dab63"))
+def test_gap_def_in_loop_after_continue():
+    H.check_function(R.def_in_loop_after_continue, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
+    "BUG (compiler): a = y * 1.0; r = a[0]; r *= s; a = a * 2.0; return sum(a * a) + sum(r * r) -- "
+    "value 362.88 where Python and the tape give 342.3, d/ds 117.6 instead of 98.0 (the new a is "
+    "right; r is read as if it were a view of the new a, or the write counted twice). Rebinding a "
+    "from something else (a = y * 3.0) is right. Present at 5bf03e1 (370.86) and b7dab63"))
+def test_bug_base_rebound_after_write_through_view():
+    H.check_function(R.base_rebound_after_write_through_view, (Y, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): a list made after a loop that defines a function (never called) is refused: "
+    "\"`acc` is given a list in one branch: only numbers can be merged after an if\"; tape and "
+    "numeric give 0.84, d/ds 1.2. Present at b7dab63"))
+def test_bug_list_after_def_in_loop_refused():
+    H.check_function(R.list_after_def_in_loop, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): two loops over `i` (`for i in range(2)` twice), the second writing through an "
+    "alias (r = a; r[1] = s * i), are refused: \"the loop assigns to its own variable `i`: use "
+    "another name\" -- it does not; without the alias (a[1] = s * i) it is accepted. Tape and "
+    "numeric give 0.514, d/ds 1.537. Present at b7dab63 (a write through an alias in a loop is "
+    "also wrong there: test_bug_write_through_alias_in_loop_ignored)"))
+def test_bug_loop_variable_reused_with_alias_write_refused():
+    H.check_function(R.loop_variable_reused_with_alias_write, (X, 0.7))
