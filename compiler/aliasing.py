@@ -319,6 +319,10 @@ class Memory:
         read = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)}
         out = {n for n in read if n in scope.vars}
         out |= {k for k in scope.vars if k.startswith("<mem ")}
+        # a write through `z` (an alias or view of `a`) changes `a` though the loop never names it
+        out |= {n for n, v in scope.views.items() if v is not UNKNOWN and n in scope.vars}
+        if isinstance(loop, ast.For):  # the loop's own variables are set by the loop, not carried
+            out -= {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
         return out
 
     def loop_entry(self, body_scope, stmts):

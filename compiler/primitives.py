@@ -243,7 +243,8 @@ _prim("ones", None, CONSTRUCTOR, np=lambda *s: np.ones(s))
 _prim("eye", 1, CONSTRUCTOR, np=np.eye)
 _prim("zeros_like", 1, CONSTRUCTOR, np=np.zeros_like, shape_from_values=False)
 _prim("ones_like", 1, CONSTRUCTOR, np=np.ones_like, shape_from_values=False)
-_prim("full", None, CONSTRUCTOR, np=lambda value, *s: np.full(s, value))
+# np.full(shape, v): v reaches every entry (so it has a gradient), the shape none
+_prim("full", None, CONSTRUCTOR, np=lambda value, *s: np.full(s, value), differentiable=True)
 _prim("arange", None, CONSTRUCTOR, np=np.arange)
 _prim("tuple", None, INSPECT, py=lambda *xs: xs)
 

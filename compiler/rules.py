@@ -150,7 +150,7 @@ RULES = {
     "shares": ("a b", None, None), "write_check": ("*xs",),
     "shape": ("x", None), "len": ("x", None), "ndim": ("x", None), "size": ("x", None),
     "zeros": ("*s", ), "ones": ("*s",), "eye": ("n", None), "zeros_like": ("x", None),
-    "ones_like": ("x", None), "full": ("*s",), "arange": ("*s",), "tuple": ("*s",),
+    "ones_like": ("x", None), "full": ("v *s", "unbroadcast(g, v)"), "arange": ("*s",), "tuple": ("*s",),
 }
 
 # Primitives whose inputs broadcast against each other: each input's contribution is summed back

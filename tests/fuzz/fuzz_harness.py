@@ -274,10 +274,6 @@ ARGUMENT_WRITES_MUST_BE_REFUSED = True
 # (named here). A failure at a point where the predicate holds is counted (STATS["known_<name>"])
 # and looked past; SOURCEAD_FUZZ_STRICT=1 reports it. Delete an entry when its bug is fixed.
 KNOWN_ARRAY_BUGS = {
-    # test_bug_write_through_alias_in_loop_ignored: a write through an alias or a view inside a
-    # loop (`z = a; for ...: z *= 0.5`) does not reach the other name
-    "write_through_alias_in_loop_ignored":
-        lambda run, info, kind: info.writes["alias"] > 0 and "shared_write_in_loop" in run.constructs,
     # test_bug_specialised_to_first_calls_branch: a value whose shape depends on the branch taken
     # (`a = x * 1.0; if s > 0.5: a = y * 1.0`) keeps the shape of the first call's branch in the
     # version specialised for the argument shapes: a later call down the other branch gets a
@@ -289,10 +285,6 @@ KNOWN_ARRAY_BUGS = {
     "base_rebound_after_write_through_view":
         lambda run, info, kind: info.writes["alias"] > 0
         and "rebind_after_shared_write" in run.constructs,
-    # test_bug_full_of_a_value_has_no_gradient: np.full(shape, s) gives s no gradient
-    "full_of_a_value_has_no_gradient":
-        lambda run, info, kind: "full_of_value" in run.constructs and kind in (
-            "compiled-grad", "both-grad", "compiled-vs-tape"),
 }
 KNOWN_ARRAY_REFUSALS = {
     # name: (construct the program must have or None, text of the refusal)
@@ -342,20 +334,6 @@ class ProgramRun:
         except GradError as exc:
             self.refusal = Refused(exc, "decoration")
         self.tape = tape_runner(self.tape_module.f, self.wrt) if self.refusal is None else None
-
-    def known_stale_loop_value(self):
-        """test_bug_loop_returns_stale_carried_value: the value returned is a name that the
-        emitted reverse loop (`for NAME in reversed(tape):`) rebinds."""
-        if os.environ.get("SOURCEAD_FUZZ_STRICT"):
-            return False
-        import re
-        text = self.compiled.source
-        rebound = set(re.findall(r"for (\w+) in reversed\(", text))
-        returned = re.findall(r"\n\s*return \(?(\w+),", text)
-        if rebound and returned and returned[-1] in rebound:
-            STATS["known_stale_loop_value"] += 1
-            return True
-        return False
 
     def close(self):
         unload(self.module)
@@ -585,8 +563,7 @@ class ProgramRun:
 
         report = self.report(point, value, cvalue, tvalue, cgrads, tgrads, numeric)
         if not np.isclose(cvalue, value, rtol=VALUE_RTOL, atol=VALUE_ATOL):
-            if not self.known_stale_loop_value():
-                self.fail("compiled-value", report, info)
+            self.fail("compiled-value", report, info)
         if tape_applies and not np.isclose(tvalue, value, rtol=1e-9, atol=1e-9):
             raise Mismatch("tape-value", report)
         for i, c, n in zip(self.wrt, cgrads, numeric):

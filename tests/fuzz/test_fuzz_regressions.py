@@ -204,19 +204,10 @@ def test_issue9_def_in_loop_called_with_arrays():
 
 # ---- found by the array fuzzer at 49c5332 and b7dab63, open -----------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (compiler): a = x * x; z = a; for j in range(2): z *= 0.5 -- the writes through the alias "
-    "inside the loop do not reach a: value sum(x * x) = 0.14 where Python gives 0.035, d/dx "
-    "[0.2, 0.4, 0.6] instead of [0.05, 0.1, 0.15] (the same write outside a loop is right). "
-    "Present at b7dab63"))
 def test_bug_write_through_alias_in_loop_ignored():
     H.check_function(R.alias_write_in_loop, (X,), tape=False)
 
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (compiler): r = a[1:]; for j in range(2): r *= 2.0 -- the writes through the view inside "
-    "the loop do not reach a: value 0.14 where Python gives 0.53, d/dx [0.2, 0.4, 0.6] instead of "
-    "[0.2, 1.6, 2.4]. Present at b7dab63"))
 def test_bug_write_through_view_in_loop_ignored():
     H.check_function(R.view_write_in_loop, (X,), tape=False)
 
@@ -231,11 +222,6 @@ def test_bug_specialised_to_first_calls_branch():
     H.check_function(R.shape_depends_on_branch, (X, Y / 10, 0.7), (X, Y / 10, 0.3), tape=False)
 
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (compiler): np.sum(np.full((2, 3), s) * x) -- d/ds is 0.0 where the tape and central "
-    "differences give 2 * sum(x) = 1.2: np.full's fill value gets no gradient (rules.py: "
-    "\"full\": (\"*s\",)). The tape cannot run np.full of a Tensor (np.full(shape, s) is spelled "
-    "s * np.ones(shape) for it). Present at 5bf03e1 and b7dab63"))
 def test_bug_full_of_a_value_has_no_gradient():
     H.check_function(R.full_of_a_value, (X, 0.7), tape=False)
 
@@ -293,11 +279,5 @@ def test_bug_list_after_def_in_loop_refused():
     H.check_function(R.list_after_def_in_loop, (X, 0.7))
 
 
-@pytest.mark.xfail(strict=True, raises=GradError, reason=(
-    "BUG (compiler): two loops over `i` (`for i in range(2)` twice), the second writing through an "
-    "alias (r = a; r[1] = s * i), are refused: \"the loop assigns to its own variable `i`: use "
-    "another name\" -- it does not; without the alias (a[1] = s * i) it is accepted. Tape and "
-    "numeric give 0.514, d/ds 1.537. Present at b7dab63 (a write through an alias in a loop is "
-    "also wrong there: test_bug_write_through_alias_in_loop_ignored)"))
 def test_bug_loop_variable_reused_with_alias_write_refused():
     H.check_function(R.loop_variable_reused_with_alias_write, (X, 0.7))
