@@ -84,10 +84,16 @@ class StoragePlan:
             reads += list(eqn.params.get("save") or ())
             for a in reads:
                 last[a] = i
-        for eqn in reversed(eqns):  # an accumulator lives as long as what it becomes
-            if eqn.prim in ("index_add", "iadd", "list_append") and eqn.out in last:
-                acc = eqn.ins[0]
-                last[acc] = max(last.get(acc, -1), last[eqn.out])
+        for eqn in reversed(eqns):
+            # an accumulator lives as long as what it becomes, and an array as long as any value
+            # that may be a view of it (y[0], y.T, a broadcast adjoint): writing into y in place
+            # while a view of it is read later would change the view
+            if len(eqn.outs) != 1 or eqn.out not in last or regions(eqn):
+                continue
+            if eqn.prim in ("index_add", "iadd", "list_append") or eqn.prim not in FRESH:
+                for a in eqn.ins:
+                    if isinstance(a, Var) and a in last:
+                        last[a] = max(last[a], last[eqn.out])
         # values that share a name (a loop's buffer and its output, say) live as long as the last
         # of them is read
         shared = {}

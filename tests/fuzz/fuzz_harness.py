@@ -280,11 +280,6 @@ KNOWN_ARRAY_BUGS = {
     # gradient of the wrong shape or values, or raises. Predicate: a fresh compile agrees here.
     "specialised_to_first_calls_branch":
         lambda run, info, kind: kind != "compiled-second-call" and run.fresh_compile_agrees(),
-    # test_bug_base_rebound_after_write_through_view: r = a[0]; r *= s; a = a * 2.0 -- the value
-    # (and gradient) of the new a or of r is wrong
-    "base_rebound_after_write_through_view":
-        lambda run, info, kind: info.writes["alias"] > 0
-        and "rebind_after_shared_write" in run.constructs,
 }
 KNOWN_ARRAY_REFUSALS = {
     # name: (construct the program must have or None, text of the refusal)

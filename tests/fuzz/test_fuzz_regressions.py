@@ -262,11 +262,6 @@ def test_gap_def_in_loop_after_continue():
     H.check_function(R.def_in_loop_after_continue, (X, 0.7))
 
 
-@pytest.mark.xfail(strict=True, raises=H.Mismatch, reason=(
-    "BUG (compiler): a = y * 1.0; r = a[0]; r *= s; a = a * 2.0; return sum(a * a) + sum(r * r) -- "
-    "value 362.88 where Python and the tape give 342.3, d/ds 117.6 instead of 98.0 (the new a is "
-    "right; r is read as if it were a view of the new a, or the write counted twice). Rebinding a "
-    "from something else (a = y * 3.0) is right. Present at 5bf03e1 (370.86) and b7dab63"))
 def test_bug_base_rebound_after_write_through_view():
     H.check_function(R.base_rebound_after_write_through_view, (Y, 0.7))
 
