@@ -34,9 +34,10 @@ from .emit import Emitter
 from .errors import GradError, error_at
 from .frontend import identifiers
 from .loader import load
+from .support import Deopt
 from .ir import Graph, format_graph, type_names
 from .passes import optimize
-from .specialize import (Recorder, environment, materialize_results, needs_values,
+from .specialize import (Recorder, environment, kind_of, materialize_results, needs_values,
                          signature_key, specialise_gradient, statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
@@ -279,12 +280,42 @@ class Compiled:
         if not kwargs and len(args) == self.npos:
             found = self.fast.get(self.quick_key(args))
             if found is not None:
-                return found(*args)
+                try:
+                    return found(*args)
+                except Deopt:
+                    pass
         values = self.arguments(args, kwargs)
         version = self.version(values)[1]
         if not kwargs and len(args) == self.npos and all(v is a for v, a in zip(values, args)):
             self.fast[self.quick_key(args)] = version  # nothing needed converting
-        return self.call(version, values)
+        try:
+            return self.call(version, values)
+        except Deopt:
+            # a branch this signature's version never saw: from now on the generic version,
+            # which works out shapes as it runs, serves this signature
+            generic = self.generic_version(values)
+            key = signature_key(list(values) + [get() for get in self.env], None, self.names,
+                                self.by_value)
+            with self.lock:
+                self.cache[key] = generic
+                self.fast.pop(self.quick_key(args), None) if not kwargs and \
+                    len(args) == self.npos else None
+            return self.call(generic[1], values)
+
+    def generic_version(self, values):
+        """A version that knows only the arguments' kinds and shapes: every other value's shape
+        is worked out as it runs (runtime unbroadcast and zeros), so any branch may be taken.
+        Its gradients are finished like any version's (the argument's shape and dtype)."""
+        params = self.grad_graph.params
+        kinds, shapes, dtypes = {}, {}, {}
+        for p, v in zip(params, values):
+            kind, shape = kind_of(v)
+            if kind in ("array", "scalar"):
+                kinds[p], shapes[p] = kind, shape
+            if isinstance(v, np.ndarray):
+                dtypes[p] = v.dtype
+        graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes, dtypes)
+        return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes, dtypes=dtypes)
 
     def quick_key(self, args):
         ndarray = np.ndarray
@@ -365,7 +396,7 @@ class Compiled:
         self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes,
-                                    recorder.dtypes, recorder.ndarrays)
+                                    recorder.dtypes, recorder.ndarrays, truth=recorder.truth)
         source, fn = self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
                                dtypes=recorder.dtypes)
         self.last_typed = format_graph(graph, types=type_names(kinds, shapes, recorder.dtypes))

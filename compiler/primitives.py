@@ -294,6 +294,7 @@ _prim("zero_like", 1, ADJOINT, py=lambda x: 0.0 if np.ndim(x) == 0 else np.zeros
 _prim("shares", 2, INSPECT, np=np.may_share_memory, keeps_lib=True)
 _prim("write_check", None, ADJOINT, kwargs=("_check",),
       py=lambda *values, _check=None: _check(*values))
+_prim("deopt", 0, ADJOINT, py=support.deopt)  # a branch never seen when specialising (api.py)
 _prim("user_vjp", None, ADJOINT, kwargs=("vjp",),
       py=lambda g, out, *args, vjp=None: vjp(g, out, *args))
 PRIMS["index_grad"].funcs[None] = lambda g, x, *parts, index=None: support.index_grad(

@@ -147,7 +147,7 @@ RULES = {
     "setitem":  ("x v *parts", "cleared(g, *parts, index=index)",
                  "written_grad(g, *parts, index=index)"),
     # aliasing (aliasing.py): whether NumPy made a view, a check before a write; no gradient
-    "shares": ("a b", None, None), "write_check": ("*xs",),
+    "shares": ("a b", None, None), "write_check": ("*xs",), "deopt": ("",),
     "shape": ("x", None), "len": ("x", None), "ndim": ("x", None), "size": ("x", None),
     "zeros": ("*s", ), "ones": ("*s",), "eye": ("n", None), "zeros_like": ("x", None),
     "ones_like": ("x", None), "full": ("v *s", "unbroadcast(g, v)"), "arange": ("*s",), "tuple": ("*s",),

@@ -63,12 +63,15 @@ class Recorder:
         self.seen = {}
         self.dtypes = {}
         self.ndarrays = set()  # values seen as NumPy arrays (0-d ones too)
+        self.truth = {}        # bool value -> the truths it was seen with (branch tests)
 
     def __call__(self, index, value):
         var = self.variables[index]
         kind = kind_of(value)
         if isinstance(value, np.ndarray):
             self.ndarrays.add(var)
+        elif isinstance(value, (bool, np.bool_)):
+            self.truth.setdefault(var, set()).add(bool(value))
         if isinstance(value, np.ndarray):
             dtype = value.dtype
             if self.dtypes.setdefault(var, dtype) is None or self.dtypes[var] != dtype:
@@ -94,7 +97,7 @@ class Recorder:
         return out, shapes
 
 
-def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
+def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None, truth=None):
     """The graph with `unbroadcast` resolved wherever the shapes are known. `ndarrays`: the
     values an instrumented run saw as NumPy arrays (None: no value is one, as in scalar code);
     aliasing checks on values that are never arrays are dropped."""
@@ -141,6 +144,8 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
         b = Builder()
         for eqn in g.eqns:
             ins = tuple(subst.get(a, a) if isinstance(a, Var) else a for a in eqn.ins)
+            if eqn.prim == "cond" and truth is not None and eqn.ins[0] in truth:
+                eqn = _unseen_branches_deopt(eqn, truth[eqn.ins[0]])
             if regions(eqn):
                 params = {k: walk(v, subst) if isinstance(v, Graph) else v
                           for k, v in eqn.params.items()}
@@ -228,6 +233,19 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None):
         return Graph(g.name, g.params, b.eqns, results)
 
     return walk(graph, {})
+
+
+def _unseen_branches_deopt(eqn, seen):
+    """A branch the instrumented run never took, in a version specialised on the other one:
+    its kinds and shapes are unknown, so reaching it leaves the version (support.deopt)."""
+    params = dict(eqn.params)
+    for key, truth in (("then", True), ("else", False)):
+        if truth not in seen:
+            region = params[key]
+            params[key] = Graph(region.name, region.params,
+                                [Eqn("deopt", (), (), {"_effect": True}, eqn.loc)],
+                                [Const(0.0)] * len(region.results))
+    return Eqn(eqn.prim, eqn.ins, eqn.outs, params, eqn.loc)
 
 
 def _hint_reaches(hint, var):
@@ -634,7 +652,7 @@ def _accumulate_body(body, owned, kinds, shapes):
 
 
 def specialise_gradient(grad_graph, gradient_of, kinds=None, shapes=None, dtypes=None,
-                        ndarrays=None, simplify=None):
+                        ndarrays=None, simplify=None, truth=None):
     """The gradient graph made into one version, by the one pipeline both paths share: scalar
     code (no kinds: every value a float) and a call signature's version (kinds, shapes and
     dtypes from an instrumented run). Each step is a no-op where it has nothing to do.
@@ -648,7 +666,7 @@ def specialise_gradient(grad_graph, gradient_of, kinds=None, shapes=None, dtypes
     shapes = {} if shapes is None else shapes
     dtypes = {} if dtypes is None else dtypes
     default = "scalar" if scalar_code else "dynamic"
-    graph = specialize(grad_graph, kinds, shapes, default=default, ndarrays=ndarrays)
+    graph = specialize(grad_graph, kinds, shapes, default=default, ndarrays=ndarrays, truth=truth)
     graph = prune_saves(optimize(scalar_seeds(graph, kinds, shapes)))
     if simplify is not None:
         graph = optimize(simplify(graph))

@@ -208,6 +208,16 @@ def clip_hi_grad(g, x, lo, hi):
     return g * clip_masks(x, lo, hi)[2]
 
 
+class Deopt(Exception):
+    """Raised by a specialised version where the call takes a branch the instrumented run never
+    took: its kinds and shapes were learnt on the other branch (api.respecialize then runs the
+    generic version, which decides shapes as it goes)."""
+
+
+def deopt():
+    raise Deopt()
+
+
 def det_grad(g, x, out):
     """The adjoint of det(x): g * det(x) * inv(x).T, over any leading batch axes."""
     scale = np.asarray(g * out)[..., None, None]

@@ -274,12 +274,6 @@ ARGUMENT_WRITES_MUST_BE_REFUSED = True
 # (named here). A failure at a point where the predicate holds is counted (STATS["known_<name>"])
 # and looked past; SOURCEAD_FUZZ_STRICT=1 reports it. Delete an entry when its bug is fixed.
 KNOWN_ARRAY_BUGS = {
-    # test_bug_specialised_to_first_calls_branch: a value whose shape depends on the branch taken
-    # (`a = x * 1.0; if s > 0.5: a = y * 1.0`) keeps the shape of the first call's branch in the
-    # version specialised for the argument shapes: a later call down the other branch gets a
-    # gradient of the wrong shape or values, or raises. Predicate: a fresh compile agrees here.
-    "specialised_to_first_calls_branch":
-        lambda run, info, kind: kind != "compiled-second-call" and run.fresh_compile_agrees(),
 }
 KNOWN_ARRAY_REFUSALS = {
     # name: (construct the program must have or None, text of the refusal)

@@ -212,12 +212,6 @@ def test_bug_write_through_view_in_loop_ignored():
     H.check_function(R.view_write_in_loop, (X,), tape=False)
 
 
-@pytest.mark.xfail(strict=True, raises=(H.Mismatch, ValueError), reason=(
-    "BUG (compiler): a = x * 1.0; if s > 0.5: a = y * 1.0; return np.sum(a[0] * s) -- called at "
-    "s = 0.7 (a is y) and then at s = 0.3 (a is x) with the same shapes, the second call runs the "
-    "version specialised on the first call's branch: d/dx has shape (2, 3) (zeros) instead of "
-    "(3,) ([0.3, 0, 0]); called in the other order it raises ValueError: setting an array element "
-    "with a sequence. A fresh compile is right at either point. Present at b7dab63"))
 def test_bug_specialised_to_first_calls_branch():
     H.check_function(R.shape_depends_on_branch, (X, Y / 10, 0.7), (X, Y / 10, 0.3), tape=False)
 
