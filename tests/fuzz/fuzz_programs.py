@@ -14,7 +14,8 @@ of tuples (below) and rendered to source three times:
   `_g.write(name, array, locals())`, which records whether the array written into is shared with
   an argument, with another name, or with nobody;
 * tape: the plain program with `name op= e` spelled `name = name op e` (see `Program`), except
-  writes tagged as going through a view or an alias, and with the few spellings the tape lacks
+  in "alias" array programs (writes through views must reach the other names), and with the few
+  spellings the tape lacks
   replaced (np.array(list) -> np.stack, np.full(shape, t) -> t * np.ones(shape), a.copy() ->
   a + 0.0, ndarray.dot(t) -> np.dot).
 
@@ -247,10 +248,11 @@ def _tags_of(s, n):
 
 
 class Renderer:
-    def __init__(self, guarded, math_prefix, tape=False):
+    def __init__(self, guarded, math_prefix, tape=False, inplace_tape=False):
         self.guarded = guarded
         self.m = math_prefix
         self.tape = tape
+        self.inplace_tape = inplace_tape
         self.tags = collections.Counter()   # construct tags met (Program.constructs)
         self.loops = 0
         self.sees = {}          # name -> names whose array it may share (from `r = a[0]`, `z = a`)
@@ -366,9 +368,9 @@ class Renderer:
                 out.append(self.note(_tags_of(s, 3),
                                      f"{pad}{self.target(s[1])} = {self.top(s[2])}"))
             elif kind == "aug" and self.tape and isinstance(s[1], str) and s[1].isidentifier() \
-                    and not any(t in SHARED_WRITE_TAGS for t in _tags_of(s, 4)):
+                    and not self.inplace_tape:
                 # the tape's Tensor is updated in place by +=, a float is rebound (see Program);
-                # a write through a view or an alias stays in place: other names must see it
+                # in "alias" programs writes stay in place: other names must see them
                 out.append(self.note(_tags_of(s, 4),
                                      f"{pad}{s[1]} = {s[1]} {s[2]} {self.expr(s[3])}"))
             elif kind == "aug":
@@ -608,7 +610,7 @@ def _only_owned_writes(body, allowed):
     return out
 
 
-def _render(prefix, helpers, params, body, kinds, family):
+def _render(prefix, helpers, params, body, kinds, family, inplace_tape=False):
     body = _flatten(body)
     helpers = [(n, ps, _flatten(b)) for n, ps, b in helpers]
     if family == "scalar":
@@ -622,7 +624,7 @@ def _render(prefix, helpers, params, body, kinds, family):
     sources = []
     tags = collections.Counter()
     for guarded, tape in ((False, False), (True, False), (False, True)):
-        r = Renderer(guarded, prefix, tape)
+        r = Renderer(guarded, prefix, tape, inplace_tape)
         lines = [HEADERS[prefix]]
         for name, hparams, hbody in helpers:
             lines.append(f"\ndef {name}({', '.join(hparams)}):")
@@ -1437,6 +1439,14 @@ class ArrayBuilder(Builder):
             # a[k][j] = v writes into a through the temporary view a[k]
             k, j = self.count(-shape[0], shape[0] - 1), self.count(-shape[1], shape[1] - 1)
             target, sub, itags = f"{name}[{k}][{j}]", (), ("index_int", "chained_write")
+        elif len(shape) in (1, 2) and self.coin(0.2):
+            # repeated integer indices, y[[1, 0, 1]] += v: NumPy reads once and writes once, so
+            # each repeat gets one of the values (the last) and the update counts once
+            L = self.pick([3, 2, 4])
+            idx, _ = self.fancy(L, shape[0], repeat=True)
+            inner = self.pick([str(idx), f"np.array({idx})"])
+            target = f"{name}[{inner}]"
+            sub, itags = (L,) + shape[1:], ("index_fancy", "index_repeats")
         else:
             desc, sub = self.pick(self.index_forms(shape, env.ints))
             text, itags, _ = self.index_text(desc)
@@ -1478,9 +1488,13 @@ class ArrayBuilder(Builder):
         base = self.pick(sorted(bases))
         shape = env.names[base]
         form, how = self.pick(self.VIEW_FORMS_1D if len(shape) == 1 else self.VIEW_FORMS_2D)
-        vshape = eval(form.format("v"), {"np": np, "v": np.empty(shape)}).shape  # noqa: S307
+        probe = np.empty(shape)
+        made = eval(form.format("v"), {"np": np, "v": probe})  # noqa: S307 -- our own forms
+        vshape = made.shape
         if 0 in vshape:
             form, how, vshape = "{0}", "alias", shape
+        elif how == "copy" and np.shares_memory(made, probe):
+            how = "view"     # a.T.reshape(-1) of a (2, 1) array is a view (of a contiguous base)
         vname = self.pick(self.VIEWS)
         vtags = {"{0}.T.reshape(-1)": ("T_reshape",), "{0}.copy()": ("copy",)}.get(form, ())
         value = (("atom", base) if how == "alias" else
@@ -1750,8 +1764,10 @@ class ArrayBuilder(Builder):
             forms += [(("rrev",), shape)]
         return forms
 
-    def fancy(self, L, n):
+    def fancy(self, L, n, repeat=False):
         idx = [self.count(-n, n - 1) for _ in range(L)]
+        if repeat and L >= 2 and len({i % n for i in idx}) == L:   # y[[1, 0, 1]]
+            idx[-1] = idx[0] if self.coin() else idx[0] % n - n
         return idx, len({i % n for i in idx}) < L
 
     def index_text(self, desc):
@@ -2232,7 +2248,7 @@ def array_programs(draw, max_depth=3):
         body += [special] + more
     body.append(("return", b.result(env)))
     program = _render("math.", [h[:3] for h in helpers], params, _flatten(body),
-                      [b.arg_shapes[p] for p in params], "array")
+                      [b.arg_shapes[p] for p in params], "array", inplace_tape=mode == "alias")
     if mode != "plain":
         program.constructs = program.constructs | {mode + "_program"}
     unbound = _reads_never_assigned(program.source)

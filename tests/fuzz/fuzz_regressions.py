@@ -367,3 +367,20 @@ def loop_variable_reused_with_alias_write(x, s):
     for i in range(2):
         r[1] = s * i
     return np.sum(a * a)
+
+
+def slice_of_a_result_in_a_sum(x):
+    """d/dx = cos(x) * (1 - 2 * sin(x) * [0, 1, 1])."""
+    y = np.sin(x)
+    return np.sum(y - np.sum(y[1:] ** 2))
+
+
+def arithmetic_copy_taken_for_alias(x, s):
+    """b = x * 1.0 is a new array, whatever a is."""
+    if s > 0.5:
+        a = x
+    else:
+        a = x * 2.0
+    b = x * 1.0
+    b[0] = s
+    return np.sum(a * b)

@@ -270,3 +270,20 @@ def test_bug_list_after_def_in_loop_refused():
 
 def test_bug_loop_variable_reused_with_alias_write_refused():
     H.check_function(R.loop_variable_reused_with_alias_write, (X, 0.7))
+
+
+def test_bug_slice_of_a_result_in_a_sum():
+    """Was (b7dab63 .. b47ce5f; right at 5bf03e1): y = np.sin(x); np.sum(y - np.sum(y[1:] ** 2))
+    had d/dx [0.995, 0.557, -0.012] at x = [0.1, 0.2, 0.3] where the tape and central differences
+    give [0.995, -0.188, -0.739]. Fixed in 337d71d (no in-place update of an array whose view is
+    read later)."""
+    H.check_function(R.slice_of_a_result_in_a_sum, (X,))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): a = x in one branch (x * 2.0 in the other), then b = x * 1.0; b[0] = s is "
+    "refused at the first call with s = 0.7: \"`b` shares memory with `a` here ... the compiler "
+    "cannot tell how the two are related\" -- b is a new array (x * 1.0 must not become x; b = "
+    "x.copy() is accepted). Tape and numeric give 0.2, d/ds 0.1. Present at b7dab63, 7b9926a"))
+def test_bug_arithmetic_copy_taken_for_alias():
+    H.check_function(R.arithmetic_copy_taken_for_alias, (X, 0.7))
