@@ -18,7 +18,8 @@ one that writes into its arguments. Refusals are counted: the array test prints 
 accepted and checked out of how many were tried.
 
 CI budget: 180 scalar + 90 array programs checked at >= 1 point (about 400 tried; derandomized,
-so every run sees the same programs; ~15-25 s on an idle machine). `pytest tests/fuzz --fuzz-long`
+so every run sees the same programs; ~30 s for tests/fuzz on a 2-core machine, as before the
+array fuzzer). `pytest tests/fuzz --fuzz-long`
 runs 1800 + 2000, `SOURCEAD_FUZZ=N` runs N (both randomized). Each test prints how many programs it
 tried, how many points it checked or discarded, and which known bugs it looked past.
 
@@ -26,16 +27,18 @@ Known bugs are looked past (fuzz_harness.KNOWN_*) so that CI stays green while t
 SOURCEAD_FUZZ_STRICT=1 reports them. With compiler/ and runtime/ of 5bf03e1 (before the issue 9
 fixes) first on the path, the strict run finds issue 9's items 1-5:
 
-    git archive 5bf03e1 compiler runtime | tar -x -C /tmp/old5bf
+    mkdir /tmp/old5bf && git archive 5bf03e1 compiler runtime | tar -x -C /tmp/old5bf
     cd /tmp && SOURCEAD_FUZZ_STRICT=1 PYTHONPATH=/tmp/old5bf \
         python -m pytest -x /path/to/repo/tests/fuzz/test_fuzz_differential.py -k array
     SOURCEAD_FUZZ_STRICT=1 PYTHONPATH=/tmp/old5bf python tests/fuzz/fuzz_hunt.py array 1500 202
 
-(the first stops at `a = x * 1.0; r = a; r += 0.5` ignored; the second collects every failure).
+(the first reports each distinct failure Hypothesis found, shrunk -- e.g. `a = x * 1.0; r = a;
+r += 0.5` ignored -- after about five minutes of shrinking; the second collects every failure in
+/tmp/sourcead_fuzz_failures_array.txt. 5bf03e1 has no np.square: its refusals are noise there.)
 
 Tried so far (fuzz_hunt.py and --fuzz-long): about 57,000 programs with the fixed-shape generator
-(Nov 2026); with this one (Dec 2026), 11,500 array programs on 49c5332..b7dab63 and 1,900 on
-5bf03e1. Bugs found are pinned, one test each, in test_fuzz_regressions.py (programs in
+(Nov 2026); with this one (Dec 2026) about 14,300 array programs on 49c5332..8baf31b and 3,400 on
+5bf03e1 (strict). Bugs found are pinned, one test each, in test_fuzz_regressions.py (programs in
 fuzz_regressions.py); fuzz_hunt.py collects failures without stopping and fuzz_reduce.py shrinks
 one.
 """
