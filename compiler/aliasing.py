@@ -259,13 +259,13 @@ class Memory:
                 if mv.shared in (view.shared, storage.is_array) or is_true(mv.shared):
                     values.append(fresh)
                 else:
-                    values.append(self.low.conditional(mv.shared, lambda f=fresh: [f], [old],
-                                                       [m])[0])
+                    values.append(self.low.conditional(mv.shared, lambda f=fresh: [f],
+                                                       lambda o=old: [o], [m])[0])
             return values
 
         otherwise = [base] + [new if m == name else old for (m, _), old in zip(members, old_values)]
         hints = [storage_hint(storage.key)] + [m for m, _ in members]
-        outs = self.low.conditional(view.shared, then, otherwise, hints)
+        outs = self.low.conditional(view.shared, then, lambda: otherwise, hints)
         scope.vars[storage.key] = outs[0]
         for (m, _), out in zip(members, outs[1:]):
             scope.vars[m] = out

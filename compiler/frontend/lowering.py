@@ -251,20 +251,22 @@ class Lowering:
                            f"writing into `{name}` would change {whose}: copy it first, "
                            f"`{name} = {name}.copy()`, then write into the copy.")
 
-    def conditional(self, test, then_build, else_values, hints):
-        """Values `then_build()` if `test` else `else_values`, as a `cond` equation (the else
-        side computes nothing). A known test picks its side now."""
+    def conditional(self, test, then_build, else_build, hints):
+        """`then_build()` if `test` else `else_build()` (each returns a list of values, built in
+        its own region), as a `cond` equation. A known test builds its side only, now."""
         if isinstance(test, Const):
-            return then_build() if test.value else list(else_values)
-        saved = self.b
-        self.b = TrackingBuilder(self.producers, loc=saved.loc)
-        then_values = then_build()
-        then_eqns = self.b.eqns
-        self.b = saved
+            return list(then_build() if test.value else else_build())
+        regions, results = [], []
+        for build in (then_build, else_build):
+            saved = self.b
+            self.b = TrackingBuilder(self.producers, loc=saved.loc)
+            results.append(list(build()))
+            regions.append(self.b.eqns)
+            self.b = saved
         outs = [Var(h) for h in hints]
         self.b.eqns.append(Eqn("cond", [test], outs,
-                               {"then": Graph("then", [], then_eqns, list(then_values)),
-                                "else": Graph("else", [], [], list(else_values))}, self.b.loc))
+                               {"then": Graph("then", [], regions[0], results[0]),
+                                "else": Graph("else", [], regions[1], results[1])}, self.b.loc))
         return outs
 
     def global_arrays(self, scope):
@@ -396,43 +398,24 @@ class Lowering:
 
     def branch_value_atoms(self, truth, a, b, scope):
         """For and/or: one side is an AST node (evaluated lazily), the other an atom already known."""
-        if isinstance(truth, Const):
+        def side(value):
+            if isinstance(value, (Var, Const)):
+                return lambda: [value]
+            return lambda: [as_atom(self.expr(value, scope.branch()), scope.src, value)]
+        if isinstance(truth, Const):  # evaluated in the scope itself, as before
             chosen = a if truth.value else b
             return chosen if isinstance(chosen, (Var, Const)) else as_atom(
                 self.expr(chosen, scope), scope.src, chosen)
-        results, blocks = [], []
-        for side in (a, b):
-            saved = self.b
-            self.b = TrackingBuilder(self.producers, loc=saved.loc)
-            if isinstance(side, (Var, Const)):
-                results.append(side)
-            else:
-                results.append(as_atom(self.expr(side, scope.branch()), scope.src, side))
-            blocks.append(self.b.eqns)
-            self.b = saved
-        out = Var()
-        self.b.eqns.append(Eqn("cond", [truth], [out],
-                               {"then": Graph("then", [], blocks[0], [results[0]]),
-                                "else": Graph("else", [], blocks[1], [results[1]])}, self.b.loc))
-        return out
+        return self.conditional(truth, side(a), side(b), [""])[0]
 
     def branch_value(self, test, then_node, else_node, scope, node):
         """`a if test else b`: only the taken branch runs, as in Python."""
         if isinstance(test, Const):
             return self.expr(then_node if test.value else else_node, scope)
-        results, blocks = [], []
-        for expr_node in (then_node, else_node):
-            saved = self.b
-            self.b = TrackingBuilder(self.producers, loc=saved.loc)
-            inner = scope.branch()
-            results.append(as_atom(self.expr(expr_node, inner), scope.src, expr_node))
-            blocks.append(self.b.eqns)
-            self.b = saved
-        out = Var()
-        self.b.eqns.append(Eqn("cond", [test], [out],
-                               {"then": Graph("then", [], blocks[0], [results[0]]),
-                                "else": Graph("else", [], blocks[1], [results[1]])}, self.b.loc))
-        return out
+
+        def side(expr_node):
+            return lambda: [as_atom(self.expr(expr_node, scope.branch()), scope.src, expr_node)]
+        return self.conditional(test, side(then_node), side(else_node), [""])[0]
 
     # -- loops --
 
