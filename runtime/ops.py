@@ -38,7 +38,7 @@ import operator
 
 import numpy as np
 
-from compiler.primitives import PRIMS
+from compiler.primitives import PRIMS, UNARY
 from compiler.rules import TABLE as RULES
 from compiler.support import clip_masks, kept_writes
 
@@ -589,23 +589,11 @@ _REDUCE = "axis keepdims"
 PRIMITIVES = [
     # Elementwise, one input: math for a Python float, NumPy otherwise.
     Primitive("neg", operator.neg),
-    _unary("exp", math.exp, np.exp),
-    _unary("expm1", math.expm1, np.expm1),
-    _unary("log", math.log, np.log),
-    _unary("log1p", math.log1p, np.log1p, node_name="Log1PBackward"),
-    _unary("log2", math.log2, np.log2),
-    _unary("log10", math.log10, np.log10),
-    _unary("sqrt", math.sqrt, np.sqrt),
-    _unary("sin", math.sin, np.sin),
-    _unary("cos", math.cos, np.cos),
-    _unary("tan", math.tan, np.tan),
-    _unary("asin", math.asin, np.arcsin),
-    _unary("acos", math.acos, np.arccos),
-    _unary("atan", math.atan, np.arctan),
-    _unary("sinh", math.sinh, np.sinh),
-    _unary("cosh", math.cosh, np.cosh),
-    _unary("tanh", math.tanh, np.tanh),
-    _unary("abs", abs, np.abs),
+    # (the math and NumPy spellings are the compiler's: primitives.UNARY; abs of a float is
+    # Python's own abs, which keeps ints ints as the compiler's lib=None spelling does)
+    *(_unary(name, abs if name == "abs" else fns[0], fns[1],
+             node_name="Log1PBackward" if name == "log1p" else None)
+      for name, fns in UNARY.items()),
     # Elementwise, two inputs, NumPy broadcasting (gradients summed back to each input's shape).
     Primitive("add", operator.add),
     Primitive("sub", operator.sub),
