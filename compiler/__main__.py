@@ -65,14 +65,12 @@ def _demo(f, out, prog):
     say(textwrap.indent(str(df.graph), "    "))
     say("\n3. Reverse mode on the DAG, before optimisation: the seed 1.0 flows back, the mul gate")
     say("   swaps its inputs (dq = z, dz = q), the add gate copies (dx = dy = dq):\n")
-    from .ir import Builder, Namer, format_graph
+    from .ir import Namer, format_graph
     from .reverse import reverse
     from .specialize import specialize
-    simplify, Builder.simplify = Builder.simplify, None  # show every step, unsimplified
-    try:
-        raw = specialize(reverse(df.graph, [0, 1, 2], with_value=False), {}, {}, default="scalar")
-    finally:
-        Builder.simplify = simplify
+    # every step shown, unsimplified
+    raw = specialize(reverse(df.graph, [0, 1, 2], with_value=False, simplify=None), {}, {},
+                     default="scalar", simplify=None)
     say(textwrap.indent(format_graph(raw, Namer()), "    "))
     say("\n4. Optimised (1.0 * z is z, copies are shared) and emitted as Python, compiled once:\n")
     say(textwrap.indent(df.source, "    "))

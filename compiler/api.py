@@ -294,8 +294,7 @@ class Compiled:
             # a branch this signature's version never saw: from now on the generic version,
             # which works out shapes as it runs, serves this signature
             generic = self.generic_version(values)
-            key = signature_key(list(values) + [get() for get in self.env], None, self.names,
-                                self.by_value)
+            key = signature_key(list(values) + [get() for get in self.env], self.by_value)
             with self.lock:
                 self.cache[key] = generic
                 self.fast.pop(self.quick_key(args), None) if not kwargs and \
@@ -327,8 +326,7 @@ class Compiled:
         return tuple((a.shape, a.dtype.char) if type(a) is ndarray else type(a) for a in args)
 
     def version(self, values):
-        key = signature_key(list(values) + [get() for get in self.env], None, self.names,
-                            self.by_value)
+        key = signature_key(list(values) + [get() for get in self.env], self.by_value)
         found = self.cache.get(key)
         if found is not None:
             return found

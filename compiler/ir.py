@@ -367,19 +367,19 @@ def _verify_var_params(eqn, defined):
 # --- building ------------------------------------------------------------------------------------
 
 class Builder:
-    """Appends equations to a list; `simplify` (set by passes.py) may answer an equation with an
-    existing atom instead (x * 1 -> x, constants folded), so graphs are built small."""
+    """Appends equations to a list; `simplify(prim, ins, params)` (passes.simplify, or None to keep
+    every equation as written) may answer an equation with an existing atom instead (x * 1 -> x,
+    constants folded), so graphs are built small."""
 
-    simplify = None
-
-    def __init__(self, eqns=None, loc=None):
+    def __init__(self, eqns=None, loc=None, simplify=None):
         self.eqns = eqns if eqns is not None else []
         self.loc = loc
+        self.simplify = simplify
 
     def emit(self, prim, ins, hint="", **params):
         ins = tuple(ins)
-        if Builder.simplify is not None:
-            found = Builder.simplify(prim, ins, params)
+        if self.simplify is not None:
+            found = self.simplify(prim, ins, params)
             if isinstance(found, tuple):  # a cheaper equation instead: (prim, ins)
                 return self.emit(found[0], found[1], hint, **params)
             if found is not None:

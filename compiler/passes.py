@@ -70,7 +70,6 @@ def simplify(prim, ins, params):
     return None
 
 
-Builder.simplify = staticmethod(simplify)
 
 
 # Each equation of these makes a new mutable object (a list the generated code appends to):
@@ -94,7 +93,7 @@ def rebuild(graph, outer=None):
         return subst.get(atom, atom) if isinstance(atom, Var) else atom
 
     seen = {}
-    b = Builder()
+    b = Builder(simplify=simplify)
     for eqn in graph.eqns:
         ins = tuple(look(a) for a in eqn.ins)
         if eqn.prim == "cond" and isinstance(ins[0], Const):  # a known test: its branch, inline

@@ -19,6 +19,7 @@ loop-carried values backwards and accumulating those of the values the body clos
 """
 from __future__ import annotations
 
+from .passes import simplify as _simplify
 from .ir import Builder, Const, Eqn, Graph, Loop, Var, free_vars, regions
 from .rules import BROADCASTING, rule_for, vjp
 
@@ -64,13 +65,14 @@ def activity(eqns, active):
 class Backprop:
     """One reverse walk over a list of equations, with the adjoint equations going to `b`."""
 
-    def __init__(self, active):
+    def __init__(self, active, simplify):
         self.active = active
+        self.simplify = simplify
 
     def run(self, eqns, seeds, loc_default=None):
         """Returns (forward equations, possibly with exports and tapes added; adjoint equations;
         pending contributions to values not defined in `eqns`)."""
-        b = Builder(loc=loc_default)
+        b = Builder(loc=loc_default, simplify=self.simplify)
         forward = list(eqns)
         pending = {k: list(v) for k, v in seeds.items()}
         defined = _outs_defined(eqns)
@@ -128,7 +130,7 @@ class Backprop:
             for r, g in zip(region.results, gs):
                 if g is not None and isinstance(r, Var) and r in self.active:
                     seeds.setdefault(r, []).append(g)
-            fwd, ab, pending = Backprop(self.active).run(region.eqns, seeds, b.loc)
+            fwd, ab, pending = Backprop(self.active, self.simplify).run(region.eqns, seeds, b.loc)
             branches[key] = (region, fwd, ab, pending)
         targets = []
         for key in ("then", "else"):
@@ -184,7 +186,7 @@ class Backprop:
             r = loop.next[k]
             if isinstance(r, Var) and r in self.active:
                 seeds.setdefault(r, []).append(ga)
-        fwd, ab, pending = Backprop(self.active).run(body.eqns, seeds, b.loc)
+        fwd, ab, pending = Backprop(self.active, self.simplify).run(body.eqns, seeds, b.loc)
         defined = _outs_defined(fwd) | set(body.params)
         new_carries = []
         for k in slots:
@@ -229,8 +231,9 @@ class Backprop:
         return forward, parts
 
 
-def reverse(graph, wrt, with_value):
-    """The gradient graph of a single-result `graph` with respect to parameters at indices `wrt`.
+def reverse(graph, wrt, with_value, simplify=_simplify):
+    """The gradient graph of a single-result `graph` with respect to parameters at indices `wrt`,
+    built through `simplify` (None: every adjoint equation as the rules write it).
 
     Its results are `[value] + grads` when `with_value`, else `grads`; a gradient that is
     identically zero is the constant 0.0.
@@ -239,7 +242,7 @@ def reverse(graph, wrt, with_value):
     wrt_params = [graph.params[i] for i in wrt]
     active = activity(graph.eqns, set(wrt_params))
     seeds = {result: [Const(1.0)]} if isinstance(result, Var) and result in active else {}
-    walk = Backprop(active)
+    walk = Backprop(active, simplify)
     forward, b, pending = walk.run(graph.eqns, seeds)
     b.loc = None
     grads = []

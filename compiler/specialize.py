@@ -19,6 +19,7 @@ import numpy as np
 
 from .ir import (Builder, Const, Eqn, Graph, ReverseLoop, Var, loop_view, regions,
                  rename_var_params, use_counts)
+from .passes import simplify
 from .primitives import PRIMS, having
 
 # Primitives that can turn scalars into arrays: with any of them, kinds need an instrumented run.
@@ -97,7 +98,8 @@ class Recorder:
         return out, shapes
 
 
-def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None, truth=None):
+def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None, truth=None,
+               simplify=simplify):
     """The graph with `unbroadcast` resolved wherever the shapes are known. `ndarrays`: the
     values an instrumented run saw as NumPy arrays (None: no value is one, as in scalar code);
     aliasing checks on values that are never arrays are dropped."""
@@ -141,7 +143,7 @@ def specialize(graph, kinds, shapes, default="dynamic", ndarrays=None, truth=Non
         return kind(value) == "array"
 
     def walk(g, subst):
-        b = Builder()
+        b = Builder(simplify=simplify)
         for eqn in g.eqns:
             ins = tuple(subst.get(a, a) if isinstance(a, Var) else a for a in eqn.ins)
             if eqn.prim == "cond" and truth is not None and eqn.ins[0] in truth:
@@ -284,7 +286,7 @@ VIEWS = {"sum_grad", "mean_grad"}  # adjoints returned as read-only broadcast vi
 def materialize_results(graph):
     """A gradient the user receives is an array of its own, never a broadcast view."""
     defined = {v: e for e in graph.eqns for v in e.outs}
-    b = Builder(list(graph.eqns))
+    b = Builder(list(graph.eqns), simplify=simplify)
     results = []
     for r in graph.results:
         if isinstance(r, Var) and r in defined and defined[r].prim in VIEWS:
@@ -314,7 +316,7 @@ def environment(graph):
     return getters
 
 
-def signature_key(values, wrt_names, names, by_value):
+def signature_key(values, by_value):
     """The cache key of a call: per argument, its type, and for arrays shape and dtype."""
     key = []
     for v in values:  # the arguments, then the globals and closure values read
@@ -339,8 +341,8 @@ def scalar_seeds(graph, kinds, shapes):
     of a known shape); it is made a real array only where something needs one."""
     lazy = {}    # original var -> (shape, the x whose shape it has)
     subst = {}
-    b = Builder()
-    from .passes import rebuild_region_eqn, simplify  # noqa: PLC0415
+    b = Builder(simplify=simplify)
+    from .passes import rebuild_region_eqn  # noqa: PLC0415
 
     def look(a):
         return subst.get(a, a) if isinstance(a, Var) else a
@@ -468,7 +470,7 @@ def finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, fresh=()):
     for e in graph.eqns:
         for v in e.outs:
             defined[v] = e
-    b = Builder(list(graph.eqns))
+    b = Builder(list(graph.eqns), simplify=simplify)
     results = list(graph.results)
     handed_out = set()
     floats = {p for p in graph.params if kinds.get(p) == "scalar" and
@@ -552,7 +554,7 @@ def float_gradients(graph, gradient_of, float_params):
     (the optimiser folds `1.0 * n` to `n`, which may be an int or a bool)."""
     floats = set(float_params)
     _float_values(graph.eqns, floats)
-    b = Builder(list(graph.eqns))
+    b = Builder(list(graph.eqns), simplify=simplify)
     results = list(graph.results)
     for index, _param in gradient_of:
         r = results[index]
@@ -568,7 +570,7 @@ def accumulate_in_place(graph, kinds, shapes, fresh=None):
     zeros of the array's shape, each iteration adds into it (`dX[k] += g`, `dW += t`), instead of
     a new array per iteration. The loop's outputs for those buffers are added to `fresh`."""
     fresh = set() if fresh is None else fresh
-    b = Builder()
+    b = Builder(simplify=simplify)
     for eqn in graph.eqns:
         params = eqn.params
         if regions(eqn):
@@ -604,7 +606,7 @@ def index_grads_from_shapes(graph, kinds, shapes, dtypes):
     """`index_grad(g, x, ...)` with x's shape known: zeros of that shape with g added at the
     index. x itself is then no longer read, so a loop that writes into an array need not tape
     every version of it (prune_saves drops them)."""
-    b = Builder()
+    b = Builder(simplify=simplify)
     for eqn in graph.eqns:
         if regions(eqn):
             params = {k: index_grads_from_shapes(v, kinds, shapes, dtypes)

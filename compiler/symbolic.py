@@ -50,7 +50,7 @@ import warnings
 
 from .ir import Builder, Const, Eqn, Graph, Var, regions
 from .ir import free_vars as _free_vars
-from .passes import _size, optimize
+from .passes import _size, optimize, simplify
 from .symbolic_worker import cost as _cost
 
 MAX_EQNS = 400
@@ -354,7 +354,7 @@ class _Problem:
         """The graph with each chosen piece's value computed from its answer, right where the
         original computed it, and every failure the original code could raise kept (None if a
         dropped equation cannot be kept on its own, e.g. a loop). Not yet optimised."""
-        b = Builder()
+        b = Builder(simplify=simplify)
         original = set()
         subst = {}
         defined = set(self.graph.params)

@@ -90,10 +90,6 @@ class FunctionCtx(Node):
                 out.append(make(value, (self, nr) if graph else None))
         return tuple(out)
 
-    def _release(self):
-        if self._checks is not None:
-            self._saved = None
-
     def apply(self, g, graph):
         grads = list(g) if self._n_outputs > 1 else [g]
         for k, gk in enumerate(grads):

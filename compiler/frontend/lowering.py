@@ -18,6 +18,7 @@ import numpy as np
 from ..aliasing import UNKNOWN, Memory
 from ..errors import error_at
 from ..ir import Builder, Const, Eqn, Graph, Var
+from ..passes import simplify
 from ..primitives import METHODS, MODULE_CONSTANTS
 from . import fence
 from .calls import Calls, static
@@ -35,12 +36,12 @@ class TrackingBuilder(Builder):
     passes fold such identities later, when aliasing is settled."""
 
     def __init__(self, producers, loc=None):
-        super().__init__(loc=loc)
+        super().__init__(loc=loc, simplify=simplify)
         self.producers = producers
 
     def emit(self, prim, ins, hint="", **params):
         ins = tuple(ins)
-        found = Builder.simplify(prim, ins, params) if Builder.simplify is not None else None
+        found = self.simplify(prim, ins, params)
         if isinstance(found, tuple):  # a cheaper equation instead: (prim, ins)
             return self.emit(found[0], found[1], hint, **params)
         if isinstance(found, Const):

@@ -320,11 +320,25 @@ def test_every_primitive_evaluates_in_every_library_it_names():
                 assert prim.impl(lib) is impl, (name, lib)
 
 
-def test_builder_simplifies_as_it_builds():
-    b = Builder()
+def test_builder_simplifies_as_it_builds_only_when_asked():
+    # no import-time switch: a builder simplifies when it is given passes.simplify, never otherwise
     x = Var("x")
+    b = Builder(simplify=simplify)
     assert b.emit("mul", [x, Const(1.0)]) is x
     assert b.eqns == []
+    plain = Builder()
+    assert plain.emit("mul", [x, Const(1.0)]) is not x
+    assert [e.prim for e in plain.eqns] == ["mul"]
+
+
+def test_reverse_without_simplify_keeps_every_adjoint_equation():
+    def f(x, y):
+        return x * y
+
+    graph = grad(f, wrt=(0, 1)).graph
+    raw = reverse(graph, [0, 1], with_value=False, simplify=None)
+    simplified = reverse(graph, [0, 1], with_value=False)
+    assert len(raw.eqns) > len(simplified.eqns)
 
 
 _LOOPS_WITH_BRANCHES = [C.loop_with_branch_on_carried, C.while_with_branch, C.loop_branch_on_index,
