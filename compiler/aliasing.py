@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import error_at
 from .ir import Const, Eqn, Var
-from .primitives import having
+from .primitives import PRIMS, having
 
 # Primitives whose result may be a view of their first input (NumPy decides)...
 VIEW_PRIMS = having("view", "always") | having("view", "maybe")
@@ -184,6 +184,8 @@ class Memory:
             eqn = self.low.producers.get(v)
             if eqn is None or eqn.prim in ("global", "cell"):
                 return None
+            if PRIMS[eqn.prim].view == "opaque":
+                return None  # a library view (np.swapaxes...): writes near it are checked
             if eqn.prim not in VIEW_PRIMS:
                 return "fresh"
             if eqn.prim == "getitem" and any(isinstance(a, Const) and isinstance(a.value, list)

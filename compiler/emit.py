@@ -165,13 +165,15 @@ class Emitter:
             return "np" if any(self.is_array(a) for a in eqn.ins) else "math"
         return lib
 
-    def call(self, prim, lib, args):
+    def call(self, prim, lib, args, keywords=()):
         module, attr, obj = callee(prim, lib)
         if module == "np":
-            func = ast.Attribute(ast.Name(self.bind("np", np), ast.Load()), attr, ast.Load())
+            func = ast.Name(self.bind("np", np), ast.Load())
+            for part in attr.split("."):  # np.linalg.det
+                func = ast.Attribute(func, part, ast.Load())
         else:
             func = ast.Name(self.bind(attr, obj), ast.Load())
-        return ast.Call(func, args, [])
+        return ast.Call(func, args, list(keywords))
 
     def expression(self, eqn):
         prim = eqn.prim
@@ -265,7 +267,7 @@ class Emitter:
             return ast.Call(ast.Name(self.bind(name, getattr(builtins, name)), ast.Load()), ins, [])
         if prim in ("floor", "ceil", "trunc") and eqn.params.get("lib") is None:
             return self.call(prim, "np" if array else "math", ins)
-        return self.call(prim, self.lib_of(eqn), ins)
+        return self.call(prim, self.lib_of(eqn), ins, self.keywords(eqn))
 
     def np_call(self, prim, args, keywords=()):
         attr = {"amax": "max", "amin": "min"}.get(prim, prim)
@@ -284,7 +286,8 @@ class Emitter:
 
     def helper_call(self, eqn, ins):
         prim = eqn.prim
-        func = ast.Name(self.bind(prim, getattr(support, prim)), ast.Load())
+        p = PRIMS[prim]
+        func = ast.Name(self.bind(prim, getattr(support, prim, None) or p.funcs[None]), ast.Load())
         if prim == "index_grad":
             index = indexing.to_value_ast(eqn.params["index"], ins[2:], self.bind("slice", slice))
             return ast.Call(func, ins[:2] + [index], [])

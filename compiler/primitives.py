@@ -29,7 +29,8 @@ FACTS = {
     "fresh": "returns a new array nothing else holds (never an input or a view of one)",
     "makes_arrays": "can turn numbers into an array (kinds then need an instrumented run)",
     "shape_from_values": "the output's shape depends on the values of integer inputs",
-    "view": "None, or 'always' / 'maybe' when NumPy may return a view of the first input",
+    "view": "None, or 'always' / 'maybe' when NumPy may return a view of the first input, 'opaque'"
+            " for a view a write cannot be replayed through (writes near it are checked at run time)",
     "unshared": "each equation makes its own mutable object: never merged with another",
     "keeps_lib": "the equation keeps the library the user called (math or NumPy semantics)",
     "static_args": "its keyword arguments (axis, keepdims, shape) are read when the graph is built",
@@ -207,7 +208,6 @@ _prim("prod", 1, REDUCTION, kwargs=_REDUCE, np=np.prod, tape="prod")
 _prim("matmul", 2, LINEAR_ALGEBRA, infix=ast.MatMult, py=operator.matmul, np=np.matmul,
       tape="matmul")
 _prim("outer", 2, LINEAR_ALGEBRA, np=np.outer, tape="outer")
-_prim("det", 1, LINEAR_ALGEBRA, np=np.linalg.det, tape=None)
 # Shapes: NumPy returns views of the input (a reshape may copy; NumPy decides when the code runs).
 _prim("transpose", 1, VIEW, kwargs=("axes",), np=np.transpose, tape="transpose")
 _prim("reshape", None, VIEW, np=lambda x, *shape: np.reshape(
@@ -265,12 +265,12 @@ _HELPERS = {"unbroadcast": (), "sum_grad": _REDUCE, "mean_grad": _REDUCE,
             "written_grad": ("index",), "transpose_grad": ("axes",), "reshape_grad": (),
             "concat_grad": ("axis", "index_"), "stack_grad": ("axis", "index_"), "clip_grad": (),
             "clip_lo_grad": (), "clip_hi_grad": (), "outer_grad_a": (), "outer_grad_b": (),
-            "moveaxis_grad": ("axis",), "det_grad": ()}
+            "moveaxis_grad": ("axis",)}
 # ... and which of them return a new array (sum_grad and mean_grad return a read-only broadcast
 # view; unbroadcast may return its input, the others a reshaped or transposed view)
 _FRESH_HELPERS = {"extreme_grad", "prod_grad", "matmul_grad_a", "matmul_grad_b", "index_grad",
                   "cleared", "clip_grad", "clip_lo_grad", "clip_hi_grad", "outer_grad_a",
-                  "outer_grad_b", "det_grad"}
+                  "outer_grad_b"}
 # ... and which have a rule of their own (rules.py): the tape records index_grad as a primitive,
 # so that a gradient computed with create_graph=True can be differentiated again
 _DIFFERENTIABLE_HELPERS = {"index_grad"}
@@ -308,6 +308,28 @@ PRIMS["concat_grad"].funcs[None] = lambda g, *shapes, axis=0, index_=0: support.
     g, axis, index_, *shapes)
 
 
+# The library (compiler/library/): one entry per function, its facts from a family named here.
+FAMILIES = {"elementwise": ELEMENTWISE, "unary": UNARY_ELEMENTWISE, "stepwise": STEPWISE,
+            "unary_stepwise": UNARY_STEPWISE, "reduction": REDUCTION, "linalg": LINEAR_ALGEBRA,
+            # a NumPy view the aliasing analysis cannot replay a write through: a write into it, or
+            # into its base while it lives, is checked when the code runs (refused if they share)
+            "view": {**VIEW, "view": "opaque"},
+            "constructor": CONSTRUCTOR}
+
+from . import library  # noqa: E402
+
+for _entry in library.ENTRIES:
+    _facts = {**FAMILIES[_entry.family], "static_args": True, "tape": _entry.tape or None,
+              **_entry.facts}
+    if "math" in _entry.impls and _facts["elementwise"]:
+        _facts["keeps_lib"] = True
+    _arity = None if _entry.inputs.startswith("*") else len(_entry.inputs.split())
+    _prim(_entry.name, _arity, _facts, kwargs=_entry.params, **_entry.impls)
+for _helper in library.HELPERS.values():
+    _prim(_helper.name, None, ADJOINT, kwargs=_helper.kwargs, py=_helper.fn, fresh=_helper.fresh,
+          differentiable=_helper.rule is not None)
+
+
 def user_primitive(name, fn):
     """A function the user registered with a rule (compiler.register): called as it is."""
     _prim(name, None, ADJOINT, py=fn)
@@ -322,7 +344,8 @@ def having(fact, value=True):
 # NumPy functions that exist as methods of arrays: x.sum(axis=0) is np.sum(x, axis=0).
 METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "prod": "prod",
            "reshape": "reshape", "transpose": "transpose", "dot": "matmul", "copy": "copy",
-           "squeeze": "squeeze", "clip": "clip"}
+           "squeeze": "squeeze", "clip": "clip",
+           **{e.method: e.name for e in library.ENTRIES if e.method}}
 
 
 def _resolve_table():
@@ -372,7 +395,6 @@ def _resolve_table():
     for fn, prim in [(np.sum, "sum"), (np.mean, "mean"), (np.max, "amax"), (np.amax, "amax"),
                      (np.min, "amin"), (np.amin, "amin"), (np.prod, "prod"),
                      (np.matmul, "matmul"), (np.dot, "matmul"), (np.outer, "outer"),
-                     (np.linalg.det, "det"),
                      (np.transpose, "transpose"), (np.reshape, "reshape"),
                      (np.expand_dims, "expand_dims"), (np.squeeze, "squeeze"),
                      (np.concatenate, "concatenate"), (np.stack, "stack"), (np.clip, "clip"),
@@ -383,6 +405,11 @@ def _resolve_table():
                      (np.ndim, "ndim"), (np.size, "size"), (builtins.len, "len")]:
         add(fn, prim, "np")
     add(math.fabs, "abs", "math")
+    for entry in library.ENTRIES:
+        for lib, fn in entry.impls.items():
+            add(fn, entry.name, lib)
+        for fn in entry.also:
+            add(fn, entry.name, "np")
     return table
 
 
@@ -400,8 +427,11 @@ def callee(prim, lib):
     if lib == "np":
         attr = PRIMS[prim].np_name
         fn = PRIMS[prim].funcs.get("np")
-        if getattr(np, attr, None) is not fn and fn is not None:  # np.linalg.det: bound by name
-            return (None, fn.__name__, fn)
+        if getattr(np, attr, None) is not fn and fn is not None:
+            name = getattr(fn, "__name__", "")
+            if getattr(np.linalg, name, None) is fn:  # spelled np.linalg.det
+                return ("np", f"linalg.{name}", fn)
+            return (None, name, fn)  # SciPy's: bound by name
         return ("np", attr, getattr(np, attr))
     if lib == "math":
         return (None, prim if prim != "abs" else "fabs", PRIMS[prim].impl("math"))

@@ -38,6 +38,7 @@ from __future__ import annotations
 import ast
 
 from .ir import Const, Var
+from . import library
 from .primitives import PRIMS, having
 
 RULES = {
@@ -113,8 +114,6 @@ RULES = {
     "prod":     ("x", "prod_grad(g, x, axis=axis, keepdims=keepdims)"),
     "matmul":   ("x y", "matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"),
     "outer":    ("x y", "outer_grad_a(g, y)", "outer_grad_b(g, x)"),
-    # d det(X) = det(X) tr(X^-1 dX): g * out * X^-T (batched over leading axes)
-    "det":      ("x", "det_grad(g, x, out)"),
     "transpose": ("x", "transpose_grad(g, axes=axes)"),
     "reshape":  ("x *shape", "reshape_grad(g, x)"),
     "expand_dims": ("x", "reshape_grad(g, x)"),
@@ -152,6 +151,11 @@ RULES = {
     "zeros": ("*s", ), "ones": ("*s",), "eye": ("n", None), "zeros_like": ("x", None),
     "ones_like": ("x", None), "full": ("v *s", "unbroadcast(g, v)"), "arange": ("*s",), "tuple": ("*s",),
 }
+
+# The library's functions (compiler/library/): each entry brings its formulas, and a helper with a
+# rule of its own brings that.
+RULES.update({e.name: (e.inputs, *e.formulas) for e in library.ENTRIES})
+RULES.update({h.name: h.rule for h in library.HELPERS.values() if h.rule is not None})
 
 # Primitives whose inputs broadcast against each other: each input's contribution is summed back
 # to its own shape by the reverse pass (`unbroadcast`, removed when the shapes are known equal).

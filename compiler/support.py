@@ -218,12 +218,6 @@ def deopt():
     raise Deopt()
 
 
-def det_grad(g, x, out):
-    """The adjoint of det(x): g * det(x) * inv(x).T, over any leading batch axes."""
-    scale = np.asarray(g * out)[..., None, None]
-    return scale * np.swapaxes(np.linalg.inv(x), -1, -2)
-
-
 def outer_grad_a(g, b):
     return np.matmul(g, np.ravel(b))
 

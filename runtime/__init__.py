@@ -26,5 +26,9 @@ from .functional import (  # noqa: F401  (the public differentiable functions)
     tanh, transpose, true_divide, unsqueeze, where,
 )
 
+from .functional import LIBRARY as _LIBRARY
+
+globals().update(_LIBRARY)      # the library's functions (compiler/library/): runtime.det, runtime.erf...
+
 __all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "autograd"]

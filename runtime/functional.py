@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from compiler.library import ENTRIES as LIBRARY_ENTRIES
 from compiler.primitives import PRIMS
 
 from .grad_mode import STATE
@@ -582,6 +583,47 @@ SELECT, CLIP, MATMUL = TABLE["select"], TABLE["clip"], TABLE["matmul"]
 RESHAPE, TRANSPOSE, BROADCAST_TO = TABLE["reshape"], TABLE["transpose"], TABLE["broadcast_to"]
 GETITEM, SCATTER_ADD, CONCATENATE, STACK, CLONE = (TABLE["getitem"], TABLE["index_grad"],
                                                    TABLE["concatenate"], TABLE["stack"], TABLE["copy"])
+
+# --------------------------------------------------------------------------------------------------
+# The library (compiler/library/): one function per entry, bound by the NumPy callable's own signature
+# --------------------------------------------------------------------------------------------------
+
+def _library_function(prim):
+    entry = prim.entry
+    sig = entry.signature()
+    order = list(sig.parameters)
+    inputs = order[:len(prim.inputs)]
+    params = entry.params
+    fn_np = entry.fn
+
+    def fn(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = bound.arguments
+        xs = [values[n] for n in inputs]
+        if not _any_tensor(*xs):
+            return fn_np(*args, **kwargs)
+        for name, value in values.items():
+            if name not in inputs and name not in params and value is not sig.parameters[name].default:
+                raise TypeError(f"{entry.tape}() on a Tensor does not support {name}= (leave it at its "
+                                f"default)")
+        return record(prim, tuple(_op(x) for x in xs), tuple(values[n] for n in params))
+
+    fn.__name__ = fn.__qualname__ = entry.tape
+    fn.__doc__ = f"{entry.tape}, as NumPy's {getattr(fn_np, '__module__', 'numpy')}.{fn_np.__name__}; differentiable."
+    return fn
+
+
+LIBRARY = {}    # the tape's name -> the function (runtime.det, runtime.erf, ...)
+for _entry in LIBRARY_ENTRIES:
+    if not _entry.tape:
+        continue
+    _prim = TABLE[_entry.name]
+    if _entry.name not in FUNCTIONS:
+        FUNCTIONS[_entry.name] = _library_function(_prim)
+    LIBRARY[_entry.tape] = FUNCTIONS[_entry.name]
+globals().update(LIBRARY)
+
 
 # The differentiable functions that are not primitives (the tests check each one's gradient too).
 COMPOSITES = {"dot": dot, "outer": outer, "expand_dims": expand_dims, "squeeze": squeeze,

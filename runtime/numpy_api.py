@@ -138,6 +138,18 @@ FUNCTIONS = {
     np.shape: F.shape, np.ndim: F.ndim, np.size: lambda a, axis=None: int(np.size(_unwrap(a), axis)),
 }
 
+# The library's functions (compiler/library/): each callable a user may call, to the tape's function.
+from compiler.library import ENTRIES as _LIBRARY  # noqa: E402
+
+for _entry in _LIBRARY:
+    _fn = F.LIBRARY.get(_entry.tape) if _entry.tape else None
+    if _fn is None:
+        continue
+    for _callable in (_entry.impls.get("np"), *_entry.also):
+        if _callable is None:
+            continue
+        (UFUNCS if isinstance(_callable, np.ufunc) else FUNCTIONS)[_callable] = _fn
+
 # No gradient: these run on the values whatever the inputs (plain results).
 PLAIN_FUNCTIONS = {
     np.argmax, np.argmin, np.argsort, np.sort, np.allclose, np.isclose, np.array_equal, np.nonzero,

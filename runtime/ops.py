@@ -38,6 +38,7 @@ import operator
 
 import numpy as np
 
+from compiler.library import ENTRIES as LIBRARY, HELPERS as LIBRARY_HELPERS
 from compiler.primitives import PRIMS, UNARY
 from compiler.rules import TABLE as RULES
 from compiler.support import clip_masks, kept_writes
@@ -510,6 +511,9 @@ HELPERS = {fn.__name__: fn for fn in (
     unbroadcast, sum_grad, mean_grad, extreme_grad, prod_grad, matmul_grad_a, matmul_grad_b,
     transpose_grad, reshape_grad, index_grad, getitem, cleared, written_grad, concat_grad, stack_grad,
     clip_grad, clip_lo_grad, clip_hi_grad)}
+# The library's helpers (compiler/library/) are written once in NumPy: on values here as in the
+# compiler's code, and on Tensors under create_graph=True through NumPy's dispatch (numpy_api.py).
+HELPERS.update({name: h.fn for name, h in LIBRARY_HELPERS.items()})
 
 
 def _keep(g, x_shape, axis, keepdims):
@@ -630,6 +634,31 @@ PRIMITIVES = [
     Primitive("stack", K.stack, params="axis"),
     Primitive("copy", K.clone, node_name="CloneBackward"),
 ]
+
+
+
+def _library_primitive(entry):
+    """The tape's primitive for a library function (compiler/library/): NumPy's (or math's) own
+    callable as the forward kernel, its static parameters passed by keyword."""
+    fn = entry.fn
+    if PRIMS[entry.name].elementwise and not entry.params:
+        scalar = entry.impls.get("math", fn)
+        if len(entry.inputs.split()) == 1:
+            return _unary(entry.name, scalar, fn)
+        return Primitive(entry.name, K.binary_math(scalar, fn))
+    names = entry.params
+
+    def forward(*values):
+        k = len(values) - len(names)
+        return fn(*values[:k], **dict(zip(names, values[k:])))
+
+    forward.__name__ = entry.name
+    prim = Primitive(entry.name, forward, params=" ".join(names))
+    prim.entry = entry
+    return prim
+
+
+PRIMITIVES += [_library_primitive(e) for e in LIBRARY if e.tape]
 
 TABLE = {p.name: p for p in PRIMITIVES}
 SOURCE = _generate(PRIMITIVES)

@@ -20,6 +20,7 @@ from ..aliasing import UNKNOWN
 from ..custom import USER_RESOLVE
 from ..errors import GradError, error_at
 from ..ir import Const, Var
+from ..library import BY_NAME as LIBRARY
 from ..primitives import PRIMS, RESOLVE, VARIADIC, having
 from . import fence
 from .source import parse_function
@@ -136,6 +137,9 @@ class Calls:
     def call_primitive(self, prim_lib, args, kwargs, node, src, label):
         b = self.low.b
         prim, lib = prim_lib
+        entry = LIBRARY.get(prim)
+        if entry is not None:
+            return self.library_call(entry, lib, args, kwargs, node, src, label)
         if prim in ARRAY_CALLS:
             return self.array_call(prim, args, kwargs, node, src, label)
         if kwargs:
@@ -162,6 +166,50 @@ class Calls:
         if PRIMS[prim].keeps_lib and lib is not None:  # math.log raises where np.log gives nan
             return b.emit(prim, atoms, lib=lib)
         return b.emit(prim, atoms)
+
+    def library_call(self, entry, lib, args, kwargs, node, src, label):
+        """A library function (compiler/library/): its arguments bound by the callable's own
+        signature; the inputs become the equation's inputs, the static parameters its parameters,
+        and any other argument must be left at its default."""
+        sig = entry.signature()
+        names = entry.inputs.split()
+        if sig is None:  # a ufunc: positional inputs only
+            if kwargs or len(args) != len(names):
+                raise error_at(src.location(node),
+                               f"{label}() takes {len(names)} positional argument"
+                               f"{'s' if len(names) != 1 else ''} here"
+                               + (f", without keywords ({', '.join(kwargs)})" if kwargs else "")
+                               + ".")
+            bound, positional = {}, list(range(len(names)))
+            inputs = list(args)
+        else:
+            try:
+                binding = sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise error_at(src.location(node), f"{label}(): {exc}.") from None
+            order = list(sig.parameters)
+            bound = dict(binding.arguments)
+            inputs = []
+            for name in order[:len(names)]:
+                if name not in bound:
+                    raise error_at(src.location(node), f"{label}() needs its argument `{name}`.")
+                inputs.append(bound.pop(name))
+        params = {}
+        for name, value in bound.items():
+            if name in entry.params:
+                params[name] = static(value, src, node, f"{label}'s `{name}`")
+                continue
+            default = sig.parameters[name].default
+            if isinstance(value, Const) and (value.value is default or value.value == default
+                                              and type(value.value) is type(default)):
+                continue
+            raise error_at(src.location(node),
+                           f"{label}(..., {name}=...) is not supported here: leave `{name}` at its "
+                           f"default ({default!r}), or compute it another way.")
+        atoms = [as_atom(v, src, node) for v in inputs]
+        if PRIMS[entry.name].keeps_lib and lib is not None:
+            params["lib"] = lib
+        return self.low.b.emit(entry.name, atoms, **params)
 
     def array_call(self, prim, args, kwargs, node, src, label):
         """NumPy's array functions: static keyword arguments become parameters of the equation."""
@@ -309,7 +357,8 @@ class Calls:
 # --- reading arguments ---------------------------------------------------------------------------
 
 def static(value, src, node, what):
-    """A build-time constant (an axis, keepdims): an int, a bool, None, or a tuple of ints."""
+    """A build-time constant (an axis, keepdims, ord="fro"): a number, a string, a bool, None, or
+    a tuple of them."""
     if isinstance(value, Const):
         return value.value
     if isinstance(value, TupleVal) and all(isinstance(v, Const) for v in value.items):

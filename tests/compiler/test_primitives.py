@@ -12,7 +12,7 @@ def test_every_primitive_declares_every_fact(name):
     prim = PRIMS[name]
     for fact in FACTS:
         assert hasattr(prim, fact), f"{name} does not declare {fact}"
-    assert prim.view in (None, "always", "maybe")
+    assert prim.view in (None, "always", "maybe", "opaque")
     if prim.tape is not None:
         import runtime
         assert callable(getattr(runtime, prim.tape, None)), f"{name}: runtime.{prim.tape} is missing"

@@ -1,0 +1,33 @@
+"""Linear algebra (numpy.linalg): determinants, inverses, solves and factorisations.
+
+Formulas use solves rather than explicit inverses where a solve is what the math needs, and batch
+over leading axes wherever NumPy does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import Fn, helper
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+@helper()
+def det_grad(g, x, out):
+    """d det(X) = det(X) tr(X^-1 dX): the adjoint is g det(X) X^-T, over any leading batch axes."""
+    scale = np.expand_dims(np.expand_dims(g * out, -1), -1)
+    return scale * _mT(np.linalg.inv(x))
+
+
+@helper()
+def inv_grad(g, out):
+    """d inv(X) = -inv(X) dX inv(X): the adjoint is -inv(X)^T g inv(X)^T."""
+    return -np.matmul(_mT(out), np.matmul(g, _mT(out)))
+
+
+ENTRIES = [
+    Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det),
+    Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv),
+]
