@@ -267,7 +267,10 @@ class Emitter:
             return ast.Call(ast.Name(self.bind(name, getattr(builtins, name)), ast.Load()), ins, [])
         if prim in ("floor", "ceil", "trunc") and eqn.params.get("lib") is None:
             return self.call(prim, "np" if array else "math", ins)
-        return self.call(prim, self.lib_of(eqn), ins, self.keywords(eqn))
+        called = self.call(prim, self.lib_of(eqn), ins, self.keywords(eqn))
+        if p.parts:  # one part of a tuple result: np.linalg.slogdet(a)[1]
+            return ast.Subscript(called, ast.Constant(eqn.params["part"]), ast.Load())
+        return called
 
     def np_call(self, prim, args, keywords=()):
         attr = {"amax": "max", "amin": "min"}.get(prim, prim)
@@ -280,7 +283,7 @@ class Emitter:
     def keywords(self, eqn):
         out = []
         for key in PRIMS[eqn.prim].kwargs:
-            if key in eqn.params:
+            if key in eqn.params and not (key == "part" and PRIMS[eqn.prim].parts):
                 out.append(ast.keyword(key.rstrip("_"), _literal(eqn.params[key])))
         return out
 

@@ -28,7 +28,7 @@ def simplify(prim, ins, params):
             isinstance(v, Graph) for v in params.values()):
         try:
             with np.errstate(all="raise"):
-                value = PRIMS[prim].impl(params.get("lib"))(*(a.value for a in ins))
+                value = PRIMS[prim].evaluate(params.get("lib"), [a.value for a in ins], params)
         except Exception:
             return None  # leave it to run (and fail, or warn) exactly where the user's code would
         if type(value) in _FOLDABLE_TYPES or isinstance(value, np.floating):

@@ -39,7 +39,7 @@ FACTS = {
 
 
 class Prim:
-    __slots__ = ("name", "arity", "infix", "funcs", "kwargs") + tuple(FACTS)
+    __slots__ = ("name", "arity", "infix", "funcs", "kwargs", "parts") + tuple(FACTS)
 
     def __init__(self, name, arity, infix, funcs, kwargs, facts):
         missing = set(FACTS) - set(facts)
@@ -51,6 +51,7 @@ class Prim:
         self.infix = infix          # an ast operator class, or None for a call
         self.funcs = funcs          # lib -> callable
         self.kwargs = kwargs        # params passed to the callable as keyword arguments
+        self.parts = None           # a library function returning a tuple: its equations pick `part`
         for key, value in facts.items():
             setattr(self, key, value)
 
@@ -64,6 +65,14 @@ class Prim:
         if lib is not None and self.funcs.get(None) is not None:
             return self.funcs[None]
         raise KeyError(f"primitive {self.name} has no implementation for lib={lib!r}")
+
+    def evaluate(self, lib, values, params):
+        """The value of one equation: the callable for `lib` with the equation's keyword parameters
+        (and, for a function returning a tuple, the part the equation picks)."""
+        kw = {k: params[k] for k in self.kwargs if k in params}
+        part = kw.pop("part", None) if self.parts else None
+        value = self.impl(lib)(*values, **kw)
+        return value if part is None else value[part]
 
     @property
     def np_name(self):
@@ -324,7 +333,9 @@ for _entry in library.ENTRIES:
     if "math" in _entry.impls and _facts["elementwise"]:
         _facts["keeps_lib"] = True
     _arity = None if _entry.inputs.startswith("*") else len(_entry.inputs.split())
-    _prim(_entry.name, _arity, _facts, kwargs=_entry.params, **_entry.impls)
+    _prim(_entry.name, _arity, _facts, kwargs=_entry.params + (("part",) if _entry.parts else ()),
+          **_entry.impls)
+    PRIMS[_entry.name].parts = _entry.parts
 for _helper in library.HELPERS.values():
     _prim(_helper.name, None, ADJOINT, kwargs=_helper.kwargs, py=_helper.fn, fresh=_helper.fresh,
           differentiable=_helper.rule is not None)

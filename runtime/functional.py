@@ -588,13 +588,53 @@ GETITEM, SCATTER_ADD, CONCATENATE, STACK, CLONE = (TABLE["getitem"], TABLE["inde
 # The library (compiler/library/): one function per entry, bound by the NumPy callable's own signature
 # --------------------------------------------------------------------------------------------------
 
+def _plain(prim, xs, values):
+    return prim.forward(list(xs), *values) if prim.variadic else prim.forward(*xs, *values)
+
+
+class _TapeBind:
+    """What a library entry's `bind` asks of the tape: values are taken as they are."""
+
+    @staticmethod
+    def const(value, what="argument"):
+        return raw(value)
+
+    @staticmethod
+    def items(value):
+        return list(value)
+
+
 def _library_function(prim):
     entry = prim.entry
     sig = entry.signature()
-    order = list(sig.parameters)
-    inputs = order[:len(prim.inputs)]
     params = entry.params
     fn_np = entry.fn
+    parts = entry.parts
+
+    def run(xs, values):
+        if prim.variadic:
+            xs = [list(_op(x) for x in xs)]
+        else:
+            xs = tuple(_op(x) for x in xs)
+        if parts:
+            return tuple(record(prim, xs[0] if prim.variadic else xs, values + (k,))
+                         for k in range(parts))
+        return record(prim, xs[0] if prim.variadic else xs, values)
+
+    if entry.bind is not None:
+        def fn(*args, **kwargs):
+            xs, bound = entry.bind(list(args), dict(kwargs), _TapeBind)
+            values = tuple(bound[n] for n in params)
+            if not _any_tensor(*xs):
+                if parts:
+                    return tuple(_plain(prim, xs, values + (k,)) for k in range(parts))
+                return _plain(prim, xs, values)
+            return run(xs, values)
+        fn.__name__ = fn.__qualname__ = entry.tape
+        return fn
+
+    order = list(sig.parameters)
+    inputs = order[:len(prim.inputs)]
 
     def fn(*args, **kwargs):
         bound = sig.bind(*args, **kwargs)
@@ -607,7 +647,7 @@ def _library_function(prim):
             if name not in inputs and name not in params and value is not sig.parameters[name].default:
                 raise TypeError(f"{entry.tape}() on a Tensor does not support {name}= (leave it at its "
                                 f"default)")
-        return record(prim, tuple(_op(x) for x in xs), tuple(values[n] for n in params))
+        return run(xs, tuple(values[n] for n in params))
 
     fn.__name__ = fn.__qualname__ = entry.tape
     fn.__doc__ = f"{entry.tape}, as NumPy's {getattr(fn_np, '__module__', 'numpy')}.{fn_np.__name__}; differentiable."

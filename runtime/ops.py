@@ -646,11 +646,16 @@ def _library_primitive(entry):
         if len(entry.inputs.split()) == 1:
             return _unary(entry.name, scalar, fn)
         return Primitive(entry.name, K.binary_math(scalar, fn))
-    names = entry.params
+    names = entry.params + (("part",) if entry.parts else ())
+    variadic = entry.inputs.startswith("*")
 
     def forward(*values):
-        k = len(values) - len(names)
-        return fn(*values[:k], **dict(zip(names, values[k:])))
+        k = 1 if variadic else len(values) - len(names)
+        xs = values[0] if variadic else values[:k]
+        kw = dict(zip(names, values[k:]))
+        part = kw.pop("part", None)
+        value = fn(*xs, **kw)
+        return value if part is None else value[part]
 
     forward.__name__ = entry.name
     prim = Primitive(entry.name, forward, params=" ".join(names))

@@ -173,6 +173,13 @@ class Calls:
         and any other argument must be left at its default."""
         sig = entry.signature()
         names = entry.inputs.split()
+        if entry.bind is not None:
+            ctx = _BindContext(src, node, label)
+            try:
+                inputs, params = entry.bind(list(args), dict(kwargs), ctx)
+            except (TypeError, ValueError) as exc:
+                raise error_at(src.location(node), f"{label}(): {exc}") from None
+            return self.library_equations(entry, lib, inputs, dict(params), node, src)
         if sig is None:  # a ufunc: positional inputs only
             if kwargs or len(args) != len(names):
                 raise error_at(src.location(node),
@@ -206,9 +213,15 @@ class Calls:
             raise error_at(src.location(node),
                            f"{label}(..., {name}=...) is not supported here: leave `{name}` at its "
                            f"default ({default!r}), or compute it another way.")
+        return self.library_equations(entry, lib, inputs, params, node, src)
+
+    def library_equations(self, entry, lib, inputs, params, node, src):
         atoms = [as_atom(v, src, node) for v in inputs]
         if PRIMS[entry.name].keeps_lib and lib is not None:
             params["lib"] = lib
+        if entry.parts:  # a tuple of results: one equation per part (unread ones are dead code)
+            return TupleVal([self.low.b.emit(entry.name, atoms, part=k, **params)
+                             for k in range(entry.parts)])
         return self.low.b.emit(entry.name, atoms, **params)
 
     def array_call(self, prim, args, kwargs, node, src, label):
@@ -355,6 +368,22 @@ class Calls:
 
 
 # --- reading arguments ---------------------------------------------------------------------------
+
+class _BindContext:
+    """What a library entry's `bind` asks of the frontend: constants and the items of sequences."""
+
+    def __init__(self, src, node, label):
+        self.src, self.node, self.label = src, node, label
+
+    def const(self, value, what="argument"):
+        return static(value, self.src, self.node, f"{self.label}'s {what}")
+
+    def items(self, value):
+        if isinstance(value, TupleVal):
+            return list(value.items)
+        raise error_at(self.src.location(self.node),
+                       f"{self.label}() takes a tuple or list of arrays written in the call here.")
+
 
 def static(value, src, node, what):
     """A build-time constant (an axis, keepdims, ord="fro"): a number, a string, a bool, None, or

@@ -32,10 +32,17 @@ class Fn:
               built, by the callable's signature; any other argument must keep its default
     method    the ndarray method spelling it too (x.cumsum(axis=0)), if any
     tape      the tape's public name (runtime.<tape>), None when the tape has no function for it
+    parts     for a callable returning a tuple (slogdet, eigh, qr): how many parts; each part the user
+              reads is an equation with the static parameter `part` (formulas read it); parts never
+              read cost nothing, parts read are computed by one call each
+    bind      where the callable's signature does not say which arguments are inputs (np.einsum's
+              subscripts first, np.vstack's tuple): bind(args, kwargs, ctx) -> (inputs, params),
+              with ctx.const(value, what) the constant a parameter must be and ctx.items(value) the
+              items of a tuple or list argument; the same function binds for both designs
     """
 
     def __init__(self, name, inputs, *formulas, family, np=None, math=None, also=(), params="",
-                 method=None, tape="", facts=None, tangent=None):
+                 method=None, tape="", facts=None, tangent=None, parts=None, bind=None):
         self.name = name
         self.inputs = inputs
         self.formulas = formulas
@@ -47,6 +54,8 @@ class Fn:
         self.tape = (getattr(np, "__name__", name) if tape == "" else tape)
         self.facts = dict(facts or {})
         self.tangent = tangent
+        self.parts = parts
+        self.bind = bind
 
     @property
     def fn(self):

@@ -27,7 +27,17 @@ def inv_grad(g, out):
     return -np.matmul(_mT(out), np.matmul(g, _mT(out)))
 
 
+@helper()
+def slogdet_grad(g, x, part=1):
+    """slogdet's parts: the sign has no gradient; d log|det X| = tr(X^-1 dX), so g X^-T."""
+    if part == 0:
+        return np.zeros(np.shape(x))
+    return np.expand_dims(np.expand_dims(g, -1), -1) * _mT(np.linalg.inv(x))
+
+
 ENTRIES = [
     Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det),
     Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv),
+    Fn("slogdet", "x", "slogdet_grad(g, x, part=part)", family="linalg", np=np.linalg.slogdet,
+       parts=2),
 ]

@@ -53,8 +53,7 @@ def _run(graph, args, outer):
             values = state
         elif eqn.prim in PRIMS:
             prim = PRIMS[eqn.prim]
-            kwargs = {k: eqn.params[k] for k in prim.kwargs if k in eqn.params}
-            value = prim.impl(eqn.params.get("lib"))(*ins, **kwargs)
+            value = prim.evaluate(eqn.params.get("lib"), ins, eqn.params)
             values = [value] if eqn.outs else []
         else:
             raise Unsupported(eqn.prim)

@@ -25,7 +25,19 @@ def inv_batched(a):
     return np.sum(np.sin(np.linalg.inv(a)))
 
 
+def slogdet_logabs(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return logdet * 2.0
+
+
+def slogdet_both(a):
+    s, ld = np.linalg.slogdet(a)
+    return np.sum(s * ld)
+
+
 CASES = [
+    Case("slogdet", slogdet_logabs, A),
+    Case("slogdet", slogdet_both, BATCH),
     Case("det", det_times_sum, A),
     Case("det", det_batched, BATCH),
     Case("inv", inv_weighted, A),
