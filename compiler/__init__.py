@@ -12,12 +12,14 @@
 """
 from .errors import GradError
 
-__all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError"]
+__all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError",
+           "treat_as_library", "treat_as_your_code"]
 
 # The API is loaded when first asked for: `runtime` reads the rule table (compiler.rules) without
 # loading the frontend, the passes and the emitter it does not use.
 _LAZY = {"grad": "api", "value_and_grad": "api", "check_grad": "api", "GradCheckReport": "api",
-         "register": "custom"}
+         "register": "custom", "treat_as_library": "frontend.calls",
+         "treat_as_your_code": "frontend.calls"}
 
 
 def __getattr__(name):

@@ -23,6 +23,7 @@ import functools
 import gc
 import inspect
 import os
+import random
 import sys
 import threading
 
@@ -57,6 +58,28 @@ def _deep_recursion(limit=20000):
     finally:
         if old < limit:
             sys.setrecursionlimit(old)
+
+
+@contextlib.contextmanager
+def _random_state_kept(values):
+    """Run the user's code an extra time (a new signature's first call runs it to learn shapes)
+    without advancing random number generators: NumPy's and Python's global ones and any
+    Generator or RandomState among the arguments are put back afterwards, so the call that returns
+    draws the numbers a plain call of f would."""
+    generators = [v for v in values if isinstance(v, (np.random.Generator, np.random.RandomState))]
+    saved = (np.random.get_state(), random.getstate(),
+             [g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state()
+              for g in generators])
+    try:
+        yield
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+        for g, state in zip(generators, saved[2]):
+            if isinstance(g, np.random.Generator):
+                g.bit_generator.state = state
+            else:
+                g.set_state(state)
 
 
 def grad(fn=None, wrt=0, simplify=None):
@@ -377,7 +400,8 @@ class Compiled:
         if self.scalar_version is not None and all(
                 type(v) in (float, int) for v in list(values) + [get() for get in self.env]):
             return self.source, self.function
-        self.check_result(values)  # the user's own errors surface here, in the user's code
+        with _random_state_kept(values):
+            self.check_result(values)  # the user's own errors surface here, in the user's code
         try:
             return self.specialised_version(values)
         except (GradError, ArithmeticError):
@@ -391,7 +415,8 @@ class Compiled:
         recorder = Recorder([])
         _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
                                     record=recorder)
-        self.call(instrumented, values)
+        with _random_state_kept(values):  # the call that follows draws what f would draw
+            self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes,
                                     recorder.dtypes, recorder.ndarrays, truth=recorder.truth)

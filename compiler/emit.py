@@ -202,6 +202,8 @@ class Emitter:
             if isinstance(op, ast.cmpop):
                 return ast.Compare(ins[0], [op], [ins[1]])
             return ast.BinOp(ins[0], op, ins[1])
+        if prim == "call":
+            return self.opaque_call(eqn, ins)
         if prim == "range_len":
             rng = ast.Call(ast.Name(self.bind("range", range), ast.Load()), ins, [])
             return ast.Call(ast.Name(self.bind("len", len), ast.Load()), [rng], [])
@@ -271,6 +273,31 @@ class Emitter:
         if p.parts:  # one part of a tuple result: np.linalg.slogdet(a)[1]
             return ast.Subscript(called, ast.Constant(eqn.params["part"]), ast.Load())
         return called
+
+    def opaque_call(self, eqn, ins):
+        """A call with no rule, spelled as the user wrote it: np.argmax(x), gammaln(y + 1.0)."""
+        fn = eqn.params["fn"]
+        name = getattr(fn, "__name__", None) or "fn"
+        if getattr(np, name, None) is fn:
+            func = ast.Attribute(ast.Name(self.bind("np", np), ast.Load()), name, ast.Load())
+        else:
+            func = ast.Name(self.bind(name if name.isidentifier() else "fn", fn), ast.Load())
+
+        def one(item):
+            kind, value = item
+            if kind == "in":
+                return ins[value]
+            if kind == "tuple":
+                return ast.Tuple([one(i) for i in value], ast.Load())
+            if value is None or type(value) in (bool, int, str) or (
+                    type(value) is float and math.isfinite(value)):
+                return ast.Constant(value)
+            label = type(value).__name__.lower()
+            return ast.Name(self.bind(label if label.isidentifier() else "value", value), ast.Load())
+
+        positional, keywords = eqn.params["layout"]
+        return ast.Call(func, [one(i) for i in positional],
+                        [ast.keyword(k, one(i)) for k, i in keywords])
 
     def np_call(self, prim, args, keywords=()):
         attr = {"amax": "max", "amin": "min"}.get(prim, prim)

@@ -24,7 +24,8 @@ def simplify(prim, ins, params):
     """An existing atom equal to `prim(*ins)`, or None if the equation must be kept."""
     if prim in ("written_grad", "cleared") and is_const(ins[0], 0):
         return Const(0.0)  # a zero adjoint read or cleared anywhere is zero
-    if ins and all(isinstance(a, Const) for a in ins) and prim in PRIMS and not any(
+    if ins and all(isinstance(a, Const) for a in ins) and prim in PRIMS and not PRIMS[prim].unshared \
+            and not any(
             isinstance(v, Graph) for v in params.values()):
         try:
             with np.errstate(all="raise"):

@@ -341,6 +341,34 @@ for _helper in library.HELPERS.values():
           differentiable=_helper.rule is not None)
 
 
+def _call(*values, fn=None, layout=None, zero_gradient=False):
+    args, kwargs = rebuild_arguments(layout, values)
+    return fn(*args, **kwargs)
+
+
+def rebuild_arguments(layout, values):
+    """The positional and keyword arguments of an opaque call from its layout (what each argument
+    is: ("in", k) the k-th input, ("const", v) a constant, ("tuple", [...]) a tuple of those)."""
+    def one(item):
+        kind, value = item
+        if kind == "in":
+            return values[value]
+        if kind == "const":
+            return value
+        return tuple(one(i) for i in value)
+
+    positional, keywords = layout
+    return [one(i) for i in positional], {k: one(i) for k, i in keywords}
+
+
+# A call of any callable with no rule (a SciPy function, the user's class, a C extension), evaluated
+# as written: its result is a constant for the gradient, so no argument may carry one (reverse.py
+# refuses the call where one does), unless it is piecewise constant (np.argmax: `zero_gradient`).
+# Never merged with another call nor folded when the code is built: it may not be pure (np.random).
+_prim("call", None, _NONE, kwargs=("fn", "layout", "zero_gradient"), py=_call, unshared=True,
+      makes_arrays=True, shape_from_values=True, view="opaque")
+
+
 def user_primitive(name, fn):
     """A function the user registered with a rule (compiler.register): called as it is."""
     _prim(name, None, ADJOINT, py=fn)

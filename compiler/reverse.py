@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from .passes import simplify as _simplify
 from .ir import Builder, Const, Eqn, Graph, Loop, Var, free_vars, regions
+from .errors import error_at
+from .primitives import PRIMS
 from .rules import BROADCASTING, rule_for, vjp
 
 LOOPS = ("for", "while")
@@ -33,13 +35,14 @@ def _outs_defined(eqns):
     return out
 
 
-def activity(eqns, active):
-    """Add to `active` every value that depends on one already in it, through regions too."""
+def activity(eqns, active, flows=None):
+    """Add to `active` every value that depends on one already in it, through regions too
+    (`flows(eqn)`: only through the equations it accepts)."""
     for eqn in eqns:
         if eqn.prim == "cond":
             # the test only steers: it carries no gradient
             for key in ("then", "else"):
-                activity(eqn.params[key].eqns, active)
+                activity(eqn.params[key].eqns, active, flows)
             for k, out in enumerate(eqn.outs):
                 if any(isinstance(r, Var) and r in active
                        for r in (eqn.params["then"].results[k], eqn.params["else"].results[k])):
@@ -51,15 +54,48 @@ def activity(eqns, active):
                 for p, init, r in zip(loop.carried, loop.inits, loop.next):
                     if (isinstance(init, Var) and init in active) or (isinstance(r, Var) and r in active):
                         active.add(p)
-                activity(loop.body.eqns, active)
+                activity(loop.body.eqns, active, flows)
                 if len(active) == before:
                     break
             for out, r, p in zip(loop.outs, loop.next, loop.carried):
                 if p in active or (isinstance(r, Var) and r in active):
                     active.add(out)
-        elif any(isinstance(a, Var) and a in active for a in eqn.ins):
+        elif any(isinstance(a, Var) and a in active for a in eqn.ins) and (flows is None or flows(eqn)):
             active.update(eqn.outs)
     return active
+
+
+def check_calls(graph, wrt_params):
+    """Refuse, at the user's line, a call with no rule (primitives.py's `call`) whose argument carries
+    a gradient: its result would silently be a constant."""
+    def flows(e):
+        return PRIMS[e.prim].differentiable
+
+    carrying = activity(graph.eqns, set(wrt_params), flows=flows)
+
+    def walk(eqns):
+        for eqn in eqns:
+            for region in regions(eqn):
+                walk(region.eqns)
+            if eqn.prim != "call" or eqn.params.get("zero_gradient"):
+                continue
+            hit = [a for a in eqn.ins if isinstance(a, Var) and a in carrying]
+            if hit:
+                label = eqn.params.get("label", "this function")
+                source = next((p for p in wrt_params
+                               if any(a in activity(graph.eqns, {p}, flows=flows) for a in hit)),
+                              wrt_params[0])
+                where = eqn.params.get("where") or (eqn.loc[0] if eqn.loc else None)
+                raise error_at(where,
+                               f"{label} has no derivative rule, and an argument of it here depends "
+                               f"on `{source.hint}`, which is differentiated, so its gradient cannot "
+                               "be left out. Pass wrt= without it if it is data; otherwise write the "
+                               "computation with supported functions (see the README's list), wrap a "
+                               "Python implementation in a `def` of your own, or register a rule: "
+                               f"compiler.register({label.split('.')[-1]}, vjp) with vjp(g, out, *args) "
+                               "returning each argument's gradient.")
+
+    walk(graph.eqns)
 
 
 class Backprop:
@@ -240,6 +276,7 @@ def reverse(graph, wrt, with_value, simplify=_simplify):
     """
     (result,) = graph.results
     wrt_params = [graph.params[i] for i in wrt]
+    check_calls(graph, wrt_params)
     active = activity(graph.eqns, set(wrt_params))
     seeds = {result: [Const(1.0)]} if isinstance(result, Var) and result in active else {}
     walk = Backprop(active, simplify)

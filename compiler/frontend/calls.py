@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import math
 import sys
 import types
 
@@ -44,8 +45,8 @@ class Calls:
         fence.check_call(src, node)
         func = low.expr(node.func, scope)
         if isinstance(func, PyObj) and not _readable(func.obj):
-            # a library's function with no rule: said before its arguments are looked at
-            raise error_at(src.location(node.func), _no_rule_message(func.obj, node.func))
+            # a library's function with no rule: evaluated as written, a constant for the gradient
+            return self.opaque_call(func.obj, node, scope)
         if isinstance(func, PyObj) and func.obj in (builtins.float, np.float64) \
                 and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
@@ -85,6 +86,8 @@ class Calls:
             return args[0]  # the same array, as NumPy gives it
         if obj in (np.array, np.asarray) and len(args) == 1 and not set(kwargs) - {"dtype"}:
             return self.array_literal(args[0], node, src)
+        if obj is np.where and len(args) == 1 and not kwargs:  # np.where(cond): indices
+            return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
         prim = _lookup(RESOLVE, obj)
         user = _lookup(USER_RESOLVE, obj)
         if user is not None:  # a function with a rule of the user's (compiler.register)
@@ -130,7 +133,42 @@ class Calls:
                                    parent=None, defaults_owner=obj)
             finally:
                 self.active.pop()
-        raise error_at(src.location(node.func), _no_rule_message(obj, node.func))
+        return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
+
+    # -- calls with no rule --
+
+    def opaque_call(self, obj, node, scope, args=None, kwargs=None):
+        """A call of a callable with no rule (a SciPy function, the user's class, a C extension):
+        evaluated as written when the gradient runs, its result a constant for the gradient. That
+        is exact where no argument depends on a differentiated one; where one does, reverse.py
+        refuses the call at this line (a piecewise-constant function such as np.argmax is fine)."""
+        low = self.low
+        src = scope.src
+        if args is None:
+            args = [low.expr(a, scope) for a in node.args]
+            kwargs = {k.arg: low.expr(k.value, scope) for k in node.keywords}
+        inputs = []
+
+        def lay(value):
+            if isinstance(value, Var):
+                inputs.append(value)
+                return ("in", len(inputs) - 1)
+            if isinstance(value, Const):
+                return ("const", value.value)
+            if isinstance(value, PyObj):
+                return ("const", value.obj)
+            if isinstance(value, TupleVal):
+                return ("tuple", [lay(v) for v in value.items])
+            raise error_at(src.location(node),
+                           f"{_callable_name(obj, node.func)} has no derivative rule, so it is called "
+                           "as written with values the compiler can pass it: numbers, arrays, "
+                           "constants and tuples of them, not "
+                           f"{'a list built with append()' if isinstance(value, ListVal) else 'this value'}.")
+
+        layout = ([lay(v) for v in args], [(k, lay(v)) for k, v in kwargs.items()])
+        return low.b.emit("call", inputs,
+                          fn=obj, layout=layout, zero_gradient=_lookup_set(ZERO_GRADIENT, obj),
+                          label=_callable_name(obj, node.func), where=src.location(node))
 
     # -- primitives --
 
@@ -419,8 +457,46 @@ def _parse_callee(obj, src, node):
 
 # --- libraries -----------------------------------------------------------------------------------
 
+# Functions whose result is piecewise constant in their arguments (indices, tests, counts): called
+# as written even on differentiated values, their gradient is zero.
+ZERO_GRADIENT = {np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
+                 np.searchsorted, np.digitize, np.isnan, np.isinf, np.isfinite, np.isclose,
+                 np.allclose, np.array_equal, np.count_nonzero, np.any, np.all, np.signbit,
+                 np.where, np.sign, np.floor, np.ceil, np.rint, np.trunc, np.heaviside,
+                 np.greater, np.less, np.equal, np.not_equal, np.greater_equal, np.less_equal,
+                 np.logical_and, np.logical_or, np.logical_not, np.shape, np.ndim, np.size,
+                 np.iscomplexobj, np.isscalar}
+ZERO_GRADIENT |= {getattr(math, n) for n in ("isnan", "isinf", "isfinite", "isclose")}
+
+
+def _lookup_set(table, obj):
+    try:
+        return obj in table
+    except TypeError:
+        return False
+
+
 _LIBRARY_ROOTS = {"numpy", "scipy", "sympy", "torch", "jax", "pandas", "sklearn", "autograd",
                   "dask", "numba", "tensorflow"}
+
+
+# Where "your code" ends, moved by the user (compiler.treat_as_library / treat_as_your_code).
+EXTRA_LIBRARIES = set()
+YOUR_CODE = set()
+
+
+def treat_as_library(*modules):
+    """Never read these top-level packages' functions: call them as written where no gradient
+    flows through them, and ask for a rule (compiler.register) where one does."""
+    YOUR_CODE.difference_update(modules)
+    EXTRA_LIBRARIES.update(modules)
+
+
+def treat_as_your_code(*modules):
+    """Read and differentiate these top-level packages' functions as your own, even when installed
+    in site-packages."""
+    EXTRA_LIBRARIES.difference_update(modules)
+    YOUR_CODE.update(modules)
 
 
 def is_library(fn):
@@ -428,9 +504,12 @@ def is_library(fn):
     installed package) rather than to the user's code: a library's functions are never read and
     inlined; where they are differentiated they need a rule. Decided by module and file: the
     standard library, site-packages, and the packages above; an editable install of the user's
-    own package is the user's code."""
+    own package is the user's code. treat_as_library / treat_as_your_code move the line."""
     module = (getattr(fn, "__module__", None) or "").split(".")[0]
-    if module in _LIBRARY_ROOTS or module in getattr(sys, "stdlib_module_names", ()):
+    if module in YOUR_CODE:
+        return False
+    if module in _LIBRARY_ROOTS or module in EXTRA_LIBRARIES \
+            or module in getattr(sys, "stdlib_module_names", ()):
         return True
     code = getattr(fn, "__code__", None)
     filename = code.co_filename if code is not None else ""

@@ -212,6 +212,10 @@ def constant(value, src, node):
         return Const(value)
     if isinstance(value, complex):
         raise error_at(src.location(node), "complex numbers are not supported: use real floats.")
+    if value is None or isinstance(value, (str, bytes)) or value is Ellipsis:
+        # configuration (mode="valid", axis=None, einsum subscripts): fine where nothing
+        # differentiates it; arithmetic on it fails as it does in your function
+        return Const(value)
     kind = type(value).__name__
     raise error_at(src.location(node),
                    f"a {kind} constant cannot take part in a differentiated computation: "

@@ -1,0 +1,77 @@
+"""Functions calling things that have no derivative rule, on values that need no gradient."""
+import math
+
+import numpy as np
+
+import inactive_lib
+
+try:
+    from scipy.special import gammaln
+except ImportError:  # SciPy is optional
+    gammaln = None
+
+
+def poisson_nll(lam, y):
+    # gammaln(y + 1) reads only the data y
+    return np.sum(lam - y * np.log(lam) + gammaln(y + 1.0))
+
+
+def constants_from_library(x):
+    return x * math.lgamma(4.5) + math.factorial(5)
+
+
+def grids_and_masks(x):
+    n = len(x)
+    grid = np.linspace(0.0, 1.0, n)
+    lower = np.tril(np.ones((n, n)))
+    return np.sum(lower @ (grid * x))
+
+
+def pick_by_argmax_of_data(x, labels):
+    k = np.argmax(labels)
+    return x[k] * 3.0
+
+
+def pick_by_argmax_of_x(x):
+    # argmax is piecewise constant: x[argmax(x)] has gradient 1 at the max
+    return x[np.argmax(x)] ** 2
+
+
+def sorted_order_of_x(x):
+    order = np.argsort(x)
+    return np.sum(x[order] * np.arange(1.0, len(x) + 1.0))
+
+
+def nonzero_where(x):
+    idx = np.where(x > 0.0)
+    return np.sum(x[idx] ** 2)
+
+
+def random_noise(x):
+    a = np.random.rand(3)
+    b = np.random.rand(3)
+    return np.sum(x * a) + np.sum(x * b * b)
+
+
+def hanning_window(x):
+    return np.sum(x * inactive_lib.window(len(x)))
+
+
+def library_on_x(x):
+    return np.sum(inactive_lib.scaled(x))
+
+
+def active_gammaln(x):
+    return np.sum(gammaln(x))
+
+
+def inactive_in_loop(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + x * math.comb(n, i)
+    return total
+
+
+def string_times_x(x):
+    s = "abc"
+    return x * s
