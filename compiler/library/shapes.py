@@ -38,7 +38,7 @@ def swapaxes_grad(g, axis1=0, axis2=1):
 
 
 @helper(fresh=False)
-def moveaxis_back(g, source=0, destination=0):
+def moveaxis_back_grad(g, source=0, destination=0):
     """np.moveaxis(x, source, destination)'s adjoint moves the axes back."""
     return np.moveaxis(g, destination, source)
 
@@ -319,7 +319,7 @@ ARRAYS = {"makes_arrays": True}
 ENTRIES = [
     Fn("swapaxes", "x", "swapaxes_grad(g, axis1=axis1, axis2=axis2)", family="view", facts=ARRAYS,
        np=np.swapaxes, params="axis1 axis2", tape=None),
-    Fn("moveaxis", "x", "moveaxis_back(g, source=source, destination=destination)", family="view", facts=ARRAYS,
+    Fn("moveaxis", "x", "moveaxis_back_grad(g, source=source, destination=destination)", family="view", facts=ARRAYS,
        np=np.moveaxis, params="source destination"),
     Fn("flip", "x", "flip_grad(g, axis=axis)", family="view", facts=ARRAYS, np=np.flip, params="axis"),
     Fn("roll", "x", "roll_grad(g, shift=shift, axis=axis)", family="linalg", np=np.roll,
