@@ -392,3 +392,50 @@ def test_float32_gradient_stays_float32(case):
         for k in case.wrt:
             got = tensors[k].grad.numpy().dtype
             assert got == case.args[k].dtype, f"tape: d/d arg {k} is {got}"
+
+
+# The adjoints are written without writes into arrays, so the tape records them under
+# create_graph=True: the gradient of a gradient, against central differences of the first one.
+SECOND_ORDER = {
+    "take": (lambda m: np.take(m, np.array([0, 5, 5, 11])), M),
+    "take_axis": (lambda m: np.take(m, np.array([2, 0, 2]), axis=1), M),
+    "take_along_axis": (lambda m: np.take_along_axis(m, IDX2, axis=1), M),
+    "diag_matrix": (lambda m: np.diag(m, 1), M),
+    "diag_vector": (lambda v: np.diag(v, -1), V),
+    "diagonal": (lambda x: np.diagonal(x, 1, 0, 2), X),
+    "trace": (lambda m: np.trace(m, 1), M),
+    "sort": (lambda m: np.sort(m, axis=0), M),
+    "tile": (lambda m: np.tile(m, (2, 1)), M),
+    "repeat": (lambda m: np.repeat(m, 2, axis=1), M),
+    "pad": (lambda m: np.pad(m, (1, 2)), M),
+    "roll": (lambda m: np.roll(m, 2, axis=1), M),
+    "flip": (lambda m: np.flip(m, 1), M),
+    "moveaxis": (lambda x: np.moveaxis(x, 0, -1), X),
+    "triu": (lambda m: np.triu(m, 1), M),
+    "tril": (lambda m: np.tril(m, -1), M),
+    "vstack": (lambda m: np.vstack((m, m[0])), M),
+    "hstack": (lambda m: np.hstack((m, m[:, :1])), M),
+    "dstack": (lambda m: np.dstack((m, m)), M),
+    "column_stack": (lambda v: np.column_stack((v, v * v)), V),
+    "atleast_3d": (lambda v: np.atleast_3d(v), V),
+}
+
+
+def _tape_grad(f, a, create_graph):
+    t = rt.tensor(a.copy(), requires_grad=True)
+    rt.sum(rt.sin(f(t))).backward(create_graph=create_graph)
+    return t
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_tape_second_order(name):
+    from runtime.gradcheck import numerical_grad
+    f, a = SECOND_ORDER[name]
+    weights = np.cos(np.arange(a.size).reshape(a.shape))
+    t = _tape_grad(f, a, True)
+    g = t.grad
+    t.grad = None
+    rt.sum(g * weights).backward()
+    want = numerical_grad(lambda v: float(np.sum(_tape_grad(f, v, False).grad.numpy() * weights)),
+                          [a.copy()], 0)
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-4, atol=1e-6)
