@@ -73,15 +73,20 @@ def tile_grad(g, x_shape, reps=1):
 
 @helper()
 def repeat_grad(g, x_shape, repeats=1, axis=None):
-    """np.repeat(x, repeats, axis) with an integer count: each entry's copies summed back."""
-    if not isinstance(repeats, int) or isinstance(repeats, bool):
-        raise TypeError("np.repeat's gradient supports an integer `repeats` only")
+    """np.repeat(x, repeats, axis): each entry's copies summed back (a count per entry: a product
+    with the 0/1 matrix of which copy came from which entry)."""
     shape = _shape_of(x_shape)
     if axis is None:
-        return np.reshape(np.sum(np.reshape(g, (-1, repeats)), axis=-1), shape)
+        return np.reshape(repeat_grad(np.reshape(g, (-1,)), (int(np.prod(shape)),), repeats, 0),
+                          shape)
     a = _axis(axis, len(shape))
-    split = tuple(shape[:a]) + (shape[a], repeats) + tuple(shape[a + 1:])
-    return np.sum(np.reshape(g, split), axis=a + 1)
+    n = shape[a]
+    if isinstance(repeats, int) and not isinstance(repeats, bool):
+        split = tuple(shape[:a]) + (n, repeats) + tuple(shape[a + 1:])
+        return np.sum(np.reshape(g, split), axis=a + 1)
+    source = np.repeat(np.arange(n), np.broadcast_to(np.asarray(repeats, dtype=int), (n,)))
+    onehot = _onehot(source, n, _dtype(g))                           # (copies, n)
+    return np.moveaxis(np.matmul(np.moveaxis(g, a, -1), onehot), -1, a)
 
 
 # --- diagonals and triangles ---------------------------------------------------------------------

@@ -81,6 +81,14 @@ def repeat_flat(x):
     return np.sum(np.repeat(x, 3) * np.arange(36.0))
 
 
+def repeat_counts(m):
+    return np.sum(np.repeat(m, [1, 0, 3], axis=0) ** 2 * np.arange(16.0).reshape(4, 4))
+
+
+def repeat_counts_flat(v):
+    return np.sum(np.sin(np.repeat(v, (2, 1, 0, 3))))
+
+
 def diag_vector(v):
     return np.sum(np.diag(v) * np.arange(16.0).reshape(4, 4))
 
@@ -294,6 +302,8 @@ CASES = [
     Case("tile", tile_int, M32[:2], rtol=1e-4, id="tile_f32"),
     Case("repeat", repeat_axis, M),
     Case("repeat", repeat_flat, M),
+    Case("repeat", repeat_counts, M),
+    Case("repeat", repeat_counts_flat, V),
     Case("repeat", repeat_flat, M32, rtol=1e-4, id="repeat_f32"),
     Case("diag", diag_vector, V),
     Case("diag", diag_vector_k, V),
@@ -407,6 +417,7 @@ SECOND_ORDER = {
     "sort": (lambda m: np.sort(m, axis=0), M),
     "tile": (lambda m: np.tile(m, (2, 1)), M),
     "repeat": (lambda m: np.repeat(m, 2, axis=1), M),
+    "repeat_counts": (lambda m: np.repeat(m, (2, 0, 1, 1), axis=1), M),
     "pad": (lambda m: np.pad(m, (1, 2)), M),
     "roll": (lambda m: np.roll(m, 2, axis=1), M),
     "flip": (lambda m: np.flip(m, 1), M),
