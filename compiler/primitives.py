@@ -329,7 +329,7 @@ from . import library  # noqa: E402
 
 for _entry in library.ENTRIES:
     _facts = {**FAMILIES[_entry.family], "static_args": True, "tape": _entry.tape or None,
-              **_entry.facts}
+              "makes_arrays": True, **_entry.facts}
     if "math" in _entry.impls and _facts["elementwise"]:
         _facts["keeps_lib"] = True
     _arity = None if _entry.inputs.startswith("*") else len(_entry.inputs.split())

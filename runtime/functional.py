@@ -644,6 +644,11 @@ def _library_function(prim):
         if not _any_tensor(*xs):
             return fn_np(*args, **kwargs)
         for name, value in values.items():
+            kind = sig.parameters[name].kind
+            if kind is kind.VAR_KEYWORD or kind is kind.VAR_POSITIONAL:
+                if value:
+                    raise TypeError(f"{entry.tape}() on a Tensor does not support {sorted(value) if kind is kind.VAR_KEYWORD else 'more arguments'}")
+                continue
             if name not in inputs and name not in params and value is not sig.parameters[name].default:
                 raise TypeError(f"{entry.tape}() on a Tensor does not support {name}= (leave it at its "
                                 f"default)")
@@ -714,6 +719,9 @@ def install_methods(cls):
     cls.reshape = cls.view = reshape_method
     cls.transpose = cls.permute = transpose_method
     cls.where = where_method
+    for entry in LIBRARY_ENTRIES:  # the library's methods (x.var(), x.cumsum()), where NumPy has them
+        if entry.method and entry.tape and entry.tape in LIBRARY and not hasattr(cls, entry.method):
+            setattr(cls, entry.method, LIBRARY[entry.tape])
 
 
 install_methods(Tensor)

@@ -428,8 +428,10 @@ def static(value, src, node, what):
     a tuple of them."""
     if isinstance(value, Const):
         return value.value
-    if isinstance(value, TupleVal) and all(isinstance(v, Const) for v in value.items):
-        return tuple(v.value for v in value.items)
+    if isinstance(value, PyObj) and isinstance(value.obj, (type, np.dtype)):
+        return value.obj  # a dtype: np.float32
+    if isinstance(value, TupleVal):
+        return tuple(static(v, src, node, what) for v in value.items)
     raise error_at(src.location(node),
                    f"{what} must be a constant written in the code (such as 0 or (0, 1)), "
                    "so the shape of the result is known when the gradient is built.")
