@@ -151,6 +151,125 @@ def solve_grad_a(g, a, b, out):
     return _sum_to(-np.matmul(gb, _mT(x)), np.shape(a))
 
 
+
+def _eye(n, like):
+    return np.eye(n, dtype=_dtype(like))
+
+
+def _tril_mask(n, like, k=0):
+    return np.tril(np.ones((n, n), dtype=_dtype(like)), k)
+
+
+@helper()
+def cholesky_grad(g, out):
+    """A = L L^T (L = out): gA = L^-T Phi(L^T gL) L^-1, Phi the lower triangle with its diagonal
+    halved, made symmetric (PyTorch's): NumPy reads only A's lower triangle, so the gradient is the
+    one of a symmetric perturbation. The two triangular solves are np.linalg.solve's."""
+    n = np.shape(out)[-1]
+    p = np.matmul(_mT(out), g) * _tril_mask(n, out)
+    phi = 0.5 * (p + _mT(p * _tril_mask(n, out, -1)))
+    left = np.linalg.solve(_mT(out), phi)                       # L^-T phi
+    return _mT(np.linalg.solve(_mT(out), _mT(left)))            # (L^-T phi) L^-1
+
+
+@helper()
+def eigh_grad(g, x, part=0, UPLO="L"):
+    """A = V diag(w) V^T. Eigenvalues: gA = V diag(gw) V^T. Eigenvectors: gA = V (F o skew(V^T gV)) V^T
+    with F_ij = 1/(w_j - w_i) off the diagonal and skew(X) = (X - X^T)/2 (PyTorch's): symmetric.
+    Degenerate eigenvalues make F infinite, so the eigenvector part is inf/nan there (as JAX and
+    PyTorch); the eigenvalue part is always finite."""
+    w, v = np.linalg.eigh(x, UPLO=UPLO)
+    if part == 0:
+        return np.matmul(v * np.expand_dims(g, -2), _mT(v))
+    vg = np.matmul(_mT(v), g)
+    skew = 0.5 * (vg - _mT(vg))
+    e = np.expand_dims(w, -2) - np.expand_dims(w, -1) + _eye(np.shape(w)[-1], w)
+    return np.matmul(v, np.matmul(skew / e, _mT(v)))
+
+
+@helper()
+def qr_grad(g, x, part=0):
+    """A = QR (reduced, m >= n): M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^-T, copyltu(M) the
+    symmetric matrix with M's lower triangle (Seeger et al., as TensorFlow and PyTorch)."""
+    q, r = np.linalg.qr(x)
+    m, n = np.shape(x)[-2:]
+    if m < n:
+        raise NotImplementedError("the gradient of np.linalg.qr is for square or tall matrices "
+                                  "(m >= n), as in PyTorch; this one is wide")
+    if part == 0:
+        mm = -np.matmul(_mT(g), q)
+        top = g
+    else:
+        mm = np.matmul(r, _mT(g))
+        top = None
+    low = mm * _tril_mask(n, mm, -1)
+    sym = low + _mT(low) + mm * _eye(n, mm)
+    b = np.matmul(q, sym) if top is None else top + np.matmul(q, sym)
+    return _mT(np.linalg.solve(r, _mT(b)))                       # b R^-T
+
+
+@helper()
+def svd_grad(g, x, part=1, full_matrices=True):
+    """A = U diag(S) Vh (k = min(m, n) singular triplets). As PyTorch: with full_matrices=True the
+    extra columns of U (rows of Vh) get no gradient (any basis of their subspace would do).
+    U:  gA = [U (skew(U^T gU) o S_j / E) + (I - U U^T) gU S^-1] Vh
+    S:  gA = U diag(gS) Vh
+    Vh: gA = U [(S_i skew(V^T gV) / E) Vh + S^-1 gV^T (I - V V^T)]
+    with E_ij = S_j^2 - S_i^2 off the diagonal (1 on it) and skew(X) = X - X^T. Repeated singular
+    values make E zero: the U and Vh parts are inf/nan there (the S part is always finite)."""
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    k = np.shape(s)[-1]
+    if part == 1:
+        return np.matmul(u * np.expand_dims(g, -2), vh)
+    s2 = s * s
+    e = np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + _eye(k, s2)
+    if part == 0:
+        gu = g[..., :, :k] if full_matrices else g
+        ug = np.matmul(_mT(u), gu)
+        inner = (ug - _mT(ug)) * np.expand_dims(s, -2) / e
+        gus = gu / np.expand_dims(s, -2)
+        left = np.matmul(u, inner) + gus - np.matmul(u, np.matmul(_mT(u), gus))
+        return np.matmul(left, vh)
+    gvh = g[..., :k, :] if full_matrices else g                  # the adjoint of Vh = V^T
+    vg = np.matmul(vh, _mT(gvh))                                 # V^T gV
+    inner = np.expand_dims(s, -1) * (vg - _mT(vg)) / e
+    svh = gvh / np.expand_dims(s, -1)                            # S^-1 gV^T
+    right = np.matmul(inner, vh) + svh - np.matmul(np.matmul(svh, _mT(vh)), vh)
+    return np.matmul(u, right)
+
+
+@helper()
+def svdvals_grad(g, x):
+    """The singular values alone: gA = U diag(gS) Vh."""
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    return np.matmul(u * np.expand_dims(g, -2), vh)
+
+
+def _svd_bind(args, kwargs, ctx):
+    """np.linalg.svd(a, full_matrices=True, compute_uv=True, hermitian=False): the three parts only
+    (compute_uv=False returns one array, which an entry of three parts cannot be: call
+    np.linalg.svdvals for the singular values alone)."""
+    names = ("a", "full_matrices", "compute_uv", "hermitian")
+    if len(args) > len(names):
+        raise TypeError(f"takes at most {len(names)} arguments")
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names or key in bound:
+            raise TypeError(f"unexpected or repeated argument {key!r}")
+        bound[key] = value
+    if "a" not in bound:
+        raise TypeError("needs its argument `a`")
+    def const(name, default):
+        return ctx.const(bound[name], name) if name in bound else default
+
+    if not const("compute_uv", True):
+        raise ValueError("compute_uv=False is not supported here: call np.linalg.svdvals(a) for "
+                         "the singular values alone")
+    if const("hermitian", False):
+        raise ValueError("hermitian=True is not supported here: leave it at its default (False)")
+    return [bound["a"]], {"full_matrices": bool(const("full_matrices", True))}
+
+
 ENTRIES = [
     Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det),
     Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv),
@@ -162,4 +281,16 @@ ENTRIES = [
        family="linalg", np=np.linalg.norm, params="ord axis keepdims"),
     Fn("solve", "a b", "solve_grad_a(g, a, b, out)", "solve_grad_b(g, a, b)", family="linalg",
        np=np.linalg.solve),
+    # the lower factor; the gradient is symmetric (PyTorch's), see cholesky_grad
+    Fn("cholesky", "x", "cholesky_grad(g, out)", family="linalg", np=np.linalg.cholesky),
+    # (w, v); a str UPLO cannot be written in compiled code today (the frontend refuses str
+    # constants), so the compiler runs the default "L"; the tape takes either
+    Fn("eigh", "x", "eigh_grad(g, x, part=part, UPLO=UPLO)", family="linalg", np=np.linalg.eigh,
+       params="UPLO", parts=2),
+    # (Q, R), mode="reduced" only (the default); m >= n
+    Fn("qr", "x", "qr_grad(g, x, part=part)", family="linalg", np=np.linalg.qr, parts=2),
+    # (U, S, Vh); compute_uv=False refused by the bind (svdvals is that function)
+    Fn("svd", "x", "svd_grad(g, x, part=part, full_matrices=full_matrices)", family="linalg",
+       np=np.linalg.svd, params="full_matrices", parts=3, bind=_svd_bind),
+    Fn("svdvals", "x", "svdvals_grad(g, x)", family="linalg", np=np.linalg.svdvals),
 ]

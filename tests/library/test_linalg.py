@@ -101,6 +101,68 @@ def solve_batched_vec(a, b):
     return np.sum(np.linalg.solve(a, b) ** 2)
 
 
+TALL = rng.normal(size=(4, 3))
+TALL_BATCH = rng.normal(size=(2, 4, 3))
+WIDE = rng.normal(size=(3, 5))
+
+
+def cholesky_weighted(a):
+    spd = a @ a.T + 3.0 * np.eye(3)  # symmetric: the gradient is checked on it
+    return np.sum(np.linalg.cholesky(spd) * np.arange(9.0).reshape(3, 3))
+
+
+def cholesky_batched(a):
+    return np.sum(np.sin(np.linalg.cholesky(a @ np.transpose(a, (0, 2, 1)) + 3.0 * np.eye(3))))
+
+
+def eigh_values(a):
+    return np.sum(np.linalg.eigh(a + a.T)[0] * np.arange(3.0))
+
+
+def eigh_both(a):
+    w, v = np.linalg.eigh(a + a.T)
+    return np.sum(w ** 2) + np.sum(v ** 2 * np.arange(9.0).reshape(3, 3))  # v's signs cancel
+
+
+def eigh_batched(a):
+    w, v = np.linalg.eigh(a + np.transpose(a, (0, 2, 1)))
+    return np.sum(w ** 2) + np.sum(v ** 2 * np.arange(9.0).reshape(3, 3))
+
+
+def qr_both(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * np.arange(12.0).reshape(4, 3)) + np.sum(np.sin(r))
+
+
+def qr_r(a):
+    return np.sum(np.linalg.qr(a)[1] ** 2 * np.arange(3.0))
+
+
+def svd_all(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (np.sum(u ** 2 * np.arange(12.0).reshape(4, 3)) + np.sum(s * np.arange(3.0))
+            + np.sum(vh ** 2 * np.arange(9.0).reshape(3, 3)))
+
+
+def svd_wide(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(u ** 2 * np.arange(9.0).reshape(3, 3)) + np.sum(s ** 3) + np.sum(vh ** 2 * a)
+
+
+def svd_full(a):  # full_matrices=True: only the first k columns of U are determined, and read
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(u[:, :3] ** 2 * np.arange(12.0).reshape(4, 3)) + np.sum(s) + np.sum(vh ** 2 * a[:3])
+
+
+def svd_batched(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(s ** 2) + np.sum(u ** 2 * np.arange(12.0).reshape(4, 3)) + np.sum(vh ** 2)
+
+
+def svdvals_sum(a):
+    return np.sum(np.linalg.svdvals(a) * np.arange(3.0))
+
+
 CASES = [
     Case("slogdet", slogdet_logabs, A),
     Case("slogdet", slogdet_both, BATCH),
@@ -120,6 +182,20 @@ CASES = [
     Case("solve", solve_mat, A, rng.normal(size=(3, 2))),
     Case("solve", solve_batched_vec, BATCH, rng.normal(size=3)),          # b broadcast over A's batch
     Case("solve", solve_mat, A, rng.normal(size=(2, 3, 2)), id="solve_batched_b"),
+    Case("cholesky", cholesky_weighted, A),
+    Case("cholesky", cholesky_batched, BATCH),
+    Case("eigh", eigh_values, A),
+    Case("eigh", eigh_both, A),
+    Case("eigh", eigh_batched, BATCH),
+    Case("qr", qr_both, TALL),
+    Case("qr", qr_r, A),
+    Case("qr", qr_both, TALL_BATCH, id="qr_batched"),
+    Case("svd", svd_all, TALL),
+    Case("svd", svd_wide, WIDE),
+    Case("svd", svd_full, TALL),
+    Case("svd", svd_batched, TALL_BATCH),
+    Case("svdvals", svdvals_sum, TALL),
+    Case("svdvals", svdvals_sum, TALL_BATCH, id="svdvals_batched"),
 ]
 
 
@@ -162,6 +238,12 @@ F32 = [
     (norm_axis, (T3,)),
     (solve_mat, (A, rng.normal(size=(3, 2)))),
     (solve_batched_vec, (BATCH, rng.normal(size=3))),
+    (cholesky_batched, (BATCH,)),
+    (eigh_batched, (BATCH,)),
+    (qr_both, (TALL_BATCH,)),
+    (svd_batched, (TALL_BATCH,)),
+    (svd_full, (TALL,)),
+    (svdvals_sum, (TALL,)),
 ]
 
 
@@ -178,3 +260,27 @@ def test_float32(f, args):
         for what, value in (("compiler", got[k]), ("tape", tensors[k].grad.numpy())):
             assert np.asarray(value).dtype == np.float32, f"{what}: gradient {np.asarray(value).dtype}"
             np.testing.assert_allclose(value, want[k], rtol=2e-3, atol=2e-3, err_msg=what)
+
+
+def svd_values_only(a):
+    return np.sum(np.linalg.svd(a, compute_uv=False))
+
+
+def test_svd_compute_uv_false_is_refused_with_the_alternative():
+    from compiler.errors import GradError
+    with pytest.raises(GradError, match="svdvals"):
+        grad(svd_values_only)(TALL)
+
+
+def eigh_values_sum(a):
+    return np.sum(np.linalg.eigh(a)[0] * np.array([1.0, 2.0, 3.0]))
+
+
+def test_eigh_values_at_a_degenerate_point():
+    # eigenvalues of I repeat: the eigenvalue part stays finite (V diag(gw) V^T) in both designs
+    g = grad(eigh_values_sum)(np.eye(3))
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(np.trace(g), 6.0)
+    t = rt.tensor(np.eye(3), requires_grad=True)
+    eigh_values_sum(t).backward()
+    np.testing.assert_allclose(t.grad.numpy(), g)
