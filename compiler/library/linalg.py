@@ -270,6 +270,126 @@ def _svd_bind(args, kwargs, ctx):
     return [bound["a"]], {"full_matrices": bool(const("full_matrices", True))}
 
 
+
+def _pinv_adjoint(gp, p, a):
+    """The adjoint of P = pinv(A) (Golub and Pereyra: dP = -P dA P + P P^T dA^T (I - A P)
+    + (I - P A) dA^T P^T P, for A of constant rank):
+    gA = -P^T gP P^T + (I - A P) gP^T P P^T + P^T P gP^T (I - P A)."""
+    pt = _mT(p)
+    t = np.matmul(_mT(gp), np.matmul(p, pt))
+    s = np.matmul(np.matmul(pt, p), _mT(gp))
+    return (-np.matmul(pt, np.matmul(gp, pt)) + t - np.matmul(a, np.matmul(p, t))
+            + s - np.matmul(np.matmul(s, p), a))
+
+
+@helper()
+def pinv_grad(g, x, out):
+    """The pseudo-inverse's adjoint (_pinv_adjoint), exact where the rank does not change."""
+    return _pinv_adjoint(g, out, x)
+
+
+def _cols(v):
+    return v[..., None] if np.ndim(v) == 1 else v
+
+
+def _lstsq_pinv(a, rcond):
+    return np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
+
+
+@helper()
+def lstsq_grad_a(g, a, b, out, part=0, rcond=None):
+    """lstsq's parts (x, residuals, rank, s). x = pinv(A) b: gA through pinv's adjoint with
+    gP = g b^T. residuals = |b - A x|^2 (column sums, empty unless m > n = rank): at the optimum
+    d/dA = -2 r x^T, d/db = 2 r (r = b - A x). s: svdvals' gradient. rank: none."""
+    if part == 2 or part == 1 and np.size(out) == 0:
+        return np.zeros_like(a)
+    if part == 3:
+        return svdvals_grad(g, a)
+    p = _lstsq_pinv(a, rcond)
+    if part == 0:
+        return _pinv_adjoint(np.matmul(_cols(g), _mT(_cols(b))), p, a)
+    x = _cols(np.matmul(p, _cols(b)))
+    r = _cols(b) - np.matmul(a, x)
+    return -2.0 * np.matmul(r * g, _mT(x))
+
+
+@helper()
+def lstsq_grad_b(g, a, b, out, part=0, rcond=None):
+    """See lstsq_grad_a: gb = pinv(A)^T g through x, 2 r g through the residuals."""
+    if part in (2, 3) or part == 1 and np.size(out) == 0:
+        return np.zeros_like(b)
+    p = _lstsq_pinv(a, rcond)
+    if part == 0:
+        return np.matmul(_mT(p), g)
+    r = b - np.matmul(a, np.matmul(p, b))
+    return 2.0 * r * g
+
+
+@helper()
+def matrix_power_grad(g, x, n=1):
+    """A^n: gA = sum_k (A^T)^k g (A^T)^(n-1-k) for n > 0, 0 for n = 0; for n < 0, B = inv(A)
+    raised to -n, and gA = -B^T gB B^T."""
+    if n == 0:
+        return np.zeros_like(x) * g
+    if n < 0:
+        b = np.linalg.inv(x)
+        gb = matrix_power_grad(g, b, n=-n)
+        return -np.matmul(_mT(b), np.matmul(gb, _mT(b)))
+    xt = _mT(x)
+    powers = [None, xt]                               # (A^T)^k, k >= 1; k = 0 is the identity
+    for _ in range(2, n):
+        powers.append(np.matmul(powers[-1], xt))
+    total = None
+    for k in range(n):
+        term = g if k == 0 else np.matmul(powers[k], g)
+        if n - 1 - k:
+            term = np.matmul(term, powers[n - 1 - k])
+        total = term if total is None else total + term
+    return np.copy(total) if n == 1 else total  # fresh: never g itself
+
+
+@helper()
+def multi_dot_grad(g, *xs, which=0):
+    """multi_dot(A1, ..., An) = A1 ... An (a 1-D first array a row, a 1-D last a column): the
+    adjoint of Ai is (A1 ... Ai-1)^T G (Ai+1 ... An)^T, G being g with those axes restored."""
+    mats = list(xs)
+    if np.ndim(mats[0]) == 1:
+        mats[0] = mats[0][None, :]
+    if np.ndim(mats[-1]) == 1:
+        mats[-1] = mats[-1][:, None]
+    gm = np.reshape(g, (np.shape(mats[0])[0], np.shape(mats[-1])[-1]))
+    if which + 1 < len(mats):
+        right = mats[which + 1]
+        for m in mats[which + 2:]:
+            right = np.matmul(right, m)
+        gm = np.matmul(gm, _mT(right))
+    if which > 0:
+        left = mats[0]
+        for m in mats[1:which]:
+            left = np.matmul(left, m)
+        gm = np.matmul(_mT(left), gm)
+    return np.reshape(gm, np.shape(xs[which]))
+
+
+def _multi_dot(*arrays):
+    """np.linalg.multi_dot with its arrays spread: a variadic entry's callable is called as
+    fn(*inputs) by the compiler's generated code, its evaluator and the tape's forward."""
+    return np.linalg.multi_dot(list(arrays))
+
+
+_multi_dot.__name__ = _multi_dot.__qualname__ = "multi_dot"
+
+
+def _multi_dot_bind(args, kwargs, ctx):
+    """np.linalg.multi_dot(arrays): the arrays of its list are the inputs."""
+    if len(args) != 1 or kwargs:
+        raise TypeError("takes one list of arrays (and no out=)")
+    arrays = ctx.items(args[0])
+    if len(arrays) < 2:
+        raise ValueError("expecting at least two arrays")
+    return arrays, {}
+
+
 ENTRIES = [
     Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det),
     Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv),
@@ -293,4 +413,17 @@ ENTRIES = [
     Fn("svd", "x", "svd_grad(g, x, part=part, full_matrices=full_matrices)", family="linalg",
        np=np.linalg.svd, params="full_matrices", parts=3, bind=_svd_bind),
     Fn("svdvals", "x", "svdvals_grad(g, x)", family="linalg", np=np.linalg.svdvals),
+    Fn("pinv", "x", "pinv_grad(g, x, out)", family="linalg", np=np.linalg.pinv,
+       params="rcond hermitian rtol"),
+    # (x, residuals, rank, s), 2-D a as NumPy's (no batching)
+    Fn("lstsq", "a b", "lstsq_grad_a(g, a, b, out, part=part, rcond=rcond)",
+       "lstsq_grad_b(g, a, b, out, part=part, rcond=rcond)", family="linalg", np=np.linalg.lstsq,
+       params="rcond", parts=4),
+    # n == 1 returns the input itself (NumPy's short-cut): not fresh
+    Fn("matrix_power", "x", "matrix_power_grad(g, x, n=n)", family="linalg",
+       np=np.linalg.matrix_power, params="n", facts={"fresh": False}),
+    # compiler only: the tape keeps only the first array of a `*xs` input its formula reads (its
+    # saved `xs` is input 0: runtime/ops.py _derive_saves), so it has no function for it
+    Fn("multi_dot", "*xs", "multi_dot_grad(g, *xs, which=i)", family="linalg",
+       np=_multi_dot, also=(np.linalg.multi_dot,), bind=_multi_dot_bind, tape=None),
 ]

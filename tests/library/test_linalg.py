@@ -163,6 +163,52 @@ def svdvals_sum(a):
     return np.sum(np.linalg.svdvals(a) * np.arange(3.0))
 
 
+def pinv_tall(a):
+    return np.sum(np.linalg.pinv(a) * np.arange(12.0).reshape(3, 4))
+
+
+def pinv_batched(a):
+    return np.sum(np.sin(np.linalg.pinv(a)))
+
+
+def pinv_rcond(a):
+    return np.sum(np.linalg.pinv(a, rcond=1e-10) ** 2)
+
+
+def lstsq_solution(a, b):
+    x, res, rank, sv = np.linalg.lstsq(a, b)
+    return np.sum(x * np.arange(3.0))
+
+
+def lstsq_all(a, b):
+    x, res, rank, sv = np.linalg.lstsq(a, b, rcond=1e-12)
+    return np.sum(np.sin(x)) + np.sum(res * np.array([1.0, 2.0])) + np.sum(sv)
+
+
+def lstsq_underdetermined(a, b):  # the minimum-norm solution (no residuals)
+    return np.sum(np.linalg.lstsq(a, b)[0] ** 2)
+
+
+def matrix_power_3(a):
+    return np.sum(np.linalg.matrix_power(a, 3) * np.arange(9.0).reshape(3, 3))
+
+
+def matrix_power_neg(a):
+    return np.sum(np.sin(np.linalg.matrix_power(a, -2)))
+
+
+def matrix_power_01(a):
+    return np.sum(np.linalg.matrix_power(a, 0) + np.linalg.matrix_power(a, 1) * 2.0)
+
+
+def multi_dot_three(a, b, c):
+    return np.sum(np.sin(np.linalg.multi_dot([a, b, c])))
+
+
+def multi_dot_vectors(v, a, b, w):
+    return np.linalg.multi_dot([v, a, b, w]) * 2.0
+
+
 CASES = [
     Case("slogdet", slogdet_logabs, A),
     Case("slogdet", slogdet_both, BATCH),
@@ -196,6 +242,22 @@ CASES = [
     Case("svd", svd_batched, TALL_BATCH),
     Case("svdvals", svdvals_sum, TALL),
     Case("svdvals", svdvals_sum, TALL_BATCH, id="svdvals_batched"),
+    Case("pinv", pinv_tall, TALL),
+    Case("pinv", pinv_batched, TALL_BATCH),
+    Case("pinv", pinv_batched, np.swapaxes(TALL_BATCH, 1, 2), id="pinv_batched_wide"),
+    Case("pinv", pinv_rcond, A),
+    Case("lstsq", lstsq_solution, TALL, rng.normal(size=4)),
+    Case("lstsq", lstsq_all, TALL, rng.normal(size=(4, 2))),
+    Case("lstsq", lstsq_underdetermined, WIDE, rng.normal(size=3)),
+    Case("matrix_power", matrix_power_3, A),
+    Case("matrix_power", matrix_power_3, BATCH, id="matrix_power_batched"),
+    Case("matrix_power", matrix_power_neg, A),
+    Case("matrix_power", matrix_power_01, A),
+    # tape=False: the tape cannot keep a list input's arrays for a formula (see the entry)
+    Case("multi_dot", multi_dot_three, TALL, rng.normal(size=(3, 5)), rng.normal(size=(5, 2)),
+         tape=False),
+    Case("multi_dot", multi_dot_vectors, rng.normal(size=4), TALL, rng.normal(size=(3, 2)),
+         rng.normal(size=2), tape=False),
 ]
 
 
@@ -244,6 +306,9 @@ F32 = [
     (svd_batched, (TALL_BATCH,)),
     (svd_full, (TALL,)),
     (svdvals_sum, (TALL,)),
+    (pinv_tall, (TALL,)),
+    (lstsq_all, (TALL, rng.normal(size=(4, 2)))),
+    (matrix_power_neg, (A,)),
 ]
 
 
@@ -284,3 +349,12 @@ def test_eigh_values_at_a_degenerate_point():
     t = rt.tensor(np.eye(3), requires_grad=True)
     eigh_values_sum(t).backward()
     np.testing.assert_allclose(t.grad.numpy(), g)
+
+
+def test_multi_dot_float32_compiler():
+    args = (TALL, rng.normal(size=(3, 5)), rng.normal(size=(5, 2)))
+    want = grad(multi_dot_three, wrt=(0, 1, 2))(*args)
+    got = grad(multi_dot_three, wrt=(0, 1, 2))(*[a.astype(np.float32) for a in args])
+    for w, v in zip(want, got):
+        assert v.dtype == np.float32
+        np.testing.assert_allclose(v, w, rtol=2e-3, atol=2e-3)
