@@ -130,7 +130,7 @@ def _solve_vec(a, b):
 
 
 @helper()
-def solve_grad_b(g, a, b):
+def solve_b_grad(g, a, b):
     """x = solve(A, b): gb = solve(A^T, g), summed back over the batch axes b was broadcast over."""
     if np.ndim(b) == 1:
         gb = np.linalg.solve(_mT(a), g[..., None])[..., 0]
@@ -140,7 +140,7 @@ def solve_grad_b(g, a, b):
 
 
 @helper()
-def solve_grad_a(g, a, b, out):
+def solve_a_grad(g, a, b, out):
     """x = solve(A, b): gA = -gb x^T (gb = solve(A^T, g)), summed back to A's batch shape."""
     if np.ndim(b) == 1:
         gb = np.linalg.solve(_mT(a), g[..., None])
@@ -297,7 +297,7 @@ def _lstsq_pinv(a, rcond):
 
 
 @helper()
-def lstsq_grad_a(g, a, b, out, part=0, rcond=None):
+def lstsq_a_grad(g, a, b, out, part=0, rcond=None):
     """lstsq's parts (x, residuals, rank, s). x = pinv(A) b: gA through pinv's adjoint with
     gP = g b^T. residuals = |b - A x|^2 (column sums, empty unless m > n = rank): at the optimum
     d/dA = -2 r x^T, d/db = 2 r (r = b - A x). s: svdvals' gradient. rank: none."""
@@ -314,8 +314,8 @@ def lstsq_grad_a(g, a, b, out, part=0, rcond=None):
 
 
 @helper()
-def lstsq_grad_b(g, a, b, out, part=0, rcond=None):
-    """See lstsq_grad_a: gb = pinv(A)^T g through x, 2 r g through the residuals."""
+def lstsq_b_grad(g, a, b, out, part=0, rcond=None):
+    """See lstsq_a_grad: gb = pinv(A)^T g through x, 2 r g through the residuals."""
     if part in (2, 3) or part == 1 and np.size(out) == 0:
         return np.zeros_like(b)
     p = _lstsq_pinv(a, rcond)
@@ -399,7 +399,7 @@ ENTRIES = [
     # ('fro', 'nuc', 1, -1, 2, -2, inf, -inf) over `axis`, an int or a pair
     Fn("norm", "x", "norm_grad(g, x, out, ord=ord, axis=axis, keepdims=keepdims)",
        family="linalg", np=np.linalg.norm, params="ord axis keepdims"),
-    Fn("solve", "a b", "solve_grad_a(g, a, b, out)", "solve_grad_b(g, a, b)", family="linalg",
+    Fn("solve", "a b", "solve_a_grad(g, a, b, out)", "solve_b_grad(g, a, b)", family="linalg",
        np=np.linalg.solve),
     # the lower factor; the gradient is symmetric (PyTorch's), see cholesky_grad
     Fn("cholesky", "x", "cholesky_grad(g, out)", family="linalg", np=np.linalg.cholesky),
@@ -416,8 +416,8 @@ ENTRIES = [
     Fn("pinv", "x", "pinv_grad(g, x, out)", family="linalg", np=np.linalg.pinv,
        params="rcond hermitian rtol"),
     # (x, residuals, rank, s), 2-D a as NumPy's (no batching)
-    Fn("lstsq", "a b", "lstsq_grad_a(g, a, b, out, part=part, rcond=rcond)",
-       "lstsq_grad_b(g, a, b, out, part=part, rcond=rcond)", family="linalg", np=np.linalg.lstsq,
+    Fn("lstsq", "a b", "lstsq_a_grad(g, a, b, out, part=part, rcond=rcond)",
+       "lstsq_b_grad(g, a, b, out, part=part, rcond=rcond)", family="linalg", np=np.linalg.lstsq,
        params="rcond", parts=4),
     # n == 1 returns the input itself (NumPy's short-cut): not fresh
     Fn("matrix_power", "x", "matrix_power_grad(g, x, n=n)", family="linalg",
