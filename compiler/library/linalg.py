@@ -413,13 +413,16 @@ ENTRIES = [
     Fn("svd", "x", "svd_grad(g, x, part=part, full_matrices=full_matrices)", family="linalg",
        np=np.linalg.svd, params="full_matrices", parts=3, bind=_svd_bind),
     Fn("svdvals", "x", "svdvals_grad(g, x)", family="linalg", np=np.linalg.svdvals),
+    # hermitian=True (NumPy then reads one triangle only) is refused: it keeps its default
     Fn("pinv", "x", "pinv_grad(g, x, out)", family="linalg", np=np.linalg.pinv,
-       params="rcond hermitian rtol"),
+       params="rcond rtol"),
     # (x, residuals, rank, s), 2-D a as NumPy's (no batching)
     Fn("lstsq", "a b", "lstsq_a_grad(g, a, b, out, part=part, rcond=rcond)",
        "lstsq_b_grad(g, a, b, out, part=part, rcond=rcond)", family="linalg", np=np.linalg.lstsq,
        params="rcond", parts=4),
-    # n == 1 returns the input itself (NumPy's short-cut): not fresh
+    # n == 1 returns the input itself (NumPy's short-cut): not fresh. The compiler cannot be told it
+    # may alias its input (a `view` fact makes the tape refuse a formula that reads x), so a write
+    # into matrix_power(a, 1)'s result is not seen to reach `a` by the compiler (the tape is right)
     Fn("matrix_power", "x", "matrix_power_grad(g, x, n=n)", family="linalg",
        np=np.linalg.matrix_power, params="n", facts={"fresh": False}),
     # compiler only: the tape keeps only the first array of a `*xs` input its formula reads (its
