@@ -420,11 +420,11 @@ ENTRIES = [
     Fn("lstsq", "a b", "lstsq_a_grad(g, a, b, out, part=part, rcond=rcond)",
        "lstsq_b_grad(g, a, b, out, part=part, rcond=rcond)", family="linalg", np=np.linalg.lstsq,
        params="rcond", parts=4),
-    # n == 1 returns the input itself (NumPy's short-cut): not fresh. The compiler cannot be told it
-    # may alias its input (a `view` fact makes the tape refuse a formula that reads x), so a write
-    # into matrix_power(a, 1)'s result is not seen to reach `a` by the compiler (the tape is right)
+    # n == 1 returns the input itself (NumPy's short-cut): an opaque view, so a write into its
+    # result or into `a` while both live is checked when the code runs (refused if they share); the
+    # tape, as PyTorch, returns a new array there
     Fn("matrix_power", "x", "matrix_power_grad(g, x, n=n)", family="linalg",
-       np=np.linalg.matrix_power, params="n", facts={"fresh": False}),
+       np=np.linalg.matrix_power, params="n", facts={"fresh": False, "view": "opaque"}),
     # compiler only: the tape keeps only the first array of a `*xs` input its formula reads (its
     # saved `xs` is input 0: runtime/ops.py _derive_saves), so it has no function for it
     Fn("multi_dot", "*xs", "multi_dot_grad(g, *xs, which=i)", family="linalg",
