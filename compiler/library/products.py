@@ -316,11 +316,20 @@ def _bind_trapezoid(args, kwargs, ctx):
     return [y, bound["x"] if has_x else y], {"dx": dx, "axis": axis, "has_x": has_x}
 
 
+def _slice(a, axis, start, stop):
+    """a[..., start:stop, ...] along axis (a basic index: Tensors take it too)."""
+    key = [slice(None)] * np.ndim(a)
+    key[axis] = slice(start, stop)
+    return a[tuple(key)]
+
+
 def _widths(y, x, dx, axis):
     """The interval widths along `axis`, shaped to broadcast against y's intervals."""
     if x is None:
         return dx
-    d = np.diff(x, axis=-1 if np.ndim(x) == 1 else axis)
+    xa = -1 if np.ndim(x) == 1 else axis
+    m = np.shape(x)[xa]
+    d = _slice(x, xa, 1, m) - _slice(x, xa, 0, m - 1)
     if np.ndim(x) == 1:
         shape = [1] * np.ndim(y)
         shape[axis] = np.shape(d)[0]
@@ -359,8 +368,8 @@ def trapezoid_grad(g, y, x, dx=1.0, axis=-1, has_x=True, which=0):
         half = half * np.ones(tuple(n - 1 if k == ax else s for k, s in enumerate(np.shape(y))),
                               dtype=np.result_type(half))
         return _pad(half, ax, 0, 1) + _pad(half, ax, 1, 0)
-    lo = np.take(y, np.arange(n - 1), axis=ax)
-    hi = np.take(y, np.arange(1, n), axis=ax)
+    lo = _slice(y, ax, 0, n - 1)
+    hi = _slice(y, ax, 1, n)
     s = ge * (lo + hi) * 0.5  # the adjoint of each width
     grad = _pad(s, ax, 1, 0) - _pad(s, ax, 0, 1)
     if np.ndim(x) == 1 and np.ndim(y) > 1:

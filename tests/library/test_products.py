@@ -363,6 +363,7 @@ F32 = [
     (trapezoid_dx_axis, (r(4, 3),)),
     (convolve_full, (r(5), r(3))),
     (correlate_valid, (r(6), r(3))),
+    (interp_inside, (QX, r(5))),
 ]
 
 
@@ -391,3 +392,39 @@ def test_compiler(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.tape] + TAPE_ONLY, ids=lambda c: c.id)
 def test_tape(case):
     check_tape(case)
+
+
+# --- second order in the tape: the helpers run on Tensors (create_graph=True) ---------------------
+
+SECOND = [c for c in CASES + TAPE_ONLY
+          if c.id not in ("einsum_i_diag", "einsum_diag", "einsum_transpose", "polyval_matrix")]
+
+
+def _tape_grad_norm(case, args):
+    ts = [rt.tensor(a, requires_grad=True) if k in case.wrt else a for k, a in enumerate(args)]
+    gs = rt.autograd.grad(case.f(*ts), [ts[k] for k in case.wrt], create_graph=True)
+    return ts, sum(rt.sum(g * g) for g in gs)
+
+
+@pytest.mark.parametrize("case", SECOND, ids=lambda c: c.id)
+def test_tape_second_order(case):
+    """d/d(first input) of the squared norm of the gradient, against central differences of it."""
+    from runtime.gradcheck import numerical_grad
+    from harness import _copy, _close
+    ts, s = _tape_grad_norm(case, [_copy(a) for a in case.args])
+    s.backward()
+    k0 = case.wrt[0]
+    want = numerical_grad(lambda *a: float(_tape_grad_norm(case, a)[1].detach().numpy()),
+                          [_copy(a) for a in case.args], k0)
+    _close(ts[k0].grad.numpy(), want, case, f"tape, second order, d/d arg {k0}")
+
+
+def test_float32_string_einsum_and_interp_in_the_tape():
+    a, b = A.astype(np.float32), B.astype(np.float32)
+    ta, tb = rt.tensor(a, requires_grad=True), rt.tensor(b, requires_grad=True)
+    rt.sum(np.einsum("ij,jk->ik", ta, tb) ** 2).backward()
+    assert ta.grad.numpy().dtype == np.float32 and tb.grad.numpy().dtype == np.float32
+    x = rt.tensor(QX.astype(np.float32), requires_grad=True)
+    fp = rt.tensor(r(5).astype(np.float32), requires_grad=True)
+    rt.sum(np.interp(x, XP, fp)).backward()
+    assert x.grad.numpy().dtype == np.float32 and fp.grad.numpy().dtype == np.float32
