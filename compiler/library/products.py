@@ -16,7 +16,11 @@ from . import Fn, helper
 
 # --- einsum ---------------------------------------------------------------------------------------
 
-MAX_OPERANDS = 8  # the entry's inputs: the tape's formulas read inputs by name (see the report)
+# The entry has MAX_OPERANDS fixed inputs rather than "*xs": the tape's node for a variadic primitive
+# saves only the first of its inputs for a formula that reads `xs` (shapes alone are kept whole), so
+# an adjoint needing the other operands' values takes them as named inputs; unused ones repeat
+# operand 0 and get an exact zero.
+MAX_OPERANDS = 8
 _XS = " ".join(f"x{k}" for k in range(MAX_OPERANDS))
 
 
@@ -207,8 +211,7 @@ def tensordot_grad(g, a, b, axes=2, which=0):
 
 
 def _inner_subscripts(na, nb):
-    if na == 0 or nb == 0:
-        la, lb = "ab"[:na] if na else "", "cd"[:nb] if nb else ""
+    if na == 0 or nb == 0:  # a scalar: the product
         la = string.ascii_lowercase[:na]
         lb = string.ascii_lowercase[na:na + nb]
         return [la, lb], la + lb
@@ -414,7 +417,7 @@ def correlate_grad(g, a, v, mode="valid", which=0):
 
 # --- interp ---------------------------------------------------------------------------------------
 
-def _interp_weights(x, xp, left, right):
+def _interp_weights(x, xp):
     """The interval of each x and its position t in it (clamped to [0, 1] outside xp's range),
     and the masks of the points left and right of the range."""
     n = np.shape(xp)[0]
@@ -446,7 +449,7 @@ def interp_fp_grad(g, x, xp, fp, left=None, right=None):
     """Each x gives (1 - t) of g to its interval's left knot and t to its right one; outside
     the range, all of g to the end knot it is clamped to (unless left=/right= replace it)."""
     n = np.shape(fp)[0]
-    lo, hi, t, below, above = _interp_weights(x, xp, left, right)
+    lo, hi, t, below, above = _interp_weights(x, xp)
     keep = np.ones(np.shape(below), dtype=bool)
     if left is not None:
         keep = keep & ~below
