@@ -2,7 +2,8 @@
 convolve/correlate and interp.
 
 Most adjoints are einsums: the adjoint of one operand of an einsum is an einsum of g with the other
-operands, so tensordot, inner and kron rewrite themselves as einsum subscripts and share its adjoint.
+operands, so tensordot, inner and kron rewrite themselves as einsum subscripts and share its
+adjoint.
 Subscripts are normalised at run time, from the operands' shapes (an ellipsis becomes letters).
 """
 from __future__ import annotations
@@ -16,10 +17,10 @@ from . import Fn, helper
 
 # --- einsum ---------------------------------------------------------------------------------------
 
-# The entry has MAX_OPERANDS fixed inputs rather than "*xs": the tape's node for a variadic primitive
-# saves only the first of its inputs for a formula that reads `xs` (shapes alone are kept whole), so
-# an adjoint needing the other operands' values takes them as named inputs; unused ones repeat
-# operand 0 and get an exact zero.
+# The entry has MAX_OPERANDS fixed inputs rather than "*xs": the tape's node for a variadic
+# primitive saves only the first of its inputs for a formula that reads `xs` (shapes alone are
+# kept whole), so an adjoint needing the other operands' values takes them as named inputs;
+# unused ones repeat operand 0 and get an exact zero.
 MAX_OPERANDS = 8
 _XS = " ".join(f"x{k}" for k in range(MAX_OPERANDS))
 
@@ -182,7 +183,7 @@ def _tensordot_subscripts(na, nb, axes):
 
 
 def _bind_tensordot(args, kwargs, ctx):
-    """np.tensordot(a, b, axes=2): axes an int or a pair of sequences (nested: read item by item)."""
+    """np.tensordot(a, b, axes=2): axes an int or a pair of sequences (read item by item)."""
     names = ("a", "b", "axes")
     if len(args) > len(names):
         raise TypeError("tensordot takes at most 3 arguments")
@@ -357,7 +358,8 @@ def _pad(a, axis, before, after):
 @helper()
 def trapezoid_grad(g, y, x, dx=1.0, axis=-1, has_x=True, which=0):
     """trapezoid = sum_i d_i (y_i + y_{i+1}) / 2: y_i gets g (d_{i-1} + d_i) / 2; with x given,
-    d_i = x_{i+1} - x_i gets g (y_i + y_{i+1}) / 2, so x_i gets that of d_{i-1} minus that of d_i."""
+    d_i = x_{i+1} - x_i gets g (y_i + y_{i+1}) / 2, so x_i gets that of d_{i-1} minus that of
+    d_i."""
     if not has_x:
         if which == 1:  # the padding input (y again): no contribution
             return np.zeros_like(y)
