@@ -1,0 +1,303 @@
+"""Statistics and scans (compiler/library/reductions.py): each function's gradient, both designs,
+against central differences; every axis form (None, int, negative int, tuple, keepdims=True); a
+float32 input keeps a float32 gradient."""
+import numpy as np
+import pytest
+
+import runtime as rt
+from compiler import grad
+from harness import Case, check_compiler, check_tape
+
+rng = np.random.default_rng(11)
+X = rng.normal(size=(3, 4))
+X3 = rng.normal(size=(2, 3, 4))
+V = rng.normal(size=7)
+W = rng.uniform(0.5, 2.0, size=(3, 4))
+W4 = rng.uniform(0.5, 2.0, size=4)
+POS = rng.uniform(0.5, 1.5, size=(3, 4))
+ZEROS = np.array([[1.5, 0.0, 2.0, 0.7], [0.0, 0.0, 1.3, -0.8], [0.9, -1.1, 0.6, 1.2]])
+# nan entries come from a constant mask added inside the function (x + NAN_ROW...), so central
+# differences are defined everywhere: 0 at the entries the mask makes nan
+NAN_ROW = np.array([[0.0, np.nan, 0.0, 0.0], [np.nan, np.nan, np.nan, np.nan],
+                    [0.0, 0.0, np.nan, 0.0]])   # the second row all nan
+NAN_SOME = np.array([[0.0, np.nan, 0.0, 0.0], [np.nan, 0.0, 0.0, np.nan],
+                     [0.0, 0.0, np.nan, 0.0]])
+ROW = np.array([[0.5, 0.5, 0.5, 0.5], [0.2, -1.0, 0.7, 1.4]])
+WEIGHT = np.arange(1.0, 13.0).reshape(3, 4)
+WEIGHT3 = np.arange(1.0, 25.0).reshape(2, 3, 4)
+
+
+def weigh(y):
+    """A reduction's result, weighted so each entry's gradient differs."""
+    return np.sum(np.sin(y) * np.arange(1.0, np.size(y) + 1.0).reshape(np.shape(y)))
+
+
+# --- var / std ---------------------------------------------------------------------------------
+
+def var_all(x):
+    return np.var(x) * 3.0
+
+
+def var_axis0(x):
+    return weigh(np.var(x, axis=0))
+
+
+def var_neg_ddof(x):
+    return weigh(np.var(x, axis=-1, ddof=1))
+
+
+def var_tuple_keep(x):
+    return weigh(np.var(x, axis=(0, 2), keepdims=True))
+
+
+def var_method(x):
+    return weigh(x.var(axis=1, ddof=1))
+
+
+def var_method_tape(x):
+    return weigh(np.var(x, axis=1, ddof=1))
+
+
+def std_all(x):
+    return np.std(x) * 2.0
+
+
+def std_axis1_ddof(x):
+    return weigh(np.std(x, axis=1, ddof=1))
+
+
+def std_tuple(x):
+    return weigh(np.std(x, axis=(-1, 0)))
+
+
+def std_keep(x):
+    return weigh(np.std(x, axis=-1, keepdims=True))
+
+
+def std_method(x):
+    return weigh(x.std(axis=0))
+
+
+def std_method_tape(x):
+    return weigh(np.std(x, axis=0))
+
+
+# --- average -----------------------------------------------------------------------------------
+
+def average_plain(x):
+    return np.average(x) * 2.0
+
+
+def average_axis(x):
+    return weigh(np.average(x, axis=-1))
+
+
+def average_weighted(x, w):
+    return np.average(x, weights=w) * 2.0
+
+
+def average_weighted_axis(x, w):
+    return weigh(np.average(x, axis=0, weights=w))
+
+
+def average_weighted_tuple_keep(x, w):
+    return weigh(np.average(x, axis=(0, 2), weights=w, keepdims=True))
+
+
+def average_weights_1d(x, w):
+    return weigh(np.average(x, axis=1, weights=w))
+
+
+# --- median ------------------------------------------------------------------------------------
+
+def median_all(x):
+    return np.median(x) * 2.0
+
+
+def median_axis(x):
+    return weigh(np.median(x, axis=0))
+
+
+def median_neg_keep(x):
+    return weigh(np.median(x, axis=-1, keepdims=True))
+
+
+def median_tuple(x):
+    return weigh(np.median(x, axis=(0, 2)))
+
+
+def median_odd(x):
+    return np.median(x) * 3.0
+
+
+# --- ptp ---------------------------------------------------------------------------------------
+
+def ptp_all(x):
+    return np.ptp(x) * 2.0
+
+
+def ptp_axis(x):
+    return weigh(np.ptp(x, axis=1))
+
+
+def ptp_tuple_keep(x):
+    return weigh(np.ptp(x, axis=(0, -1), keepdims=True))
+
+
+# --- nansum / nanmean --------------------------------------------------------------------------
+
+def nansum_all(x):
+    return np.nansum(x + NAN_ROW) * 2.0
+
+
+def nansum_axis(x):
+    return weigh(np.nansum(x + NAN_ROW, axis=-1))
+
+
+def nansum_keep(x):
+    return weigh(np.nansum(x + NAN_SOME, axis=0, keepdims=True))
+
+
+def nansum_tuple(x):
+    return weigh(np.nansum(x, axis=(0, 1)))
+
+
+def nanmean_all(x):
+    return np.nanmean(x + NAN_ROW) * 2.0
+
+
+def nanmean_axis(x):
+    return weigh(np.nanmean(x + NAN_SOME, axis=1))
+
+
+def nanmean_all_nan_row(x):
+    """The all-nan row's mean is nan (nansum drops it): no gradient to that row."""
+    return np.nansum(np.nanmean(x + NAN_ROW, axis=-1) * np.array([1.0, 2.0, 3.0]))
+
+
+def nanmean_tuple_keep(x):
+    return weigh(np.nanmean(x, axis=(1, 0), keepdims=True))
+
+
+def nanmean_neg(x):
+    return weigh(np.nanmean(x, axis=-2))
+
+
+# --- scans -------------------------------------------------------------------------------------
+
+def cumsum_flat(x):
+    return weigh(np.cumsum(x))
+
+
+def cumsum_axis(x):
+    return weigh(np.cumsum(x, axis=0))
+
+
+def cumsum_neg(x):
+    return weigh(np.cumsum(x, axis=-1))
+
+
+def cumsum_method(x):
+    return weigh(x.cumsum(axis=1))
+
+
+def cumsum_method_tape(x):
+    return weigh(np.cumsum(x, axis=1))
+
+
+def cumprod_flat(x):
+    return weigh(np.cumprod(x))
+
+
+def cumprod_axis(x):
+    return weigh(np.cumprod(x, axis=1))
+
+
+def cumprod_neg(x):
+    return weigh(np.cumprod(x, axis=-2))
+
+
+def cumprod_method(x):
+    return weigh(x.cumprod(axis=0))
+
+
+def cumprod_method_tape(x):
+    return weigh(np.cumprod(x, axis=0))
+
+
+def diff_default(x):
+    return weigh(np.diff(x))
+
+
+def diff_axis0(x):
+    return weigh(np.diff(x, axis=0))
+
+
+def diff_twice(x):
+    return weigh(np.diff(x, n=2, axis=-1))
+
+
+def diff_3d(x):
+    return weigh(np.diff(x, 2, 1))
+
+
+TIES = np.array([[1.0, 3.0, 3.0, 0.5], [2.0, 2.0, 2.0, -1.0], [0.1, 0.4, 0.2, 0.3]])
+TIES3 = np.array([[2.0, 1.0, 2.0, 5.0, -3.0], [4.0, 4.0, 4.0, 0.0, 1.0]])
+
+CASES = [
+    Case("var", var_all, X),
+    Case("var", var_axis0, X),
+    Case("var", var_neg_ddof, X),
+    Case("var", var_tuple_keep, X3),
+    Case("var", var_method, X, tape_f=var_method_tape),
+    Case("std", std_all, X),
+    Case("std", std_axis1_ddof, X),
+    Case("std", std_tuple, X3),
+    Case("std", std_keep, X3),
+    Case("std", std_method, X, tape_f=std_method_tape),
+    Case("average", average_plain, X),
+    Case("average", average_axis, X3),
+    Case("average", average_weighted, X, W),
+    Case("average", average_weighted_axis, X, W),
+    Case("average", average_weighted_tuple_keep, X3, rng.uniform(0.5, 2.0, size=(2, 3, 4))),
+    Case("average", average_weights_1d, X, W4),
+    Case("median", median_all, X),          # even count: the two middle values share g
+    Case("median", median_odd, V),
+    Case("median", median_axis, X),
+    Case("median", median_neg_keep, X3),
+    Case("median", median_tuple, X3),
+    Case("ptp", ptp_all, X),
+    Case("ptp", ptp_axis, X),
+    Case("ptp", ptp_tuple_keep, X3),
+    Case("nansum", nansum_all, X),
+    Case("nansum", nansum_axis, X),
+    Case("nansum", nansum_keep, X),
+    Case("nansum", nansum_tuple, X3),
+    Case("nanmean", nanmean_all, X),
+    Case("nanmean", nanmean_axis, X),
+    Case("nanmean", nanmean_all_nan_row, X),
+    Case("nanmean", nanmean_tuple_keep, X3),
+    Case("nanmean", nanmean_neg, X),
+    Case("cumsum", cumsum_flat, X),
+    Case("cumsum", cumsum_axis, X3),
+    Case("cumsum", cumsum_neg, X),
+    Case("cumsum", cumsum_method, X, tape_f=cumsum_method_tape),
+    Case("cumprod", cumprod_flat, POS),
+    Case("cumprod", cumprod_axis, ZEROS, id="cumprod_zeros"),
+    Case("cumprod", cumprod_neg, X3),
+    Case("cumprod", cumprod_method, ZEROS, tape_f=cumprod_method_tape),
+    Case("diff", diff_default, X),
+    Case("diff", diff_axis0, X),
+    Case("diff", diff_twice, X),
+    Case("diff", diff_3d, X3),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_compiler(case):
+    check_compiler(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tape], ids=lambda c: c.id)
+def test_tape(case):
+    check_tape(case)
