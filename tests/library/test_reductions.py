@@ -241,8 +241,6 @@ def diff_3d(x):
     return weigh(np.diff(x, 2, 1))
 
 
-TIES = np.array([[1.0, 3.0, 3.0, 0.5], [2.0, 2.0, 2.0, -1.0], [0.1, 0.4, 0.2, 0.3]])
-TIES3 = np.array([[2.0, 1.0, 2.0, 5.0, -3.0], [4.0, 4.0, 4.0, 0.0, 1.0]])
 
 CASES = [
     Case("var", var_all, X),
@@ -301,3 +299,85 @@ def test_compiler(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.tape], ids=lambda c: c.id)
 def test_tape(case):
     check_tape(case)
+
+
+# --- ties and kinks: the project's convention, checked against the values it promises ------------
+
+def median_of(x):
+    return np.median(x)
+
+
+def median_rows(x):
+    return np.sum(np.median(x, axis=1) * np.array([1.0, 2.0]))
+
+
+def ptp_of(x):
+    return np.ptp(x)
+
+
+def std_rows(x):
+    return np.sum(np.std(x, axis=1))
+
+
+def _both(f, x):
+    """The gradient from the compiler and from the tape."""
+    got = [grad(f)(x.copy())]
+    t = rt.tensor(x.copy(), requires_grad=True)
+    out = f(t)
+    out.backward()
+    got.append(t.grad.numpy())
+    return got
+
+
+TIE_CASES = [
+    # an odd count: g to the middle value, shared by its ties
+    (median_of, np.array([2.0, 1.0, 2.0, 5.0, 2.0, -3.0, 7.0]),
+     np.array([1 / 3, 0.0, 1 / 3, 0.0, 1 / 3, 0.0, 0.0])),
+    # an even count with different middle values: g/2 to each
+    (median_of, np.array([4.0, 1.0, 3.0, 0.5]), np.array([0.0, 0.5, 0.5, 0.0])),
+    # an even count whose middle values tie: g shared by every entry equal to the median
+    (median_of, np.array([1.0, 2.0, 2.0, 2.0, 5.0, 6.0]), np.array([0, 1 / 3, 1 / 3, 1 / 3, 0, 0])),
+    # an even count, the lower middle value tied: half to it (split), half to the upper one
+    (median_of, np.array([3.0, 2.0, 4.0, 2.0]), np.array([0.5, 0.25, 0.0, 0.25])),
+    (median_rows, np.array([[1.0, 1.0, 0.0], [3.0, 2.0, 9.0]]),
+     np.array([[0.5, 0.5, 0.0], [2.0, 0.0, 0.0]])),
+    # ptp: max's ties share g, min's ties share -g
+    (ptp_of, np.array([3.0, 1.0, 3.0, 1.0, 2.0]), np.array([0.5, -0.5, 0.5, -0.5, 0.0])),
+    # std at zero spread: 0 (PyTorch gives nan there), the other row as usual
+    (std_rows, np.array([[0.5, 0.5, 0.5], [1.0, 2.0, 4.0]]),
+     np.array([[0.0, 0.0, 0.0], (np.array([1.0, 2.0, 4.0]) - 7 / 3) / 3 / np.std([1.0, 2.0, 4.0])])),
+]
+
+
+@pytest.mark.parametrize("f, x, want", TIE_CASES, ids=lambda v: getattr(v, "__name__", ""))
+def test_ties(f, x, want):
+    for got in _both(f, x):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+# --- float32 stays float32 ----------------------------------------------------------------------
+
+X32 = X.astype(np.float32)
+W32 = W.astype(np.float32)
+ZEROS32 = ZEROS.astype(np.float32)
+
+F32_CASES = [
+    (var_axis0, X32), (var_tuple_keep, X3.astype(np.float32)), (std_axis1_ddof, X32), (std_all, X32),
+    (average_plain, X32), (average_weighted_axis, X32, W32), (median_all, X32), (median_axis, X32),
+    (ptp_axis, X32), (nansum_axis, X32), (nanmean_axis, X32), (nanmean_all, X32),
+    (cumsum_flat, X32), (cumsum_axis, X32), (cumprod_axis, ZEROS32), (cumprod_flat, X32),
+    (diff_twice, X32), (diff_axis0, X32),
+]
+
+
+@pytest.mark.parametrize("case", F32_CASES, ids=lambda c: c[0].__name__)
+def test_float32_gradient_stays_float32(case):
+    f, *args = case
+    wrt = tuple(range(len(args)))
+    compiled = grad(f, wrt=wrt)(*[a.copy() for a in args])
+    tensors = [rt.tensor(a.copy(), requires_grad=True) for a in args]
+    f(*tensors).backward()
+    for k, a in enumerate(args):
+        assert compiled[k].dtype == np.float32, f"compiler: d/d arg {k} is {compiled[k].dtype}"
+        assert tensors[k].grad.numpy().dtype == np.float32, \
+            f"tape: d/d arg {k} is {tensors[k].grad.numpy().dtype}"
