@@ -1,9 +1,10 @@
 """Statistics and scans (NumPy's reductions beyond the core sum/mean/max/min/prod): var, std,
 average, median, nansum, nanmean, ptp, cumsum, cumprod, diff.
 
-Every helper takes NumPy's axis forms (None, an int, a negative int, a tuple) and keepdims, and keeps
-the dtype of its inputs (float32 stays float32: counts are Python ints, or arrays of x's dtype).
-NumPy's keepdims default is often np._NoValue (the tape passes the defaults it binds): `_kd` reads it.
+Every helper takes NumPy's axis forms (None, an int, a negative int, a tuple) and keepdims, and
+keeps the dtype of its inputs (float32 stays float32: counts are Python ints, or arrays of x's
+dtype). NumPy's keepdims default is often np._NoValue, which the tape passes (it binds NumPy's
+defaults) where the compiler passes nothing: `_kd` reads both as False.
 
 Kinks and ties (README's convention: ties split g evenly, otherwise PyTorch's values):
   std     where the spread is zero, d std = g (x - mean) / ((n - ddof) std) is 0 / 0 (PyTorch gives
@@ -58,7 +59,7 @@ def _index(ndim, axis, part):
     return (slice(None),) * (axis % ndim) + (part,)
 
 
-# --- var, std, average -----------------------------------------------------------------------------
+# --- var, std, average ----------------------------------------------------------------------------
 
 @helper()
 def var_grad(g, x, axis=None, ddof=0, keepdims=False):
@@ -157,7 +158,7 @@ def _constant_one(a):
     return 1.0
 
 
-# --- median, ptp, nansum, nanmean ------------------------------------------------------------------
+# --- median, ptp, nansum, nanmean -----------------------------------------------------------------
 
 @helper()
 def median_grad(g, x, out, axis=None, keepdims=False):
@@ -203,7 +204,7 @@ def nanmean_grad(g, x, axis=None, keepdims=False):
     return valid * (_keep(g, shape, axis, keepdims) / count)
 
 
-# --- scans -------------------------------------------------------------------------------------------
+# --- scans ----------------------------------------------------------------------------------------
 
 @helper()
 def cumsum_grad(g, x, axis=None):
@@ -216,8 +217,9 @@ def cumsum_grad(g, x, axis=None):
 
 @helper()
 def cumprod_grad(g, x, out, axis=None):
-    """out_i = x_0 ... x_i. d/dx_k = out_{k-1} S_k with S_k = g_k + x_{k+1} S_{k+1} (S_last = g_last):
-    exact where some x are zero (no division), one step per entry along the axis."""
+    """out_i = x_0 ... x_i. d/dx_k = out_{k-1} S_k, with S_k = g_k + x_{k+1} S_{k+1} and
+    S_last = g_last: exact where some x are zero (no division); one step per entry along the
+    axis."""
     if axis is None:
         flat = cumprod_grad(g, np.reshape(x, (-1,)), np.reshape(out, (-1,)), 0)
         return np.reshape(flat, np.shape(x))
@@ -246,32 +248,32 @@ def diff_grad(g, x, n=1, axis=-1):
 
 
 # The core reductions' equations carry lib="np" (the frontend's array_call sets it); a library
-# entry's do not, so in a graph the compiler judges statically scalar (no primitive that makes arrays)
-# the emitter would spell them with `math` and fail (KeyError: no implementation for lib='math').
-# These functions take arrays (cumsum, diff make them from a number), so they say so.
+# entry's do not, so in a graph the compiler judges statically scalar (no primitive that makes
+# arrays) the emitter would spell them with `math` and fail (KeyError: no implementation for
+# lib='math'). These functions take arrays (cumsum, diff make them from a number): they say so.
 _ARRAYS = {"makes_arrays": True}
 
 ENTRIES = [
-    Fn("var", "x", "var_grad(g, x, axis=axis, ddof=ddof, keepdims=keepdims)", family="reduction", facts=_ARRAYS,
-       np=np.var, params="axis ddof keepdims", method="var"),
+    Fn("var", "x", "var_grad(g, x, axis=axis, ddof=ddof, keepdims=keepdims)",
+       family="reduction", facts=_ARRAYS, np=np.var, params="axis ddof keepdims", method="var"),
     Fn("std", "x", "std_grad(g, x, out, axis=axis, ddof=ddof, keepdims=keepdims)",
        family="reduction", facts=_ARRAYS, np=np.std, params="axis ddof keepdims", method="std"),
     Fn("average", "x w", "average_grad(g, x, w, axis=axis, keepdims=keepdims)",
-       "average_w_grad(g, x, w, out, axis=axis, keepdims=keepdims)", family="reduction", facts=_ARRAYS,
-       np=average, also=(np.average,), params="axis keepdims", tape="average",
-       bind=_bind_average),
-    Fn("median", "x", "median_grad(g, x, out, axis=axis, keepdims=keepdims)", family="reduction", facts=_ARRAYS,
-       np=np.median, params="axis keepdims"),
-    Fn("ptp", "x", "ptp_grad(g, x, axis=axis, keepdims=keepdims)", family="reduction", facts=_ARRAYS,
-       np=np.ptp, params="axis keepdims"),
-    Fn("nansum", "x", "nansum_grad(g, x, axis=axis, keepdims=keepdims)", family="reduction", facts=_ARRAYS,
-       np=np.nansum, params="axis keepdims"),
-    Fn("nanmean", "x", "nanmean_grad(g, x, axis=axis, keepdims=keepdims)", family="reduction", facts=_ARRAYS,
-       np=np.nanmean, params="axis keepdims"),
-    Fn("cumsum", "x", "cumsum_grad(g, x, axis=axis)", family="reduction", facts=_ARRAYS, np=np.cumsum,
-       params="axis", method="cumsum"),
-    Fn("cumprod", "x", "cumprod_grad(g, x, out, axis=axis)", family="reduction", facts=_ARRAYS, np=np.cumprod,
-       params="axis", method="cumprod"),
-    Fn("diff", "x", "diff_grad(g, x, n=n, axis=axis)", family="reduction", facts=_ARRAYS, np=np.diff,
-       params="n axis"),
+       "average_w_grad(g, x, w, out, axis=axis, keepdims=keepdims)",
+       family="reduction", facts=_ARRAYS, np=average, also=(np.average,), params="axis keepdims",
+       tape="average", bind=_bind_average),
+    Fn("median", "x", "median_grad(g, x, out, axis=axis, keepdims=keepdims)",
+       family="reduction", facts=_ARRAYS, np=np.median, params="axis keepdims"),
+    Fn("ptp", "x", "ptp_grad(g, x, axis=axis, keepdims=keepdims)",
+       family="reduction", facts=_ARRAYS, np=np.ptp, params="axis keepdims"),
+    Fn("nansum", "x", "nansum_grad(g, x, axis=axis, keepdims=keepdims)",
+       family="reduction", facts=_ARRAYS, np=np.nansum, params="axis keepdims"),
+    Fn("nanmean", "x", "nanmean_grad(g, x, axis=axis, keepdims=keepdims)",
+       family="reduction", facts=_ARRAYS, np=np.nanmean, params="axis keepdims"),
+    Fn("cumsum", "x", "cumsum_grad(g, x, axis=axis)",
+       family="reduction", facts=_ARRAYS, np=np.cumsum, params="axis", method="cumsum"),
+    Fn("cumprod", "x", "cumprod_grad(g, x, out, axis=axis)",
+       family="reduction", facts=_ARRAYS, np=np.cumprod, params="axis", method="cumprod"),
+    Fn("diff", "x", "diff_grad(g, x, n=n, axis=axis)",
+       family="reduction", facts=_ARRAYS, np=np.diff, params="n axis"),
 ]

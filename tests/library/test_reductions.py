@@ -345,7 +345,7 @@ TIE_CASES = [
     (ptp_of, np.array([3.0, 1.0, 3.0, 1.0, 2.0]), np.array([0.5, -0.5, 0.5, -0.5, 0.0])),
     # std at zero spread: 0 (PyTorch gives nan there), the other row as usual
     (std_rows, np.array([[0.5, 0.5, 0.5], [1.0, 2.0, 4.0]]),
-     np.array([[0.0, 0.0, 0.0], (np.array([1.0, 2.0, 4.0]) - 7 / 3) / 3 / np.std([1.0, 2.0, 4.0])])),
+     np.array([[0.0, 0.0, 0.0], (np.array([1.0, 2.0, 4.0]) - 7 / 3) / 3 / np.std([1, 2, 4.0])])),
 ]
 
 
@@ -362,7 +362,8 @@ W32 = W.astype(np.float32)
 ZEROS32 = ZEROS.astype(np.float32)
 
 F32_CASES = [
-    (var_axis0, X32), (var_tuple_keep, X3.astype(np.float32)), (std_axis1_ddof, X32), (std_all, X32),
+    (var_axis0, X32), (var_tuple_keep, X3.astype(np.float32)), (std_axis1_ddof, X32),
+    (std_all, X32), (std_method_tape, X32),
     (average_plain, X32), (average_weighted_axis, X32, W32), (median_all, X32), (median_axis, X32),
     (ptp_axis, X32), (nansum_axis, X32), (nanmean_axis, X32), (nanmean_all, X32),
     (cumsum_flat, X32), (cumsum_axis, X32), (cumprod_axis, ZEROS32), (cumprod_flat, X32),
