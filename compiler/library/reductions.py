@@ -17,6 +17,7 @@ Kinks and ties (README's convention: ties split g evenly, otherwise PyTorch's va
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -124,7 +125,7 @@ def average(a, weights, axis=None, keepdims=False):
     return np.average(a, axis=axis, weights=weights, **kw)
 
 
-_AVERAGE = __import__("inspect").signature(np.average)
+_AVERAGE = inspect.signature(np.average)
 
 
 def _bind_average(args, kwargs, ctx):
@@ -253,6 +254,23 @@ def diff_grad(g, x, n=1, axis=-1):
 # lib='math'). These functions take arrays (cumsum, diff make them from a number): they say so.
 _ARRAYS = {"makes_arrays": True}
 
+_DIFF = inspect.signature(np.diff)
+
+
+def _bind_diff(args, kwargs, ctx):
+    """np.diff(a, n=1, axis=-1): n=0 is refused, for NumPy returns `a` itself there (not a new
+    array: a write into the result would write into the input); prepend=/append= unsupported."""
+    bound = _DIFF.bind(*args, **kwargs).arguments
+    for name in ("prepend", "append"):
+        if name in bound:
+            raise ValueError(f"{name}= is not supported: np.concatenate the values first")
+    n = ctx.const(bound["n"], "n") if "n" in bound else 1
+    axis = ctx.const(bound["axis"], "axis") if "axis" in bound else -1
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n={n!r}: n must be a positive int here (n=0 returns the input itself)")
+    return [bound["a"]], {"n": int(n), "axis": axis}
+
+
 ENTRIES = [
     Fn("var", "x", "var_grad(g, x, axis=axis, ddof=ddof, keepdims=keepdims)",
        family="reduction", facts=_ARRAYS, np=np.var, params="axis ddof keepdims", method="var"),
@@ -275,5 +293,5 @@ ENTRIES = [
     Fn("cumprod", "x", "cumprod_grad(g, x, out, axis=axis)",
        family="reduction", facts=_ARRAYS, np=np.cumprod, params="axis", method="cumprod"),
     Fn("diff", "x", "diff_grad(g, x, n=n, axis=axis)",
-       family="reduction", facts=_ARRAYS, np=np.diff, params="n axis"),
+       family="reduction", facts=_ARRAYS, np=np.diff, params="n axis", bind=_bind_diff),
 ]

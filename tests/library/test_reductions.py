@@ -382,3 +382,32 @@ def test_float32_gradient_stays_float32(case):
         assert compiled[k].dtype == np.float32, f"compiler: d/d arg {k} is {compiled[k].dtype}"
         assert tensors[k].grad.numpy().dtype == np.float32, \
             f"tape: d/d arg {k} is {tensors[k].grad.numpy().dtype}"
+
+
+# --- refused: said plainly, in both designs ------------------------------------------------------
+
+def diff_n0(x):
+    y = np.diff(x, n=0)     # NumPy returns x itself: a write into y would write into x
+    y *= 2.0
+    return np.sum(y)
+
+
+def diff_prepend(x):
+    return np.sum(np.diff(x, prepend=0.0))
+
+
+def average_returned(x):
+    avg, total = np.average(x, returned=True)
+    return avg
+
+
+@pytest.mark.parametrize("f, message", [(diff_n0, "n must be a positive int"),
+                                        (diff_prepend, "prepend= is not supported"),
+                                        (average_returned, "returned=True is not supported")],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_refused(f, message):
+    from compiler.errors import GradError
+    with pytest.raises(GradError, match=message):
+        grad(f)(X.copy())
+    with pytest.raises(ValueError, match=message):
+        f(rt.tensor(X.copy(), requires_grad=True))
