@@ -68,12 +68,12 @@ def test_functions_without_gradient_give_plain_results():
 
 
 def test_a_numpy_function_without_a_rule_refuses_a_tensor_that_requires_grad():
-    x = rt.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TypeError, match="numpy.cumsum has no derivative rule"):
-        np.cumsum(x)
-    assert np.cumsum(x.detach()).tolist() == [1.0, 3.0]     # fine without a gradient
+    x = rt.tensor([1.0, 2.0], requires_grad=True)     # (np.unwrap: no rule is planned for it)
+    with pytest.raises(TypeError, match="numpy.unwrap has no derivative rule"):
+        np.unwrap(x)
+    assert np.unwrap(x.detach()).tolist() == [1.0, 2.0]     # fine without a gradient
     with rt.no_grad():
-        assert np.cumsum(x).tolist() == [1.0, 3.0]
+        assert np.unwrap(x).tolist() == [1.0, 2.0]
 
 
 def test_out_arguments_are_refused():
