@@ -106,8 +106,8 @@ def optional(module):
         return None
 
 
-from . import linalg  # noqa: E402  (the families use Fn and helper above)
+from . import elementwise, linalg, special  # noqa: E402  (the families use Fn and helper above)
 
-FAMILY_MODULES = (linalg,)
+FAMILY_MODULES = (linalg, elementwise, special)
 ENTRIES = [entry for module in FAMILY_MODULES for entry in module.ENTRIES]
 BY_NAME = {entry.name: entry for entry in ENTRIES}
