@@ -92,9 +92,9 @@ ENTRIES = [] if special is None else [
     Fn("log_ndtr", "x", f"g * {_ONE_OVER_SQRT_2PI!r} * exp(-0.5 * (x * x) - out)",
        family="unary", np=special.log_ndtr),
     # x log y: where x == 0, x gets 0 (not log y) and y gets 0 (PyTorch, JAX)
-    Fn("xlogy", "x y", "g * select(x == 0.0, 0.0, log(y))", "g * (x / select(x == 0.0, 1.0, y))",
-       family="elementwise", np=special.xlogy),
-    Fn("xlog1py", "x y", "g * select(x == 0.0, 0.0, log1p(y))",
+    Fn("xlogy", "x y", "g * select(x == 0.0, 0.0, log(select(x == 0.0, 1.0, y)))",
+       "g * (x / select(x == 0.0, 1.0, y))", family="elementwise", np=special.xlogy),
+    Fn("xlog1py", "x y", "g * select(x == 0.0, 0.0, log1p(select(x == 0.0, 0.0, y)))",
        "g * (x / select(x == 0.0, 1.0, 1.0 + y))", family="elementwise", np=special.xlog1py),
     # log B(a, b) = lgamma(a) + lgamma(b) - lgamma(a + b)
     Fn("betaln", "x y", "g * (digamma(x) - digamma(x + y))", "g * (digamma(y) - digamma(x + y))",
