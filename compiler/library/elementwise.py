@@ -23,7 +23,84 @@ def sinc_grad(g, x, out):
     return g * np.where(zero, 0.0, (np.cos(np.pi * safe) - out) / safe)
 
 
+# --- math's functions of a sequence (fsum, prod, dist): floats only ---
+# The compiler and the reference evaluator call a primitive with its inputs spread (f(a, b, c)), so
+# each has a spreading wrapper as its callable, and math's own function is what the user calls
+# (`also`); `bind` takes the items of the tuple or list written in the call.
+
+def _items(args, kwargs, ctx, what):
+    if len(args) != 1:
+        raise TypeError(f"takes one {what} (a tuple or list written in the call)")
+    return ctx.items(args[0])
+
+
+def _bind_fsum(args, kwargs, ctx):
+    if kwargs:
+        raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
+    return _items(args, kwargs, ctx, "sequence"), {}
+
+
+def _bind_prod(args, kwargs, ctx):
+    extra = set(kwargs) - {"start"}
+    if extra:
+        raise TypeError(f"unexpected keyword arguments {sorted(extra)}")
+    items = _items(args, kwargs, ctx, "sequence")
+    return items + ([kwargs["start"]] if "start" in kwargs else []), {}
+
+
+def _bind_dist(args, kwargs, ctx):
+    if kwargs or len(args) != 2:
+        raise TypeError("takes two points p and q (tuples or lists written in the call)")
+    p, q = ctx.items(args[0]), ctx.items(args[1])
+    if len(p) != len(q):
+        raise ValueError("both points must have the same dimension")
+    return p + q, {"n": len(p)}
+
+
+def fsum(*xs):
+    """math.fsum of the inputs, spread."""
+    return math.fsum(xs)
+
+
+def prod(*xs):
+    """math.prod of the inputs, spread (start, when given, is the last)."""
+    return math.prod(xs)
+
+
+def dist(*xs, n=0):
+    """math.dist of the first n inputs and the n after them, spread."""
+    return math.dist(xs[:n], xs[n:])
+
+
+@helper()
+def prod_others(g, *xs, k=0):
+    """d prod(xs) / d xs[k]: the product of the others (exact where an item is zero)."""
+    acc = g
+    for j, x in enumerate(xs):
+        if j != k:
+            acc = acc * x
+    return acc
+
+
+@helper()
+def dist_grad(g, out, *xs, n=0, k=0):
+    """d |p - q| / d p_k = (p_k - q_k) / |p - q| (and minus that for q_k); 0 where p == q."""
+    j = k + n if k < n else k - n
+    d = xs[k] - xs[j] if k < n else xs[k] - xs[j]
+    return g * d / out if out != 0 else g * 0.0
+
+
+_SEQUENCE = {"elementwise": False, "broadcasts": False}
+
 ENTRIES = [
+    # --- sequences (math, floats only) ---
+    Fn("fsum", "*xs", "g", family="elementwise", math=fsum, np=fsum, also=(math.fsum,),
+       bind=_bind_fsum, tape=None, facts=_SEQUENCE),
+    Fn("math_prod", "*xs", "prod_others(g, *xs, k=i)", family="elementwise", math=prod, np=prod,
+       also=(math.prod,), bind=_bind_prod, tape=None, facts=_SEQUENCE),
+    Fn("dist", "*xs", "dist_grad(g, out, *xs, n=n, k=i)", family="elementwise", math=dist,
+       np=dist, also=(math.dist,), bind=_bind_dist, params="n", tape=None, facts=_SEQUENCE),
+
     # --- one input ---
     # inf at 0, as sqrt's (PyTorch: g / (3 cbrt(x)^2))
     Fn("cbrt", "x", "g / (3.0 * (out * out))", family="unary", math=math.cbrt, np=np.cbrt),

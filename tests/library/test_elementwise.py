@@ -188,6 +188,30 @@ def conjugate_float(x):
     return np.conj(x) * x
 
 
+def fsum_floats(x, y):
+    return math.fsum((x, x * y, 0.5, math.sin(y)))
+
+
+def fsum_list(x, y):
+    return math.fsum([x * x, y, x * y]) * x
+
+
+def prod_floats(x, y):
+    return math.prod((x, y, x + y))
+
+
+def prod_start(x, y):
+    return math.prod([x, 2.0], start=y) + math.prod((x, 0.0, y))
+
+
+def dist_2d(x, y):
+    return math.dist((x, y), (0.5, -1.0))
+
+
+def dist_3d(x, y):
+    return math.dist([x, y * x, 1.0], [y, 2.0, x]) * x
+
+
 def f32_cbrt(x):
     return np.sum(np.cbrt(x) * np.exp2(x) + np.arcsinh(x) + np.sinc(x) + np.reciprocal(x))
 
@@ -249,6 +273,12 @@ CASES = [
     Case("positive", positive_array, X),
     Case("conjugate", conjugate_float, 0.7),
     Case("conjugate", conjugate_array, X),
+    Case("fsum", fsum_floats, 0.7, -1.3, tape=False),  # math leaves the tape: floats only
+    Case("fsum", fsum_list, 0.7, -1.3, tape=False),
+    Case("math_prod", prod_floats, 0.7, -1.3),
+    Case("math_prod", prod_start, 0.7, -1.3),
+    Case("dist", dist_2d, 0.7, -1.3, tape=False),
+    Case("dist", dist_3d, 0.7, -1.3, tape=False),
     Case("cbrt", f32_cbrt, POS32, rtol=2e-2, atol=1e-3),
     Case("copysign", f32_binary, X32 + np.float32(0.05), rtol=2e-2, atol=1e-3),
 ]
