@@ -28,13 +28,43 @@ def _float_digamma(x):
 _float_digamma.__name__ = "digamma"
 
 
+def polygamma(x, n=0):
+    """special.polygamma(n, x) with the order as a keyword (the inputs come first in a primitive's
+    call). x's float32 is kept, as SciPy's ufuncs (digamma, gammaln) keep it -- special.polygamma,
+    a Python function, returns float64 there -- so that digamma's gradient stays float32."""
+    r = special.polygamma(n, x)
+    return r.astype(np.float32) if getattr(x, "dtype", None) == np.float32 else r
+
+
+def _float_polygamma(x, n=0):
+    """polygamma for a Python float (a float back), for the rules of math.gamma and math.lgamma."""
+    return float(special.polygamma(n, x))
+
+
+_float_polygamma.__name__ = "polygamma"
+
+
+def _bind_polygamma(args, kwargs, ctx):
+    """special.polygamma(n, x), or polygamma(x, n=n) as the rules call it: x the input, n static."""
+    kwargs = dict(kwargs)
+    if "n" in kwargs:
+        n = kwargs.pop("n")
+        x, rest = (kwargs.pop("x"), args) if "x" in kwargs else (args[0] if args else None, args[1:])
+    else:
+        n = args[0] if args else None
+        x, rest = (kwargs.pop("x"), args[1:]) if "x" in kwargs else (
+            args[1] if len(args) > 1 else None, args[2:])
+    if n is None or x is None:
+        raise TypeError("needs its order n and its argument x")
+    if rest or kwargs:
+        raise TypeError("takes the order n and one argument x")
+    return [x], {"n": ctx.const(n, "order n")}
+
+
 @helper()
-def digamma_grad(g, x):
-    """d digamma(x) = polygamma(1, x) dx (the trigamma function); x's float32 kept."""
-    d = special.polygamma(1, x)
-    if getattr(x, "dtype", None) == np.float32:
-        d = d.astype(np.float32)
-    return g * d
+def polygamma_grad(g, x, n=0):
+    """d polygamma(n, x) = polygamma(n + 1, x) dx."""
+    return g * polygamma(x, n=n + 1)
 
 
 def _expand(v, shape, axis, keepdims):
@@ -82,8 +112,13 @@ ENTRIES = [] if special is None else [
     # log|gamma(x)|: digamma(x) on both sides of the poles
     Fn("lgamma", "x", "g * digamma(x)", family="unary", math=math.lgamma, np=special.gammaln),
     # math= only so that the rules of math.gamma/math.lgamma keep Python floats
-    Fn("digamma", "x", "digamma_grad(g, x)", family="unary", math=_float_digamma,
+    Fn("digamma", "x", "g * polygamma(x, n=1)", family="unary", math=_float_digamma,
        np=special.digamma, tape="digamma"),
+    # the order n is static; an elementwise function of x, but not declared so: the tape's and the
+    # tests' elementwise machinery expects no parameters
+    Fn("polygamma", "x", "polygamma_grad(g, x, n=n)", family="unary", math=_float_polygamma,
+       np=polygamma, also=(special.polygamma,), params="n", bind=_bind_polygamma,
+       facts={"elementwise": False}),
     Fn("expit", "x", "g * out * (1.0 - out)", family="unary", np=special.expit),
     Fn("logit", "x", "g / (x * (1.0 - x))", family="unary", np=special.logit),
     Fn("ndtr", "x", f"g * {_ONE_OVER_SQRT_2PI!r} * exp(-0.5 * (x * x))", family="unary",

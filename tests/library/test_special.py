@@ -197,6 +197,18 @@ def f32_softmax(x):
                   + special.logsumexp(x, axis=1, keepdims=True))
 
 
+def polygamma_float(x):
+    return special.polygamma(1, x) * x
+
+
+def polygamma_array(x):
+    return np.sum(special.polygamma(2, x))
+
+
+def polygamma_digamma(x):
+    return np.sum(special.polygamma(1, x) * special.digamma(x))
+
+
 T = dict(rtol=1e-5, atol=1e-7)
 F32 = dict(rtol=2e-2, atol=1e-3)
 CASES = [
@@ -241,6 +253,10 @@ CASES = [
     Case("log_softmax", log_softmax_axis, X,
          tape_f=lambda x: rt.sum(rt.log_softmax(x, axis=0) * np.arange(6.0).reshape(2, 3))),
     Case("log_softmax", log_softmax_all, X, tape_f=lambda x: rt.sum(rt.sin(rt.log_softmax(x)))),
+    Case("polygamma", polygamma_float, 1.3, tape_f=lambda x: rt.polygamma(1, x) * x),
+    Case("polygamma", polygamma_array, POS, tape_f=lambda x: rt.sum(rt.polygamma(2, x))),
+    Case("polygamma", polygamma_digamma, POS,
+         tape_f=lambda x: rt.sum(rt.polygamma(1, x) * rt.digamma(x))),
     Case("erf", f32_unary, X32, **F32),
     Case("gamma", f32_positive, POS32, **F32),
     Case("erfinv", f32_prob, PROB32, **F32),
@@ -280,3 +296,19 @@ def test_xlogy_at_zero_gives_y_no_gradient():
 
 def lambda_free_xlogy(x, y):
     return np.sum(special.xlogy(x, y))
+
+
+def test_digamma_second_derivative_is_polygamma_2():
+    """digamma's rule calls polygamma, a primitive with a rule: the tape differentiates it twice
+    (create_graph=True), the compiler differentiates polygamma(1, x) to polygamma(2, x)."""
+    want = special.polygamma(2, POS)
+    got = grad(lambda_free_digamma_prime_sum)(POS.copy())
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    t = rt.tensor(POS.copy(), requires_grad=True)
+    (g,) = rt.autograd.grad(rt.sum(rt.digamma(t)), t, create_graph=True)
+    rt.sum(g).backward()
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-10)
+
+
+def lambda_free_digamma_prime_sum(x):
+    return np.sum(special.polygamma(1, x))
