@@ -134,6 +134,11 @@ ENTRIES = [
     # a step: no gradient to either input
     Fn("heaviside", "x y", None, None, family="stepwise", np=np.heaviside, tape=None),
     Fn("floor_divide", "x y", None, None, family="stepwise", np=np.floor_divide, tape=None),
+    # the gap to the next float: piecewise constant, no gradient (as rint)
+    Fn("spacing", "x", None, family="unary_stepwise", np=np.spacing, tape=None),
+    # the float after x towards y: x moved by one ulp, so x's gradient is g; y steers only (0.0 * g,
+    # as for copysign)
+    Fn("nextafter", "x y", "g", "0.0 * g", family="elementwise", np=np.nextafter),
     # x - floor(x / y) y, as the core's `%` (NumPy's mod is remainder)
     Fn("remainder", "x y", "g", "-g * (x // y)", family="elementwise", np=np.remainder),
     # x ** y in float64 (at least): the core's pow rule (d/dx 0 where y == 0; d/dy 0 at x == 0)

@@ -212,6 +212,22 @@ def dist_3d(x, y):
     return math.dist([x, y * x, 1.0], [y, 2.0, x]) * x
 
 
+def spacing_array(x):
+    return np.sum(np.spacing(x) * 1e10 + x * x)
+
+
+def spacing_float(x):
+    return np.spacing(x) * 1e10 + x
+
+
+def nextafter_array(x, y):
+    return np.sum(np.nextafter(x, y) * x)
+
+
+def nextafter_float(x, y):
+    return np.nextafter(x, y) * 2.0
+
+
 def f32_cbrt(x):
     return np.sum(np.cbrt(x) * np.exp2(x) + np.arcsinh(x) + np.sinc(x) + np.reciprocal(x))
 
@@ -219,7 +235,7 @@ def f32_cbrt(x):
 def f32_binary(x):
     return np.sum(np.copysign(x, -1.0) + np.fmod(x, 0.7) + np.ldexp(x, 2) + np.logaddexp2(x, 0.5)
                   + np.degrees(x) + np.radians(x) + np.remainder(x, 0.6) + np.positive(x)
-                  + np.conjugate(x))
+                  + np.conjugate(x) + np.nextafter(x, 1.0))
 
 
 def tape_version(f, math_fn, rt_fn):
@@ -273,6 +289,10 @@ CASES = [
     Case("positive", positive_array, X),
     Case("conjugate", conjugate_float, 0.7),
     Case("conjugate", conjugate_array, X),
+    Case("spacing", spacing_array, POS, tape=False),
+    Case("spacing", spacing_float, 0.7, tape=False),
+    Case("nextafter", nextafter_array, X, Y),
+    Case("nextafter", nextafter_float, 0.7, 2.0),
     Case("fsum", fsum_floats, 0.7, -1.3, tape=False),  # math leaves the tape: floats only
     Case("fsum", fsum_list, 0.7, -1.3, tape=False),
     Case("math_prod", prod_floats, 0.7, -1.3),
@@ -315,9 +335,6 @@ NOT_DIFFERENTIABLE = {
     # two outputs
     "frexp": "two outputs (mantissa, exponent)", "modf": "two outputs (fraction, integer part)",
     "divmod": "two outputs (quotient, remainder)",
-    # integer-valued spacing of floats: piecewise constant, no useful derivative
-    "spacing": "distance to the next float: piecewise constant",
-    "nextafter": "the next float: no derivative of the representation",
 }
 
 
