@@ -106,8 +106,8 @@ def optional(module):
         return None
 
 
-from . import linalg, products, reductions, shapes  # noqa: E402  (the families use Fn and helper above)
+from . import elementwise, linalg, products, reductions, shapes, special  # noqa: E402
 
-FAMILY_MODULES = (linalg, shapes, products, reductions)
+FAMILY_MODULES = (elementwise, special, reductions, shapes, products, linalg)
 ENTRIES = [entry for module in FAMILY_MODULES for entry in module.ENTRIES]
 BY_NAME = {entry.name: entry for entry in ENTRIES}
