@@ -2,19 +2,21 @@
 import math
 
 import numpy as np
+from scipy import special
 
 from compiler import register
 
 
-def sinc_vjp(g, out, x):
-    return g * (np.cos(np.pi * x) - out) / x
+def i0_vjp(g, out, x):
+    return g * special.i1(x)
 
 
-register(np.sinc, sinc_vjp)
+# a library function with no built-in rule (registration is global: no other test may use it)
+register(special.i0, i0_vjp)
 
 
 def uses_sinc(x, y):
-    return np.sum(np.sinc(x) * y)
+    return np.sum(special.i0(x) * y)
 
 
 def softplus(x):

@@ -5,15 +5,15 @@ import numpy as np
 
 import inactive_lib
 
-try:
-    from scipy.special import gammaln
+try:  # a SciPy function with no rule (gammaln has one now; Bessel's K0 has none)
+    from scipy.special import k0
 except ImportError:  # SciPy is optional
-    gammaln = None
+    k0 = None
 
 
 def poisson_nll(lam, y):
-    # gammaln(y + 1) reads only the data y
-    return np.sum(lam - y * np.log(lam) + gammaln(y + 1.0))
+    # k0(y + 1) reads only the data y
+    return np.sum(lam - y * np.log(lam) + k0(y + 1.0))
 
 
 def constants_from_library(x):
@@ -62,7 +62,7 @@ def library_on_x(x):
 
 
 def active_gammaln(x):
-    return np.sum(gammaln(x))
+    return np.sum(k0(x))
 
 
 def inactive_in_loop(x, n):

@@ -280,12 +280,12 @@ def bare_return(x):
     return  # E:bare_return
 
 
-def uses_gamma(x):
-    return math.gamma(x) * 2.0  # E:gamma
+def uses_gamma(x):  # (math.nextafter: no rule is planned for it)
+    return math.nextafter(x, 3.0) * 2.0  # E:gamma
 
 
-def uses_numpy_without_rule(x):
-    return np.cbrt(x) * 2.0  # E:np_cbrt
+def uses_numpy_without_rule(x):  # (np.i0: no rule is planned for it)
+    return np.i0(x) * 2.0  # E:np_cbrt
 
 
 # (id, function, marker, anchor, expected text in the explanation or None). The brief's required
@@ -315,8 +315,8 @@ SYNTAX_CASES = [
     ("recursion", recursive, "recursion", "recursive(", "Rewrite it with a loop"),
     ("no-return", no_return, "no_return", "def no_return", "`return <expression>`"),
     ("bare-return", bare_return, "bare_return", "return", None),
-    ("math-gamma-no-rule", uses_gamma, "gamma", "math.gamma", "wrap a Python implementation"),
-    ("np-cbrt-no-rule", uses_numpy_without_rule, "np_cbrt", "np.cbrt", "wrap a Python implementation"),
+    ("math-gamma-no-rule", uses_gamma, "gamma", "math.nextafter", "wrap a Python implementation"),
+    ("np-cbrt-no-rule", uses_numpy_without_rule, "np_cbrt", "np.i0", "wrap a Python implementation"),
 ]
 
 # Constructs a user may reasonably try, refused at the right place, but without saying what to write
@@ -457,7 +457,7 @@ def test_error_in_inlined_callee_points_into_the_callee_file():
 
 def test_missing_rule_in_inlined_callee_points_into_the_callee_file():
     exc = _raises(lambda: grad(corpus_funcs.calls_helper_without_rule))
-    assert_points_at(exc, CORPUS_FILE, "corpus_gamma", "math.gamma", "wrap a Python implementation")
+    assert_points_at(exc, CORPUS_FILE, "corpus_gamma", "math.nextafter", "wrap a Python implementation")
 
 
 # --- wrt ----------------------------------------------------------------------------------------------

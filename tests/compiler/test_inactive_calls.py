@@ -25,7 +25,7 @@ def test_scipy_function_on_a_differentiated_value_is_refused_at_its_line():
     with pytest.raises(GradError) as info:
         grad(F.active_gammaln)(X + 3.0)
     text = str(info.value)
-    assert "inactive_funcs.py" in text and "gammaln(x)" in text and "`x`" in text
+    assert "inactive_funcs.py" in text and "k0(x)" in text and "`x`" in text
     assert "no derivative rule" in text
 
 

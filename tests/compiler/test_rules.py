@@ -912,7 +912,7 @@ _DOMAIN = {"acos": [0.37, -0.52], "asin": [0.37, -0.52], "log1p": [0.37, 0.81]}
 
 _NOT_ELEMENTWISE = {"matmul", "outer", "transpose", "reshape", "expand_dims", "squeeze", "getitem",
                     "setitem", "sum", "mean", "amax", "amin", "prod", "clip", "cleared", "unbroadcast"}
-_ELEMENTWISE = {p for p in PRIMS if not p.endswith("_grad")} - _NOT_ELEMENTWISE
+_ELEMENTWISE = {p for p in PRIMS if not p.endswith("_grad")} - _NOT_ELEMENTWISE - set(LIBRARY)  # (tests/library)
 
 
 def _scalar_rule(prim):
