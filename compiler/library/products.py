@@ -469,7 +469,10 @@ def interp_fp_grad(g, x, xp, fp, left=None, right=None):
 ENTRIES = [
     Fn("einsum", _XS, *[f"einsum_grad(g, {', '.join(_XS.split())}, subscripts=subscripts, n=n, "
                         f"which={k})" for k in range(MAX_OPERANDS)],
-       family="linalg", np=einsum, also=(np.einsum,), params="subscripts n", bind=_bind_einsum),
+       family="linalg", np=einsum, also=(np.einsum,), params="subscripts n", bind=_bind_einsum,
+       # NumPy returns a view for a diagonal or a transpose ("ii->i", "ij->ji"): writes near the
+       # result are checked when the code runs; the tape returns a new array there, as PyTorch
+       facts={"fresh": False, "view": "opaque"}),
     Fn("tensordot", "a b", "tensordot_grad(g, a, b, axes=axes, which=0)",
        "tensordot_grad(g, a, b, axes=axes, which=1)", family="linalg", np=np.tensordot,
        params="axes", bind=_bind_tensordot),
