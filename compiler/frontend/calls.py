@@ -188,6 +188,8 @@ class Calls:
             num = b.emit("log", [atoms[0]], lib=lib)
             den = b.emit("log", [atoms[1]], lib=lib)
             return b.emit("div", [num, den])
+        if prim == "hypot" and lib == "math" and len(atoms) != 2:  # math.hypot(x, y, z, ...)
+            return self.library_equations(LIBRARY["hypot_n"], lib, atoms, {}, node, src)
         if prim == "pow" and lib is None and len(atoms) == 3:
             raise error_at(src.location(node), "pow() with a modulus cannot be differentiated: "
                                                "write (x ** y) % m instead.")

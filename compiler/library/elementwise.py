@@ -72,6 +72,17 @@ def dist(*xs, n=0):
     return math.dist(xs[:n], xs[n:])
 
 
+def hypot_n(*xs):
+    """math.hypot of any number of inputs (two go to the core's hypot)."""
+    return math.hypot(*xs)
+
+
+@helper()
+def hypot_n_grad(g, out, *xs, k=0):
+    """d hypot(xs) / d xs[k] = xs[k] / hypot(xs); 0 where all are 0 (as dist's)."""
+    return g * xs[k] / out if out != 0 else g * 0.0
+
+
 @helper()
 def prod_others(g, *xs, k=0):
     """d prod(xs) / d xs[k]: the product of the others (exact where an item is zero)."""
@@ -100,6 +111,9 @@ ENTRIES = [
        also=(math.prod,), bind=_bind_prod, tape=None, facts=_SEQUENCE),
     Fn("dist", "*xs", "dist_grad(g, out, *xs, n=n, k=i)", family="elementwise", math=dist,
        np=dist, also=(math.dist,), bind=_bind_dist, params="n", tape=None, facts=_SEQUENCE),
+    # math.hypot(x, y, z, ...): the frontend sends a call with other than two arguments here
+    Fn("hypot_n", "*xs", "hypot_n_grad(g, out, *xs, k=i)", family="elementwise", math=hypot_n,
+       np=hypot_n, tape=None, facts=_SEQUENCE),
 
     # --- one input ---
     # inf at 0, as sqrt's (PyTorch: g / (3 cbrt(x)^2))

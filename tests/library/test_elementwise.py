@@ -251,6 +251,14 @@ def f32_domain(x):
                   + np.floor_divide(x, 0.3) * x + np.spacing(x) * 0.0)
 
 
+def hypot_three(x, y, z):
+    return math.hypot(x, y, z) * x
+
+
+def hypot_four_with_constant(x, y):
+    return math.hypot(x, 2.0, y, x * y)
+
+
 CASES = [
     Case("cbrt", cbrt_float, 1.7, tape_f=tape_version(cbrt_float, math.cbrt, rt.cbrt)),
     Case("cbrt", cbrt_array, POS),
@@ -305,6 +313,8 @@ CASES = [
     Case("math_prod", prod_start, 0.7, -1.3),
     Case("dist", dist_2d, 0.7, -1.3, tape=False),
     Case("dist", dist_3d, 0.7, -1.3, tape=False),
+    Case("hypot_n", hypot_three, 0.7, -1.3, 2.1, tape=False),
+    Case("hypot_n", hypot_four_with_constant, 0.7, -1.3, tape=False),
     Case("cbrt", f32_cbrt, POS32, rtol=2e-2, atol=1e-3),
     Case("acosh", f32_domain, UNIT32, rtol=2e-2, atol=1e-3, tape=False),  # rint: no tape function
     Case("copysign", f32_binary, X32 + np.float32(0.05), rtol=2e-2, atol=1e-3),
