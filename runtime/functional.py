@@ -126,6 +126,10 @@ def record(prim, inputs, params=()):
             if saved is None:
                 saved = [None] * n
             saved[pos] = inputs[src[1]]
+        elif kind == "inputs":      # every array of a variadic primitive
+            if saved is None:
+                saved = [None] * n
+            saved[pos] = tuple(inputs)
         elif kind == "out":
             if saved is None:
                 saved = [None] * n

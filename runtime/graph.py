@@ -141,10 +141,13 @@ def check_saved(node):
     epoch = node._epoch
     saved = node._saved
     for k, v in enumerate(saved):
-        if v.__class__ is _Tensor:
-            vc = v._vc
-            if vc is not None and vc[1] > epoch:
-                raise RuntimeError(_modified_message(node, _describe(v._data), _producer(v), vc[0]))
+        for t in (v if v.__class__ is tuple else (v,)):   # (a variadic primitive's arrays: a tuple)
+            if t.__class__ is _Tensor:
+                vc = t._vc
+                if vc is not None and vc[1] > epoch:
+                    raise RuntimeError(_modified_message(node, _describe(t._data), _producer(t), vc[0]))
+        if v.__class__ is _Tensor or v.__class__ is tuple:
+            continue
         elif v.__class__ is list and v[1] > epoch:      # the version counter of the saved result
             raise RuntimeError(_modified_message(node, _describe(saved[k - 1]), f"output 0 of {node.name()}",
                                                  v[0]))

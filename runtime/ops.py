@@ -160,7 +160,9 @@ def _derive_saves(prim):
     prim.arg_index = {inp: tuple(names.index(n) for n in reads) for inp, reads in prim.reads.items()}
     sources = []
     for n in names:
-        if n in prim.inputs:
+        if n in prim.inputs and prim.variadic:
+            sources.append(("inputs",))      # the arrays of a join or an einsum, all of them
+        elif n in prim.inputs:
             sources.append(("input", prim.inputs.index(n)))
         elif n == "out":
             sources.append(("out",))
@@ -336,7 +338,9 @@ class OpNode(Node):
                 if prim.out_pos >= 0 and saved[prim.out_pos] is not None:
                     vals[prim.out_pos] = make(saved[prim.out_pos], (self, 0))
             else:
-                vals = [v._data if v.__class__ is Tensor else v for v in vals]
+                vals = [v._data if v.__class__ is Tensor else
+                        tuple(x._data if x.__class__ is Tensor else x for x in v)
+                        if v.__class__ is tuple else v for v in vals]
         else:
             vals = meta
         nf = self.next_functions
@@ -660,7 +664,7 @@ def _library_primitive(entry):
     forward.__name__ = entry.name
     prim = Primitive(entry.name, forward, params=" ".join(names))
     prim.entry = entry
-    if prim.view and any(src[0] in ("input", "out") for src in prim.sources):
+    if prim.view and any(src[0] in ("input", "inputs", "out") for src in prim.sources):
         # a view whose gradient reads values (np.linalg.matrix_power(a, 1) is a itself) cannot be
         # replayed by inplace.py: the tape returns a new array there, as PyTorch does
         def fresh_forward(*values, _forward=forward):

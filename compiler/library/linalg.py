@@ -425,8 +425,6 @@ ENTRIES = [
     # tape, as PyTorch, returns a new array there
     Fn("matrix_power", "x", "matrix_power_grad(g, x, n=n)", family="linalg",
        np=np.linalg.matrix_power, params="n", facts={"fresh": False, "view": "opaque"}),
-    # compiler only: the tape keeps only the first array of a `*xs` input its formula reads (its
-    # saved `xs` is input 0: runtime/ops.py _derive_saves), so it has no function for it
     Fn("multi_dot", "*xs", "multi_dot_grad(g, *xs, which=i)", family="linalg",
-       np=_multi_dot, also=(np.linalg.multi_dot,), bind=_multi_dot_bind, tape=None),
+       np=_multi_dot, also=(np.linalg.multi_dot,), bind=_multi_dot_bind),
 ]

@@ -17,18 +17,10 @@ from . import Fn, helper
 
 # --- einsum ---------------------------------------------------------------------------------------
 
-# The entry has MAX_OPERANDS fixed inputs rather than "*xs": the tape's node for a variadic
-# primitive saves only the first of its inputs for a formula that reads `xs` (shapes alone are
-# kept whole), so an adjoint needing the other operands' values takes them as named inputs;
-# unused ones repeat operand 0 and get an exact zero.
-MAX_OPERANDS = 8
-_XS = " ".join(f"x{k}" for k in range(MAX_OPERANDS))
 
-
-def einsum(*operands, subscripts, n=1):
-    """np.einsum with its operands first (padded to MAX_OPERANDS inputs, the first n real) and the
-    subscripts a parameter; its value is NumPy's."""
-    return np.einsum(subscripts, *operands[:n])
+def einsum(*operands, subscripts):
+    """np.einsum with its operands first and the subscripts a parameter; its value is NumPy's."""
+    return np.einsum(subscripts, *operands)
 
 
 def _label(k):
@@ -67,11 +59,7 @@ def _bind_einsum(args, kwargs, ctx):
             subscripts += "->" + "".join(_label(k) for k in ctx.const(rest[0], "output sublist"))
     if not operands:
         raise TypeError("einsum needs at least one operand")
-    if len(operands) > MAX_OPERANDS:
-        raise TypeError(f"at most {MAX_OPERANDS} operands are supported here")
-    n = len(operands)
-    operands = operands + [operands[0]] * (MAX_OPERANDS - n)  # padding: never read
-    return operands, {"subscripts": subscripts, "n": n}
+    return operands, {"subscripts": subscripts}
 
 
 def _normalise(subscripts, shapes):
@@ -153,10 +141,7 @@ def _einsum_adjoint(g, operands, inputs, output, which):
 
 
 @helper()
-def einsum_grad(g, *operands, subscripts="", n=1, which=0):
-    if which >= n:  # a padding input (operand 0 again): no contribution
-        return np.zeros_like(operands[0])
-    operands = operands[:n]
+def einsum_grad(g, *operands, subscripts="", which=0):
     inputs, output = _normalise(subscripts, [np.shape(o) for o in operands])
     return _einsum_adjoint(g, operands, inputs, output, which)
 
@@ -467,9 +452,8 @@ def interp_fp_grad(g, x, xp, fp, left=None, right=None):
 # --- the entries ----------------------------------------------------------------------------------
 
 ENTRIES = [
-    Fn("einsum", _XS, *[f"einsum_grad(g, {', '.join(_XS.split())}, subscripts=subscripts, n=n, "
-                        f"which={k})" for k in range(MAX_OPERANDS)],
-       family="linalg", np=einsum, also=(np.einsum,), params="subscripts n", bind=_bind_einsum,
+    Fn("einsum", "*xs", "einsum_grad(g, *xs, subscripts=subscripts, which=i)",
+       family="linalg", np=einsum, also=(np.einsum,), params="subscripts", bind=_bind_einsum,
        # NumPy returns a view for a diagonal or a transpose ("ii->i", "ij->ji"): writes near the
        # result are checked when the code runs; the tape returns a new array there, as PyTorch
        facts={"fresh": False, "view": "opaque"}),

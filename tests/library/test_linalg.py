@@ -253,11 +253,9 @@ CASES = [
     Case("matrix_power", matrix_power_3, BATCH, id="matrix_power_batched"),
     Case("matrix_power", matrix_power_neg, A),
     Case("matrix_power", matrix_power_01, A),
-    # tape=False: the tape cannot keep a list input's arrays for a formula (see the entry)
-    Case("multi_dot", multi_dot_three, TALL, rng.normal(size=(3, 5)), rng.normal(size=(5, 2)),
-         tape=False),
+    Case("multi_dot", multi_dot_three, TALL, rng.normal(size=(3, 5)), rng.normal(size=(5, 2))),
     Case("multi_dot", multi_dot_vectors, rng.normal(size=4), TALL, rng.normal(size=(3, 2)),
-         rng.normal(size=2), tape=False),
+         rng.normal(size=2)),
 ]
 
 
