@@ -416,8 +416,6 @@ def _resolve_table():
     add(np.negative, "neg", "np")
     add(np.maximum, "max", "np")
     add(np.minimum, "min", "np")
-    add(np.fmax, "max", "np")
-    add(np.fmin, "min", "np")
     add(np.square, "square", "np")
     add(np.sign, "sign", "np")
     add(math.floor, "floor", "math")

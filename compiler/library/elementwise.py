@@ -83,6 +83,35 @@ def hypot_n_grad(g, out, *xs, k=0):
     return g * xs[k] / out if out != 0 else g * 0.0
 
 
+def _f_share(x, y, larger):
+    """fmax/fmin: the share of g that goes to x. NumPy returns the number where the other is nan
+    (x where both are); otherwise as max/min: to the one returned, a tie split evenly."""
+    wins = (x > y) if larger else (x < y)
+    share = np.where(wins, 1.0, np.where(x == y, 0.5, 0.0))
+    share = np.where(np.isnan(x), 0.0, share)
+    return np.where(np.isnan(y), 1.0, share)
+
+
+@helper()
+def fmax_x_grad(g, x, y):
+    return g * _f_share(x, y, True)
+
+
+@helper()
+def fmax_y_grad(g, x, y):
+    return g * (1.0 - _f_share(x, y, True))
+
+
+@helper()
+def fmin_x_grad(g, x, y):
+    return g * _f_share(x, y, False)
+
+
+@helper()
+def fmin_y_grad(g, x, y):
+    return g * (1.0 - _f_share(x, y, False))
+
+
 @helper()
 def prod_others(g, *xs, k=0):
     """d prod(xs) / d xs[k]: the product of the others (exact where an item is zero)."""
@@ -111,6 +140,11 @@ ENTRIES = [
        also=(math.prod,), bind=_bind_prod, tape=None, facts=_SEQUENCE),
     Fn("dist", "*xs", "dist_grad(g, out, *xs, n=n, k=i)", family="elementwise", math=dist,
        np=dist, also=(math.dist,), bind=_bind_dist, params="n", tape=None, facts=_SEQUENCE),
+    # np.fmax/np.fmin: max/min that ignore a nan (np.maximum propagates it)
+    Fn("fmax", "x y", "fmax_x_grad(g, x, y)", "fmax_y_grad(g, x, y)", family="elementwise",
+       np=np.fmax),
+    Fn("fmin", "x y", "fmin_x_grad(g, x, y)", "fmin_y_grad(g, x, y)", family="elementwise",
+       np=np.fmin),
     # math.hypot(x, y, z, ...): the frontend sends a call with other than two arguments here
     Fn("hypot_n", "*xs", "hypot_n_grad(g, out, *xs, k=i)", family="elementwise", math=hypot_n,
        np=hypot_n, tape=None, facts=_SEQUENCE),

@@ -259,6 +259,18 @@ def hypot_four_with_constant(x, y):
     return math.hypot(x, 2.0, y, x * y)
 
 
+NAN_MASK = np.array([0.0, np.nan, 0.0, 0.0])
+
+
+def fmax_with_nan(x, y):
+    # a nan in y: fmax gives x there (np.maximum would give nan); entry 2 is a tie
+    return np.sum(np.fmax(x, y + NAN_MASK) * np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+def fmin_with_nan(x, y):
+    return np.sum(np.fmin(x + NAN_MASK, y) ** 2)
+
+
 CASES = [
     Case("cbrt", cbrt_float, 1.7, tape_f=tape_version(cbrt_float, math.cbrt, rt.cbrt)),
     Case("cbrt", cbrt_array, POS),
@@ -314,6 +326,8 @@ CASES = [
     Case("dist", dist_2d, 0.7, -1.3, tape=False),
     Case("dist", dist_3d, 0.7, -1.3, tape=False),
     Case("hypot_n", hypot_three, 0.7, -1.3, 2.1, tape=False),
+    Case("fmax", fmax_with_nan, np.array([0.3, -1.0, 2.0, 0.5]), np.array([0.1, 0.4, 2.0, -0.2])),
+    Case("fmin", fmin_with_nan, np.array([0.3, -1.0, 2.0, 0.5]), np.array([0.1, 0.4, 2.0, -0.2])),
     Case("hypot_n", hypot_four_with_constant, 0.7, -1.3, tape=False),
     Case("cbrt", f32_cbrt, POS32, rtol=2e-2, atol=1e-3),
     Case("acosh", f32_domain, UNIT32, rtol=2e-2, atol=1e-3, tape=False),  # rint: no tape function
