@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from . import frontend
+from . import frontend, trees
 from .dot import to_dot
 from .emit import Emitter
 from .errors import GradError, error_at
@@ -38,6 +38,7 @@ from .loader import load
 from .support import Deopt
 from .ir import Graph, format_graph, type_names
 from .passes import optimize
+from .primitives import METHODS
 from .specialize import (Recorder, environment, kind_of, materialize_results, needs_values,
                          signature_key, specialise_gradient, statically_scalar)
 from .reverse import reverse
@@ -111,7 +112,16 @@ def _compile(fn, wrt, with_value, simplify=None):
         try:
             if simplify not in (None, "sympy"):
                 raise GradError(f'simplify={simplify!r}: use simplify="sympy" or leave it out.')
-            return Compiled(fn, wrt, with_value, simplify).function
+            try:
+                compiled = Compiled(fn, wrt, with_value, simplify)
+            except GradError as exc:
+                if not _reads_containers(fn):
+                    raise
+                # written for containers (params["W"], for W, b in layers): built per structure
+                # when called with them; a call with plain values says why it cannot run
+                return Structured(fn, wrt, with_value, simplify, None, exc).deferred()
+            compiled.structured = Structured(fn, wrt, with_value, simplify, compiled, None)
+            return compiled.function
         except GradError:
             raise
         except Exception as exc:  # a compiler bug: say so plainly, pointing at the user's function
@@ -127,6 +137,152 @@ def _compile(fn, wrt, with_value, simplify=None):
         finally:
             if collecting:
                 gc.enable()
+
+
+_ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
+
+
+def _reads_containers(fn):
+    """Whether `fn` reads a parameter as a container: p["w"], p.w (not an array's attribute),
+    a loop over p (or its items), unpacking a, b = p, len(p)."""
+    try:
+        src = frontend.parse_function(fn)
+    except GradError:
+        return False
+    spec = src.node.args
+    params = {a.arg for a in spec.args + spec.kwonlyargs}
+
+    def is_param(node):
+        return isinstance(node, ast.Name) and node.id in params
+
+    for node in ast.walk(src.node):
+        if isinstance(node, ast.Subscript) and is_param(node.value) and not isinstance(
+                node.slice, (ast.Slice, ast.Tuple)):
+            return True
+        if isinstance(node, ast.Attribute) and is_param(node.value) and \
+                node.attr not in _ARRAY_ATTRIBUTES and node.attr not in METHODS:
+            return True
+        if isinstance(node, (ast.For, ast.comprehension)) and (
+                is_param(node.iter) or isinstance(node.iter, ast.Call) and any(
+                    is_param(a) or isinstance(a, ast.Attribute) and is_param(a.value)
+                    for a in node.iter.args + [getattr(node.iter.func, "value", None)])):
+            return True
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple) and \
+                is_param(node.value):
+            return True
+    return False
+
+
+class Structured:
+    """Calls with containers (dicts, lists, tuples, namedtuples, dataclasses) as arguments: one
+    version per structure of the arguments (trees.py), taking the leaves; the gradient of a container
+    argument comes back with its structure (None where it holds a constant)."""
+
+    def __init__(self, fn, wrt, with_value, simplify, plain, error):
+        self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
+        self.plain = plain
+        self.error = error
+        self.signature = inspect.signature(fn)
+        self.versions = {}
+        self.lock = threading.RLock()
+        self.last = None
+        src = frontend.parse_function(fn)
+        self.wrt_args = set(_wrt_indices(src, wrt)[0])
+
+    def structural(self, k, value):
+        """Whether argument k is taken as a container: a differentiated one always; another one
+        when it is a dict, a namedtuple, a dataclass or holds more than numbers (a flat list of
+        numbers stays what NumPy makes of it, an array)."""
+        if not trees.is_container(value):
+            return False
+        if k in self.wrt_args or not isinstance(value, (list, tuple)) or trees.is_namedtuple(value):
+            return True
+        return not all(isinstance(v, (int, float, bool, np.number)) for v in value)
+
+    def wants(self, args, kwargs):
+        if kwargs:
+            try:
+                bound = self.signature.bind(*args, **kwargs)
+            except TypeError:
+                return False
+            names = list(self.signature.parameters)
+            return any(self.structural(names.index(n), v) for n, v in bound.arguments.items())
+        return any(self.structural(k, v) for k, v in enumerate(args))
+
+    def __call__(self, args, kwargs):
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        names = list(bound.arguments)
+        values = list(bound.arguments.values())
+        structural = [self.structural(k, v) for k, v in enumerate(values)]
+        if not any(structural):
+            raise self.error
+        flats = [trees.flatten(v) if s else (trees.LEAF, [v]) for v, s in zip(values, structural)]
+        key = tuple(t for t, _ in flats)
+        compiled = self.versions.get(key)
+        if compiled is None:
+            with self.lock, _build_lock, _deep_recursion():
+                compiled = self.versions.get(key)
+                if compiled is None:
+                    compiled = self.build(names, key)
+                    self.versions[key] = compiled
+        self.last = compiled
+        for k in compiled.wrt_args:
+            for leaf in flats[k][1]:
+                if isinstance(leaf, (bool, np.bool_, int, np.integer)):
+                    raise GradError(
+                        f"{self.fn.__name__}: `{names[k]}` is differentiated and holds the integer "
+                        f"{leaf!r}: an integer has no gradient. Store it as a float ({float(leaf)!r}), "
+                        f"or keep it out of `{names[k]}` (as JAX's grad refuses it too).")
+        flat = [leaf for _, leaves in flats for leaf in leaves]
+        out = compiled.function(*flat)
+        return self.restructure(compiled, key, out)
+
+    def build(self, names, key):
+        structures = {n: t for n, t in zip(names, key) if t != trees.LEAF}
+
+        def user_call(*flat):
+            it = iter(flat)
+            return self.fn(*[trees.unflatten(t, it) if t != trees.LEAF else next(it) for t in key])
+
+        try:
+            compiled = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
+                                structures=structures, user_call=user_call)
+        except GradError:
+            raise
+        except Exception as exc:
+            if os.environ.get("SOURCEAD_DEBUG"):
+                raise
+            raise GradError(f"internal compiler error while differentiating {self.fn.__name__} "
+                            f"for containers: {type(exc).__name__}: {exc}\nThis is a bug in "
+                            "sourcead, not in your code; please report it.") from None
+        wrt_indices, is_tuple, _ = _wrt_indices(compiled.src, self.wrt_spec)
+        compiled.wrt_args = wrt_indices
+        compiled.wrt_given_as_tuple = is_tuple
+        return compiled
+
+    def restructure(self, compiled, key, out):
+        value, grads = (out if self.with_value else (None, out))
+        grads = list(grads)
+        per_arg = []
+        for k in compiled.wrt_args:
+            t = key[k]
+            n = len(trees.leaf_paths(t)) if t != trees.LEAF else 1
+            mine, grads = grads[:n], grads[n:]
+            per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
+        result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
+        return (value, result) if self.with_value else result
+
+    def deferred(self):
+        """The function `grad` returns when the function only makes sense with containers."""
+        structured = self
+
+        def function(*args, **kwargs):
+            return structured(args, kwargs)
+
+        functools.update_wrapper(function, self.fn)
+        function._sourcead = self
+        return function
 
 
 def _wrt_indices(src, wrt):
@@ -158,11 +314,13 @@ def _wrt_indices(src, wrt):
 class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
-    def __init__(self, fn, wrt, with_value, simplify=None):
+    def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
-        self.primal, self.lowering = frontend.lower(fn)  # as written: what f.graph shows
+        self.structured = None  # calls with containers: api.Structured
+        self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
+        self.primal, self.lowering = frontend.lower(fn, structures)  # as written: f.graph
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -170,6 +328,27 @@ class Compiled:
         self.positional = [a.arg for a in spec.args]
         self.kwonly = [a.arg for a in spec.kwonlyargs]
         self.signature = inspect.signature(fn)
+        self.leaf_owner = {}
+        self.flat = bool(structures)
+        if structures:
+            # one parameter per leaf of a container argument: the version takes the leaves
+            leaves = self.lowering.leaf_names
+            flat, wrt_flat = [], []
+            for k, name in enumerate(self.names):
+                mine = leaves.get(name, [name])
+                if k in self.wrt:
+                    wrt_flat.append([len(flat) + j for j in range(len(mine))])
+                for leaf in mine:
+                    self.leaf_owner[leaf] = name
+                flat += mine
+            order = {k: i for i, k in enumerate(self.wrt)}
+            self.wrt = [i for k in sorted(order, key=order.get) for i in
+                        wrt_flat[sorted(self.wrt).index(k)]]
+            self.names = flat
+            self.positional, self.kwonly = flat, []
+            self.signature = inspect.Signature(
+                [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in flat])
+            self.wrt_is_tuple = True
         try:
             # differentiated after folding, sharing and pruning (lists never stacked, say)
             raw = reverse(optimize(self.primal), self.wrt, with_value)
@@ -249,7 +428,8 @@ class Compiled:
             record.variables = emitter.recorder[1]
             emitter.bindings[emitter.recorder[0]] = record
         fn = load(source, factory, self.func_name, emitter.bindings, emitter.cells,
-                  self.fn.__globals__, self.fn.__defaults__, self.fn.__kwdefaults__)
+                  self.fn.__globals__, None if self.flat else self.fn.__defaults__,
+                  None if self.flat else self.fn.__kwdefaults__)
         return source, fn
 
     def sympy_pass(self):
@@ -300,6 +480,8 @@ class Compiled:
     def respecialize(self, *args, **kwargs):
         """Every call that is not all plain floats: find (or make) the version for its signature.
         A signature seen before was checked then, so it goes straight to its version."""
+        if self.structured is not None and self.structured.wants(args, kwargs):
+            return self.structured(args, kwargs)
         if not kwargs and len(args) == self.npos:
             found = self.fast.get(self.quick_key(args))
             if found is not None:
@@ -432,7 +614,7 @@ class Compiled:
         written = set(self.names) if memory.writes_unknown else memory.written_arguments
         values = [v.copy() if isinstance(v, np.ndarray) and name in written else v
                   for name, v in zip(self.names, values)]  # the caller's arrays stay as they are
-        value = self.call(self.fn, values)
+        value = self.call(self.user_call, values)
         if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
             node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
                          and n.value is not None), self.src.node)
@@ -461,7 +643,8 @@ class Compiled:
             return value if type(value) is float else float(value)
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             return float(value) if value.ndim == 0 else value
-        node = next(a for a in self.src.node.args.args + self.src.node.args.kwonlyargs if a.arg == name)
+        owner = self.leaf_owner.get(name, name)
+        node = next(a for a in self.src.node.args.args + self.src.node.args.kwonlyargs if a.arg == owner)
         loc = self.src.location(node)
         if isinstance(value, (bool, np.bool_)):
             what, fix = "a bool", f"pass a float such as {float(value)!r}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import math
 import sys
 import types
@@ -25,8 +26,8 @@ from ..library import BY_NAME as LIBRARY
 from ..primitives import PRIMS, RESOLVE, VARIADIC, having
 from . import fence
 from .source import parse_function
-from .values import (RETURNED, BoundMethod, ListVal, LocalFunc, PyObj, Scope, TupleVal, as_atom,
-                     constant, descends)
+from .values import (RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal, LocalFunc,
+                     NamedVal, ObjVal, PyObj, Scope, TupleVal, as_atom, constant, descends)
 
 # NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
 ARRAY_CALLS = having("static_args")
@@ -62,6 +63,8 @@ class Calls:
                 args = [TupleVal(args)]
             return self.call_primitive((func.prim, "np"), [func.value] + args, kwargs, node, src,
                                        label)
+        if isinstance(func, ContainerMethod):
+            return self.container_method(func, args, kwargs, node, src)
         if isinstance(func, LocalFunc):
             # A nested def reads the enclosing function's variables as they are when it is called
             # (Python's late binding): in the same activation, that is the caller's scope, which
@@ -78,8 +81,18 @@ class Calls:
         if obj in (builtins.sum, builtins.len) and len(args) == 1 and isinstance(args[0], ListVal) \
                 and not kwargs:
             return args[0].total if obj is builtins.sum else args[0].length
-        if obj is builtins.len and len(args) == 1 and isinstance(args[0], TupleVal):
+        if obj is builtins.len and len(args) == 1 and isinstance(args[0], (TupleVal, DictVal)):
             return Const(len(args[0].items))
+        if obj is builtins.dict:
+            return self.make_dict(args, kwargs, node, src)
+        if isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields"):
+            return self.make_record(obj, list(obj._fields), args, kwargs, node, src,
+                                    getattr(obj, "_field_defaults", {}))
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+            fields = [f for f in dataclasses.fields(obj) if f.init]
+            defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+            return self.make_record(obj, [f.name for f in fields], args, kwargs, node, src,
+                                    defaults)
         if obj in (np.array, np.asarray) and len(args) == 1 and isinstance(args[0], ListVal):
             return low.b.emit("stack_list", [args[0].items], axis=0)
         if obj is np.asarray and len(args) == 1 and not kwargs and isinstance(args[0], Var):
@@ -134,6 +147,60 @@ class Calls:
             finally:
                 self.active.pop()
         return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
+
+    # -- containers --
+
+    def container_method(self, method, args, kwargs, node, src):
+        d = method.value
+        if method.name == "get":
+            if kwargs or not 1 <= len(args) <= 2:
+                raise error_at(src.location(node), "d.get(key) or d.get(key, default).")
+            key = static(args[0], src, node, "a dict key")
+            default = args[1] if len(args) == 2 else Const(None)
+            return d.items.get(key, default)
+        if args or kwargs:
+            raise error_at(src.location(node), f".{method.name}() takes no arguments.")
+        if method.name == "keys":
+            return TupleVal(Const(k) for k in d.items)
+        if method.name == "values":
+            return TupleVal(d.items.values())
+        return TupleVal(TupleVal([Const(k), v]) for k, v in d.items.items())
+
+    def make_dict(self, args, kwargs, node, src):
+        items = {}
+        if len(args) > 1:
+            raise error_at(src.location(node), "dict() takes at most one positional argument.")
+        if args:
+            if isinstance(args[0], DictVal):
+                items.update(args[0].items)
+            elif isinstance(args[0], TupleVal):
+                for pair in args[0].items:
+                    if not isinstance(pair, TupleVal) or len(pair.items) != 2:
+                        raise error_at(src.location(node), "dict() of pairs (key, value).")
+                    items[static(pair.items[0], src, node, "a dict key")] = pair.items[1]
+            else:
+                raise error_at(src.location(node), "dict() of a dict or of (key, value) pairs.")
+        items.update(kwargs)
+        return DictVal(items)
+
+    def make_record(self, cls, fields, args, kwargs, node, src, defaults):
+        """A namedtuple or dataclass made in the function: its fields are values."""
+        if len(args) > len(fields):
+            raise error_at(src.location(node), f"{cls.__name__}() takes {len(fields)} fields.")
+        values = dict(zip(fields, args))
+        for k, v in kwargs.items():
+            if k not in fields or k in values:
+                raise error_at(src.location(node), f"{cls.__name__}(): unexpected or repeated "
+                                                   f"field `{k}`.")
+            values[k] = v
+        for f in fields:
+            if f not in values:
+                if f not in defaults:
+                    raise error_at(src.location(node), f"{cls.__name__}() is missing `{f}`.")
+                values[f] = constant(defaults[f], src, node)
+        if issubclass(cls, tuple):
+            return NamedVal(cls, [values[f] for f in fields])
+        return ObjVal(cls, values)
 
     # -- calls with no rule --
 
@@ -276,6 +343,9 @@ class Calls:
             return default
 
         if prim in ("sum", "mean", "amax", "amin", "prod"):
+            if args and isinstance(args[0], TupleVal) and not isinstance(args[0], NamedVal):
+                # np.sum([a, b, c]): the list is an array first (as NumPy makes it)
+                args = [self.array_literal(args[0], node, src)] + list(args[1:])
             x = as_atom(args[0], src, node)
             axis = static(take("axis", 1, Const(None)), src, node, "axis")
             keepdims = static(take("keepdims", 2, Const(False)), src, node, "keepdims")

@@ -17,15 +17,18 @@ import numpy as np
 
 from ..aliasing import UNKNOWN, Memory
 from ..errors import error_at
+from .. import trees
 from ..ir import Builder, Const, Eqn, Graph, Var
 from ..passes import simplify
 from ..primitives import METHODS, MODULE_CONSTANTS
 from . import fence
 from .calls import Calls, static
-from .source import (appended_names, assigned_names, contains, first_store_order, is_append,
+from .source import (appended_names, assigned_names, contains, first_store_order, identifiers,
+                     is_append,
                      is_range_call, parse_function, read_later, stored_names)
-from .values import (BREAK, CONTINUE, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES, RETURN_VALUE,
-                     RETURNED, BoundMethod, ListVal, LocalFunc, PyObj, Scope, TupleVal, as_atom,
+from .values import (BREAK, CONTINUE, CONTAINERS, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES,
+                     RETURN_VALUE, RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal,
+                     LocalFunc, NamedVal, ObjVal, PyObj, Scope, TupleVal, as_atom,
                      bound, constant, environment_value, hint, is_false, is_true, what)
 
 
@@ -86,8 +89,10 @@ class ListField:
 class Lowering:
     """Walks statements and expressions, emitting equations into the current builder."""
 
-    def __init__(self, root):
+    def __init__(self, root, structures=None):
         self.root = root
+        self.structures = structures or {}  # parameter name -> its container's structure (trees.py)
+        self.leaf_names = {}                # parameter name -> the names of its leaves' parameters
         self.producers = {}             # var -> the equation that made it (for aliasing checks)
         self.b = TrackingBuilder(self.producers)
         self.sources = [root]           # every FuncSource read, for the namer's reserved set
@@ -107,14 +112,33 @@ class Lowering:
         args = src.node.args
         fence.check_signature(src, args)
         params = []
+        taken = identifiers(src) | {a.arg for a in args.args + args.kwonlyargs}
         for a in args.args + args.kwonlyargs:
+            tree = self.structures.get(a.arg)
+            if tree is not None and tree != trees.LEAF:
+                # a container: one parameter per leaf, the name bound to the container of them
+                leaves = []
+                for path in trees.leaf_paths(tree):
+                    name = trees.identifier((a.arg,) + path)
+                    while name in taken:
+                        name += "_"
+                    taken.add(name)
+                    v = Var(name)
+                    self.memory.argument(name, v, scope)
+                    params.append(v)
+                    leaves.append(v)
+                    self.user_locals.add(name)
+                self.leaf_names[a.arg] = [v.hint for v in leaves]
+                scope.vars[a.arg] = _container(tree, iter(leaves))
+                self.user_locals.add(a.arg)
+                continue
             v = Var(a.arg)
             scope.vars[a.arg] = v
             self.memory.argument(a.arg, v, scope)
             params.append(v)
             self.user_locals.add(a.arg)
         self.root_params = set(params)
-        scope.params = {a.arg: v for a, v in zip(args.args + args.kwonlyargs, params)}
+        scope.params = {v.hint: v for v in params}
         result = self.function_body(src, scope)
         if not isinstance(result, (Var, Const)):
             kept, node = self.returned_nodes.get(id(result), (None, src.node))
@@ -429,16 +453,85 @@ class Lowering:
             func = self.expr(it.func, scope)
             func = func.obj if isinstance(func, PyObj) else None
         if func in (builtins.enumerate, builtins.zip):
+            items = self.container_items(it, scope, func)
+            if items is not None:
+                self.lower_unrolled(node, scope, items)
+                return
             self.lower_enumerate_zip(node, scope, func)
             return
-        fence.check_loop_target(src, node.target)
         if func is None and not is_range_call(it):
             rows = self.expr(it, scope)
+            if isinstance(rows, (TupleVal, DictVal)):  # a list, tuple or dict: unrolled
+                self.lower_unrolled(node, scope, _iteration(rows))
+                return
+            fence.check_loop_target(src, node.target)
             if isinstance(rows, Var):  # for row in X: over the first axis of an array
                 self.lower_rows(node, scope, rows)
                 return
+        fence.check_loop_target(src, node.target)
         bounds = self.range_bounds(node.iter, scope)
+        if self.indexes_container(node, scope) and all(isinstance(b, Const) for b in bounds):
+            # for i in range(len(layers)): layers[i]... -- unrolled, so layers[i] is known
+            self.lower_unrolled(node, scope, [Const(i) for i in range(*(b.value for b in bounds))])
+            return
         self.lower_loop("for", node, scope, bounds, index_name=node.target.id)
+
+    def container_items(self, it, scope, func):
+        """The items of enumerate(...) / zip(...) over lists, tuples or dicts, or None when they run
+        over ranges or arrays (a loop)."""
+        values = []
+        for a in it.args:
+            if is_range_call(a):
+                return None
+            values.append(self.expr(a, scope))
+        if not any(isinstance(v, (TupleVal, DictVal)) for v in values):
+            return None
+        seqs = []
+        for a, v in zip(it.args, values):
+            if isinstance(v, (TupleVal, DictVal)):
+                seqs.append(_iteration(v))
+            else:
+                raise error_at(scope.src.location(a), "zip() and enumerate() here run over lists, "
+                                                      "tuples and dicts alike (or ranges alike).")
+        if func is builtins.enumerate:
+            if len(seqs) != 1:
+                raise error_at(scope.src.location(it), "enumerate() takes one sequence.")
+            return [TupleVal([Const(k), item]) for k, item in enumerate(seqs[0])]
+        return [TupleVal(list(group)) for group in zip(*seqs)]
+
+    def indexes_container(self, node, scope):
+        """Whether a range loop's body reads a list, tuple or dict at its index (`layers[i]`)."""
+        index = node.target.id
+        for sub in ast.walk(ast.Module(node.body, [])):
+            if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and any(
+                    isinstance(n, ast.Name) and n.id == index for n in ast.walk(sub.slice)):
+                try:
+                    value = scope.lookup(sub.value.id)
+                except KeyError:
+                    continue
+                if isinstance(value, (TupleVal, DictVal)):
+                    return True
+        return False
+
+    def lower_unrolled(self, node, scope, items):
+        """A loop over a list, tuple or dict known when the graph is built: the body once per item,
+        in order (Python's own semantics, with no loop left to reverse)."""
+        src = scope.src
+        for sub in ast.walk(ast.Module(node.body, [])):
+            if isinstance(sub, (ast.Break, ast.Continue)):
+                raise error_at(src.location(sub), f"`{ast.unparse(sub)}` in a loop over a list, "
+                                                  "tuple or dict is not supported: use an `if` "
+                                                  "around the rest of the body.")
+        for item in items:
+            self.assign(node.target, item, scope)
+            self.block(node.body, scope)
+            state = self.exit_state(scope)
+            if state is True:
+                return
+            if state is not None:
+                raise error_at(src.location(node), "a `return` that may run inside a loop over a "
+                                                   "list, tuple or dict is not supported: compute "
+                                                   "the value and return after the loop.")
 
     def lower_rows(self, node, scope, array):
         """`for row in X:` is `for k in range(len(X)): row = X[k]`."""
@@ -681,9 +774,27 @@ class Lowering:
         if isinstance(node, ast.Tuple):
             return TupleVal(self.expr(e, scope) for e in node.elts)
         if isinstance(node, ast.List):
-            return TupleVal(self.expr(e, scope) for e in node.elts) if node.elts else EMPTY_LIST
+            return TupleVal((self.expr(e, scope) for e in node.elts), is_list=True) if node.elts \
+                else EMPTY_LIST
+        if isinstance(node, ast.Dict):
+            items = {}
+            for k, v in zip(node.keys, node.values):
+                if k is None:
+                    raise error_at(src.location(v), "`**` in a dict literal is not supported: "
+                                                    "write each key.")
+                key = static(self.expr(k, scope), src, k, "a dict key")
+                items[key] = self.expr(v, scope)
+            return DictVal(items)
         if isinstance(node, ast.Subscript):
             base = self.expr(node.value, scope)
+            if isinstance(base, DictVal):
+                key = static(self.expr(node.slice, scope), src, node.slice, "a dict key")
+                try:
+                    return base.items[key]
+                except (KeyError, TypeError):
+                    raise error_at(src.location(node),
+                                   f"key {key!r} is not in this dict (its keys: "
+                                   f"{', '.join(map(repr, base.items))}).") from None
             if isinstance(base, TupleVal):
                 index = static(self.expr(node.slice, scope), src, node.slice, "a tuple index")
                 try:
@@ -807,6 +918,18 @@ class Lowering:
             raise error_at(src.location(node),
                            f"{ast.unparse(node)} is a {type(value).__name__}: only numbers and "
                            "functions can be used from a module.")
+        if isinstance(base, (NamedVal, ObjVal)):
+            value = base.attr(node.attr)
+            if value is None:
+                raise error_at(src.location(node), f"{what(base)} has no attribute `{node.attr}` "
+                                                   "here.")
+            return value
+        if isinstance(base, DictVal) and node.attr in ("items", "keys", "values", "get"):
+            return ContainerMethod(base, node.attr)
+        if isinstance(base, TupleVal) and not isinstance(base, NamedVal) and node.attr in ("index",
+                                                                                            "count"):
+            raise error_at(src.location(node), f"`.{node.attr}()` of a list or tuple is not "
+                                               "supported here.")
         atom = as_atom(base, src, node.value)
         if node.attr in ("T", "shape", "ndim", "size"):
             prim = "transpose" if node.attr == "T" else node.attr
@@ -845,9 +968,35 @@ def _hint(slot):
     return slot.hint if isinstance(slot, ListField) else hint(slot)
 
 
-def lower(fn):
-    """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs."""
+def _iteration(value):
+    """What `for item in value` sees: a list's or tuple's items, a dict's keys."""
+    if isinstance(value, DictVal):
+        return [Const(k) for k in value.items]
+    return list(value.items)
+
+
+def _container(tree, leaves):
+    """The value a container argument's name holds: its structure over the leaves' parameters."""
+    kind = tree[0]
+    if kind == "leaf":
+        return next(leaves)
+    if kind == "const":
+        value = tree[1]
+        return Const(value) if value is None or isinstance(value, (bool, int, float, str)) \
+            else PyObj(value)
+    if kind == "namedtuple":
+        return NamedVal(tree[1], [_container(c, leaves) for c in tree[2]])
+    if kind in ("list", "tuple"):
+        return TupleVal((_container(c, leaves) for c in tree[1]), is_list=kind == "list")
+    if kind == "dict":
+        return DictVal({k: _container(c, leaves) for k, c in zip(tree[1], tree[2])})
+    return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
+
+
+def lower(fn, structures=None):
+    """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs.
+    `structures`: for parameters that hold containers, their structure (trees.py)."""
     src = parse_function(fn)
-    lowering = Lowering(src)
+    lowering = Lowering(src, structures)
     graph = lowering.lower_root()
     return graph, lowering

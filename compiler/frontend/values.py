@@ -30,10 +30,61 @@ class PyObj:
 class TupleVal:
     """A Python tuple of values (from `a, b` or a function returning several values)."""
 
+    __slots__ = ("items", "is_list")
+
+    def __init__(self, items, is_list=False):
+        self.items = list(items)
+        self.is_list = is_list
+
+
+class NamedVal(TupleVal):
+    """A namedtuple: a tuple whose items are also attributes (`p.w`)."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls, items):
+        super().__init__(items)
+        self.cls = cls
+
+    def attr(self, name):
+        fields = getattr(self.cls, "_fields", ())
+        return self.items[fields.index(name)] if name in fields else None
+
+
+class DictVal:
+    """A dict whose keys are known when the graph is built (a `wrt` argument's structure, a dict
+    literal, dict(a=...)); its values are any values the lowering holds."""
+
     __slots__ = ("items",)
 
     def __init__(self, items):
-        self.items = list(items)
+        self.items = dict(items)
+
+
+class ObjVal:
+    """An instance of a dataclass (or another plain class) whose attributes are values."""
+
+    __slots__ = ("cls", "attrs")
+
+    def __init__(self, cls, attrs):
+        self.cls = cls
+        self.attrs = dict(attrs)
+
+    def attr(self, name):
+        return self.attrs.get(name)
+
+
+class ContainerMethod:
+    """`d.items` before it is called: a method of a container (dict: items, keys, values, get)."""
+
+    __slots__ = ("value", "name")
+
+    def __init__(self, value, name):
+        self.value = value
+        self.name = name
+
+
+CONTAINERS = (TupleVal, DictVal, ObjVal)
 
 
 class BoundMethod:
@@ -180,8 +231,14 @@ def what(value):
         return f"the function `{value.node.name}` (a def)"
     if isinstance(value, ListVal) or value is EMPTY_LIST:
         return "a list"
+    if isinstance(value, NamedVal):
+        return f"a {value.cls.__name__} (a namedtuple)"
     if isinstance(value, TupleVal):
-        return "a tuple"
+        return "a list" if value.is_list else "a tuple"
+    if isinstance(value, DictVal):
+        return "a dict"
+    if isinstance(value, ObjVal):
+        return f"a {value.cls.__name__}"
     if isinstance(value, PyObj):
         return f"`{getattr(value.obj, '__name__', type(value.obj).__name__)}` (a function or module)"
     return f"a {type(value).__name__}"
@@ -192,8 +249,11 @@ def as_atom(value, src, node):
     if isinstance(value, (Var, Const)):
         return value
     if isinstance(value, TupleVal):
-        raise error_at(src.location(node), "a tuple is used where a number is expected: pick "
+        raise error_at(src.location(node), f"{what(value)} is used where a number is expected: pick "
                                            "one entry (t[0]) or unpack it (a, b = t) instead.")
+    if isinstance(value, (DictVal, ObjVal)):
+        raise error_at(src.location(node), f"{what(value)} is used where a number is expected: read "
+                                           "one of its entries (d['w'], p.w) instead.")
     if isinstance(value, ListVal) or value is EMPTY_LIST:
         raise error_at(src.location(node),
                        "a list is used where a number is expected: lists built with append() "

@@ -117,9 +117,9 @@ def test_break_loop_runs_the_reverse_pass_for_the_iterations_that_ran():
     assert g == pytest.approx(numeric, rel=1e-7)
 
 
-def loop_over_list(x):
+def loop_over_list(x):  # (a list or tuple is unrolled now; an iterator is not)
     total = 0.0
-    for v in [1.0, 2.0]:
+    for v in reversed(range(3)):
         total += v * x
     return total
 

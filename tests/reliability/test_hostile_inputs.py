@@ -85,11 +85,16 @@ WRONG = {
     "str": ("a", ("str", "float")),
     "None": (None, ("None", "float")),
     "object": (object(), ("object", "float")),
-    "list": ([1.0, 2.0], ("list", "float")),
     "np.int64": (np.int64(3), ("integer", "3.0")),
     "int array": (np.array([1, 2]), ("int64", "astype(float)")),
     "complex array": (np.array([1.0 + 2j]), ("complex", "float")),
 }
+
+
+def test_a_list_in_wrt_is_a_container_and_its_use_as_a_number_is_refused():
+    # a list is a container now (its gradient a list, as JAX's); used as a number it is refused
+    with pytest.raises(GradError, match="a list is used where a number is expected"):
+        grad(F.scalar_with_factor)([1.0, 2.0], 2.0)
 
 
 @pytest.mark.parametrize("value, words", list(WRONG.values()), ids=list(WRONG))
