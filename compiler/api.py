@@ -162,10 +162,8 @@ def _reads_containers(fn):
         if isinstance(node, ast.Attribute) and is_param(node.value) and \
                 node.attr not in _ARRAY_ATTRIBUTES and node.attr not in METHODS:
             return True
-        if isinstance(node, (ast.For, ast.comprehension)) and (
-                is_param(node.iter) or isinstance(node.iter, ast.Call) and any(
-                    is_param(a) or isinstance(a, ast.Attribute) and is_param(a.value)
-                    for a in node.iter.args + [getattr(node.iter.func, "value", None)])):
+        if isinstance(node, (ast.For, ast.comprehension)) and any(
+                is_param(n) for n in ast.walk(node.iter)):
             return True
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple) and \
                 is_param(node.value):

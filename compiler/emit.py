@@ -31,7 +31,7 @@ import numpy as np
 
 from . import indexing, support
 from .ir import Const, Graph, Loop, Namer, ReverseLoop, Var
-from .primitives import PRIMS, callee
+from .primitives import PRIMS, MethodCall, callee
 from .storage import StoragePlan, push_position
 
 _COMMENT = "__comment__"
@@ -278,26 +278,35 @@ class Emitter:
         """A call with no rule, spelled as the user wrote it: np.argmax(x), gammaln(y + 1.0)."""
         fn = eqn.params["fn"]
         name = getattr(fn, "__name__", None) or "fn"
-        if getattr(np, name, None) is fn:
-            func = ast.Attribute(ast.Name(self.bind("np", np), ast.Load()), name, ast.Load())
+        positional, keywords = eqn.params["layout"]
+        if isinstance(fn, MethodCall):  # rng.normal(size=3): the receiver is the first argument
+            receiver = self.opaque_argument(positional[0], ins)
+            return ast.Call(ast.Attribute(receiver, fn.name, ast.Load()),
+                            [self.opaque_argument(i, ins) for i in positional[1:]],
+                            [ast.keyword(k, self.opaque_argument(i, ins)) for k, i in keywords])
+        where = next((m for m in ("", "random", "linalg", "fft") if getattr(
+            getattr(np, m) if m else np, name, None) is fn), None)
+        if where is not None:  # np.argmax, np.random.seed
+            func = ast.Name(self.bind("np", np), ast.Load())
+            for part in ([where] if where else []) + [name]:
+                func = ast.Attribute(func, part, ast.Load())
         else:
             func = ast.Name(self.bind(name if name.isidentifier() else "fn", fn), ast.Load())
 
-        def one(item):
-            kind, value = item
-            if kind == "in":
-                return ins[value]
-            if kind == "tuple":
-                return ast.Tuple([one(i) for i in value], ast.Load())
-            if value is None or type(value) in (bool, int, str) or (
-                    type(value) is float and math.isfinite(value)):
-                return ast.Constant(value)
-            label = type(value).__name__.lower()
-            return ast.Name(self.bind(label if label.isidentifier() else "value", value), ast.Load())
+        return ast.Call(func, [self.opaque_argument(i, ins) for i in positional],
+                        [ast.keyword(k, self.opaque_argument(i, ins)) for k, i in keywords])
 
-        positional, keywords = eqn.params["layout"]
-        return ast.Call(func, [one(i) for i in positional],
-                        [ast.keyword(k, one(i)) for k, i in keywords])
+    def opaque_argument(self, item, ins):
+        kind, value = item
+        if kind == "in":
+            return ins[value]
+        if kind == "tuple":
+            return ast.Tuple([self.opaque_argument(i, ins) for i in value], ast.Load())
+        if value is None or type(value) in (bool, int, str) or (
+                type(value) is float and math.isfinite(value)):
+            return ast.Constant(value)
+        label = getattr(value, "__name__", None) or type(value).__name__.lower()
+        return ast.Name(self.bind(label if label.isidentifier() else "value", value), ast.Load())
 
     def np_call(self, prim, args, keywords=()):
         attr = {"amax": "max", "amin": "min"}.get(prim, prim)

@@ -221,16 +221,20 @@ def _absorb(graph, outer):
     return Graph(graph.name, graph.params, out, [look(a) for a in graph.results]), subst
 
 
+_RAISES = having("raises")  # np.linalg.cholesky of an indefinite matrix, a call with no rule
+
+
 def eliminate_dead_code(graph, extra_live=()):
     """Drop equations nothing reads; inside regions too, and `cond` outputs nothing reads. A call
-    of a `math` function is kept though nothing reads it: it may raise (math.log(-1.0)), and the
+    of a `math` function (or of one with the `raises` fact: np.linalg.cholesky, a call with no rule)
+    is kept though nothing reads it: it may raise (math.log(-1.0)), and the
     gradient must fail where the function does, not return a number for a point where the
     function has no value."""
     live = {a for a in graph.results if isinstance(a, Var)} | set(extra_live)
     kept = []
     for eqn in reversed(graph.eqns):
         if not (eqn.params.get("_effect") or eqn.params.get("lib") == "math"
-                or any(v in live for v in eqn.outs)):
+                or eqn.prim in _RAISES or any(v in live for v in eqn.outs)):
             continue
         if regions(eqn):
             eqn = _prune_region_eqn(eqn, live)

@@ -35,6 +35,7 @@ FACTS = {
     "keeps_lib": "the equation keeps the library the user called (math or NumPy semantics)",
     "static_args": "its keyword arguments (axis, keepdims, shape) are read when the graph is built",
     "tape": "the name of the tape's function (runtime) computing it, or None",
+    "raises": "may raise on values it has no result for (LinAlgError): kept when nothing reads it",
 }
 
 
@@ -104,7 +105,7 @@ def _prim(name, arity, family, *, infix=None, kwargs=(), **funcs_and_facts):
 # Families of primitives: the facts they share, stated once.
 _NONE = dict(differentiable=False, internal=False, elementwise=False, broadcasts=False,
              fresh=False, makes_arrays=False, shape_from_values=False, view=None, unshared=False,
-             keeps_lib=False, static_args=False, tape=None)
+             keeps_lib=False, static_args=False, tape=None, raises=False)
 ELEMENTWISE = {**_NONE, "differentiable": True, "elementwise": True, "broadcasts": True,
                "fresh": True, "keeps_lib": True}
 UNARY_ELEMENTWISE = {**ELEMENTWISE, "broadcasts": False}
@@ -329,7 +330,10 @@ from . import library  # noqa: E402
 
 for _entry in library.ENTRIES:
     _facts = {**FAMILIES[_entry.family], "static_args": True, "tape": _entry.tape or None,
-              "makes_arrays": True, **_entry.facts}
+              # (an elementwise function of floats gives floats: scalar code stays scalar)
+              "makes_arrays": not FAMILIES[_entry.family]["elementwise"],
+              "raises": getattr(_entry.fn, "__module__", "").startswith("numpy.linalg"),
+              **_entry.facts}
     if "math" in _entry.impls and _facts["elementwise"]:
         _facts["keeps_lib"] = True
     _arity = None if _entry.inputs.startswith("*") else len(_entry.inputs.split())
@@ -339,6 +343,22 @@ for _entry in library.ENTRIES:
 for _helper in library.HELPERS.values():
     _prim(_helper.name, None, ADJOINT, kwargs=_helper.kwargs, py=_helper.fn, fresh=_helper.fresh,
           differentiable=_helper.rule is not None)
+
+
+class MethodCall:
+    """A method with no rule called on a value (rng.normal(size=3), labels.argmax()): the callable
+    of a `call` equation whose first argument is the receiver."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, receiver, *args, **kwargs):
+        return getattr(receiver, self.name)(*args, **kwargs)
+
+    def __repr__(self):
+        return f".{self.name}()"
 
 
 def _call(*values, fn=None, layout=None, zero_gradient=False):
@@ -366,7 +386,7 @@ def rebuild_arguments(layout, values):
 # refuses the call where one does), unless it is piecewise constant (np.argmax: `zero_gradient`).
 # Never merged with another call nor folded when the code is built: it may not be pure (np.random).
 _prim("call", None, _NONE, kwargs=("fn", "layout", "zero_gradient"), py=_call, unshared=True,
-      makes_arrays=True, shape_from_values=True, view="opaque")
+      makes_arrays=True, shape_from_values=True, view="opaque", raises=True)
 
 
 def user_primitive(name, fn):

@@ -77,15 +77,15 @@ def check_calls(graph, wrt_params):
         for eqn in eqns:
             for region in regions(eqn):
                 walk(region.eqns)
-            if eqn.prim != "call" or eqn.params.get("zero_gradient"):
-                continue
+            if eqn.prim != "call" or eqn.params.get("zero_gradient") or eqn.params.get("_effect"):
+                continue  # (a call made for its effect: its result is thrown away)
             hit = [a for a in eqn.ins if isinstance(a, Var) and a in carrying]
             if hit:
                 label = eqn.params.get("label", "this function")
                 source = next((p for p in wrt_params
                                if any(a in activity(graph.eqns, {p}, flows=flows) for a in hit)),
                               wrt_params[0])
-                where = eqn.params.get("where") or (eqn.loc[0] if eqn.loc else None)
+                where = eqn.params.get("_where") or (eqn.loc[0] if eqn.loc else None)
                 raise error_at(where,
                                f"{label} has no derivative rule, and an argument of it here depends "
                                f"on `{source.hint}`, which is differentiated, so its gradient cannot "

@@ -23,11 +23,12 @@ from ..custom import USER_RESOLVE
 from ..errors import GradError, error_at
 from ..ir import Const, Var
 from ..library import BY_NAME as LIBRARY
-from ..primitives import PRIMS, RESOLVE, VARIADIC, having
+from ..primitives import PRIMS, RESOLVE, VARIADIC, MethodCall, having
 from . import fence
 from .source import parse_function
 from .values import (RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal, LocalFunc,
-                     NamedVal, ObjVal, PyObj, Scope, TupleVal, as_atom, constant, descends)
+                     NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom, constant,
+                     descends)
 
 # NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
 ARRAY_CALLS = having("static_args")
@@ -65,6 +66,9 @@ class Calls:
                                        label)
         if isinstance(func, ContainerMethod):
             return self.container_method(func, args, kwargs, node, src)
+        if isinstance(func, OpaqueMethod):
+            return self.opaque_call(MethodCall(func.name), node, scope, args=[func.value] + args,
+                                    kwargs=kwargs)
         if isinstance(func, LocalFunc):
             # A nested def reads the enclosing function's variables as they are when it is called
             # (Python's late binding): in the same activation, that is the caller's scope, which
@@ -234,8 +238,10 @@ class Calls:
 
         layout = ([lay(v) for v in args], [(k, lay(v)) for k, v in kwargs.items()])
         return low.b.emit("call", inputs,
-                          fn=obj, layout=layout, zero_gradient=_lookup_set(ZERO_GRADIENT, obj),
-                          label=_callable_name(obj, node.func), where=src.location(node))
+                          fn=obj, layout=layout,
+                          zero_gradient=_lookup_set(ZERO_GRADIENT, obj) or isinstance(
+                              obj, MethodCall) and obj.name in ZERO_GRADIENT_METHODS,
+                          label=_callable_name(obj, node.func), _where=src.location(node))
 
     # -- primitives --
 
@@ -541,6 +547,8 @@ ZERO_GRADIENT = {np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.f
                  np.logical_and, np.logical_or, np.logical_not, np.shape, np.ndim, np.size,
                  np.iscomplexobj, np.isscalar}
 ZERO_GRADIENT |= {getattr(math, n) for n in ("isnan", "isinf", "isfinite", "isclose")}
+ZERO_GRADIENT |= {np.empty_like, np.empty, np.zeros_like, np.ones_like, isinstance, type}
+ZERO_GRADIENT_METHODS = {"argmax", "argmin", "argsort", "nonzero", "any", "all", "searchsorted"}
 
 
 def _lookup_set(table, obj):

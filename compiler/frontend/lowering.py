@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import operator
 
 import types
 
@@ -28,7 +29,7 @@ from .source import (appended_names, assigned_names, contains, first_store_order
                      is_range_call, parse_function, read_later, stored_names)
 from .values import (BREAK, CONTINUE, CONTAINERS, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES,
                      RETURN_VALUE, RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal,
-                     LocalFunc, NamedVal, ObjVal, PyObj, Scope, TupleVal, as_atom,
+                     LocalFunc, NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom,
                      bound, constant, environment_value, hint, is_false, is_true, what)
 
 
@@ -250,6 +251,19 @@ class Lowering:
                 return None  # a bare string or number: a comment, no effect
             if is_append(node.value):
                 return self.append(node.value, scope)
+            if isinstance(node.value, ast.Call):
+                # a call for its effect (print(...), np.random.seed(0)): called as written; its
+                # result is thrown away, so its arguments need no gradient
+                start = len(self.b.eqns)
+                result = self.expr(node.value, scope)
+                eqns = self.b.eqns
+                for k in range(start, len(eqns)):
+                    eqn = eqns[k]
+                    if eqn.prim == "call":
+                        eqn.params["_effect"] = True
+                        if eqn.outs and eqn.out is result:  # nothing reads it: a statement
+                            eqns[k] = Eqn("call", eqn.ins, (), eqn.params, eqn.loc)
+                return None
             raise fence.discarded_value(src, node)
         elif isinstance(node, ast.Pass):
             return None
@@ -483,6 +497,13 @@ class Lowering:
         for a in it.args:
             if is_range_call(a):
                 return None
+            inner = self.expr(a.func, scope) if isinstance(a, ast.Call) else None
+            if isinstance(inner, PyObj) and inner.obj in (builtins.zip, builtins.enumerate):
+                items = self.container_items(a, scope, inner.obj)  # enumerate(zip(ws, bs))
+                if items is None:
+                    return None
+                values.append(TupleVal(items))
+                continue
             values.append(self.expr(a, scope))
         if not any(isinstance(v, (TupleVal, DictVal)) for v in values):
             return None
@@ -857,6 +878,23 @@ class Lowering:
 
     def compare(self, node, scope):
         src = scope.src
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)):
+            # `x is None`: known when the graph is built for constants; else asked when it runs
+            a, b = self.expr(node.left, scope), self.expr(node.comparators[0], scope)
+            positive = isinstance(node.ops[0], ast.Is)
+            if isinstance(a, (Const, PyObj)) and isinstance(b, (Const, PyObj)):
+                same = getattr(a, "value", getattr(a, "obj", None)) is \
+                    getattr(b, "value", getattr(b, "obj", None))
+                return Const(same if positive else not same)
+            if isinstance(a, Var) and isinstance(b, Var) or not (
+                    isinstance(a, (Var, Const)) and isinstance(b, (Var, Const))):
+                raise error_at(src.location(node), "`is` is supported against None or a constant.")
+            fn = operator.is_ if positive else operator.is_not
+            return self.b.emit("call", [v for v in (a, b) if isinstance(v, Var)],
+                               fn=fn, zero_gradient=True, label="is",
+                               layout=([("in", 0) if isinstance(a, Var) else ("const", a.value),
+                                        ("in", 0) if isinstance(b, Var) else ("const", b.value)],
+                                       []))
         left = as_atom(self.expr(node.left, scope), src, node.left)
         result = None
         for op, comparator in zip(node.ops, node.comparators):
@@ -936,6 +974,10 @@ class Lowering:
             return self.b.emit(prim, [atom])
         if node.attr in METHODS:
             return BoundMethod(atom, METHODS[node.attr])
+        if node.attr == "item":
+            return BoundMethod(atom, "float")  # x.item(): float(x), the gradient flows through
+        if isinstance(atom, Var) and not node.attr.startswith("_"):
+            return OpaqueMethod(atom, node.attr)  # rng.normal, labels.argmax: called as written
         raise error_at(src.location(node),
                        f"`.{node.attr}` is not supported on a value here: use one of the array "
                        f"attributes .T .shape .ndim .size or the methods "

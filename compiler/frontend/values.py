@@ -87,6 +87,17 @@ class ContainerMethod:
 CONTAINERS = (TupleVal, DictVal, ObjVal)
 
 
+class OpaqueMethod:
+    """`rng.normal` or `labels.argmax` before it is called: a method with no rule, called as written
+    (a `call` equation whose first argument is the receiver)."""
+
+    __slots__ = ("value", "name")
+
+    def __init__(self, value, name):
+        self.value = value
+        self.name = name
+
+
 class BoundMethod:
     """`x.sum` before it is called: the array and the primitive the method stands for."""
 

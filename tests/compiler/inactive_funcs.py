@@ -75,3 +75,28 @@ def inactive_in_loop(x, n):
 def string_times_x(x):
     s = "abc"
     return x * s
+
+
+def random_features(x, seed):
+    rng = np.random.default_rng(seed)
+    omega = rng.normal(size=(3, 4))
+    return np.sum(np.cos(x @ omega))
+
+
+def methods_on_data(x, X):
+    k = X.argmax(axis=1)
+    np.random.seed(0)
+    print("picked", k)
+    return np.sum(x[k]) * x.sum().item() + float((X > 10).any())
+
+
+def cholesky_as_a_check(K):
+    L = np.linalg.cholesky(K)  # raises for an indefinite K, though L is not used
+    return np.sum(K * K)
+
+
+def empty_like_buffer(x):
+    out = np.empty_like(x)
+    out[0] = x[0]
+    out[1:] = x[1:] * 2.0
+    return np.sum(out ** 2)

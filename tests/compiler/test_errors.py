@@ -152,8 +152,8 @@ def uses_generator_expression(x):
     return sum(x * i for i in (1.0, 2.0))  # E:genexp
 
 
-def uses_print(x):
-    print(x)  # E:print
+def uses_discarded_expression(x):
+    x + 1.0  # E:discard
     return x
 
 
@@ -294,7 +294,7 @@ SYNTAX_CASES = [
     ("list-comprehension", uses_list_comprehension, "listcomp", "[x * i", None),
     ("generator-expression", uses_generator_expression, "genexp", "(x * i for", None),
     ("for-else", uses_for_else, "for_else", "x = x + 1.0", "set a flag before `break`"),
-    ("print-call-statement", uses_print, "print", "print", None),
+    ("discarded-expression", uses_discarded_expression, "discard", "x + 1.0", None),
     ("complex-constant", uses_complex_constant, "complex", "1j", None),
     ("primitive-keyword-arguments", uses_keyword_to_primitive, "primkw", "math.atan2", None),
     ("star-params", uses_star_params, "varargs", "rest", None),

@@ -90,3 +90,23 @@ def test_a_string_in_arithmetic_fails_as_the_function_does():
         F.string_times_x(1.5)
     with pytest.raises(TypeError):
         grad(F.string_times_x)(1.5)
+
+
+def test_methods_on_values_that_carry_no_gradient_are_called_as_written():
+    _check(F.random_features, np.array([[0.1, 0.2, 0.3]]), 3)
+    _check(F.methods_on_data, np.array([1.0, 2.0, 3.0]), np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 1.0]]))
+    source = grad(F.methods_on_data).source_for(np.array([1.0, 2.0, 3.0]), np.eye(3))
+    assert "X.argmax(axis=1)" in source and "np.random.seed(0)" in source and "print(" in source
+
+
+def test_a_call_kept_for_its_check_still_raises_where_the_function_does():
+    vg = value_and_grad(F.cholesky_as_a_check)
+    vg(np.eye(2))
+    with pytest.raises(np.linalg.LinAlgError):
+        F.cholesky_as_a_check(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(np.linalg.LinAlgError):
+        vg(np.array([[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_empty_like_needs_no_rule():
+    _check(F.empty_like_buffer, np.array([0.5, -1.0, 2.0]))

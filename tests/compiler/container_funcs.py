@@ -1,0 +1,81 @@
+"""Functions whose parameters live in containers (issue 12): dicts, lists of (W, b), namedtuples,
+dataclasses, configuration dicts."""
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+
+Layer = namedtuple("Layer", "W b")
+
+
+@dataclass
+class Linear:
+    w: np.ndarray
+    b: float
+
+
+def mlp(params, x):
+    h = x
+    for W, b in params["layers"]:
+        h = np.tanh(h @ W + b)
+    return np.mean(h ** 2) * params["scale"]
+
+
+def mlp_indexed(layers, x):
+    h = x
+    for i in range(len(layers)):
+        W, b = layers[i]
+        h = np.tanh(h @ W + b)
+    return np.sum(h)
+
+
+def with_items(params):
+    total = 0.0
+    for name, value in params.items():
+        total = total + np.sum(value ** 2)
+    return total
+
+
+def namedtuple_layer(layer, x):
+    return np.sum(np.sin(x @ layer.W + layer.b))
+
+
+def dataclass_model(model, x):
+    return np.sum((model.w * x + model.b) ** 2)
+
+
+def config_and_params(params, config):
+    scale = config["scale"]
+    act = config.get("power", 2.0)
+    return scale * np.sum(params["w"] ** act)
+
+
+def builds_a_dict(x, y):
+    d = {"a": x * 2.0, "b": y}
+    e = dict(c=d["a"] + d["b"])
+    return e["c"] * d["b"]
+
+
+def sum_of_a_list(ws, x):
+    return np.sum([np.sum(w * x) for w in ws]) if False else np.sum(np.stack([w * x for w in ws])) \
+        if False else sum_list(ws, x)
+
+
+def sum_list(ws, x):
+    total = 0.0
+    for w in ws:
+        total = total + np.sum(w * x)
+    return total
+
+
+def enumerate_zip(ws, bs):
+    total = 0.0
+    for k, (w, b) in enumerate(zip(ws, bs)):
+        total = total + (k + 1.0) * np.sum(w * b)
+    return total
+
+
+def strings_and_none_leaves(params):
+    if params["kind"] == "square" and params["extra"] is None:
+        return np.sum(params["w"] ** 2)
+    return np.sum(params["w"])
