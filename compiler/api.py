@@ -155,6 +155,15 @@ def _reads_containers(fn):
     def is_param(node):
         return isinstance(node, ast.Name) and node.id in params
 
+    def iterates_param(it):  # layers, params.items(), zip(ws, bs), enumerate(zip(...)), layers[1:]
+        if is_param(it) or isinstance(it, ast.Subscript) and is_param(it.value):
+            return True
+        if isinstance(it, ast.Call):
+            receiver = it.func.value if isinstance(it.func, ast.Attribute) else None
+            return (receiver is not None and is_param(receiver)) or any(
+                iterates_param(a) for a in it.args)
+        return False
+
     for node in ast.walk(src.node):
         if isinstance(node, ast.Subscript) and is_param(node.value) and not isinstance(
                 node.slice, (ast.Slice, ast.Tuple)):
@@ -162,8 +171,7 @@ def _reads_containers(fn):
         if isinstance(node, ast.Attribute) and is_param(node.value) and \
                 node.attr not in _ARRAY_ATTRIBUTES and node.attr not in METHODS:
             return True
-        if isinstance(node, (ast.For, ast.comprehension)) and any(
-                is_param(n) for n in ast.walk(node.iter)):
+        if isinstance(node, (ast.For, ast.comprehension)) and iterates_param(node.iter):
             return True
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple) and \
                 is_param(node.value):
@@ -233,6 +241,10 @@ class Structured:
                         f"{leaf!r}: an integer has no gradient. Store it as a float ({float(leaf)!r}), "
                         f"or keep it out of `{names[k]}` (as JAX's grad refuses it too).")
         flat = [leaf for _, leaves in flats for leaf in leaves]
+        shown = getattr(self, "function", None)
+        if shown is not None:  # a function built for containers shows the version that ran
+            shown.source, shown.versions = compiled.source, compiled.versions
+            shown.source_for = lambda *a, **k: compiled.source
         out = compiled.function(*flat)
         return self.restructure(compiled, key, out)
 
@@ -280,6 +292,11 @@ class Structured:
 
         functools.update_wrapper(function, self.fn)
         function._sourcead = self
+        function.source = (f"# {self.fn.__name__} reads its arguments as containers (dicts, lists, "
+                           "tuples...): its gradient is built for their structure when it is "
+                           "first called with them; call it, then read .source again\n")
+        function.versions = {}
+        self.function = function
         return function
 
 
