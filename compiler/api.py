@@ -115,6 +115,10 @@ def _compile(fn, wrt, with_value, simplify=None):
             try:
                 compiled = Compiled(fn, wrt, with_value, simplify)
             except GradError as exc:
+                if getattr(exc, "recursion", False) and _has_other_parameters(fn, wrt):
+                    # power(x, n) calling itself with n - 1: specialised per value of its ints
+                    return Structured(fn, wrt, with_value, simplify, None, exc,
+                                      ints_by_value=True).deferred()
                 if not _reads_containers(fn):
                     raise
                 # written for containers (params["W"], for W, b in layers): built per structure
@@ -140,6 +144,14 @@ def _compile(fn, wrt, with_value, simplify=None):
 
 
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
+
+
+def _has_other_parameters(fn, wrt):
+    """Whether `fn` has parameters that are not differentiated (an int among them may decide a
+    recursion's depth)."""
+    src = frontend.parse_function(fn)
+    indices, _, names = _wrt_indices(src, wrt)
+    return len(set(indices)) < len(names)
 
 
 def _reads_containers(fn):
@@ -184,8 +196,9 @@ class Structured:
     version per structure of the arguments (trees.py), taking the leaves; the gradient of a container
     argument comes back with its structure (None where it holds a constant)."""
 
-    def __init__(self, fn, wrt, with_value, simplify, plain, error):
+    def __init__(self, fn, wrt, with_value, simplify, plain, error, ints_by_value=False):
         self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
+        self.ints_by_value = ints_by_value  # recursion decided by int arguments: one version each
         self.plain = plain
         self.error = error
         self.signature = inspect.signature(fn)
@@ -193,12 +206,17 @@ class Structured:
         self.lock = threading.RLock()
         self.last = None
         src = frontend.parse_function(fn)
-        self.wrt_args = set(_wrt_indices(src, wrt)[0])
+        indices, _, names = _wrt_indices(src, wrt)
+        self.wrt_args = set(indices)
+        self.wrt_names = tuple(names[i] for i in indices)
 
     def structural(self, k, value):
         """Whether argument k is taken as a container: a differentiated one always; another one
         when it is a dict, a namedtuple, a dataclass or holds more than numbers (a flat list of
         numbers stays what NumPy makes of it, an array)."""
+        if self.ints_by_value and k not in self.wrt_args and isinstance(
+                value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return True
         if not trees.is_container(value):
             return False
         if k in self.wrt_args or not isinstance(value, (list, tuple)) or trees.is_namedtuple(value):
@@ -223,7 +241,8 @@ class Structured:
         structural = [self.structural(k, v) for k, v in enumerate(values)]
         if not any(structural):
             raise self.error
-        flats = [trees.flatten(v) if s else (trees.LEAF, [v]) for v, s in zip(values, structural)]
+        flats = [(("const", int(v)), []) if s and not trees.is_container(v) else
+                 trees.flatten(v) if s else (trees.LEAF, [v]) for v, s in zip(values, structural)]
         key = tuple(t for t, _ in flats)
         compiled = self.versions.get(key)
         if compiled is None:
@@ -296,6 +315,7 @@ class Structured:
                            "tuples...): its gradient is built for their structure when it is "
                            "first called with them; call it, then read .source again\n")
         function.versions = {}
+        function.wrt = self.wrt_names
         self.function = function
         return function
 

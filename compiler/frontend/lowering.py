@@ -575,7 +575,13 @@ class Lowering:
         a loop over a counter k, each name computed from it (start + k * step)."""
         src = scope.src
         it = node.iter
-        ranges = [self.range_bounds(a, scope) for a in it.args]
+        ranges = []
+        for a in it.args:  # a range, or an array whose rows are taken in turn
+            value = None if is_range_call(a) else self.expr(a, scope)
+            if isinstance(value, Var):
+                ranges.append(("rows", value, a.id if isinstance(a, ast.Name) else None))
+            else:
+                ranges.append(self.range_bounds(a, scope))
         names = node.target.elts if isinstance(node.target, ast.Tuple) else None
         expected = 2 if func is builtins.enumerate else len(ranges)
         if func is builtins.enumerate and len(ranges) != 1 or not names \
@@ -583,7 +589,8 @@ class Lowering:
             raise error_at(src.location(node.target),
                            "write `for k, i in enumerate(range(...)):` or "
                            "`for i, j in zip(range(...), range(...)):`, one name per value.")
-        lengths = [self.b.emit("range_len", r) for r in ranges]
+        lengths = [self.b.emit("len", [r[1]]) if r[0] == "rows" else self.b.emit("range_len", r)
+                   for r in ranges]
         trip = lengths[0]
         for n in lengths[1:]:
             trip = self.b.emit("min", [trip, n])
@@ -591,9 +598,19 @@ class Lowering:
             ranges = [[Const(0), None, Const(1)]] + ranges
 
         def derive(k, body_scope):
-            for target, (start, _, step) in zip(names, ranges):
-                value = self.b.emit("add", [start, self.b.emit("mul", [k, step])], hint=target.id)
-                body_scope.vars[target.id] = value
+            for target, r in zip(names, ranges):
+                if r[0] == "rows":
+                    source = r[1]  # the array as the body left it, when the body writes into it
+                    if r[2] is not None and r[2] in stored_names(node.body):
+                        source = body_scope.vars.get(r[2], source)
+                    value = self.b.emit("getitem", [source, k], hint=target.id, index=("atom",))
+                    body_scope.vars[target.id] = value
+                    self.memory.assigned(target.id, value, body_scope)
+                else:
+                    start, _, step = r
+                    value = self.b.emit("add", [start, self.b.emit("mul", [k, step])],
+                                        hint=target.id)
+                    body_scope.vars[target.id] = value
                 self.user_locals.add(target.id)
 
         self.lower_loop("for", node, scope, [Const(0), trip, Const(1)], index_name="<k>",

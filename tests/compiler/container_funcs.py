@@ -107,3 +107,22 @@ def dict_comprehension(params):
 def comprehension_over_a_runtime_range(x, n):
     powers = [x ** i for i in range(n)]
     return sum(powers)
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def two_powers(x):
+    return power(x, 3) + power(x, 2)
+
+
+def rows_enumerated(x, X, Y):
+    total = 0.0
+    for i, row in enumerate(X):
+        total = total + (i + 1.0) * np.sum(row * x)
+    for a, b in zip(X, Y):
+        total = total + np.sum(a * b * x)
+    return total

@@ -166,3 +166,15 @@ def test_source_of_a_function_built_for_containers():
     params = {"layers": [(rng.normal(size=(3, 4)), rng.normal(size=4))], "scale": 1.0}
     g(params, rng.normal(size=(2, 3)))
     assert "params_layers_0_0" in g.source
+
+
+def test_recursion_decided_by_ints():
+    assert grad(C.two_powers)(2.0) == pytest.approx(3 * 4.0 + 2 * 2.0)
+    g = grad(C.power)
+    assert g(2.0, 5) == pytest.approx(5 * 16.0)   # a version per value of n
+    assert g(2.0, 3) == pytest.approx(3 * 4.0)
+
+
+def test_enumerate_and_zip_over_array_rows():
+    X = rng.normal(size=(3, 2))
+    _check_wrt(C.rows_enumerated, [rng.normal(size=2), X, rng.normal(size=(3, 2))], 0)
