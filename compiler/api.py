@@ -207,6 +207,8 @@ class Structured:
         self.last = None
         src = frontend.parse_function(fn)
         indices, _, names = _wrt_indices(src, wrt)
+        self.names, self.nparams = names, len(names)
+        self.function = plain.function if plain is not None else None
         self.wrt_args = set(indices)
         self.wrt_names = tuple(names[i] for i in indices)
 
@@ -234,10 +236,13 @@ class Structured:
         return any(self.structural(k, v) for k, v in enumerate(args))
 
     def __call__(self, args, kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        names = list(bound.arguments)
-        values = list(bound.arguments.values())
+        if not kwargs and len(args) == self.nparams:
+            names, values = self.names, args  # the common call: every argument by position
+        else:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            names = list(bound.arguments)
+            values = list(bound.arguments.values())
         structural = [self.structural(k, v) for k, v in enumerate(values)]
         if not any(structural):
             raise self.error
@@ -251,19 +256,21 @@ class Structured:
                 if compiled is None:
                     compiled = self.build(names, key)
                     self.versions[key] = compiled
-        self.last = compiled
+        if compiled is not self.last:
+            self.last = compiled
+            shown = getattr(self, "function", None)
+            if shown is not None:  # a function built for containers shows the version that ran
+                shown.source, shown.versions = compiled.source, compiled.versions
+                shown.source_for = lambda *a, **k: compiled.source
         for k in compiled.wrt_args:
             for leaf in flats[k][1]:
-                if isinstance(leaf, (bool, np.bool_, int, np.integer)):
+                if leaf.__class__ is not float and leaf.__class__ is not np.ndarray and isinstance(
+                        leaf, (bool, np.bool_, int, np.integer)):
                     raise GradError(
                         f"{self.fn.__name__}: `{names[k]}` is differentiated and holds the integer "
                         f"{leaf!r}: an integer has no gradient. Store it as a float ({float(leaf)!r}), "
                         f"or keep it out of `{names[k]}` (as JAX's grad refuses it too).")
         flat = [leaf for _, leaves in flats for leaf in leaves]
-        shown = getattr(self, "function", None)
-        if shown is not None:  # a function built for containers shows the version that ran
-            shown.source, shown.versions = compiled.source, compiled.versions
-            shown.source_for = lambda *a, **k: compiled.source
         out = compiled.function(*flat)
         return self.restructure(compiled, key, out)
 
@@ -288,16 +295,18 @@ class Structured:
         wrt_indices, is_tuple, _ = _wrt_indices(compiled.src, self.wrt_spec)
         compiled.wrt_args = wrt_indices
         compiled.wrt_given_as_tuple = is_tuple
+        compiled.leaf_counts = [len(trees.leaf_paths(key[k])) if key[k] != trees.LEAF else 1
+                                for k in wrt_indices]
         return compiled
 
     def restructure(self, compiled, key, out):
         value, grads = (out if self.with_value else (None, out))
-        grads = list(grads)
         per_arg = []
-        for k in compiled.wrt_args:
+        start = 0
+        for k, n in zip(compiled.wrt_args, compiled.leaf_counts):
             t = key[k]
-            n = len(trees.leaf_paths(t)) if t != trees.LEAF else 1
-            mine, grads = grads[:n], grads[n:]
+            mine = grads[start:start + n]
+            start += n
             per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
         result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
         return (value, result) if self.with_value else result
