@@ -38,11 +38,12 @@ from .loader import load
 from .support import Deopt
 from .ir import Graph, format_graph, type_names
 from .passes import optimize
-from .primitives import METHODS
+from .primitives import METHODS, PRIMS
 from .specialize import (Recorder, environment, kind_of, materialize_results, needs_values,
                          signature_key, specialise_gradient, statically_scalar)
 from .reverse import reverse
-from .rules import MissingRule
+from .rules import TABLE as RULE_TABLE, MissingRule
+from .ir import regions
 
 _build_lock = threading.RLock()
 
@@ -103,9 +104,9 @@ def value_and_grad(fn=None, wrt=0, simplify=None):
 
 
 def _compile(fn, wrt, with_value, simplify=None):
-    if getattr(fn, "_sourcead", None) is not None:
-        raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
-                        "function (its __wrapped__), higher derivatives are not supported yet.")
+    inner = getattr(fn, "_sourcead", None)
+    if inner is not None:
+        return _higher(fn, inner, wrt, with_value, simplify)
     with _build_lock, _deep_recursion():
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
@@ -144,6 +145,48 @@ def _compile(fn, wrt, with_value, simplify=None):
 
 
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
+
+
+def _higher(fn, inner, wrt, with_value, simplify):
+    """grad(grad(f)): the gradient graph of f, as the IR it is, differentiated again. Done for
+    scalar code that returns one derivative (any depth); array code needs rules for the adjoint
+    helpers (unbroadcast, sum_grad...), which the transformations issue adds."""
+    if not isinstance(inner, Compiled) or inner.scalar_version is None or inner.with_value \
+            or inner.wrt_is_tuple or inner.flat:
+        raise GradError(
+            f"{fn.__name__} is a compiled gradient that takes arrays, returns several derivatives, "
+            "or its value too: a higher derivative is taken here of a scalar function's gradient "
+            "with respect to one argument (grad(grad(f)), any depth). For the rest, differentiate "
+            "the original function (fn.__wrapped__) or use the tape's create_graph=True.")
+    graph = specialise_gradient(inner.grad_graph, inner.gradient_of())
+    graph = optimize(Graph(inner.func_name, graph.params, graph.eqns, graph.results))
+    # what a second reverse pass cannot see through: loops (replayed from a tape), and the adjoint
+    # helpers and accumulations (internal primitives) that have no formula of their own yet
+    blocking = sorted({e.prim for e in _all_eqns(graph)
+                       if e.prim != "cond" and (regions(e) or e.prim not in RULE_TABLE or (
+                           PRIMS[e.prim].internal and e.prim not in ("zero_like", "deopt", "write_check")
+                           and not any(f is not None for f in RULE_TABLE[e.prim].formulas)))})
+    if blocking:
+        raise GradError(
+            f"{fn.__name__}: a higher derivative of this gradient is not supported yet: it uses "
+            f"{', '.join(blocking)} (loops are replayed from a tape, and array adjoints call helpers "
+            "that have no rules of their own yet). Differentiate straight-line scalar code, or use "
+            "the tape (runtime) with create_graph=True.")
+    with _build_lock, _deep_recursion():
+        try:
+            compiled = Compiled(inner.fn, wrt, with_value, simplify, primal=(graph, inner.lowering),
+                                user_call=inner.function)
+        except MissingRule as exc:
+            raise GradError(f"{fn.__name__}: its gradient uses {exc}; higher derivatives of it are "
+                            "not supported yet.") from None
+    return compiled.function
+
+
+def _all_eqns(graph):
+    for eqn in graph.eqns:
+        yield eqn
+        for region in regions(eqn):
+            yield from _all_eqns(region)
 
 
 def _has_other_parameters(fn, wrt):
@@ -358,13 +401,15 @@ def _wrt_indices(src, wrt):
 class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
-    def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None):
+    def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
+                 primal=None):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
         self.structured = None  # calls with containers: api.Structured
         self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
-        self.primal, self.lowering = frontend.lower(fn, structures)  # as written: f.graph
+        # as written (what f.graph shows), or a gradient's graph to differentiate again
+        self.primal, self.lowering = primal or frontend.lower(fn, structures)
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -404,7 +449,8 @@ class Compiled:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
         suffix = "value_and_grad" if with_value else "grad"
-        func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
+        base = primal[0].name if primal else fn.__name__  # (f_grad for grad(grad(f)))
+        func_name = f"{base}_{suffix}" if base.isidentifier() else suffix
         taken = set(self.lowering.env_reads) | set(fn.__globals__) | set(dir(builtins))
         for s_ in self.lowering.sources:
             taken |= identifiers(s_)
