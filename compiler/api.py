@@ -315,7 +315,7 @@ class Structured:
                         f"or keep it out of `{names[k]}` (as JAX's grad refuses it too).")
         flat = [leaf for _, leaves in flats for leaf in leaves]
         out = compiled.function(*flat)
-        return self.restructure(compiled, key, out)
+        return self.restructure(compiled, key, out, flats)
 
     def build(self, names, key):
         structures = {n: t for n, t in zip(names, key) if t != trees.LEAF}
@@ -342,13 +342,14 @@ class Structured:
                                 for k in wrt_indices]
         return compiled
 
-    def restructure(self, compiled, key, out):
+    def restructure(self, compiled, key, out, flats):
         value, grads = (out if self.with_value else (None, out))
         per_arg = []
         start = 0
         for k, n in zip(compiled.wrt_args, compiled.leaf_counts):
             t = key[k]
-            mine = grads[start:start + n]
+            mine = [float(g) if leaf.__class__ is float and isinstance(g, np.floating) else g
+                    for g, leaf in zip(grads[start:start + n], flats[k][1])]  # a float's is a float
             start += n
             per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
         result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
