@@ -230,11 +230,28 @@ def eliminate_dead_code(graph, extra_live=()):
     is kept though nothing reads it: it may raise (math.log(-1.0)), and the
     gradient must fail where the function does, not return a number for a point where the
     function has no value."""
+    read_parts = set()
+    if any(_parts(e) for e in graph.eqns):
+        # one part of a tuple-returning call read (slogdet's logdet) raises where its unread
+        # sibling would: the sibling need not be kept for that (a first sweep finds the read ones)
+        first = _sweep(graph, extra_live, set(), keep_raising_parts=False)
+        read_parts = {(e.prim, e.ins) for e in first.eqns if _parts(e)}
+    return _sweep(graph, extra_live, read_parts, keep_raising_parts=True)
+
+
+def _parts(eqn):
+    prim = PRIMS.get(eqn.prim)  # (regions such as cond and loop are not primitives)
+    return prim is not None and prim.parts
+
+
+def _sweep(graph, extra_live, read_parts, keep_raising_parts):
     live = {a for a in graph.results if isinstance(a, Var)} | set(extra_live)
     kept = []
     for eqn in reversed(graph.eqns):
         if not (eqn.params.get("_effect") or eqn.params.get("lib") == "math"
-                or eqn.prim in _RAISES or any(v in live for v in eqn.outs)):
+                or eqn.prim in _RAISES and (eqn.prim, eqn.ins) not in read_parts
+                and (keep_raising_parts or not _parts(eqn))
+                or any(v in live for v in eqn.outs)):
             continue
         if regions(eqn):
             eqn = _prune_region_eqn(eqn, live)
