@@ -83,26 +83,30 @@ def _random_state_kept(values):
                 g.set_state(state)
 
 
-def grad(fn=None, wrt=0, simplify=None):
+def grad(fn=None, wrt=0, simplify=None, has_aux=False):
     """The gradient of a scalar function: `grad(f)`, `@grad`, or `@grad(wrt=("x", "y"))`.
 
     `wrt` is a parameter index, a parameter name, or a tuple of them; a tuple gives a tuple of
     gradients, in the same order. `simplify="sympy"` also simplifies scalar gradients with SymPy
-    (compiler/symbolic.py: bounded in size and time).
+    (compiler/symbolic.py: bounded in size and time). `has_aux=True`: f returns `(loss, aux)`,
+    the gradient is of loss, and the result is `(gradient, aux)` (as in JAX).
     """
     if fn is None:
-        return lambda f: grad(f, wrt=wrt, simplify=simplify)
-    return _compile(fn, wrt, with_value=False, simplify=simplify)
+        return lambda f: grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux)
+    return _compile(fn, wrt, with_value=False, simplify=simplify, has_aux=has_aux)
 
 
-def value_and_grad(fn=None, wrt=0, simplify=None):
-    """`(f(*args), gradient)` from one generated function (the forward values are shared)."""
+def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False):
+    """`(f(*args), gradient)` from one generated function (the forward values are shared).
+    `has_aux=True`: f returns `(loss, aux)` and the result is `((loss, aux), gradient)`."""
     if fn is None:
-        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify)
-    return _compile(fn, wrt, with_value=True, simplify=simplify)
+        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux)
+    return _compile(fn, wrt, with_value=True, simplify=simplify, has_aux=has_aux)
 
 
-def _compile(fn, wrt, with_value, simplify=None):
+def _compile(fn, wrt, with_value, simplify=None, has_aux=False):
+    if has_aux not in (True, False):
+        raise GradError(f"has_aux={has_aux!r}: pass True or False.")
     if getattr(fn, "_sourcead", None) is not None:
         raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
                         "function (its __wrapped__), higher derivatives are not supported yet.")
@@ -113,14 +117,16 @@ def _compile(fn, wrt, with_value, simplify=None):
             if simplify not in (None, "sympy"):
                 raise GradError(f'simplify={simplify!r}: use simplify="sympy" or leave it out.')
             try:
-                compiled = Compiled(fn, wrt, with_value, simplify)
+                compiled = Compiled(fn, wrt, with_value, simplify, has_aux=has_aux)
             except GradError as exc:
                 if not _reads_containers(fn):
                     raise
                 # written for containers (params["W"], for W, b in layers): built per structure
                 # when called with them; a call with plain values says why it cannot run
-                return Structured(fn, wrt, with_value, simplify, None, exc).deferred()
-            compiled.structured = Structured(fn, wrt, with_value, simplify, compiled, None)
+                return Structured(fn, wrt, with_value, simplify, None, exc,
+                                  has_aux=has_aux).deferred()
+            compiled.structured = Structured(fn, wrt, with_value, simplify, compiled, None,
+                                             has_aux=has_aux)
             return compiled.function
         except GradError:
             raise
@@ -176,8 +182,9 @@ class Structured:
     version per structure of the arguments (trees.py), taking the leaves; the gradient of a container
     argument comes back with its structure (None where it holds a constant)."""
 
-    def __init__(self, fn, wrt, with_value, simplify, plain, error):
+    def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False):
         self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
+        self.has_aux = has_aux
         self.plain = plain
         self.error = error
         self.signature = inspect.signature(fn)
@@ -245,7 +252,7 @@ class Structured:
 
         try:
             compiled = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
-                                structures=structures, user_call=user_call)
+                                structures=structures, user_call=user_call, has_aux=self.has_aux)
         except GradError:
             raise
         except Exception as exc:
@@ -260,7 +267,11 @@ class Structured:
         return compiled
 
     def restructure(self, compiled, key, out):
-        value, grads = (out if self.with_value else (None, out))
+        aux = None
+        if self.has_aux:  # ((value, aux), grads) or (grads, aux)
+            (value, aux), grads = out if self.with_value else ((None, out[1]), out[0])
+        else:
+            value, grads = (out if self.with_value else (None, out))
         grads = list(grads)
         per_arg = []
         for k in compiled.wrt_args:
@@ -269,6 +280,8 @@ class Structured:
             mine, grads = grads[:n], grads[n:]
             per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
         result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
+        if self.has_aux:
+            return ((value, aux), result) if self.with_value else (result, aux)
         return (value, result) if self.with_value else result
 
     def deferred(self):
@@ -312,13 +325,15 @@ def _wrt_indices(src, wrt):
 class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
-    def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None):
+    def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
+                 has_aux=False):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
+        self.has_aux = has_aux
         self.structured = None  # calls with containers: api.Structured
         self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
-        self.primal, self.lowering = frontend.lower(fn, structures)  # as written: f.graph
+        self.primal, self.lowering = frontend.lower(fn, structures, has_aux)  # f.graph
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -357,6 +372,11 @@ class Compiled:
         if not self.wrt_is_tuple:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
+        if has_aux:  # aux's values follow the gradients among the results
+            aux = self.lowering.aux_tree
+            first = int(with_value) + len(self.wrt)
+            aux = aux + first if isinstance(aux, int) else aux.offset(first)
+            self.tree = ((0, aux), grads_tree) if with_value else (grads_tree, aux)
         suffix = "value_and_grad" if with_value else "grad"
         func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
         taken = set(self.lowering.env_reads) | set(fn.__globals__) | set(dir(builtins))
@@ -613,6 +633,14 @@ class Compiled:
         values = [v.copy() if isinstance(v, np.ndarray) and name in written else v
                   for name, v in zip(self.names, values)]  # the caller's arrays stay as they are
         value = self.call(self.user_call, values)
+        if self.has_aux:
+            if not isinstance(value, (tuple, list)) or len(value) != 2:
+                node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
+                             and n.value is not None), self.src.node)
+                raise error_at(self.src.location(getattr(node, "value", node)),
+                               f"{self.fn.__name__} is differentiated with has_aux=True but returns "
+                               f"a {type(value).__name__} here: return a pair `loss, aux`.")
+            value = value[0]
         if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
             node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
                          and n.value is not None), self.src.node)

@@ -28,7 +28,7 @@ from . import fence
 from .source import parse_function
 from .values import (RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal, LocalFunc,
                      NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom, constant,
-                     descends)
+                     descends, what)
 
 # NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
 ARRAY_CALLS = having("static_args")
@@ -151,6 +151,51 @@ class Calls:
             finally:
                 self.active.pop()
         return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
+
+    # -- has_aux --
+
+    def split_aux(self, result, src):
+        """A function differentiated with has_aux=True returns (loss, aux): the loss, aux's
+        structure as the generated code returns it (emit.Built, results counted from 0), and
+        the values aux holds, which become results of the graph (forward values)."""
+        from ..emit import Built  # noqa: PLC0415
+        kept, node = self.low.returned_nodes.get(id(result), (None, src.node))
+        node = node if kept is result else src.node
+        where = src.location(getattr(node, "value", node))
+        if not isinstance(result, TupleVal) or isinstance(result, NamedVal) \
+                or len(result.items) != 2:
+            raise error_at(where, f"{src.name} is differentiated with has_aux=True, so it must "
+                                  "return a pair `return loss, aux` (aux: any values to return "
+                                  "beside the gradient).")
+        atoms = []
+
+        def walk(value):
+            if isinstance(value, Var):
+                atoms.append(value)
+                return len(atoms) - 1
+            if isinstance(value, Const):
+                return Built("const", value.value)
+            if isinstance(value, ListVal):
+                atoms.append(value.items)
+                return len(atoms) - 1
+            if isinstance(value, NamedVal):
+                return Built("call", value.cls, [walk(v) for v in value.items])
+            if isinstance(value, TupleVal):
+                return Built("list" if value.is_list else "tuple", None,
+                             [walk(v) for v in value.items])
+            if isinstance(value, DictVal):
+                return Built("dict", tuple(value.items), [walk(v) for v in value.items.values()])
+            if isinstance(value, ObjVal):
+                return Built("object", (value.cls, tuple(value.attrs)),
+                             [walk(v) for v in value.attrs.values()])
+            if isinstance(value, PyObj):
+                return Built("const", value.obj)
+            raise error_at(where, f"aux holds {what(value)}, which the gradient cannot return: "
+                                  "return numbers, arrays, strings and dicts, lists or tuples "
+                                  "of them.")
+
+        tree = walk(result.items[1])
+        return result.items[0], tree, atoms
 
     # -- containers --
 

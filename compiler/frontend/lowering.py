@@ -90,8 +90,10 @@ class ListField:
 class Lowering:
     """Walks statements and expressions, emitting equations into the current builder."""
 
-    def __init__(self, root, structures=None):
+    def __init__(self, root, structures=None, has_aux=False):
         self.root = root
+        self.has_aux = has_aux              # the function returns (loss, aux): calls.split_aux
+        self.aux_tree = None
         self.structures = structures or {}  # parameter name -> its container's structure (trees.py)
         self.leaf_names = {}                # parameter name -> the names of its leaves' parameters
         self.producers = {}             # var -> the equation that made it (for aliasing checks)
@@ -141,6 +143,9 @@ class Lowering:
         self.root_params = set(params)
         scope.params = {v.hint: v for v in params}
         result = self.function_body(src, scope)
+        extra = []
+        if self.has_aux:
+            result, self.aux_tree, extra = self.calls.split_aux(result, src)
         if not isinstance(result, (Var, Const)):
             kept, node = self.returned_nodes.get(id(result), (None, src.node))
             node = node if kept is result else src.node
@@ -151,7 +156,7 @@ class Lowering:
                            "single value (a sum, a mean, one entry), or differentiate each output "
                            "with its own function.")
         value = as_atom(result, src, src.node)
-        return Graph(src.name, params, self.b.eqns, [value])
+        return Graph(src.name, params, self.b.eqns, [value] + extra)
 
     def function_body(self, src, scope):
         body = src.node.body
@@ -1035,10 +1040,11 @@ def _container(tree, leaves):
     return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
 
 
-def lower(fn, structures=None):
+def lower(fn, structures=None, has_aux=False):
     """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs.
-    `structures`: for parameters that hold containers, their structure (trees.py)."""
+    `structures`: for parameters that hold containers, their structure (trees.py). `has_aux`: fn
+    returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree)."""
     src = parse_function(fn)
-    lowering = Lowering(src, structures)
+    lowering = Lowering(src, structures, has_aux)
     graph = lowering.lower_root()
     return graph, lowering
