@@ -26,6 +26,7 @@ import os
 import random
 import sys
 import threading
+import types
 
 import numpy as np
 
@@ -107,6 +108,10 @@ def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False):
 def _compile(fn, wrt, with_value, simplify=None, has_aux=False):
     if has_aux not in (True, False):
         raise GradError(f"has_aux={has_aux!r}: pass True or False.")
+    if not isinstance(fn, types.FunctionType) and getattr(fn, "_sourcead", None) is None:
+        form = _form(fn, wrt)
+        if form is not None:
+            return form.compile(with_value, simplify, has_aux)
     if getattr(fn, "_sourcead", None) is not None:
         raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
                         "function (its __wrapped__), higher derivatives are not supported yet.")
@@ -143,6 +148,105 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False):
         finally:
             if collecting:
                 gc.enable()
+
+
+class _Form:
+    """A callable that is not a plain function: `functools.partial(f, ...)`, a bound method
+    (`model.loss`), a classmethod, an object with `__call__`. The user's function is compiled
+    with the arguments the form binds passed first (read at every call, never baked in): a
+    method's `self` is taken apart by its attributes (api.Structured, trees.flatten with
+    objects), so `self.w` is read when the gradient runs and `wrt="self"` gives their gradients
+    by name; `wrt` names the form's own parameters (as inspect.signature(form) lists them)."""
+
+    def __init__(self, fn, base, prefix, keywords, forced, wrt):
+        self.fn, self.base, self.prefix, self.keywords = fn, base, prefix, keywords
+        self.forced, self.wrt = forced, wrt
+
+    def compile(self, with_value, simplify, has_aux):
+        if self.forced:
+            inner = Structured(self.base, self.wrt, with_value, simplify, None, None,
+                               has_aux=has_aux, forced=self.forced).deferred()
+        else:
+            inner = _compile(self.base, self.wrt, with_value, simplify, has_aux)
+        prefix, keywords = self.prefix, self.keywords
+
+        def function(*args, **kwargs):
+            if keywords:
+                kwargs = {**keywords, **kwargs}
+            return inner(*prefix, *args, **kwargs)
+
+        try:
+            functools.update_wrapper(function, self.fn)
+        except (AttributeError, TypeError):
+            pass
+        function.__wrapped__ = self.fn
+        function.inner = inner
+        function._sourcead = getattr(inner, "_sourcead", None)
+        for attribute in ("source", "versions", "graph", "grad_graph", "ir", "source_for",
+                          "ir_for", "dot"):
+            if hasattr(inner, attribute):
+                setattr(function, attribute, getattr(inner, attribute))
+        return function
+
+
+def _form(fn, wrt):
+    """The _Form of a partial, bound method, classmethod or callable object; None otherwise."""
+    original = fn
+    prefix, keywords = [], {}
+    self_name = None
+    for _ in range(100):
+        if isinstance(fn, functools.partial):
+            prefix = list(fn.args) + prefix
+            keywords = {**fn.keywords, **keywords}
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            prefix = [fn.__self__] + prefix
+            fn = fn.__func__
+            if isinstance(fn, types.FunctionType) and self_name is None and len(prefix) == 1:
+                self_name = fn.__code__.co_varnames[0] if fn.__code__.co_argcount else None
+        elif isinstance(fn, (types.FunctionType, type, types.BuiltinFunctionType)):
+            break
+        elif callable(fn) and isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
+            fn = fn.__call__  # an object with __call__: its method, bound to it
+        else:
+            break
+    if not isinstance(fn, types.FunctionType) or fn is original:
+        return None
+    try:
+        remaining = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        remaining = []
+    base_names = list(inspect.signature(fn).parameters)
+    items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    mapped = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise GradError(f"wrt={wrt!r}: name parameters by position (0, 1...) or by name ('x').")
+        if isinstance(item, int):
+            if not -len(remaining) <= item < len(remaining):
+                raise GradError(f"wrt={item}, but {_form_label(original)} takes "
+                                f"{len(remaining)} argument(s): {', '.join(remaining) or 'none'}.")
+            mapped.append(remaining[item])
+        elif item in remaining or item == self_name and self_name in base_names:
+            mapped.append(item)
+        else:
+            raise GradError(f"wrt names `{item}`, but {_form_label(original)} takes no such "
+                            f"argument; it takes: {', '.join(remaining) or 'none'}"
+                            + (f" (and `{self_name}`, its instance)" if self_name else "") + ".")
+    forced = {}
+    for k, value in enumerate(prefix):
+        if isinstance(value, type):
+            forced[k] = "const"  # a classmethod's class: known when the graph is built
+        elif trees.is_plain_object(value) or k == 0 and self_name is not None:
+            forced[k] = "object"
+    mapped = tuple(mapped) if isinstance(wrt, (tuple, list)) else mapped[0]
+    return _Form(original, fn, prefix, keywords, forced, mapped)
+
+
+def _form_label(fn):
+    name = getattr(fn, "__qualname__", None) or getattr(getattr(fn, "func", None), "__name__",
+                                                        None) or type(fn).__name__
+    return f"{name}"
 
 
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
@@ -182,9 +286,12 @@ class Structured:
     version per structure of the arguments (trees.py), taking the leaves; the gradient of a container
     argument comes back with its structure (None where it holds a constant)."""
 
-    def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False):
+    def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False, forced=None):
         self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
         self.has_aux = has_aux
+        # argument index -> "object" (a method's self: taken apart by its attributes) or "const"
+        # (a classmethod's class): see _form
+        self.forced = forced or {}
         self.plain = plain
         self.error = error
         self.signature = inspect.signature(fn)
@@ -198,6 +305,8 @@ class Structured:
         """Whether argument k is taken as a container: a differentiated one always; another one
         when it is a dict, a namedtuple, a dataclass or holds more than numbers (a flat list of
         numbers stays what NumPy makes of it, an array)."""
+        if k in self.forced:
+            return True
         if not trees.is_container(value):
             return False
         if k in self.wrt_args or not isinstance(value, (list, tuple)) or trees.is_namedtuple(value):
@@ -222,8 +331,13 @@ class Structured:
         structural = [self.structural(k, v) for k, v in enumerate(values)]
         if not any(structural):
             raise self.error
-        flats = [trees.flatten(v) if s else (trees.LEAF, [v]) for v, s in zip(values, structural)]
-        key = tuple(t for t, _ in flats)
+        flats = [self.flatten(k, v) if s else (trees.LEAF, [v])
+                 for k, (v, s) in enumerate(zip(values, structural))]
+        # which leaves of a differentiated object are differentiated: its floats and float arrays
+        masks = tuple(tuple(_differentiable(leaf) for leaf in flats[k][1])
+                      if self.forced.get(k) == "object" and k in self.wrt_args else None
+                      for k in range(len(flats)))
+        key = tuple(t for t, _ in flats) + ((masks,) if any(m is not None for m in masks) else ())
         compiled = self.versions.get(key)
         if compiled is None:
             with self.lock, _build_lock, _deep_recursion():
@@ -233,7 +347,9 @@ class Structured:
                     self.versions[key] = compiled
         self.last = compiled
         for k in compiled.wrt_args:
-            for leaf in flats[k][1]:
+            for j, leaf in enumerate(flats[k][1]):
+                if masks[k] is not None and not masks[k][j]:
+                    continue
                 if isinstance(leaf, (bool, np.bool_, int, np.integer)):
                     raise GradError(
                         f"{self.fn.__name__}: `{names[k]}` is differentiated and holds the integer "
@@ -243,7 +359,15 @@ class Structured:
         out = compiled.function(*flat)
         return self.restructure(compiled, key, out)
 
+    def flatten(self, k, value):
+        how = self.forced.get(k)
+        if how == "const":
+            return ("const", value), []
+        return trees.flatten(value, objects=how == "object")
+
     def build(self, names, key):
+        masks = key[len(names)] if len(key) > len(names) else (None,) * len(names)
+        key = key[:len(names)]
         structures = {n: t for n, t in zip(names, key) if t != trees.LEAF}
 
         def user_call(*flat):
@@ -252,7 +376,8 @@ class Structured:
 
         try:
             compiled = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
-                                structures=structures, user_call=user_call, has_aux=self.has_aux)
+                                structures=structures, user_call=user_call, has_aux=self.has_aux,
+                                masks={n: m for n, m in zip(names, masks) if m is not None})
         except GradError:
             raise
         except Exception as exc:
@@ -264,6 +389,7 @@ class Structured:
         wrt_indices, is_tuple, _ = _wrt_indices(compiled.src, self.wrt_spec)
         compiled.wrt_args = wrt_indices
         compiled.wrt_given_as_tuple = is_tuple
+        compiled.masks = masks
         return compiled
 
     def restructure(self, compiled, key, out):
@@ -274,10 +400,17 @@ class Structured:
             value, grads = (out if self.with_value else (None, out))
         grads = list(grads)
         per_arg = []
+        masks = compiled.masks
         for k in compiled.wrt_args:
             t = key[k]
             n = len(trees.leaf_paths(t)) if t != trees.LEAF else 1
-            mine, grads = grads[:n], grads[n:]
+            if masks[k] is not None:  # a differentiated object: its leaves that are not floats
+                m = sum(masks[k])      # have no gradient
+                mine, grads = grads[:m], grads[m:]
+                it = iter(mine)
+                mine = [next(it) if d else None for d in masks[k]]
+            else:
+                mine, grads = grads[:n], grads[n:]
             per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
         result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
         if self.has_aux:
@@ -294,6 +427,11 @@ class Structured:
         functools.update_wrapper(function, self.fn)
         function._sourcead = self
         return function
+
+
+def _differentiable(leaf):
+    return isinstance(leaf, (float, np.floating)) or \
+        isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
 
 
 def _wrt_indices(src, wrt):
@@ -326,7 +464,7 @@ class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
     def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
-                 has_aux=False):
+                 has_aux=False, masks=None):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
@@ -350,7 +488,9 @@ class Compiled:
             for k, name in enumerate(self.names):
                 mine = leaves.get(name, [name])
                 if k in self.wrt:
-                    wrt_flat.append([len(flat) + j for j in range(len(mine))])
+                    mask = (masks or {}).get(name)
+                    wrt_flat.append([len(flat) + j for j in range(len(mine))
+                                     if mask is None or mask[j]])
                 for leaf in mine:
                     self.leaf_owner[leaf] = name
                 flat += mine

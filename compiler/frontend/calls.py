@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import functools
+import inspect
 import math
 import sys
 import types
@@ -27,8 +29,8 @@ from ..primitives import PRIMS, RESOLVE, VARIADIC, MethodCall, having
 from . import fence
 from .source import parse_function
 from .values import (RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal, LocalFunc,
-                     NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom, constant,
-                     descends, what)
+                     NamedVal, ObjVal, OpaqueMethod, PartialVal, PyObj, Scope, TupleVal,
+                     UserMethod, as_atom, constant, descends, what)
 
 # NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
 ARRAY_CALLS = having("static_args")
@@ -46,6 +48,8 @@ class Calls:
         src = scope.src
         fence.check_call(src, node)
         func = low.expr(node.func, scope)
+        if isinstance(func, PyObj):
+            func = self.callable_form(func, node, scope)
         if isinstance(func, PyObj) and not _readable(func.obj):
             # a library's function with no rule: evaluated as written, a constant for the gradient
             return self.opaque_call(func.obj, node, scope)
@@ -58,6 +62,17 @@ class Calls:
                 raise error_at(src.location(node), "float() of this text is not a number.") from None
         args = [low.expr(a, scope) for a in node.args]
         kwargs = {k.arg: low.expr(k.value, scope) for k in node.keywords}
+        if isinstance(func, PyObj) and func.obj is functools.partial:
+            if not args:
+                raise error_at(src.location(node), "functools.partial() needs a function.")
+            return PartialVal(args[0], args[1:], kwargs)
+        while isinstance(func, (PartialVal, UserMethod)):
+            if isinstance(func, PartialVal):  # its bound arguments first, its keywords overridden
+                args, kwargs = func.args + args, {**func.kwargs, **kwargs}
+                func = func.func
+            else:
+                args = [func.receiver] + args
+                func = PyObj(func.fn)
         if isinstance(func, BoundMethod):
             label = f".{node.func.attr}()"
             if func.prim == "reshape" and len(args) > 1:
@@ -151,6 +166,77 @@ class Calls:
             finally:
                 self.active.pop()
         return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
+
+    # -- function forms: methods of self, functools.partial --
+
+    def callable_form(self, func, node, scope):
+        """A global or closure value that is a functools.partial of the user's function: its
+        function and its bound arguments (numbers and strings are constants of the code, arrays
+        are read when the gradient runs, as a global is)."""
+        obj = func.obj
+        if not isinstance(obj, functools.partial):
+            return func
+        src = scope.src
+        inner = self.callable_form(PyObj(obj.func), node, scope) if isinstance(
+            obj.func, functools.partial) else PyObj(obj.func)
+        if isinstance(obj.func, types.MethodType) or not isinstance(obj.func, types.FunctionType):
+            raise error_at(src.location(node), "a functools.partial of something other than a "
+                                               "function of yours (a method, a library's function) "
+                                               "is not supported inside a differentiated function: "
+                                               "make the partial here, of a function.")
+        return PartialVal(inner, [self.bound_value(v, src, node) for v in obj.args],
+                          {k: self.bound_value(v, src, node) for k, v in obj.keywords.items()})
+
+    def bound_value(self, value, src, node):
+        if isinstance(value, np.ndarray):
+            ns = {"partial_arg": value}
+            return self.low._read("global", "partial_arg", module="partial", _ns=ns, _root=False)
+        if isinstance(value, (tuple, list)) and not hasattr(type(value), "_fields"):
+            return TupleVal((self.bound_value(v, src, node) for v in value),
+                            is_list=isinstance(value, list))
+        if callable(value):
+            return PyObj(value)
+        return constant(value, src, node)
+
+    def class_attribute(self, base, name, node, scope):
+        """`self.name` that is not an attribute of the instance: its class's. A method is bound to
+        self (inlined when called), a staticmethod is its function, a classmethod is bound to the
+        class, a property is inlined now; a number is a constant of the class. None if absent."""
+        cls = base.cls
+        try:
+            found = inspect.getattr_static(cls, name)
+        except AttributeError:
+            return None
+        if isinstance(found, staticmethod):
+            return PyObj(found.__func__)
+        if isinstance(found, classmethod):
+            return UserMethod(found.__func__, PyObj(cls))
+        if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
+            return self.call_function(found.fget, [base], {}, node, scope)
+        if isinstance(found, types.FunctionType):
+            return UserMethod(found, base)
+        value = getattr(cls, name)
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            return Const(value)
+        if callable(value):
+            return PyObj(value)
+        return None
+
+    def call_function(self, obj, args, kwargs, node, scope):
+        """Inline the user's module-level function `obj` called with these values."""
+        src = scope.src
+        if obj in self.active or obj is self.low.root.fn:
+            raise error_at(src.location(node),
+                           f"{obj.__name__} calls itself: recursion cannot be differentiated by "
+                           "this compiler. Rewrite it with a loop.")
+        callee = _parse_callee(obj, src, node)
+        self.low.sources.append(callee)
+        self.active.append(obj)
+        try:
+            return self.inline(callee.node, callee, args, kwargs, node, scope,
+                               parent=None, defaults_owner=obj)
+        finally:
+            self.active.pop()
 
     # -- has_aux --
 

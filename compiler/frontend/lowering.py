@@ -954,7 +954,7 @@ class Lowering:
                 raise error_at(src.location(node),
                                f"{ast.unparse(node.value)} has no attribute `{node.attr}`.") from None
             if isinstance(value, NUMBER_TYPES):
-                if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, types.ModuleType):
+                if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, (types.ModuleType, type)):
                     return Const(float(value) if isinstance(value, np.floating) else value)
             if isinstance(value, types.ModuleType) or callable(value):
                 return PyObj(value)
@@ -963,6 +963,8 @@ class Lowering:
                            "functions can be used from a module.")
         if isinstance(base, (NamedVal, ObjVal)):
             value = base.attr(node.attr)
+            if value is None and isinstance(base, ObjVal):  # self.forward: the class's
+                value = self.calls.class_attribute(base, node.attr, node, scope)
             if value is None:
                 raise error_at(src.location(node), f"{what(base)} has no attribute `{node.attr}` "
                                                    "here.")

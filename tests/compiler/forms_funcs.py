@@ -61,3 +61,95 @@ def tuple_without_aux(a):
 
 def single_value(a):
     return a * a
+
+
+# --- functools.partial ---------------------------------------------------------------------------
+
+def scaled(x, scale, shift=0.0):
+    return np.sum(np.sin(x * scale) + shift * x)
+
+
+def power_sum(p, x, y):
+    return np.sum(x ** p * y)
+
+
+SCALED_BY_THREE = partial(scaled, scale=3.0)
+WEIGHTS = np.array([1.0, -2.0, 0.5])
+WEIGHTED = functools.partial(power_sum, 2.0, y=WEIGHTS)
+
+
+def uses_global_partial(x):
+    return SCALED_BY_THREE(x) + WEIGHTED(x)
+
+
+def makes_partial(x, s):
+    g = partial(scaled, scale=s, shift=1.0)
+    return g(x) * 2.0
+
+
+def partial_of_local(x):
+    def inner(a, b):
+        return a * b + np.sin(a)
+    h = functools.partial(inner, b=2.5)
+    return np.sum(h(x))
+
+
+# --- bound methods and objects -------------------------------------------------------------------
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+class Model:
+    scale_default = 2.0
+
+    def __init__(self, W, b, hidden=2, use_tanh=True):
+        self.W = W
+        self.b = b
+        self.temperature = 0.7
+        self.hidden = hidden
+        self.use_tanh = use_tanh
+        self.name = "model"
+        self.labels = np.array([0, 1, 1])
+
+    def forward(self, x):
+        act = np.tanh if self.use_tanh else relu
+        return act(x @ self.W + self.b) / self.temperature
+
+    def loss(self, x):
+        h = self.forward(x)
+        return np.sum(h ** 2) + self.penalty()
+
+    def penalty(self):
+        return 0.1 * np.sum(self.W ** 2)
+
+    def loss_with_stat(self, x, y):
+        h = self.forward(x)
+        return np.mean((h - y) ** 2) * self.scaling(1.0)
+
+    @staticmethod
+    def scaling(t):
+        return t * 1.5
+
+    @classmethod
+    def class_loss(cls, x):
+        return np.sum(x ** 2) * cls.scale_default
+
+    @property
+    def norm(self):
+        return np.sum(self.W ** 2)
+
+    def loss_norm(self, x):
+        return np.sum(x @ self.W) + self.norm
+
+    def __call__(self, x):
+        return np.sum(np.tanh(x @ self.W)) * self.temperature
+
+
+class Outer:
+    def __init__(self, inner, c):
+        self.inner = inner
+        self.c = c
+
+    def loss(self, x):
+        return self.inner.loss(x) * self.c

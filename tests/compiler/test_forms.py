@@ -92,3 +92,113 @@ def test_has_aux_refusals():
         grad(F.loss_with_aux, has_aux=1.5)
     with pytest.raises(GradError, match="must return a pair"):
         grad(F.single_value, has_aux=True)
+
+
+# --- functools.partial --------------------------------------------------------------------------
+
+def test_partial_keyword_bound():
+    x = rng.normal(size=4)
+    g = grad(functools.partial(F.scaled, scale=2.0))(x)
+    _close(g, _numeric(lambda x: F.scaled(x, 2.0), [x], 0))
+    # wrt names the partial's remaining parameters
+    g_shift = grad(functools.partial(F.scaled, scale=2.0), wrt="shift")(x, shift=0.5)
+    assert g_shift == pytest.approx(np.sum(x))
+
+
+def test_partial_positional_bound_and_wrt_index():
+    x, y = rng.normal(size=3) ** 2 + 0.5, rng.normal(size=3)
+    f = functools.partial(F.power_sum, 3.0)
+    gx, gy = grad(f, wrt=(0, 1))(x, y)
+    _close(gx, _numeric(lambda x: F.power_sum(3.0, x, y), [x], 0))
+    _close(gy, _numeric(lambda y: F.power_sum(3.0, x, y), [y], 0))
+    v, g = value_and_grad(functools.partial(F.power_sum, 2.0), wrt="y")(x, y)
+    assert v == pytest.approx(F.power_sum(2.0, x, y))
+    _close(g, x ** 2)
+
+
+def test_partial_inside_a_differentiated_function():
+    x = rng.normal(size=3)
+    _close(grad(F.uses_global_partial)(x), _numeric(F.uses_global_partial, [x], 0))
+    gx, gs = grad(F.makes_partial, wrt=(0, 1))(x, 0.8)
+    _close(gx, _numeric(F.makes_partial, [x, 0.8], 0))
+    assert gs == pytest.approx(_numeric(F.makes_partial, [x, 0.8], 1), rel=1e-6)
+    _close(grad(F.partial_of_local)(x), _numeric(F.partial_of_local, [x], 0))
+
+
+# --- bound methods and objects ------------------------------------------------------------------
+
+def _model():
+    return F.Model(rng.normal(size=(3, 2)), rng.normal(size=2))
+
+
+def test_bound_method_differentiates_its_first_argument():
+    m, x = _model(), rng.normal(size=(4, 3))
+    g = grad(m.loss)(x)
+    _close(g, _numeric(m.loss, [x], 0))
+    # an attribute changed between calls is seen
+    m.W = m.W * 2.0
+    m.temperature = 1.3
+    _close(grad(m.loss)(x), _numeric(m.loss, [x], 0))
+    f = grad(m.loss)
+    m.b = m.b + 1.0
+    _close(f(x), _numeric(m.loss, [x], 0))
+
+
+def test_wrt_self_gives_attribute_gradients_by_name():
+    m, x = _model(), rng.normal(size=(4, 3))
+    g = grad(m.loss, wrt="self")(x)
+    assert set(g) == {"W", "b", "temperature"}
+
+    def with_attr(name):
+        def f(v):
+            saved = getattr(m, name)
+            setattr(m, name, v)
+            try:
+                return m.loss(x)
+            finally:
+                setattr(m, name, saved)
+        return f
+    for name in ("W", "b"):
+        _close(g[name], _numeric(with_attr(name), [getattr(m, name)], 0))
+    assert g["temperature"] == pytest.approx(
+        _numeric(with_attr("temperature"), [m.temperature], 0), rel=1e-6)
+    (v, gs), = [value_and_grad(m.loss, wrt=("self",))(x)]
+    assert v == pytest.approx(m.loss(x)) and set(gs[0]) == set(g)
+    gself, gx = grad(m.loss, wrt=("self", 0))(x)
+    _close(gx, _numeric(m.loss, [x], 0))
+    _close(gself["W"], g["W"])
+
+
+def test_flag_attribute_chooses_the_activation():
+    m, x = _model(), rng.normal(size=(4, 3))
+    m.use_tanh = False
+    _close(grad(m.loss)(x), _numeric(m.loss, [x], 0))
+    m.use_tanh = True  # a new structure: a new version
+    _close(grad(m.loss)(x), _numeric(m.loss, [x], 0))
+
+
+def test_staticmethod_classmethod_property_and_call():
+    m, x, y = _model(), rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    _close(grad(m.loss_with_stat)(x, y), _numeric(m.loss_with_stat, [x, y], 0))
+    _close(grad(m.loss_with_stat, wrt=1)(x, y), _numeric(m.loss_with_stat, [x, y], 1))
+    assert grad(F.Model.scaling)(2.0) == 1.5
+    _close(grad(F.Model.class_loss)(x), _numeric(F.Model.class_loss, [x], 0))
+    _close(grad(m.loss_norm)(x), _numeric(m.loss_norm, [x], 0))
+    g = grad(m.loss_norm, wrt="self")(x)
+    _close(g["W"], np.sum(x, axis=0)[:, None] * np.ones((1, 2)) + 2 * m.W)
+    _close(grad(m)(x), _numeric(m, [x], 0))
+    g = grad(m, wrt="self")(x)
+    assert set(g) == {"W", "b", "temperature"}
+    _close(g["b"], np.zeros(2))
+
+
+def test_nested_objects_and_partial_of_a_method():
+    m, x = _model(), rng.normal(size=(4, 3))
+    outer = F.Outer(m, 1.5)
+    _close(grad(outer.loss)(x), _numeric(outer.loss, [x], 0))
+    g = grad(outer.loss, wrt="self")(x)
+    assert set(g) == {"inner", "c"} and set(g["inner"]) == {"W", "b", "temperature"}
+    assert g["c"] == pytest.approx(m.loss(x))
+    y = rng.normal(size=(4, 2))
+    f = functools.partial(m.loss_with_stat, y=y)
+    _close(grad(f)(x), _numeric(lambda x: m.loss_with_stat(x, y), [x], 0))
