@@ -44,6 +44,7 @@ from .specialize import (Recorder, environment, kind_of, materialize_results, ne
                          signature_key, specialise_gradient, statically_scalar)
 from .reverse import reverse
 from .rules import MissingRule
+from .frontend.calls import NeedsValue
 
 _build_lock = threading.RLock()
 
@@ -105,7 +106,7 @@ def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False):
     return _compile(fn, wrt, with_value=True, simplify=simplify, has_aux=has_aux)
 
 
-def _compile(fn, wrt, with_value, simplify=None, has_aux=False):
+def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
     if has_aux not in (True, False):
         raise GradError(f"has_aux={has_aux!r}: pass True or False.")
     if not isinstance(fn, types.FunctionType) and getattr(fn, "_sourcead", None) is None:
@@ -122,7 +123,11 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False):
             if simplify not in (None, "sympy"):
                 raise GradError(f'simplify={simplify!r}: use simplify="sympy" or leave it out.')
             try:
-                compiled = Compiled(fn, wrt, with_value, simplify, has_aux=has_aux)
+                compiled = Compiled(fn, wrt, with_value, simplify, has_aux=has_aux, fixed=fixed)
+            except NeedsValue as need:
+                if fixed is not None:
+                    raise  # ByValue.build widens its key and builds again
+                return ByValue(fn, wrt, with_value, simplify, has_aux, need).function()
             except GradError as exc:
                 if not _reads_containers(fn):
                     raise
@@ -148,6 +153,119 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False):
         finally:
             if collecting:
                 gc.enable()
+
+
+class Fixed:
+    """Values a graph is built for (ByValue): arguments by name, globals and closure cells."""
+
+    def __init__(self, params, env):
+        self.params = params   # name -> value
+        self.env = env         # (id(namespace), name) or id(cell) -> value
+
+    def knows(self, src, ident):
+        return self._key(src, ident) in self.env
+
+    def value(self, src, ident):
+        return self.env[self._key(src, ident)]
+
+    @staticmethod
+    def _key(src, ident):
+        if ident in src.cells:
+            return id(src.cells[ident])
+        return (id(src.globals), ident)
+
+
+_BY_VALUE_TYPES = (bool, int, str, type(None), np.bool_, np.integer)
+
+
+class ByValue:
+    """A function where a branch chooses a function (`act = np.tanh if flag else relu`) by a
+    condition on arguments or globals (calls.choose_function): one compiled function per value
+    of those, the globals read at every call (as Python would read them)."""
+
+    def __init__(self, fn, wrt, with_value, simplify, has_aux, need):
+        self.fn, self.wrt, self.with_value = fn, wrt, with_value
+        self.simplify, self.has_aux = simplify, has_aux
+        self.signature = inspect.signature(fn)
+        self.params, self.env = [], []
+        self.refusal = need.refusal
+        self.widen(need)
+        self.versions = {}
+        self.lock = threading.RLock()
+
+    def widen(self, need):
+        src = frontend.parse_function(self.fn)
+        wrt_names = {self.signature_names()[i] for i in _wrt_indices(src, self.wrt)[0]}
+        for name in sorted(need.params):
+            if name not in self.signature.parameters:
+                raise need
+            if name in wrt_names:
+                raise GradError(f"{need.refusal}\n(The condition depends on `{name}`, which is "
+                                "differentiated.)") from None
+            if name not in self.params:
+                self.params.append(name)
+        for eqn in need.env:
+            if eqn.prim == "global":
+                ns, name = eqn.params["_ns"], eqn.params["name"]
+                entry = ((id(ns), name), lambda ns=ns, name=name: ns.get(name))
+            else:
+                cell = eqn.params["_cell"]
+                entry = (id(cell), lambda cell=cell: cell.cell_contents)
+            if entry[0] not in [k for k, _ in self.env]:
+                self.env.append(entry)
+
+    def signature_names(self):
+        return list(self.signature.parameters)
+
+    def key(self, args, kwargs):
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = [bound.arguments[n] for n in self.params] + [get() for _, get in self.env]
+        for v, what in zip(values, self.params + [k[1] if isinstance(k, tuple) else "a closure "
+                                                   "value" for k, _ in self.env]):
+            if not isinstance(v, _BY_VALUE_TYPES):
+                raise GradError(f"{self.refusal}\n(`{what}` decides it and holds a "
+                                f"{type(v).__name__}: it may be a bool, an int, a str or None, "
+                                "one gradient is built per value.)")
+        return tuple((type(v), v) for v in values)
+
+    def __call__(self, args, kwargs):
+        key = self.key(args, kwargs)
+        inner = self.versions.get(key)
+        if inner is None:
+            with self.lock, _build_lock:
+                inner = self.versions.get(key)
+                if inner is None:
+                    inner = self.build(args, kwargs)
+        return inner(*args, **kwargs)
+
+    def build(self, args, kwargs):
+        for _ in range(20):
+            key = self.key(args, kwargs)
+            values = [v for _, v in key]
+            fixed = Fixed(dict(zip(self.params, values[:len(self.params)])),
+                          {k: v for (k, _), v in zip(self.env, values[len(self.params):])})
+            try:
+                inner = _compile(self.fn, self.wrt, self.with_value, self.simplify, self.has_aux,
+                                 fixed=fixed)
+            except NeedsValue as need:  # a further condition: its values join the key
+                self.widen(need)
+                self.versions.clear()
+                continue
+            self.versions[key] = inner
+            return inner
+        raise GradError(f"{self.fn.__name__}: too many conditions choose functions.")
+
+    def function(self):
+        by_value = self
+
+        def function(*args, **kwargs):
+            return by_value(args, kwargs)
+
+        functools.update_wrapper(function, self.fn)
+        function._sourcead = self
+        function.versions = self.versions
+        return function
 
 
 class _Form:
@@ -464,14 +582,14 @@ class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
     def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
-                 has_aux=False, masks=None):
+                 has_aux=False, masks=None, fixed=None):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
         self.has_aux = has_aux
         self.structured = None  # calls with containers: api.Structured
         self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
-        self.primal, self.lowering = frontend.lower(fn, structures, has_aux)  # f.graph
+        self.primal, self.lowering = frontend.lower(fn, structures, has_aux, fixed)  # f.graph
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)

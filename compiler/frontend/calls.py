@@ -23,7 +23,7 @@ import numpy as np
 from ..aliasing import UNKNOWN
 from ..custom import USER_RESOLVE
 from ..errors import GradError, error_at
-from ..ir import Const, Var
+from ..ir import Const, Graph, Var
 from ..library import BY_NAME as LIBRARY
 from ..primitives import PRIMS, RESOLVE, VARIADIC, MethodCall, having
 from . import fence
@@ -237,6 +237,40 @@ class Calls:
                                parent=None, defaults_owner=obj)
         finally:
             self.active.pop()
+
+    # -- a function chosen by a condition --
+
+    def choose_function(self, test, scope, node):
+        """A branch gives a name a function (`act = np.tanh if flag else relu`): which one a call
+        runs must be known when the graph is built. When the test is made of arguments, globals
+        and closure values only (and constants), NeedsValue asks api.py to build one graph per
+        value of those (an int, bool or str argument, a global read at each call); otherwise the
+        branch is refused."""
+        src = scope.src
+        low = self.low
+        params, env, seen = set(), [], set()
+
+        def trace(atom):
+            if not isinstance(atom, Var) or atom in seen:
+                return True
+            seen.add(atom)
+            if atom in low.root_params:
+                params.add(atom.hint)
+                return True
+            eqn = low.producers.get(atom)
+            if eqn is None or any(isinstance(v, Graph) for v in eqn.params.values()):
+                return False
+            if eqn.prim in ("global", "cell"):
+                env.append(eqn)
+                return True
+            if eqn.prim == "call" and not eqn.params.get("zero_gradient"):
+                return False
+            return all(trace(a) for a in eqn.ins)
+
+        refusal = error_at(src.location(node), CHOICE_REFUSED)
+        if isinstance(test, Var) and trace(test) and (params or env):
+            raise NeedsValue(src.location(node), params, env, refusal)
+        raise refusal
 
     # -- has_aux --
 
@@ -612,6 +646,27 @@ class Calls:
             if expr is not None:
                 out[a.arg] = self.low.expr(expr, scope)
         return out
+
+
+CHOICE_REFUSED = ("a branch here gives a name a function, and which function a call runs must be "
+                  "known when the gradient is built: its condition may be made of constants, "
+                  "globals and bool, int or str arguments (one version per value), not of values "
+                  "the function differentiates or computes. Call each function in its own branch "
+                  "instead.")
+
+
+class NeedsValue(GradError):
+    """The graph depends on the value of some arguments (`params`, names) and globals or closure
+    values (`env`, their read equations): api.py builds one graph per value."""
+
+    def __init__(self, location, params, env, refusal=None):
+        self.refusal = refusal
+        super().__init__(error_at(location, "a branch here chooses a function by a condition on "
+                                            "arguments or globals whose values are not fixed "
+                                            "here (inside a container, say): call each function "
+                                            "in its own branch instead.").args[0])
+        self.params = set(params)
+        self.env = list(env)
 
 
 # --- reading arguments ---------------------------------------------------------------------------

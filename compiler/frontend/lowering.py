@@ -29,8 +29,12 @@ from .source import (appended_names, assigned_names, contains, first_store_order
                      is_range_call, parse_function, read_later, stored_names)
 from .values import (BREAK, CONTINUE, CONTAINERS, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES,
                      RETURN_VALUE, RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal,
-                     LocalFunc, NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom,
+                     LocalFunc, NamedVal, ObjVal, OpaqueMethod, PartialVal, PyObj, Scope,
+                     TupleVal, UserMethod, as_atom,
                      bound, constant, environment_value, hint, is_false, is_true, what)
+
+
+FUNCTIONS = (PyObj, LocalFunc, UserMethod, PartialVal)  # a name holding one: chosen when built
 
 
 class TrackingBuilder(Builder):
@@ -90,8 +94,9 @@ class ListField:
 class Lowering:
     """Walks statements and expressions, emitting equations into the current builder."""
 
-    def __init__(self, root, structures=None, has_aux=False):
+    def __init__(self, root, structures=None, has_aux=False, fixed=None):
         self.root = root
+        self.fixed = fixed  # values known when the graph is built: api.Fixed (calls.NeedsValue)
         self.has_aux = has_aux              # the function returns (loss, aux): calls.split_aux
         self.aux_tree = None
         self.structures = structures or {}  # parameter name -> its container's structure (trees.py)
@@ -137,6 +142,8 @@ class Lowering:
                 continue
             v = Var(a.arg)
             scope.vars[a.arg] = v
+            if self.fixed is not None and a.arg in self.fixed.params:  # one graph per value
+                scope.vars[a.arg] = Const(self.fixed.params[a.arg])
             self.memory.argument(a.arg, v, scope)
             params.append(v)
             self.user_locals.add(a.arg)
@@ -400,6 +407,8 @@ class Lowering:
                     for branch_scope in (then_scope, else_scope)]
             one_list = isinstance(pair[0], ListVal) and pair[0].same_list(pair[1])
             for value in pair:
+                if isinstance(value, FUNCTIONS):  # if flag: act = np.tanh else: act = relu
+                    self.calls.choose_function(test, scope, node)
                 if isinstance(value, LocalFunc):
                     raise error_at(scope.src.location(node),
                                    f"`{key}` is defined with `def` inside a branch: the compiler "
@@ -458,7 +467,12 @@ class Lowering:
             return self.expr(then_node if test.value else else_node, scope)
 
         def side(expr_node):
-            return lambda: [as_atom(self.expr(expr_node, scope.branch()), scope.src, expr_node)]
+            def build():
+                value = self.expr(expr_node, scope.branch())
+                if isinstance(value, FUNCTIONS):  # act = np.tanh if flag else relu
+                    self.calls.choose_function(test, scope, node)
+                return [as_atom(value, scope.src, expr_node)]
+            return build
         return self.conditional(test, side(then_node), side(else_node), [""])[0]
 
     # -- loops --
@@ -922,6 +936,8 @@ class Lowering:
         if ident in assigned_names(src.node) and scope.parent is None:
             raise error_at(src.location(node),
                            f"`{ident}` is used before it is assigned.")
+        if self.fixed is not None and self.fixed.knows(src, ident):  # one graph per value
+            return Const(self.fixed.value(src, ident))
         if ident in src.cells:
             cell = src.cells[ident]
             try:
@@ -1042,11 +1058,11 @@ def _container(tree, leaves):
     return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
 
 
-def lower(fn, structures=None, has_aux=False):
+def lower(fn, structures=None, has_aux=False, fixed=None):
     """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs.
     `structures`: for parameters that hold containers, their structure (trees.py). `has_aux`: fn
     returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree)."""
     src = parse_function(fn)
-    lowering = Lowering(src, structures, has_aux)
+    lowering = Lowering(src, structures, has_aux, fixed)
     graph = lowering.lower_root()
     return graph, lowering

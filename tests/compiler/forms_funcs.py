@@ -153,3 +153,51 @@ class Outer:
 
     def loss(self, x):
         return self.inner.loss(x) * self.c
+
+
+# --- a function chosen by a condition known when the graph is built -------------------------------
+
+USE_TANH = True
+
+
+def chosen_by_argument(x, flag):
+    act = np.tanh if flag else relu
+    return np.sum(act(x) ** 2)
+
+
+def chosen_by_global(x):
+    act = np.tanh if USE_TANH else relu
+    return np.sum(act(x * 2.0))
+
+
+def chosen_by_statement(x, mode="sin"):
+    if mode == "sin":
+        f = np.sin
+    elif mode == "cube":
+        f = cube
+    else:
+        f = relu
+    return np.sum(f(x))
+
+
+def cube(z):
+    return z * z * z
+
+
+def chosen_by_computed_value(x):
+    act = np.tanh if np.sum(x) > 0 else relu
+    return np.sum(act(x))
+
+
+def chosen_by_literal(x):
+    act = np.tanh if True else relu
+    return np.sum(act(x))
+
+
+def chosen_scalar(a, flag):
+    op = math_sin if flag else cube
+    return op(a) * a
+
+
+def math_sin(a):
+    return np.sin(a)

@@ -202,3 +202,43 @@ def test_nested_objects_and_partial_of_a_method():
     y = rng.normal(size=(4, 2))
     f = functools.partial(m.loss_with_stat, y=y)
     _close(grad(f)(x), _numeric(lambda x: m.loss_with_stat(x, y), [x], 0))
+
+
+# --- a function chosen by a condition known when the graph is built ------------------------------
+
+def test_function_chosen_by_an_argument():
+    x = rng.normal(size=5)
+    g = grad(F.chosen_by_argument)
+    for flag in (True, False, 1, 0):
+        _close(g(x, flag), _numeric(lambda x: F.chosen_by_argument(x, flag), [x], 0))
+    gs = grad(F.chosen_scalar)
+    for flag in (True, False):
+        assert gs(0.7, flag) == pytest.approx(
+            _numeric(lambda a: F.chosen_scalar(a, flag), [0.7], 0), rel=1e-6)
+
+
+def test_function_chosen_by_a_global_read_at_each_call():
+    x = rng.normal(size=5)
+    g = grad(F.chosen_by_global)
+    try:
+        for flag in (True, False, True):
+            F.USE_TANH = flag
+            _close(g(x), _numeric(F.chosen_by_global, [x], 0))
+    finally:
+        F.USE_TANH = True
+
+
+def test_function_chosen_by_a_statement_and_a_literal():
+    x = rng.normal(size=5)
+    g = grad(F.chosen_by_statement)
+    for mode in ("sin", "cube", "relu"):
+        _close(g(x, mode), _numeric(lambda x: F.chosen_by_statement(x, mode), [x], 0))
+    _close(g(x), _numeric(F.chosen_by_statement, [x], 0))
+    _close(grad(F.chosen_by_literal)(x), 1 - np.tanh(x) ** 2)
+
+
+def test_function_chosen_by_a_computed_value_is_refused():
+    with pytest.raises(GradError, match="must\\s+be known when the gradient is built"):
+        grad(F.chosen_by_computed_value)(np.ones(3))
+    with pytest.raises(GradError, match="differentiated"):
+        grad(F.chosen_scalar, wrt=(0, 1))(0.5, 1.0)
