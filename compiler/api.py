@@ -686,7 +686,8 @@ class Compiled:
         f.ir = str(self.primal)
         f.wrt = tuple(self.names[i] for i in self.wrt)
         f.dot = lambda: to_dot(self.primal)
-        f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, **kwargs)
+        f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, has_aux=has_aux,
+                                                     **kwargs)
         f.source_for = self.source_for
         f.ir_for = self.ir_for
 
@@ -997,8 +998,9 @@ def _fmt(v):
     return f"array{np.shape(v)}"
 
 
-def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
-    """Compare `value_and_grad(fn)` with central differences at `args`; returns a GradCheckReport."""
+def check_grad(fn, *args, wrt=None, atol=None, rtol=None, has_aux=False, **kwargs):
+    """Compare `value_and_grad(fn)` with central differences at `args`; returns a GradCheckReport.
+    `has_aux=True`: fn returns (loss, aux) and the loss is checked."""
     from runtime import gradcheck
 
     plain = getattr(fn, "__wrapped__", fn) if getattr(fn, "_sourcead", None) else fn
@@ -1012,8 +1014,11 @@ def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
         if not wrt:
             raise GradError(f"check_grad({plain.__name__}, ...): no float argument to check; "
                             "pass floats or name them with wrt=.")
-    compiled = value_and_grad(plain, wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,))
+    compiled = value_and_grad(plain, wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,),
+                              has_aux=has_aux)
     value, grads = compiled(*args, **kwargs)
+    if has_aux:
+        value = value[0]
     rows = []
     pos = [bound.arguments[n] for n in names]
     kinds = {n: sig.parameters[n].kind for n in names}
@@ -1021,7 +1026,8 @@ def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
     def call(*vals):
         positional = [v for n, v in zip(names, vals) if kinds[n] != inspect.Parameter.KEYWORD_ONLY]
         keywords = {n: v for n, v in zip(names, vals) if kinds[n] == inspect.Parameter.KEYWORD_ONLY}
-        return plain(*positional, **keywords)
+        out = plain(*positional, **keywords)
+        return out[0] if has_aux else out
 
     for name, g in zip(compiled.wrt, grads):
         idx = names.index(name)

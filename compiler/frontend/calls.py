@@ -20,6 +20,7 @@ import types
 
 import numpy as np
 
+from .. import trees
 from ..aliasing import UNKNOWN
 from ..custom import USER_RESOLVE
 from ..errors import GradError, error_at
@@ -174,6 +175,10 @@ class Calls:
         function and its bound arguments (numbers and strings are constants of the code, arrays
         are read when the gradient runs, as a global is)."""
         obj = func.obj
+        if trees.is_plain_object(obj) and isinstance(getattr(type(obj), "__call__", None),
+                                                     types.FunctionType):
+            # an object of the user's with __call__: its method, bound to it
+            return UserMethod(type(obj).__call__, self.object_value(obj, scope.src, node))
         if not isinstance(obj, functools.partial):
             return func
         src = scope.src
@@ -220,6 +225,52 @@ class Calls:
             return Const(value)
         if callable(value):
             return PyObj(value)
+        return None
+
+    def object_value(self, obj, src, node, depth=0):
+        """A global or closure object of the user's (`model` in `model.loss(x)`): its float and
+        array attributes read from its `__dict__` when the gradient runs (as globals are), its
+        ints, bools and strings constants of the code, its objects, lists, tuples and dicts
+        likewise taken apart; other attributes are left out."""
+        def value(v, name):
+            if isinstance(v, (bool, int, str, np.integer, np.bool_)) or v is None:
+                return Const(v.item() if isinstance(v, np.generic) else v)
+            if isinstance(v, (float, np.floating)) or isinstance(v, np.ndarray) and \
+                    v.dtype.kind in "biuf":
+                return None  # read when it runs
+            if isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields"):
+                items = [value(x, name) for x in v]
+                if any(i is None or i is _SKIP for i in items):
+                    return _SKIP
+                return TupleVal(items, is_list=isinstance(v, list))
+            if trees.is_plain_object(v) and depth < 20:
+                return self.object_value(v, src, node, depth + 1)
+            if callable(v):
+                return PyObj(v)
+            return _SKIP
+
+        attrs = {}
+        for name, v in vars(obj).items():
+            found = value(v, name)
+            if found is None:
+                found = self.low._read("global", name, module=type(obj).__name__,
+                                       _ns=vars(obj), _root=False)
+            if found is not _SKIP:
+                attrs[name] = found
+        return ObjVal(type(obj), attrs)
+
+    def peek(self, node, scope):
+        """The value `name` or `name.attr...` holds, when a name or an object's attribute holds
+        it (nothing is emitted); None otherwise."""
+        if isinstance(node, ast.Name):
+            try:
+                return scope.lookup(node.id)
+            except KeyError:
+                return None
+        if isinstance(node, ast.Attribute):
+            base = self.peek(node.value, scope)
+            if isinstance(base, (NamedVal, ObjVal)):
+                return base.attr(node.attr)
         return None
 
     def call_function(self, obj, args, kwargs, node, scope):
@@ -667,6 +718,9 @@ class NeedsValue(GradError):
                                             "in its own branch instead.").args[0])
         self.params = set(params)
         self.env = list(env)
+
+
+_SKIP = object()  # an attribute object_value leaves out
 
 
 # --- reading arguments ---------------------------------------------------------------------------

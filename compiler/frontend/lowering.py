@@ -543,12 +543,9 @@ class Lowering:
         """Whether a range loop's body reads a list, tuple or dict at its index (`layers[i]`)."""
         index = node.target.id
         for sub in ast.walk(ast.Module(node.body, [])):
-            if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and any(
-                    isinstance(n, ast.Name) and n.id == index for n in ast.walk(sub.slice)):
-                try:
-                    value = scope.lookup(sub.value.id)
-                except KeyError:
-                    continue
+            if isinstance(sub, ast.Subscript) and isinstance(sub.value, (ast.Name, ast.Attribute)) \
+                    and any(isinstance(n, ast.Name) and n.id == index for n in ast.walk(sub.slice)):
+                value = self.calls.peek(sub.value, scope)  # layers[i], self.layers[i]
                 if isinstance(value, (TupleVal, DictVal)):
                     return True
         return False
@@ -963,6 +960,8 @@ class Lowering:
     def attribute(self, node, scope):
         src = scope.src
         base = self.expr(node.value, scope)
+        if isinstance(base, PyObj) and trees.is_plain_object(base.obj):  # a global model.W
+            base = self.calls.object_value(base.obj, src, node)
         if isinstance(base, PyObj):
             try:
                 value = getattr(base.obj, node.attr)

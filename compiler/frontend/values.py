@@ -329,6 +329,9 @@ def environment_value(value, src, node, ident, read):
         return PyObj(value)
     if isinstance(value, tuple) and all(isinstance(v, NUMBER_TYPES) for v in value):
         return TupleVal(Const(v) for v in value)
+    from ..trees import is_plain_object  # noqa: PLC0415
+    if is_plain_object(value):  # an object of the user's: its attributes read as it is used
+        return PyObj(value)
     raise error_at(src.location(node),
                    f"`{ident}` holds a {type(value).__name__}, which cannot take part in a "
                    "differentiated computation: use numbers.")

@@ -201,3 +201,23 @@ def chosen_scalar(a, flag):
 
 def math_sin(a):
     return np.sin(a)
+
+
+class Stack:
+    def __init__(self, layers):
+        self.layers = layers
+        self.depth = len(layers)
+
+    def loss(self, x):
+        h = x
+        for i in range(self.depth):
+            W, b = self.layers[i]
+            h = np.tanh(h @ W + b)
+        return np.sum(h ** 2)
+
+
+GLOBAL_MODEL = Model(np.array([[0.5, -0.2], [0.1, 0.3], [-0.4, 0.2]]), np.array([0.1, -0.1]))
+
+
+def uses_global_model(x):
+    return GLOBAL_MODEL.loss(x) + GLOBAL_MODEL(x) + GLOBAL_MODEL.temperature * np.sum(x)

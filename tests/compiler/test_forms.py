@@ -242,3 +242,43 @@ def test_function_chosen_by_a_computed_value_is_refused():
         grad(F.chosen_by_computed_value)(np.ones(3))
     with pytest.raises(GradError, match="differentiated"):
         grad(F.chosen_scalar, wrt=(0, 1))(0.5, 1.0)
+
+
+def test_check_grad_and_dot_check_with_has_aux():
+    from compiler import check_grad
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=5)
+    w = rng.normal(size=3)
+    report = check_grad(F.loss_with_aux, w, x, y, wrt="w", has_aux=True)
+    assert report.passed, report
+    assert grad(F.scalar_aux, has_aux=True).check(0.3, 1.7).passed
+
+
+def test_self_layers_indexed_by_a_constant_count():
+    m = F.Stack([(rng.normal(size=(3, 3)), rng.normal(size=3)) for _ in range(2)])
+    x = rng.normal(size=(2, 3))
+    _close(grad(m.loss)(x), _numeric(m.loss, [x], 0))
+    g = grad(m.loss, wrt="self")(x)
+    assert set(g) == {"layers"} and len(g["layers"]) == 2
+
+    def put(v):
+        saved = m.layers
+        m.layers = [(v, saved[0][1]), saved[1]]
+        try:
+            return m.loss(x)
+        finally:
+            m.layers = saved
+    _close(g["layers"][0][0], _numeric(put, [m.layers[0][0]], 0))
+
+
+def test_a_global_object_s_methods_inside_a_differentiated_function():
+    x = rng.normal(size=(4, 3))
+    g = grad(F.uses_global_model)
+    _close(g(x), _numeric(F.uses_global_model, [x], 0))
+    saved = F.GLOBAL_MODEL.W
+    try:  # its arrays and floats are read when the gradient runs
+        F.GLOBAL_MODEL.W = saved * 3.0
+        F.GLOBAL_MODEL.temperature = 0.9
+        _close(g(x), _numeric(F.uses_global_model, [x], 0))
+    finally:
+        F.GLOBAL_MODEL.W = saved
+        F.GLOBAL_MODEL.temperature = 0.7
