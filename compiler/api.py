@@ -134,9 +134,9 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
                 # written for containers (params["W"], for W, b in layers): built per structure
                 # when called with them; a call with plain values says why it cannot run
                 return Structured(fn, wrt, with_value, simplify, None, exc,
-                                  has_aux=has_aux).deferred()
+                                  has_aux=has_aux, fixed=fixed).deferred()
             compiled.structured = Structured(fn, wrt, with_value, simplify, compiled, None,
-                                             has_aux=has_aux)
+                                             has_aux=has_aux, fixed=fixed)
             return compiled.function
         except GradError:
             raise
@@ -239,12 +239,19 @@ class ByValue:
                     inner = self.build(args, kwargs)
         return inner(*args, **kwargs)
 
+    def fixed_for(self, key, base=None):
+        """The Fixed values of a key (base: values fixed already, by an enclosing ByValue)."""
+        values = [v for _, v in key]
+        params = dict(zip(self.params, values[:len(self.params)]))
+        env = {k: v for (k, _), v in zip(self.env, values[len(self.params):])}
+        if base is not None:
+            params, env = {**base.params, **params}, {**base.env, **env}
+        return Fixed(params, env)
+
     def build(self, args, kwargs):
         for _ in range(20):
             key = self.key(args, kwargs)
-            values = [v for _, v in key]
-            fixed = Fixed(dict(zip(self.params, values[:len(self.params)])),
-                          {k: v for (k, _), v in zip(self.env, values[len(self.params):])})
+            fixed = self.fixed_for(key)
             try:
                 inner = _compile(self.fn, self.wrt, self.with_value, self.simplify, self.has_aux,
                                  fixed=fixed)
@@ -404,9 +411,12 @@ class Structured:
     version per structure of the arguments (trees.py), taking the leaves; the gradient of a container
     argument comes back with its structure (None where it holds a constant)."""
 
-    def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False, forced=None):
+    def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False, forced=None,
+                 fixed=None):
         self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
         self.has_aux = has_aux
+        self.fixed = fixed   # values fixed by an enclosing ByValue
+        self.choice = None   # a ByValue of this function's own (a condition choosing a function)
         # argument index -> "object" (a method's self: taken apart by its attributes) or "const"
         # (a classmethod's class): see _form
         self.forced = forced or {}
@@ -455,14 +465,27 @@ class Structured:
         masks = tuple(tuple(_differentiable(leaf) for leaf in flats[k][1])
                       if self.forced.get(k) == "object" and k in self.wrt_args else None
                       for k in range(len(flats)))
-        key = tuple(t for t, _ in flats) + ((masks,) if any(m is not None for m in masks) else ())
-        compiled = self.versions.get(key)
-        if compiled is None:
+        for _ in range(20):
+            choice = self.choice.key(args, kwargs) if self.choice is not None else None
+            key = tuple(t for t, _ in flats) + (masks, choice)
+            compiled = self.versions.get(key)
+            if compiled is not None:
+                break
             with self.lock, _build_lock, _deep_recursion():
                 compiled = self.versions.get(key)
                 if compiled is None:
-                    compiled = self.build(names, key)
+                    try:
+                        compiled = self.build(names, key)
+                    except NeedsValue as need:  # a function chosen by an argument's value
+                        if self.choice is None:
+                            self.choice = ByValue(self.fn, self.wrt_spec, self.with_value,
+                                                  self.simplify, self.has_aux, need)
+                        else:
+                            self.choice.widen(need)
+                        self.versions.clear()
+                        continue
                     self.versions[key] = compiled
+            break
         self.last = compiled
         for k in compiled.wrt_args:
             for j, leaf in enumerate(flats[k][1]):
@@ -484,7 +507,8 @@ class Structured:
         return trees.flatten(value, objects=how == "object")
 
     def build(self, names, key):
-        masks = key[len(names)] if len(key) > len(names) else (None,) * len(names)
+        masks, choice = key[len(names)], key[len(names) + 1]
+        fixed = self.choice.fixed_for(choice, self.fixed) if choice is not None else self.fixed
         key = key[:len(names)]
         structures = {n: t for n, t in zip(names, key) if t != trees.LEAF}
 
@@ -495,7 +519,8 @@ class Structured:
         try:
             compiled = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
                                 structures=structures, user_call=user_call, has_aux=self.has_aux,
-                                masks={n: m for n, m in zip(names, masks) if m is not None})
+                                masks={n: m for n, m in zip(names, masks) if m is not None},
+                                fixed=fixed)
         except GradError:
             raise
         except Exception as exc:

@@ -282,3 +282,17 @@ def test_a_global_object_s_methods_inside_a_differentiated_function():
     finally:
         F.GLOBAL_MODEL.W = saved
         F.GLOBAL_MODEL.temperature = 0.7
+
+
+def test_function_chosen_by_an_argument_of_a_method_or_with_containers():
+    c, x = F.Chooser(rng.normal(size=3)), rng.normal(size=3)
+    g = grad(c.loss)
+    gs = grad(c.loss, wrt="self")
+    for flag in (True, False):
+        _close(g(x, flag), _numeric(lambda x: c.loss(x, flag), [x], 0))
+        _close(gs(x, flag)["w"], _numeric(lambda w: F.Chooser(w).loss(x, flag), [c.w], 0))
+    params, x2 = {"W": rng.normal(size=(3, 2))}, rng.normal(size=(4, 3))
+    gc = grad(F.container_chooser)
+    for mode in ("sin", "tanh"):
+        _close(gc(params, x2, mode)["W"],
+               _numeric(lambda W: F.container_chooser({"W": W}, x2, mode), [params["W"]], 0))
