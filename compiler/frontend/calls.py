@@ -228,19 +228,25 @@ class Calls:
         return None
 
     def object_value(self, obj, src, node, depth=0):
-        """A global or closure object of the user's (`model` in `model.loss(x)`): its float and
-        array attributes read from its `__dict__` when the gradient runs (as globals are), its
-        ints, bools and strings constants of the code, its objects, lists, tuples and dicts
-        likewise taken apart; other attributes are left out."""
-        def value(v, name):
-            if isinstance(v, (bool, int, str, np.integer, np.bool_)) or v is None:
-                return Const(v.item() if isinstance(v, np.generic) else v)
-            if isinstance(v, (float, np.floating)) or isinstance(v, np.ndarray) and \
+        """A global or closure object of the user's (`model` in `model.loss(x)`): its numbers
+        and arrays read from its `__dict__` when the gradient runs (as globals are; a flag that
+        chooses a function is fixed per value, api.ByValue), its strings constants of the code,
+        its objects, lists and tuples likewise taken apart; other attributes are left out."""
+        fixed = self.low.fixed
+        module = type(obj).__name__
+
+        def value(v, ns, name):
+            if fixed is not None and (id(ns), name) in fixed.env:  # a flag choosing a function
+                return Const(fixed.env[(id(ns), name)])
+            if isinstance(v, str) or v is None:
+                return Const(v)
+            if isinstance(v, (bool, int, float, np.number)) or isinstance(v, np.ndarray) and \
                     v.dtype.kind in "biuf":
-                return None  # read when it runs
+                return self.low._read("global", name, module=module, _ns=ns, _root=False)
             if isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields"):
-                items = [value(x, name) for x in v]
-                if any(i is None or i is _SKIP for i in items):
+                seq = _Items(ns, name)  # self.layers[0][1]: read as layers_0_1 when it runs
+                items = [value(x, seq, f"{name}_{k}") for k, x in enumerate(v)]
+                if any(i is _SKIP for i in items):
                     return _SKIP
                 return TupleVal(items, is_list=isinstance(v, list))
             if trees.is_plain_object(v) and depth < 20:
@@ -249,12 +255,10 @@ class Calls:
                 return PyObj(v)
             return _SKIP
 
+        ns = vars(obj)
         attrs = {}
-        for name, v in vars(obj).items():
-            found = value(v, name)
-            if found is None:
-                found = self.low._read("global", name, module=type(obj).__name__,
-                                       _ns=vars(obj), _root=False)
+        for name, v in ns.items():
+            found = value(v, ns, name)
             if found is not _SKIP:
                 attrs[name] = found
         return ObjVal(type(obj), attrs)
@@ -721,6 +725,24 @@ class NeedsValue(GradError):
 
 
 _SKIP = object()  # an attribute object_value leaves out
+
+
+class _Items:
+    """A list or tuple an object holds (`parent[key]`, looked up when the gradient runs, so a
+    list replaced between calls is seen), its items read by name (`layers_0`) as a global's
+    namespace is."""
+
+    def __init__(self, parent, key):
+        self.parent, self.key = parent, key
+
+    def __getitem__(self, name):
+        return self.parent[self.key][int(name.rsplit("_", 1)[1])]
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except (IndexError, ValueError):
+            return default
 
 
 # --- reading arguments ---------------------------------------------------------------------------

@@ -296,3 +296,18 @@ def test_function_chosen_by_an_argument_of_a_method_or_with_containers():
     for mode in ("sin", "tanh"):
         _close(gc(params, x2, mode)["W"],
                _numeric(lambda W: F.container_chooser({"W": W}, x2, mode), [params["W"]], 0))
+
+
+def test_a_global_object_s_layers_and_flag_are_read_at_each_call():
+    x = rng.normal(size=(4, 2))
+    g = grad(F.uses_global_net)
+    _close(g(x), _numeric(F.uses_global_net, [x], 0))
+    net = F.GLOBAL_NET
+    saved = net.layers
+    try:
+        net.layers = [(W * 2.0, b) for W, b in saved]
+        _close(g(x), _numeric(F.uses_global_net, [x], 0))
+        net.use_tanh = False
+        _close(g(x), _numeric(F.uses_global_net, [x], 0))
+    finally:
+        net.layers, net.use_tanh = saved, True
