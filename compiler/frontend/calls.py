@@ -263,6 +263,56 @@ class Calls:
                 attrs[name] = found
         return ObjVal(type(obj), attrs)
 
+    def merge_shapes(self, a, b, placeholder=False):
+        """Two tuples, lists, dicts, namedtuples or objects of one structure with numbers at
+        the bottom (a branch returning `loss, aux`): (a's leaves, b's leaves, a function that
+        builds the structure of new leaves); None when they differ or hold anything else.
+        `placeholder`: one side may be None (a return value not set on that path yet)."""
+        if placeholder:
+            if isinstance(b, Const) and b.value is None:
+                b = _like(a)
+            elif isinstance(a, Const) and a.value is None:
+                a = _like(b)
+
+        def walk(x, y, xs, ys):
+            if isinstance(x, (Var, Const)) and isinstance(y, (Var, Const)):
+                xs.append(x)
+                ys.append(y)
+                return lambda it: next(it)
+            if type(x) is not type(y):
+                return None
+            if isinstance(x, TupleVal):
+                if len(x.items) != len(y.items) or x.is_list != y.is_list or \
+                        getattr(x, "cls", None) is not getattr(y, "cls", None):
+                    return None
+                parts = [walk(p, q, xs, ys) for p, q in zip(x.items, y.items)]
+                if any(p is None for p in parts):
+                    return None
+                if isinstance(x, NamedVal):
+                    return lambda it: NamedVal(x.cls, [p(it) for p in parts])
+                return lambda it: TupleVal([p(it) for p in parts], is_list=x.is_list)
+            if isinstance(x, (DictVal, ObjVal)):
+                mine = x.items if isinstance(x, DictVal) else x.attrs
+                theirs = y.items if isinstance(y, DictVal) else y.attrs
+                if list(mine) != list(theirs) or getattr(x, "cls", None) is not getattr(y, "cls",
+                                                                                        None):
+                    return None
+                parts = {k: walk(mine[k], theirs[k], xs, ys) for k in mine}
+                if any(p is None for p in parts.values()):
+                    return None
+                if isinstance(x, DictVal):
+                    return lambda it: DictVal({k: p(it) for k, p in parts.items()})
+                return lambda it: ObjVal(x.cls, {k: p(it) for k, p in parts.items()})
+            return None
+
+        if not isinstance(a, (TupleVal, DictVal, ObjVal)):
+            return None
+        xs, ys = [], []
+        build = walk(a, b, xs, ys)
+        if build is None:
+            return None
+        return xs, ys, lambda leaves: build(iter(leaves))
+
     def peek(self, node, scope):
         """The value `name` or `name.attr...` holds, when a name or an object's attribute holds
         it (nothing is emitted); None otherwise."""
@@ -725,6 +775,19 @@ class NeedsValue(GradError):
 
 
 _SKIP = object()  # an attribute object_value leaves out
+
+
+def _like(value):
+    """A structure like `value` with None at every leaf (merge_shapes' placeholder)."""
+    if isinstance(value, NamedVal):
+        return NamedVal(value.cls, [_like(v) for v in value.items])
+    if isinstance(value, TupleVal):
+        return TupleVal([_like(v) for v in value.items], is_list=value.is_list)
+    if isinstance(value, DictVal):
+        return DictVal({k: _like(v) for k, v in value.items.items()})
+    if isinstance(value, ObjVal):
+        return ObjVal(value.cls, {k: _like(v) for k, v in value.attrs.items()})
+    return Const(None)
 
 
 class _Items:

@@ -406,6 +406,19 @@ class Lowering:
             pair = [branch_scope.vars.get(key, scope.vars.get(key, Const(None)))
                     for branch_scope in (then_scope, else_scope)]
             one_list = isinstance(pair[0], ListVal) and pair[0].same_list(pair[1])
+            shaped = self.calls.merge_shapes(pair[0], pair[1], placeholder=key == RETURN_VALUE)
+            if shaped is not None:  # tuples, dicts... of one structure: merged leaf by leaf
+                leaves = []
+                for x, y in zip(shaped[0], shaped[1]):
+                    if x is y or isinstance(x, Const) and isinstance(y, Const) and x == y:
+                        leaves.append(x)
+                        continue
+                    leaves.append(Var(hint(key)))
+                    then_results.append(x)
+                    else_results.append(y)
+                    outs.append(leaves[-1])
+                assign.append((key, shaped[2](leaves)))
+                continue
             for value in pair:
                 if isinstance(value, FUNCTIONS):  # if flag: act = np.tanh else: act = relu
                     self.calls.choose_function(test, scope, node)

@@ -256,3 +256,20 @@ GLOBAL_NET = Net([(np.array([[0.5, -0.2], [0.1, 0.3]]), np.array([0.1, -0.1])),
 
 def uses_global_net(x):
     return np.sum(GLOBAL_NET.predict(x) ** 2)
+
+
+def aux_from_branches(x, c):
+    if c > 0:
+        return np.sum(x ** 2), {"side": "right", "h": x * 2.0}
+    return np.sum(np.sin(x)), {"side": "left", "h": np.cos(x)}
+
+
+def pair_from_branches(a, b):
+    if a > b:
+        lo, hi = b, a
+    else:
+        lo, hi = a, b
+    pair = (lo * 2.0, hi)
+    if a > 0:
+        pair = (pair[0] * a, pair[1])
+    return pair[0] * 3.0 + pair[1]

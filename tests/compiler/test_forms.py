@@ -311,3 +311,17 @@ def test_a_global_object_s_layers_and_flag_are_read_at_each_call():
         _close(g(x), _numeric(F.uses_global_net, [x], 0))
     finally:
         net.layers, net.use_tanh = saved, True
+
+
+def test_aux_and_tuples_returned_from_branches():
+    x = rng.normal(size=3)
+    for c in (1.0, -1.0):
+        g, aux = grad(F.aux_from_branches, has_aux=True)(x, c)
+        want = F.aux_from_branches(x, c)[1]
+        assert aux["side"] == want["side"]
+        _close(aux["h"], want["h"])
+        _close(g, _numeric(lambda x: F.aux_from_branches(x, c)[0], [x], 0))
+    for a, b in ((0.5, 1.5), (2.0, -1.0), (-0.5, -2.0)):
+        ga, gb = grad(F.pair_from_branches, wrt=(0, 1))(a, b)
+        assert ga == pytest.approx(_numeric(F.pair_from_branches, [a, b], 0), rel=1e-6)
+        assert gb == pytest.approx(_numeric(F.pair_from_branches, [a, b], 1), rel=1e-6)
