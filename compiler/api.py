@@ -129,6 +129,10 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
                     raise  # ByValue.build widens its key and builds again
                 return ByValue(fn, wrt, with_value, simplify, has_aux, need).function()
             except GradError as exc:
+                if getattr(exc, "recursion", False) and _has_other_parameters(fn, wrt):
+                    # power(x, n) calling itself with n - 1: specialised per value of its ints
+                    return Structured(fn, wrt, with_value, simplify, None, exc,
+                                      has_aux=has_aux, fixed=fixed, ints_by_value=True).deferred()
                 if not _reads_containers(fn):
                     raise
                 # written for containers (params["W"], for W, b in layers): built per structure
@@ -377,6 +381,14 @@ def _form_label(fn):
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
 
 
+def _has_other_parameters(fn, wrt):
+    """Whether `fn` has parameters that are not differentiated (an int among them may decide a
+    recursion's depth)."""
+    src = frontend.parse_function(fn)
+    indices, _, names = _wrt_indices(src, wrt)
+    return len(set(indices)) < len(names)
+
+
 def _reads_containers(fn):
     """Whether `fn` reads a parameter as a container: p["w"], p.w (not an array's attribute),
     a loop over p (or its items), unpacking a, b = p, len(p)."""
@@ -390,6 +402,15 @@ def _reads_containers(fn):
     def is_param(node):
         return isinstance(node, ast.Name) and node.id in params
 
+    def iterates_param(it):  # layers, params.items(), zip(ws, bs), enumerate(zip(...)), layers[1:]
+        if is_param(it) or isinstance(it, ast.Subscript) and is_param(it.value):
+            return True
+        if isinstance(it, ast.Call):
+            receiver = it.func.value if isinstance(it.func, ast.Attribute) else None
+            return (receiver is not None and is_param(receiver)) or any(
+                iterates_param(a) for a in it.args)
+        return False
+
     for node in ast.walk(src.node):
         if isinstance(node, ast.Subscript) and is_param(node.value) and not isinstance(
                 node.slice, (ast.Slice, ast.Tuple)):
@@ -397,8 +418,7 @@ def _reads_containers(fn):
         if isinstance(node, ast.Attribute) and is_param(node.value) and \
                 node.attr not in _ARRAY_ATTRIBUTES and node.attr not in METHODS:
             return True
-        if isinstance(node, (ast.For, ast.comprehension)) and any(
-                is_param(n) for n in ast.walk(node.iter)):
+        if isinstance(node, (ast.For, ast.comprehension)) and iterates_param(node.iter):
             return True
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple) and \
                 is_param(node.value):
@@ -412,8 +432,9 @@ class Structured:
     argument comes back with its structure (None where it holds a constant)."""
 
     def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False, forced=None,
-                 fixed=None):
+                 fixed=None, ints_by_value=False):
         self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
+        self.ints_by_value = ints_by_value  # recursion decided by int arguments: one version each
         self.has_aux = has_aux
         self.fixed = fixed   # values fixed by an enclosing ByValue
         self.choice = None   # a ByValue of this function's own (a condition choosing a function)
@@ -427,13 +448,20 @@ class Structured:
         self.lock = threading.RLock()
         self.last = None
         src = frontend.parse_function(fn)
-        self.wrt_args = set(_wrt_indices(src, wrt)[0])
+        indices, _, names = _wrt_indices(src, wrt)
+        self.names, self.nparams = names, len(names)
+        self.function = plain.function if plain is not None else None
+        self.wrt_args = set(indices)
+        self.wrt_names = tuple(names[i] for i in indices)
 
     def structural(self, k, value):
         """Whether argument k is taken as a container: a differentiated one always; another one
         when it is a dict, a namedtuple, a dataclass or holds more than numbers (a flat list of
         numbers stays what NumPy makes of it, an array)."""
         if k in self.forced:
+            return True
+        if self.ints_by_value and k not in self.wrt_args and isinstance(
+                value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
             return True
         if not trees.is_container(value):
             return False
@@ -452,10 +480,13 @@ class Structured:
         return any(self.structural(k, v) for k, v in enumerate(args))
 
     def __call__(self, args, kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        names = list(bound.arguments)
-        values = list(bound.arguments.values())
+        if not kwargs and len(args) == self.nparams:
+            names, values = self.names, args  # the common call: every argument by position
+        else:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            names = list(bound.arguments)
+            values = list(bound.arguments.values())
         structural = [self.structural(k, v) for k, v in enumerate(values)]
         if not any(structural):
             raise self.error
@@ -486,12 +517,18 @@ class Structured:
                         continue
                     self.versions[key] = compiled
             break
-        self.last = compiled
+        if compiled is not self.last:
+            self.last = compiled
+            shown = getattr(self, "function", None)
+            if shown is not None:  # a function built for containers shows the version that ran
+                shown.source, shown.versions = compiled.source, compiled.versions
+                shown.source_for = lambda *a, **k: compiled.source
         for k in compiled.wrt_args:
             for j, leaf in enumerate(flats[k][1]):
                 if masks[k] is not None and not masks[k][j]:
                     continue
-                if isinstance(leaf, (bool, np.bool_, int, np.integer)):
+                if leaf.__class__ is not float and leaf.__class__ is not np.ndarray and isinstance(
+                        leaf, (bool, np.bool_, int, np.integer)):
                     raise GradError(
                         f"{self.fn.__name__}: `{names[k]}` is differentiated and holds the integer "
                         f"{leaf!r}: an integer has no gradient. Store it as a float ({float(leaf)!r}), "
@@ -504,6 +541,8 @@ class Structured:
         how = self.forced.get(k)
         if how == "const":
             return ("const", value), []
+        if how is None and not trees.is_container(value):  # an int, by value (ints_by_value)
+            return ("const", int(value)), []
         return trees.flatten(value, objects=how == "object")
 
     def build(self, names, key):
@@ -533,6 +572,11 @@ class Structured:
         compiled.wrt_args = wrt_indices
         compiled.wrt_given_as_tuple = is_tuple
         compiled.masks = masks
+        # per differentiated argument: how many gradients it gets (a differentiated object's
+        # leaves that are not floats get none)
+        compiled.leaf_counts = [sum(masks[k]) if masks[k] is not None else
+                                len(trees.leaf_paths(key[k])) if key[k] != trees.LEAF else 1
+                                for k in wrt_indices]
         return compiled
 
     def restructure(self, compiled, key, out):
@@ -541,19 +585,16 @@ class Structured:
             (value, aux), grads = out if self.with_value else ((None, out[1]), out[0])
         else:
             value, grads = (out if self.with_value else (None, out))
-        grads = list(grads)
         per_arg = []
+        start = 0
         masks = compiled.masks
-        for k in compiled.wrt_args:
+        for k, n in zip(compiled.wrt_args, compiled.leaf_counts):
             t = key[k]
-            n = len(trees.leaf_paths(t)) if t != trees.LEAF else 1
-            if masks[k] is not None:  # a differentiated object: its leaves that are not floats
-                m = sum(masks[k])      # have no gradient
-                mine, grads = grads[:m], grads[m:]
+            mine = grads[start:start + n]
+            start += n
+            if masks[k] is not None:  # a differentiated object: None for its leaves not floats
                 it = iter(mine)
                 mine = [next(it) if d else None for d in masks[k]]
-            else:
-                mine, grads = grads[:n], grads[n:]
             per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
         result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
         if self.has_aux:
@@ -569,6 +610,12 @@ class Structured:
 
         functools.update_wrapper(function, self.fn)
         function._sourcead = self
+        function.source = (f"# {self.fn.__name__} reads its arguments as containers (dicts, lists, "
+                           "tuples...): its gradient is built for their structure when it is "
+                           "first called with them; call it, then read .source again\n")
+        function.versions = {}
+        function.wrt = self.wrt_names
+        self.function = function
         return function
 
 

@@ -154,10 +154,16 @@ class Calls:
                 result = low.b.emit("add", [result, a])
             return result
         if isinstance(obj, types.FunctionType):
-            if obj in self.active or obj is low.root.fn:
-                raise error_at(src.location(node),
-                               f"{obj.__name__} calls itself: recursion cannot be differentiated by "
-                               "this compiler. Rewrite it with a loop.")
+            depth = self.active.count(obj) + (obj is low.root.fn)
+            if depth >= RECURSION_LIMIT:
+                exc = error_at(src.location(node),
+                               f"{obj.__name__} calls itself more than {RECURSION_LIMIT} levels deep "
+                               "here: recursion is unrolled when the graph is built, so its depth "
+                               "must be decided by numbers known then (ints written in the code, "
+                               "or int arguments, which are specialised by value). Rewrite it with "
+                               "a loop otherwise.")
+                exc.recursion = True  # (api.py specialises per int argument then)
+                raise exc
             callee = _parse_callee(obj, src, node)
             low.sources.append(callee)
             self.active.append(obj)
@@ -809,6 +815,9 @@ class _Items:
 
 
 # --- reading arguments ---------------------------------------------------------------------------
+
+RECURSION_LIMIT = 64  # levels of a function calling itself, unrolled
+
 
 class _BindContext:
     """What a library entry's `bind` asks of the frontend: constants and the items of sequences."""

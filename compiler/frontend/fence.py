@@ -26,7 +26,6 @@ UNSUPPORTED = {
     ast.Import: "imports inside a differentiated function are not supported: import at module level.",
     ast.ImportFrom: "imports inside a differentiated function are not supported: import at module level.",
     ast.Assert: "`assert` is not supported in a differentiated function: check the inputs before calling.",
-    ast.Lambda: "lambda expressions are not supported: define the function with `def` instead.",
     ast.Yield: "`yield` cannot be differentiated: return the value instead.",
     ast.YieldFrom: "`yield from` cannot be differentiated: return the value instead.",
     ast.Await: "`await` cannot be differentiated.",
@@ -35,10 +34,9 @@ UNSUPPORTED = {
     ast.Starred: "starred arguments (*args) are not supported: pass the arguments one by one.",
     ast.NamedExpr: "the walrus operator := is not supported: assign on a line of its own.",
     ast.ListComp: "list comprehensions are not supported yet: write a for loop.",
-    ast.SetComp: "set comprehensions are not supported.",
+    ast.SetComp: "set comprehensions are not supported: use a list comprehension [...] instead.",
     ast.DictComp: "dict comprehensions are not supported.",
     ast.GeneratorExp: "generator expressions are not supported: write a for loop.",
-    ast.Dict: "dicts are not supported in a differentiated function: use separate variables.",
     ast.Set: "sets are not supported in a differentiated function.",
 }
 

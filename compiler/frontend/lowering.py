@@ -604,7 +604,13 @@ class Lowering:
         a loop over a counter k, each name computed from it (start + k * step)."""
         src = scope.src
         it = node.iter
-        ranges = [self.range_bounds(a, scope) for a in it.args]
+        ranges = []
+        for a in it.args:  # a range, or an array whose rows are taken in turn
+            value = None if is_range_call(a) else self.expr(a, scope)
+            if isinstance(value, Var):
+                ranges.append(("rows", value, a.id if isinstance(a, ast.Name) else None))
+            else:
+                ranges.append(self.range_bounds(a, scope))
         names = node.target.elts if isinstance(node.target, ast.Tuple) else None
         expected = 2 if func is builtins.enumerate else len(ranges)
         if func is builtins.enumerate and len(ranges) != 1 or not names \
@@ -612,7 +618,8 @@ class Lowering:
             raise error_at(src.location(node.target),
                            "write `for k, i in enumerate(range(...)):` or "
                            "`for i, j in zip(range(...), range(...)):`, one name per value.")
-        lengths = [self.b.emit("range_len", r) for r in ranges]
+        lengths = [self.b.emit("len", [r[1]]) if r[0] == "rows" else self.b.emit("range_len", r)
+                   for r in ranges]
         trip = lengths[0]
         for n in lengths[1:]:
             trip = self.b.emit("min", [trip, n])
@@ -620,9 +627,19 @@ class Lowering:
             ranges = [[Const(0), None, Const(1)]] + ranges
 
         def derive(k, body_scope):
-            for target, (start, _, step) in zip(names, ranges):
-                value = self.b.emit("add", [start, self.b.emit("mul", [k, step])], hint=target.id)
-                body_scope.vars[target.id] = value
+            for target, r in zip(names, ranges):
+                if r[0] == "rows":
+                    source = r[1]  # the array as the body left it, when the body writes into it
+                    if r[2] is not None and r[2] in stored_names(node.body):
+                        source = body_scope.vars.get(r[2], source)
+                    value = self.b.emit("getitem", [source, k], hint=target.id, index=("atom",))
+                    body_scope.vars[target.id] = value
+                    self.memory.assigned(target.id, value, body_scope)
+                else:
+                    start, _, step = r
+                    value = self.b.emit("add", [start, self.b.emit("mul", [k, step])],
+                                        hint=target.id)
+                    body_scope.vars[target.id] = value
                 self.user_locals.add(target.id)
 
         self.lower_loop("for", node, scope, [Const(0), trip, Const(1)], index_name="<k>",
@@ -826,6 +843,10 @@ class Lowering:
         if isinstance(node, ast.List):
             return TupleVal((self.expr(e, scope) for e in node.elts), is_list=True) if node.elts \
                 else EMPTY_LIST
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.DictComp)):
+            return self.comprehension(node, scope)
+        if isinstance(node, ast.Lambda):
+            return LocalFunc(_lambda_def(node), scope)
         if isinstance(node, ast.Dict):
             items = {}
             for k, v in zip(node.keys, node.values):
@@ -868,6 +889,110 @@ class Lowering:
                     result = self.branch_value_atoms(result, result, operand, scope)
             return result
         raise fence.unsupported(src, loc_node, "expressions")
+
+    def comprehension(self, node, scope):
+        """[f(x) for x in xs if c], (... for ...), {k: v for ...}: over lists, tuples, dicts and
+        ranges known when the graph is built, the element once per item (a list, or a dict);
+        over an array's rows or a range known only when the code runs, a loop that appends."""
+        src = scope.src
+        results = []
+        gens = node.generators
+        if any(g.is_async for g in gens):
+            raise error_at(src.location(node), "async comprehensions are not supported.")
+        first = self.static_items(gens[0].iter, scope)
+        if first is None:
+            return self.comprehension_loop(node, scope)
+
+        def walk(k, inner, items):
+            gen = gens[k]
+            if items is None:
+                items = self.static_items(gen.iter, inner)
+                if items is None:
+                    raise error_at(src.location(gen.iter),
+                                   "an inner `for` of a comprehension runs over a list, tuple, dict "
+                                   "or a range with constant bounds here: write the loops out.")
+            for item in items:
+                child = inner.branch()
+                self.assign(gen.target, item, child)
+                keep = True
+                for cond in gen.ifs:
+                    test = self.expr(cond, child)
+                    if not isinstance(test, Const):
+                        raise error_at(src.location(cond),
+                                       "this condition decides how long the list is, and it is not "
+                                       "known when the gradient is built: use np.where(cond, a, 0.0) "
+                                       "on an array, or a loop.")
+                    if not test.value:
+                        keep = False
+                        break
+                if not keep:
+                    continue
+                if k + 1 < len(gens):
+                    walk(k + 1, child, None)
+                elif isinstance(node, ast.DictComp):
+                    key = static(self.expr(node.key, child), src, node.key, "a dict key")
+                    results.append((key, self.expr(node.value, child)))
+                else:
+                    results.append(self.expr(node.elt, child))
+
+        walk(0, scope, first)
+        if isinstance(node, ast.DictComp):
+            return DictVal(dict(results))
+        return TupleVal(results, is_list=True)
+
+    def static_items(self, it, scope):
+        """What `for` over `it` sees when that is known now (a list, tuple, dict, a range with
+        constant bounds, zip/enumerate of those), else None."""
+        if is_range_call(it):
+            bounds = self.range_bounds(it, scope)
+            if all(isinstance(b, Const) for b in bounds):
+                return [Const(i) for i in range(*(b.value for b in bounds))]
+            return None
+        if isinstance(it, ast.Call):
+            func = self.expr(it.func, scope)
+            if isinstance(func, PyObj) and func.obj in (builtins.zip, builtins.enumerate):
+                return self.container_items(it, scope, func.obj)
+        value = self.expr(it, scope)
+        if isinstance(value, (TupleVal, DictVal)):
+            return _iteration(value)
+        return None
+
+    def comprehension_loop(self, node, scope):
+        """A comprehension over an array's rows or a range known only when the code runs: the loop
+        `acc = []; for x in it: if c: acc.append(elt)`, whose list is the value."""
+        src = scope.src
+        if isinstance(node, ast.DictComp) or len(node.generators) != 1:
+            raise error_at(src.location(node), "a comprehension over an array or a range known only "
+                                               "when the code runs takes one `for` and makes a "
+                                               "list: write the loops out for the other cases.")
+        gen = node.generators[0]
+        self.comprehensions = getattr(self, "comprehensions", 0) + 1
+        name = f"_items{self.comprehensions}"
+        while name in identifiers(src):
+            name += "_"
+        store = ast.Name(name, ast.Store())
+        load = ast.Name(name, ast.Load())
+        append = ast.Expr(ast.Call(ast.Attribute(load, "append", ast.Load()), [node.elt], []))
+        body = [ast.If(ast.BoolOp(ast.And(), list(gen.ifs)) if len(gen.ifs) > 1 else gen.ifs[0],
+                       [append], [])] if gen.ifs else [append]
+        stmts = [ast.Assign([store], ast.List([], ast.Load())),
+                 ast.For(gen.target, gen.iter, body, [])]
+        for stmt in stmts:
+            for sub in ast.walk(stmt):
+                if not hasattr(sub, "lineno") or sub.lineno is None:
+                    ast.copy_location(sub, node)
+        # the loop's names are the comprehension's own in Python 3: put back as they were after it
+        own = stored_names([stmts[1]])
+        saved = {k: scope.vars[k] for k in own if k in scope.vars}
+        for stmt in stmts:
+            self.statement(stmt, scope)
+        value = scope.vars.pop(name)
+        for k in own:
+            if k in saved:
+                scope.vars[k] = saved[k]
+            else:
+                scope.vars.pop(k, None)
+        return value
 
     def index(self, node, scope):
         """A subscript as (template, input atoms): see indexing.py."""
@@ -1043,6 +1168,15 @@ def _set(scope, slot, value):
 
 def _hint(slot):
     return slot.hint if isinstance(slot, ListField) else hint(slot)
+
+
+def _lambda_def(node):
+    """A lambda as the `def` it stands for: `def <lambda>(args): return body`."""
+    fdef = ast.FunctionDef("<lambda>", node.args, [ast.Return(node.body)], [], None)
+    for sub in (fdef, fdef.body[0]):
+        ast.copy_location(sub, node)
+        sub.end_lineno, sub.end_col_offset = node.end_lineno, node.end_col_offset
+    return fdef
 
 
 def _iteration(value):

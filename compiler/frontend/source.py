@@ -110,8 +110,9 @@ def parse_function(fn):
     if cached is not None and cached.fn is fn:
         return cached
     if fn.__name__ == "<lambda>":
-        raise error_at(_special_location(fn, ast.Lambda),
-                       "lambda functions cannot be differentiated: define the function with `def`.")
+        src = _parse_lambda(fn)
+        _source_cache[code] = src
+        return src
     if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
         generator = code.co_flags & (inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR)
         kind = "a generator" if generator else "an async"
@@ -156,6 +157,48 @@ _NAME_OPS = {"LOAD_FAST", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSD
              "DELETE_DEREF", "LOAD_CLOSURE"}
 _CONTEXT_OPS = {"MAKE_CELL", "COPY_FREE_VARS", "RESUME", "NOP", "PUSH_NULL", "PRECALL", "EXTENDED_ARG",
                 "CACHE"}
+
+
+def _parse_lambda(fn):
+    """`grad(lambda x: x * x)`: the lambda in its line, read as the `def` it stands for."""
+    code = fn.__code__
+    refusal = GradError(f"cannot read the source of a lambda defined in {code.co_filename!r}: "
+                        "define the function with `def` in a .py file.")
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        raise refusal from None
+    start = max(start, 1)
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    shift = _indent_of(lines[0]) - _indent_of(dedented.splitlines()[0] + "\n") if lines else 0
+    try:
+        tree = ast.parse(dedented)
+    except SyntaxError:
+        tree = None
+        for end in range(len(dedented), 0, -1):  # a lambda inside a larger expression
+            try:
+                tree = ast.parse(dedented[:end].strip().rstrip(",)"))
+                break
+            except SyntaxError:
+                continue
+        if tree is None:
+            raise refusal from None
+        shift = len(lines[0]) - len(lines[0].lstrip())
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
+             and [a.arg for a in n.args.args + n.args.kwonlyargs] == names]
+    if len(found) != 1:
+        raise GradError(f"{len(found) or 'no'} lambdas with the parameters ({', '.join(names)}) "
+                        f"on line {start} of {code.co_filename}: the compiler cannot tell which one "
+                        "to read; define the function with `def`.")
+    node = found[0]
+    fdef = ast.FunctionDef("<lambda>", node.args, [ast.Return(node.body)], [], None)
+    for sub in (fdef, fdef.body[0]):
+        ast.copy_location(sub, node)
+        sub.end_lineno, sub.end_col_offset = node.end_lineno, node.end_col_offset
+    all_lines = linecache.getlines(code.co_filename) or lines
+    return FuncSource(fn, fdef, code.co_filename, all_lines, start - 1, shift)
 
 
 def _same_code(node, code):

@@ -79,3 +79,50 @@ def strings_and_none_leaves(params):
     if params["kind"] == "square" and params["extra"] is None:
         return np.sum(params["w"] ** 2)
     return np.sum(params["w"])
+
+
+def generator_sum(ws, x):
+    return sum(np.sum(w * w) for w in ws) + np.sum(np.stack([w * x for w in ws]))
+
+
+def lambdas(x):
+    sq = lambda t: t * t  # noqa: E731
+    return sum(sq(x * i) for i in range(4) if i != 2)
+
+
+def _apply(fn, v):
+    return fn(v) + 1.0
+
+
+def rows_comprehension(x, X):
+    rows = [np.sum(r * x) for r in X]
+    return sum(rows) + _apply(lambda u: u ** 3, x[0])
+
+
+def dict_comprehension(params):
+    squared = {k: v ** 2 for k, v in params.items()}
+    return sum(np.sum(v) for v in squared.values())
+
+
+def comprehension_over_a_runtime_range(x, n):
+    powers = [x ** i for i in range(n)]
+    return sum(powers)
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def two_powers(x):
+    return power(x, 3) + power(x, 2)
+
+
+def rows_enumerated(x, X, Y):
+    total = 0.0
+    for i, row in enumerate(X):
+        total = total + (i + 1.0) * np.sum(row * x)
+    for a, b in zip(X, Y):
+        total = total + np.sum(a * b * x)
+    return total

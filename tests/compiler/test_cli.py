@@ -26,8 +26,8 @@ def arr(w, X):
 
 
 def uses_lambda(x):
-    square = lambda t: t * t
-    return square(x)
+    squares = {t * t for t in (x,)}
+    return x
 '''
 
 

@@ -131,3 +131,50 @@ def test_a_function_written_for_containers_refuses_plain_values_clearly():
     g = grad(C.mlp)
     with pytest.raises(GradError):
         g(np.ones(3), np.ones((2, 3)))
+
+
+def _check_wrt(f, args, k):
+    want = numerical_grad(f, list(args), k)
+    got = grad(f, wrt=k)(*args)
+    _close(got, want)
+
+
+def test_generator_expressions_and_list_comprehensions():
+    ws = [rng.normal(size=2), rng.normal(size=2)]
+    x = rng.normal(size=2)
+    gws, gx = grad(C.generator_sum, wrt=(0, 1))(ws, x)
+    _close(gws[0], 2 * ws[0] + x)
+    _close(gx, ws[0] + ws[1])
+
+
+def test_lambdas_inline_assigned_and_passed():
+    _check_wrt(C.lambdas, [0.7], 0)
+    _check_wrt(C.rows_comprehension, [rng.normal(size=2), rng.normal(size=(3, 2))], 0)
+
+
+def test_dict_comprehension_and_a_runtime_range():
+    g = grad(C.dict_comprehension)({"a": np.array([1.0, 2.0]), "b": 3.0})
+    _close(g["a"], [2.0, 4.0])
+    assert g["b"] == pytest.approx(6.0)
+    _check_wrt(C.comprehension_over_a_runtime_range, [0.7, 4], 0)
+    _check_wrt(C.comprehension_over_a_runtime_range, [0.7, 6], 0)  # another n, the same code
+
+
+def test_source_of_a_function_built_for_containers():
+    g = grad(C.mlp)
+    assert "first called" in g.source
+    params = {"layers": [(rng.normal(size=(3, 4)), rng.normal(size=4))], "scale": 1.0}
+    g(params, rng.normal(size=(2, 3)))
+    assert "params_layers_0_0" in g.source
+
+
+def test_recursion_decided_by_ints():
+    assert grad(C.two_powers)(2.0) == pytest.approx(3 * 4.0 + 2 * 2.0)
+    g = grad(C.power)
+    assert g(2.0, 5) == pytest.approx(5 * 16.0)   # a version per value of n
+    assert g(2.0, 3) == pytest.approx(3 * 4.0)
+
+
+def test_enumerate_and_zip_over_array_rows():
+    X = rng.normal(size=(3, 2))
+    _check_wrt(C.rows_enumerated, [rng.normal(size=2), X, rng.normal(size=(3, 2))], 0)

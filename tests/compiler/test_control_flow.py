@@ -161,8 +161,7 @@ def recursive(x, n=3):
     (loop_else, "for ... else"),
     (assigns_loop_variable, "its own variable"),
     (not_every_path_returns, "every path"),
-    (recursive, "recursion"),
-], ids=["loop_over_list", "for_else", "assigns_loop_variable", "missing_return", "recursion"])
+], ids=["loop_over_list", "for_else", "assigns_loop_variable", "missing_return"])
 def test_unsupported_control_flow_is_a_clear_error(fn, needle):
     with pytest.raises(GradError) as info:
         grad(fn)

@@ -52,10 +52,9 @@ def _closure_calling(fn):
 
 
 @pytest.mark.parametrize("fn, marker, anchor, words", [
-    (F.square_lambda, "at:lambda", "lambda x: x * x", ("lambda", "def")),
     (F.generator, "at:yield", "yield x * x", ("generator", "return")),
     (F.coroutine, "at:async", "async def", ("async", "return")),
-], ids=["lambda", "generator", "async"])
+], ids=["generator", "async"])
 def test_lambda_generator_async_are_refused_clearly(fn, marker, anchor, words):
     with pytest.raises(GradError) as info:
         grad(fn)
