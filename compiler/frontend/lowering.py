@@ -428,9 +428,14 @@ class Lowering:
                                    "decides which function a call runs when it builds the gradient. "
                                    "Define one function outside the `if` and branch inside it.")
                 if not one_list and (isinstance(value, TupleVal) or not isinstance(value, (Var, Const))):
+                    if key == RETURN_VALUE:  # never name the scope's own key
+                        raise error_at(scope.src.location(node),
+                                       f"one path returns {what(value)} and another something "
+                                       "else: return values of one structure on every path.")
                     raise error_at(scope.src.location(node),
                                    f"`{key}` is given {what(value)} in one branch: only "
-                                   "numbers can be merged after an if. Assign it outside the if.")
+                                   "numbers, or tuples and dicts of one structure, can be merged "
+                                   "after an if. Assign it outside the if.")
             if one_list:  # the same list, appended to in a branch: its running values are merged
                 merged = lists.get(pair[0].origin)
                 if merged is None:

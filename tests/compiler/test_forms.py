@@ -325,3 +325,9 @@ def test_aux_and_tuples_returned_from_branches():
         ga, gb = grad(F.pair_from_branches, wrt=(0, 1))(a, b)
         assert ga == pytest.approx(_numeric(F.pair_from_branches, [a, b], 0), rel=1e-6)
         assert gb == pytest.approx(_numeric(F.pair_from_branches, [a, b], 1), rel=1e-6)
+
+
+def test_returns_of_two_structures_are_refused_plainly():
+    with pytest.raises(GradError, match="one structure on every path") as info:
+        grad(F.returns_two_structures, has_aux=True)(np.ones(2), 1.0)
+    assert "<return value>" not in str(info.value)
