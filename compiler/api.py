@@ -219,12 +219,20 @@ class ByValue:
                 self.env.append(entry)
 
     def signature_names(self):
-        return list(self.signature.parameters)
+        names = getattr(self, "_names", None)
+        if names is None:
+            names = self._names = list(self.signature.parameters)
+        return names
 
     def key(self, args, kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        values = [bound.arguments[n] for n in self.params] + [get() for _, get in self.env]
+        names = self.signature_names()
+        if not kwargs and len(args) == len(names):  # the common call: all by position
+            values = [args[names.index(n)] for n in self.params]
+        else:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = [bound.arguments[n] for n in self.params]
+        values += [get() for _, get in self.env]
         for v, what in zip(values, self.params + [k[1] if isinstance(k, tuple) else "a closure "
                                                    "value" for k, _ in self.env]):
             if not isinstance(v, _BY_VALUE_TYPES):
