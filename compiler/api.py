@@ -551,7 +551,12 @@ class Structured:
             return ("const", value), []
         if how is None and not trees.is_container(value):  # an int, by value (ints_by_value)
             return ("const", int(value)), []
-        return trees.flatten(value, objects=how == "object")
+        try:
+            return trees.flatten(value, objects=how == "object")
+        except TypeError as exc:  # an attribute that is neither data nor a constant: a set...
+            name = list(self.signature.parameters)[k] if k < len(self.signature.parameters) \
+                else str(k)
+            raise GradError(f"{self.fn.__name__}: `{name}` cannot be taken apart: {exc}.") from None
 
     def build(self, names, key):
         masks, choice = key[len(names)], key[len(names) + 1]

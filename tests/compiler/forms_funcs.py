@@ -279,3 +279,12 @@ def returns_two_structures(x, c):
     if c > 0:
         return np.sum(x), {"k": x}
     return np.sum(x), (x, x)
+
+
+class HoldsASet:
+    def __init__(self):
+        self.w = 2.0
+        self.seen = {1, 2}
+
+    def loss(self, x):
+        return x * self.w

@@ -331,3 +331,8 @@ def test_returns_of_two_structures_are_refused_plainly():
     with pytest.raises(GradError, match="one structure on every path") as info:
         grad(F.returns_two_structures, has_aux=True)(np.ones(2), 1.0)
     assert "<return value>" not in str(info.value)
+
+
+def test_an_attribute_that_cannot_be_taken_apart_is_named():
+    with pytest.raises(GradError, match="`self` cannot be taken apart"):
+        grad(F.HoldsASet().loss)(1.0)
