@@ -39,11 +39,12 @@ from .loader import load
 from .support import Deopt
 from .ir import Graph, format_graph, type_names
 from .passes import optimize
-from .primitives import METHODS
+from .primitives import METHODS, PRIMS
 from .specialize import (Recorder, environment, kind_of, materialize_results, needs_values,
                          signature_key, specialise_gradient, statically_scalar)
 from .reverse import reverse
-from .rules import MissingRule
+from .rules import TABLE as RULE_TABLE, MissingRule
+from .ir import regions
 from .frontend.calls import NeedsValue
 
 _build_lock = threading.RLock()
@@ -109,13 +110,16 @@ def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False):
 def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
     if has_aux not in (True, False):
         raise GradError(f"has_aux={has_aux!r}: pass True or False.")
-    if not isinstance(fn, types.FunctionType) and getattr(fn, "_sourcead", None) is None:
+    inner = getattr(fn, "_sourcead", None)
+    if inner is not None:
+        if has_aux:
+            raise GradError(f"{fn.__name__} is a compiled gradient: has_aux=True is for the "
+                            "function that returns (loss, aux), not for a gradient of it.")
+        return _higher(fn, inner, wrt, with_value, simplify)
+    if not isinstance(fn, types.FunctionType):
         form = _form(fn, wrt)
         if form is not None:
             return form.compile(with_value, simplify, has_aux)
-    if getattr(fn, "_sourcead", None) is not None:
-        raise GradError(f"{fn.__name__} is already a compiled gradient: differentiate the original "
-                        "function (its __wrapped__), higher derivatives are not supported yet.")
     with _build_lock, _deep_recursion():
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
@@ -318,7 +322,7 @@ class _Form:
             pass
         function.__wrapped__ = self.fn
         function.inner = inner
-        function._sourcead = getattr(inner, "_sourcead", None)
+        function._sourcead = self  # a higher derivative of it is refused (api._higher)
         for attribute in ("source", "versions", "graph", "grad_graph", "ir", "source_for",
                           "ir_for", "dot"):
             if hasattr(inner, attribute):
@@ -387,6 +391,48 @@ def _form_label(fn):
 
 
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
+
+
+def _higher(fn, inner, wrt, with_value, simplify):
+    """grad(grad(f)): the gradient graph of f, as the IR it is, differentiated again. Done for
+    scalar code that returns one derivative (any depth); array code needs rules for the adjoint
+    helpers (unbroadcast, sum_grad...), which the transformations issue adds."""
+    if not isinstance(inner, Compiled) or inner.scalar_version is None or inner.with_value \
+            or inner.wrt_is_tuple or inner.flat or inner.has_aux:
+        raise GradError(
+            f"{fn.__name__} is a compiled gradient that takes arrays, returns several derivatives, "
+            "or its value too: a higher derivative is taken here of a scalar function's gradient "
+            "with respect to one argument (grad(grad(f)), any depth). For the rest, differentiate "
+            "the original function (fn.__wrapped__) or use the tape's create_graph=True.")
+    graph = specialise_gradient(inner.grad_graph, inner.gradient_of())
+    graph = optimize(Graph(inner.func_name, graph.params, graph.eqns, graph.results))
+    # what a second reverse pass cannot see through: loops (replayed from a tape), and the adjoint
+    # helpers and accumulations (internal primitives) that have no formula of their own yet
+    blocking = sorted({e.prim for e in _all_eqns(graph)
+                       if e.prim != "cond" and (regions(e) or e.prim not in RULE_TABLE or (
+                           PRIMS[e.prim].internal and e.prim not in ("zero_like", "deopt", "write_check")
+                           and not any(f is not None for f in RULE_TABLE[e.prim].formulas)))})
+    if blocking:
+        raise GradError(
+            f"{fn.__name__}: a higher derivative of this gradient is not supported yet: it uses "
+            f"{', '.join(blocking)} (loops are replayed from a tape, and array adjoints call helpers "
+            "that have no rules of their own yet). Differentiate straight-line scalar code, or use "
+            "the tape (runtime) with create_graph=True.")
+    with _build_lock, _deep_recursion():
+        try:
+            compiled = Compiled(inner.fn, wrt, with_value, simplify, primal=(graph, inner.lowering),
+                                user_call=inner.function)
+        except MissingRule as exc:
+            raise GradError(f"{fn.__name__}: its gradient uses {exc}; higher derivatives of it are "
+                            "not supported yet.") from None
+    return compiled.function
+
+
+def _all_eqns(graph):
+    for eqn in graph.eqns:
+        yield eqn
+        for region in regions(eqn):
+            yield from _all_eqns(region)
 
 
 def _has_other_parameters(fn, wrt):
@@ -543,7 +589,7 @@ class Structured:
                         f"or keep it out of `{names[k]}` (as JAX's grad refuses it too).")
         flat = [leaf for _, leaves in flats for leaf in leaves]
         out = compiled.function(*flat)
-        return self.restructure(compiled, key, out)
+        return self.restructure(compiled, key, out, flats)
 
     def flatten(self, k, value):
         how = self.forced.get(k)
@@ -592,7 +638,7 @@ class Structured:
                                 for k in wrt_indices]
         return compiled
 
-    def restructure(self, compiled, key, out):
+    def restructure(self, compiled, key, out, flats):
         aux = None
         if self.has_aux:  # ((value, aux), grads) or (grads, aux)
             (value, aux), grads = out if self.with_value else ((None, out[1]), out[0])
@@ -603,7 +649,10 @@ class Structured:
         masks = compiled.masks
         for k, n in zip(compiled.wrt_args, compiled.leaf_counts):
             t = key[k]
-            mine = grads[start:start + n]
+            leaves = flats[k][1] if masks[k] is None else \
+                [leaf for leaf, d in zip(flats[k][1], masks[k]) if d]
+            mine = [float(g) if leaf.__class__ is float and isinstance(g, np.floating) else g
+                    for g, leaf in zip(grads[start:start + n], leaves)]  # a float's is a float
             start += n
             if masks[k] is not None:  # a differentiated object: None for its leaves not floats
                 it = iter(mine)
@@ -667,14 +716,15 @@ class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
     def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
-                 has_aux=False, masks=None, fixed=None):
+                 has_aux=False, masks=None, fixed=None, primal=None):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
         self.has_aux = has_aux
         self.structured = None  # calls with containers: api.Structured
         self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
-        self.primal, self.lowering = frontend.lower(fn, structures, has_aux, fixed)  # f.graph
+        # as written (what f.graph shows), or a gradient's graph to differentiate again
+        self.primal, self.lowering = primal or frontend.lower(fn, structures, has_aux, fixed)
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -721,7 +771,8 @@ class Compiled:
             aux = aux + first if isinstance(aux, int) else aux.offset(first)
             self.tree = ((0, aux), grads_tree) if with_value else (grads_tree, aux)
         suffix = "value_and_grad" if with_value else "grad"
-        func_name = f"{fn.__name__}_{suffix}" if fn.__name__.isidentifier() else suffix
+        base = primal[0].name if primal else fn.__name__  # (f_grad for grad(grad(f)))
+        func_name = f"{base}_{suffix}" if base.isidentifier() else suffix
         taken = set(self.lowering.env_reads) | set(fn.__globals__) | set(dir(builtins))
         for s_ in self.lowering.sources:
             taken |= identifiers(s_)

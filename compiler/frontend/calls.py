@@ -628,6 +628,8 @@ class Calls:
             if args and isinstance(args[0], TupleVal) and not isinstance(args[0], NamedVal):
                 # np.sum([a, b, c]): the list is an array first (as NumPy makes it)
                 args = [self.array_literal(args[0], node, src)] + list(args[1:])
+            elif args and isinstance(args[0], ListVal):  # a list built with append
+                args = [self.low.b.emit("stack_list", [args[0].items], axis=0)] + list(args[1:])
             x = as_atom(args[0], src, node)
             axis = static(take("axis", 1, Const(None)), src, node, "axis")
             keepdims = static(take("keepdims", 2, Const(False)), src, node, "keepdims")

@@ -871,6 +871,13 @@ class Lowering:
                     raise error_at(src.location(node),
                                    f"key {key!r} is not in this dict (its keys: "
                                    f"{', '.join(map(repr, base.items))}).") from None
+            if isinstance(base, TupleVal) and not isinstance(base, NamedVal):
+                picked = self.expr(node.slice, scope)
+                if isinstance(picked, Var) and all(isinstance(v, (Var, Const)) for v in base.items):
+                    # (a, b, c)[i] with i known when the code runs: the values as an array, as
+                    # np.array((a, b, c))[i] would pick
+                    stacked = self.b.emit("stack", list(base.items), axis=0)
+                    return self.b.emit("getitem", [stacked, picked], index=("atom",))
             if isinstance(base, TupleVal):
                 index = static(self.expr(node.slice, scope), src, node.slice, "a tuple index")
                 try:
@@ -1027,7 +1034,10 @@ class Lowering:
                 raise error_at(src.location(node), "a list index must be integers written in the "
                                                    "code; pass computed indices as an array instead.")
             return ("atom",), [Const([v.value for v in values])]
-        return ("atom",), [as_atom(self.expr(node, scope), src, node)]
+        value = self.expr(node, scope)
+        if isinstance(value, Const) and value.value is None:  # np.newaxis
+            return ("none",), []
+        return ("atom",), [as_atom(value, src, node)]
 
     def binop(self, op, left, right, src, node):
         prim = fence.binop_prim(op, src, node)
@@ -1114,6 +1124,8 @@ class Lowering:
             if isinstance(value, NUMBER_TYPES):
                 if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, (types.ModuleType, type)):
                     return Const(float(value) if isinstance(value, np.floating) else value)
+            if value is None and isinstance(base.obj, types.ModuleType):
+                return Const(None)  # np.newaxis
             if isinstance(value, types.ModuleType) or callable(value):
                 return PyObj(value)
             raise error_at(src.location(node),

@@ -133,7 +133,10 @@ def _einsum_adjoint(g, operands, inputs, output, which):
             terms.append(c)
             args.append(np.ones(sizes[c], dtype=dtype))
     spec = ",".join(terms) + "->" + "".join(out_labels)
-    grad = np.einsum(spec, *args, optimize=len(args) > 2)
+    # a contraction order (and BLAS) for large operands: the same sum, up to rounding; small
+    # ones skip the search, which costs more than it saves
+    big = max((int(np.size(a)) for a in args), default=0) >= 4096
+    grad = np.einsum(spec, *args, optimize=len(args) > 2 or big)
     axes = tuple(k for k, (n, m) in enumerate(zip(shape, np.shape(grad))) if n == 1 and m != 1)
     if axes:
         grad = np.sum(grad, axis=axes, keepdims=True)

@@ -313,9 +313,11 @@ def test_value_and_grad_value_equals_plain_function_value():
             assert _compiled(fn, len(p))[1](*p)[0] == fn(*p), fn.__name__
 
 
-def test_differentiating_a_compiled_function_is_refused():
-    with pytest.raises(GradError, match="already a compiled gradient"):
-        grad(grad(C.diamond))
+def test_differentiating_a_compiled_gradient_gives_the_second_derivative():
+    d1 = grad(C.diamond)
+    d2 = grad(d1)
+    for x in (0.3, 1.1):
+        assert d2(x) == pytest.approx(numerical_grad(d1, [x], 0), rel=1e-6, abs=1e-9)
 
 
 # --- the user's environment is read at call time ----------------------------------------------------

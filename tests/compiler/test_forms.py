@@ -336,3 +336,9 @@ def test_returns_of_two_structures_are_refused_plainly():
 def test_an_attribute_that_cannot_be_taken_apart_is_named():
     with pytest.raises(GradError, match="`self` cannot be taken apart"):
         grad(F.HoldsASet().loss)(1.0)
+
+
+def test_a_float_attribute_s_gradient_is_a_float():
+    m, x = _model(), rng.normal(size=(4, 3))
+    g = grad(m.loss, wrt="self")(x)
+    assert type(g["temperature"]) is float
