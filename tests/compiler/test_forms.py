@@ -342,3 +342,12 @@ def test_a_float_attribute_s_gradient_is_a_float():
     m, x = _model(), rng.normal(size=(4, 3))
     g = grad(m.loss, wrt="self")(x)
     assert type(g["temperature"]) is float
+
+
+def test_higher_derivatives_of_forms_and_aux_are_refused_plainly():
+    with pytest.raises(GradError, match="has_aux=True is for the function"):
+        grad(grad(F.aux_plain_number, has_aux=True), has_aux=True)
+    with pytest.raises(GradError, match="higher derivative"):
+        grad(grad(F.aux_plain_number, has_aux=True))
+    with pytest.raises(GradError, match="higher derivative"):
+        grad(grad(functools.partial(F.scaled, scale=2.0)))
