@@ -26,6 +26,7 @@ import os
 import random
 import sys
 import threading
+import types
 
 import numpy as np
 
@@ -44,6 +45,7 @@ from .specialize import (Recorder, environment, kind_of, materialize_results, ne
 from .reverse import reverse
 from .rules import TABLE as RULE_TABLE, MissingRule
 from .ir import regions
+from .frontend.calls import NeedsValue
 
 _build_lock = threading.RLock()
 
@@ -84,29 +86,40 @@ def _random_state_kept(values):
                 g.set_state(state)
 
 
-def grad(fn=None, wrt=0, simplify=None):
+def grad(fn=None, wrt=0, simplify=None, has_aux=False):
     """The gradient of a scalar function: `grad(f)`, `@grad`, or `@grad(wrt=("x", "y"))`.
 
     `wrt` is a parameter index, a parameter name, or a tuple of them; a tuple gives a tuple of
     gradients, in the same order. `simplify="sympy"` also simplifies scalar gradients with SymPy
-    (compiler/symbolic.py: bounded in size and time).
+    (compiler/symbolic.py: bounded in size and time). `has_aux=True`: f returns `(loss, aux)`,
+    the gradient is of loss, and the result is `(gradient, aux)` (as in JAX).
     """
     if fn is None:
-        return lambda f: grad(f, wrt=wrt, simplify=simplify)
-    return _compile(fn, wrt, with_value=False, simplify=simplify)
+        return lambda f: grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux)
+    return _compile(fn, wrt, with_value=False, simplify=simplify, has_aux=has_aux)
 
 
-def value_and_grad(fn=None, wrt=0, simplify=None):
-    """`(f(*args), gradient)` from one generated function (the forward values are shared)."""
+def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False):
+    """`(f(*args), gradient)` from one generated function (the forward values are shared).
+    `has_aux=True`: f returns `(loss, aux)` and the result is `((loss, aux), gradient)`."""
     if fn is None:
-        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify)
-    return _compile(fn, wrt, with_value=True, simplify=simplify)
+        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux)
+    return _compile(fn, wrt, with_value=True, simplify=simplify, has_aux=has_aux)
 
 
-def _compile(fn, wrt, with_value, simplify=None):
+def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
+    if has_aux not in (True, False):
+        raise GradError(f"has_aux={has_aux!r}: pass True or False.")
     inner = getattr(fn, "_sourcead", None)
     if inner is not None:
+        if has_aux:
+            raise GradError(f"{fn.__name__} is a compiled gradient: has_aux=True is for the "
+                            "function that returns (loss, aux), not for a gradient of it.")
         return _higher(fn, inner, wrt, with_value, simplify)
+    if not isinstance(fn, types.FunctionType):
+        form = _form(fn, wrt)
+        if form is not None:
+            return form.compile(with_value, simplify, has_aux)
     with _build_lock, _deep_recursion():
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
@@ -114,18 +127,24 @@ def _compile(fn, wrt, with_value, simplify=None):
             if simplify not in (None, "sympy"):
                 raise GradError(f'simplify={simplify!r}: use simplify="sympy" or leave it out.')
             try:
-                compiled = Compiled(fn, wrt, with_value, simplify)
+                compiled = Compiled(fn, wrt, with_value, simplify, has_aux=has_aux, fixed=fixed)
+            except NeedsValue as need:
+                if fixed is not None:
+                    raise  # ByValue.build widens its key and builds again
+                return ByValue(fn, wrt, with_value, simplify, has_aux, need).function()
             except GradError as exc:
                 if getattr(exc, "recursion", False) and _has_other_parameters(fn, wrt):
                     # power(x, n) calling itself with n - 1: specialised per value of its ints
                     return Structured(fn, wrt, with_value, simplify, None, exc,
-                                      ints_by_value=True).deferred()
+                                      has_aux=has_aux, fixed=fixed, ints_by_value=True).deferred()
                 if not _reads_containers(fn):
                     raise
                 # written for containers (params["W"], for W, b in layers): built per structure
                 # when called with them; a call with plain values says why it cannot run
-                return Structured(fn, wrt, with_value, simplify, None, exc).deferred()
-            compiled.structured = Structured(fn, wrt, with_value, simplify, compiled, None)
+                return Structured(fn, wrt, with_value, simplify, None, exc,
+                                  has_aux=has_aux, fixed=fixed).deferred()
+            compiled.structured = Structured(fn, wrt, with_value, simplify, compiled, None,
+                                             has_aux=has_aux, fixed=fixed)
             return compiled.function
         except GradError:
             raise
@@ -144,6 +163,233 @@ def _compile(fn, wrt, with_value, simplify=None):
                 gc.enable()
 
 
+class Fixed:
+    """Values a graph is built for (ByValue): arguments by name, globals and closure cells."""
+
+    def __init__(self, params, env):
+        self.params = params   # name -> value
+        self.env = env         # (id(namespace), name) or id(cell) -> value
+
+    def knows(self, src, ident):
+        return self._key(src, ident) in self.env
+
+    def value(self, src, ident):
+        return self.env[self._key(src, ident)]
+
+    @staticmethod
+    def _key(src, ident):
+        if ident in src.cells:
+            return id(src.cells[ident])
+        return (id(src.globals), ident)
+
+
+_BY_VALUE_TYPES = (bool, int, str, type(None), np.bool_, np.integer)
+
+
+class ByValue:
+    """A function where a branch chooses a function (`act = np.tanh if flag else relu`) by a
+    condition on arguments or globals (calls.choose_function): one compiled function per value
+    of those, the globals read at every call (as Python would read them)."""
+
+    def __init__(self, fn, wrt, with_value, simplify, has_aux, need):
+        self.fn, self.wrt, self.with_value = fn, wrt, with_value
+        self.simplify, self.has_aux = simplify, has_aux
+        self.signature = inspect.signature(fn)
+        self.params, self.env = [], []
+        self.refusal = need.refusal
+        self.widen(need)
+        self.versions = {}
+        self.lock = threading.RLock()
+
+    def widen(self, need):
+        src = frontend.parse_function(self.fn)
+        wrt_names = {self.signature_names()[i] for i in _wrt_indices(src, self.wrt)[0]}
+        for name in sorted(need.params):
+            if name not in self.signature.parameters:
+                raise need
+            if name in wrt_names:
+                raise GradError(f"{need.refusal}\n(The condition depends on `{name}`, which is "
+                                "differentiated.)") from None
+            if name not in self.params:
+                self.params.append(name)
+        for eqn in need.env:
+            if eqn.prim == "global":
+                ns, name = eqn.params["_ns"], eqn.params["name"]
+                entry = ((id(ns), name), lambda ns=ns, name=name: ns.get(name))
+            else:
+                cell = eqn.params["_cell"]
+                entry = (id(cell), lambda cell=cell: cell.cell_contents)
+            if entry[0] not in [k for k, _ in self.env]:
+                self.env.append(entry)
+
+    def signature_names(self):
+        names = getattr(self, "_names", None)
+        if names is None:
+            names = self._names = list(self.signature.parameters)
+        return names
+
+    def key(self, args, kwargs):
+        names = self.signature_names()
+        if not kwargs and len(args) == len(names):  # the common call: all by position
+            values = [args[names.index(n)] for n in self.params]
+        else:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = [bound.arguments[n] for n in self.params]
+        values += [get() for _, get in self.env]
+        for v, what in zip(values, self.params + [k[1] if isinstance(k, tuple) else "a closure "
+                                                   "value" for k, _ in self.env]):
+            if not isinstance(v, _BY_VALUE_TYPES):
+                raise GradError(f"{self.refusal}\n(`{what}` decides it and holds a "
+                                f"{type(v).__name__}: it may be a bool, an int, a str or None, "
+                                "one gradient is built per value.)")
+        return tuple((type(v), v) for v in values)
+
+    def __call__(self, args, kwargs):
+        key = self.key(args, kwargs)
+        inner = self.versions.get(key)
+        if inner is None:
+            with self.lock, _build_lock:
+                inner = self.versions.get(key)
+                if inner is None:
+                    inner = self.build(args, kwargs)
+        return inner(*args, **kwargs)
+
+    def fixed_for(self, key, base=None):
+        """The Fixed values of a key (base: values fixed already, by an enclosing ByValue)."""
+        values = [v for _, v in key]
+        params = dict(zip(self.params, values[:len(self.params)]))
+        env = {k: v for (k, _), v in zip(self.env, values[len(self.params):])}
+        if base is not None:
+            params, env = {**base.params, **params}, {**base.env, **env}
+        return Fixed(params, env)
+
+    def build(self, args, kwargs):
+        for _ in range(20):
+            key = self.key(args, kwargs)
+            fixed = self.fixed_for(key)
+            try:
+                inner = _compile(self.fn, self.wrt, self.with_value, self.simplify, self.has_aux,
+                                 fixed=fixed)
+            except NeedsValue as need:  # a further condition: its values join the key
+                self.widen(need)
+                self.versions.clear()
+                continue
+            self.versions[key] = inner
+            return inner
+        raise GradError(f"{self.fn.__name__}: too many conditions choose functions.")
+
+    def function(self):
+        by_value = self
+
+        def function(*args, **kwargs):
+            return by_value(args, kwargs)
+
+        functools.update_wrapper(function, self.fn)
+        function._sourcead = self
+        function.versions = self.versions
+        return function
+
+
+class _Form:
+    """A callable that is not a plain function: `functools.partial(f, ...)`, a bound method
+    (`model.loss`), a classmethod, an object with `__call__`. The user's function is compiled
+    with the arguments the form binds passed first (read at every call, never baked in): a
+    method's `self` is taken apart by its attributes (api.Structured, trees.flatten with
+    objects), so `self.w` is read when the gradient runs and `wrt="self"` gives their gradients
+    by name; `wrt` names the form's own parameters (as inspect.signature(form) lists them)."""
+
+    def __init__(self, fn, base, prefix, keywords, forced, wrt):
+        self.fn, self.base, self.prefix, self.keywords = fn, base, prefix, keywords
+        self.forced, self.wrt = forced, wrt
+
+    def compile(self, with_value, simplify, has_aux):
+        if self.forced:
+            inner = Structured(self.base, self.wrt, with_value, simplify, None, None,
+                               has_aux=has_aux, forced=self.forced).deferred()
+        else:
+            inner = _compile(self.base, self.wrt, with_value, simplify, has_aux)
+        prefix, keywords = self.prefix, self.keywords
+
+        def function(*args, **kwargs):
+            if keywords:
+                kwargs = {**keywords, **kwargs}
+            return inner(*prefix, *args, **kwargs)
+
+        try:
+            functools.update_wrapper(function, self.fn)
+        except (AttributeError, TypeError):
+            pass
+        function.__wrapped__ = self.fn
+        function.inner = inner
+        function._sourcead = self  # a higher derivative of it is refused (api._higher)
+        for attribute in ("source", "versions", "graph", "grad_graph", "ir", "source_for",
+                          "ir_for", "dot"):
+            if hasattr(inner, attribute):
+                setattr(function, attribute, getattr(inner, attribute))
+        return function
+
+
+def _form(fn, wrt):
+    """The _Form of a partial, bound method, classmethod or callable object; None otherwise."""
+    original = fn
+    prefix, keywords = [], {}
+    self_name = None
+    for _ in range(100):
+        if isinstance(fn, functools.partial):
+            prefix = list(fn.args) + prefix
+            keywords = {**fn.keywords, **keywords}
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            prefix = [fn.__self__] + prefix
+            fn = fn.__func__
+            if isinstance(fn, types.FunctionType) and self_name is None and len(prefix) == 1:
+                self_name = fn.__code__.co_varnames[0] if fn.__code__.co_argcount else None
+        elif isinstance(fn, (types.FunctionType, type, types.BuiltinFunctionType)):
+            break
+        elif callable(fn) and isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
+            fn = fn.__call__  # an object with __call__: its method, bound to it
+        else:
+            break
+    if not isinstance(fn, types.FunctionType) or fn is original:
+        return None
+    try:
+        remaining = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        remaining = []
+    base_names = list(inspect.signature(fn).parameters)
+    items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    mapped = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise GradError(f"wrt={wrt!r}: name parameters by position (0, 1...) or by name ('x').")
+        if isinstance(item, int):
+            if not -len(remaining) <= item < len(remaining):
+                raise GradError(f"wrt={item}, but {_form_label(original)} takes "
+                                f"{len(remaining)} argument(s): {', '.join(remaining) or 'none'}.")
+            mapped.append(remaining[item])
+        elif item in remaining or item == self_name and self_name in base_names:
+            mapped.append(item)
+        else:
+            raise GradError(f"wrt names `{item}`, but {_form_label(original)} takes no such "
+                            f"argument; it takes: {', '.join(remaining) or 'none'}"
+                            + (f" (and `{self_name}`, its instance)" if self_name else "") + ".")
+    forced = {}
+    for k, value in enumerate(prefix):
+        if isinstance(value, type):
+            forced[k] = "const"  # a classmethod's class: known when the graph is built
+        elif trees.is_plain_object(value) or k == 0 and self_name is not None:
+            forced[k] = "object"
+    mapped = tuple(mapped) if isinstance(wrt, (tuple, list)) else mapped[0]
+    return _Form(original, fn, prefix, keywords, forced, mapped)
+
+
+def _form_label(fn):
+    name = getattr(fn, "__qualname__", None) or getattr(getattr(fn, "func", None), "__name__",
+                                                        None) or type(fn).__name__
+    return f"{name}"
+
+
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
 
 
@@ -152,7 +398,7 @@ def _higher(fn, inner, wrt, with_value, simplify):
     scalar code that returns one derivative (any depth); array code needs rules for the adjoint
     helpers (unbroadcast, sum_grad...), which the transformations issue adds."""
     if not isinstance(inner, Compiled) or inner.scalar_version is None or inner.with_value \
-            or inner.wrt_is_tuple or inner.flat:
+            or inner.wrt_is_tuple or inner.flat or inner.has_aux:
         raise GradError(
             f"{fn.__name__} is a compiled gradient that takes arrays, returns several derivatives, "
             "or its value too: a higher derivative is taken here of a scalar function's gradient "
@@ -239,9 +485,16 @@ class Structured:
     version per structure of the arguments (trees.py), taking the leaves; the gradient of a container
     argument comes back with its structure (None where it holds a constant)."""
 
-    def __init__(self, fn, wrt, with_value, simplify, plain, error, ints_by_value=False):
+    def __init__(self, fn, wrt, with_value, simplify, plain, error, has_aux=False, forced=None,
+                 fixed=None, ints_by_value=False):
         self.fn, self.wrt_spec, self.with_value, self.simplify = fn, wrt, with_value, simplify
         self.ints_by_value = ints_by_value  # recursion decided by int arguments: one version each
+        self.has_aux = has_aux
+        self.fixed = fixed   # values fixed by an enclosing ByValue
+        self.choice = None   # a ByValue of this function's own (a condition choosing a function)
+        # argument index -> "object" (a method's self: taken apart by its attributes) or "const"
+        # (a classmethod's class): see _form
+        self.forced = forced or {}
         self.plain = plain
         self.error = error
         self.signature = inspect.signature(fn)
@@ -259,6 +512,8 @@ class Structured:
         """Whether argument k is taken as a container: a differentiated one always; another one
         when it is a dict, a namedtuple, a dataclass or holds more than numbers (a flat list of
         numbers stays what NumPy makes of it, an array)."""
+        if k in self.forced:
+            return True
         if self.ints_by_value and k not in self.wrt_args and isinstance(
                 value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
             return True
@@ -289,16 +544,33 @@ class Structured:
         structural = [self.structural(k, v) for k, v in enumerate(values)]
         if not any(structural):
             raise self.error
-        flats = [(("const", int(v)), []) if s and not trees.is_container(v) else
-                 trees.flatten(v) if s else (trees.LEAF, [v]) for v, s in zip(values, structural)]
-        key = tuple(t for t, _ in flats)
-        compiled = self.versions.get(key)
-        if compiled is None:
+        flats = [self.flatten(k, v) if s else (trees.LEAF, [v])
+                 for k, (v, s) in enumerate(zip(values, structural))]
+        # which leaves of a differentiated object are differentiated: its floats and float arrays
+        masks = tuple(tuple(_differentiable(leaf) for leaf in flats[k][1])
+                      if self.forced.get(k) == "object" and k in self.wrt_args else None
+                      for k in range(len(flats)))
+        for _ in range(20):
+            choice = self.choice.key(args, kwargs) if self.choice is not None else None
+            key = tuple(t for t, _ in flats) + (masks, choice)
+            compiled = self.versions.get(key)
+            if compiled is not None:
+                break
             with self.lock, _build_lock, _deep_recursion():
                 compiled = self.versions.get(key)
                 if compiled is None:
-                    compiled = self.build(names, key)
+                    try:
+                        compiled = self.build(names, key)
+                    except NeedsValue as need:  # a function chosen by an argument's value
+                        if self.choice is None:
+                            self.choice = ByValue(self.fn, self.wrt_spec, self.with_value,
+                                                  self.simplify, self.has_aux, need)
+                        else:
+                            self.choice.widen(need)
+                        self.versions.clear()
+                        continue
                     self.versions[key] = compiled
+            break
         if compiled is not self.last:
             self.last = compiled
             shown = getattr(self, "function", None)
@@ -306,7 +578,9 @@ class Structured:
                 shown.source, shown.versions = compiled.source, compiled.versions
                 shown.source_for = lambda *a, **k: compiled.source
         for k in compiled.wrt_args:
-            for leaf in flats[k][1]:
+            for j, leaf in enumerate(flats[k][1]):
+                if masks[k] is not None and not masks[k][j]:
+                    continue
                 if leaf.__class__ is not float and leaf.__class__ is not np.ndarray and isinstance(
                         leaf, (bool, np.bool_, int, np.integer)):
                     raise GradError(
@@ -317,7 +591,23 @@ class Structured:
         out = compiled.function(*flat)
         return self.restructure(compiled, key, out, flats)
 
+    def flatten(self, k, value):
+        how = self.forced.get(k)
+        if how == "const":
+            return ("const", value), []
+        if how is None and not trees.is_container(value):  # an int, by value (ints_by_value)
+            return ("const", int(value)), []
+        try:
+            return trees.flatten(value, objects=how == "object")
+        except TypeError as exc:  # an attribute that is neither data nor a constant: a set...
+            name = list(self.signature.parameters)[k] if k < len(self.signature.parameters) \
+                else str(k)
+            raise GradError(f"{self.fn.__name__}: `{name}` cannot be taken apart: {exc}.") from None
+
     def build(self, names, key):
+        masks, choice = key[len(names)], key[len(names) + 1]
+        fixed = self.choice.fixed_for(choice, self.fixed) if choice is not None else self.fixed
+        key = key[:len(names)]
         structures = {n: t for n, t in zip(names, key) if t != trees.LEAF}
 
         def user_call(*flat):
@@ -326,7 +616,9 @@ class Structured:
 
         try:
             compiled = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
-                                structures=structures, user_call=user_call)
+                                structures=structures, user_call=user_call, has_aux=self.has_aux,
+                                masks={n: m for n, m in zip(names, masks) if m is not None},
+                                fixed=fixed)
         except GradError:
             raise
         except Exception as exc:
@@ -338,21 +630,37 @@ class Structured:
         wrt_indices, is_tuple, _ = _wrt_indices(compiled.src, self.wrt_spec)
         compiled.wrt_args = wrt_indices
         compiled.wrt_given_as_tuple = is_tuple
-        compiled.leaf_counts = [len(trees.leaf_paths(key[k])) if key[k] != trees.LEAF else 1
+        compiled.masks = masks
+        # per differentiated argument: how many gradients it gets (a differentiated object's
+        # leaves that are not floats get none)
+        compiled.leaf_counts = [sum(masks[k]) if masks[k] is not None else
+                                len(trees.leaf_paths(key[k])) if key[k] != trees.LEAF else 1
                                 for k in wrt_indices]
         return compiled
 
     def restructure(self, compiled, key, out, flats):
-        value, grads = (out if self.with_value else (None, out))
+        aux = None
+        if self.has_aux:  # ((value, aux), grads) or (grads, aux)
+            (value, aux), grads = out if self.with_value else ((None, out[1]), out[0])
+        else:
+            value, grads = (out if self.with_value else (None, out))
         per_arg = []
         start = 0
+        masks = compiled.masks
         for k, n in zip(compiled.wrt_args, compiled.leaf_counts):
             t = key[k]
+            leaves = flats[k][1] if masks[k] is None else \
+                [leaf for leaf, d in zip(flats[k][1], masks[k]) if d]
             mine = [float(g) if leaf.__class__ is float and isinstance(g, np.floating) else g
-                    for g, leaf in zip(grads[start:start + n], flats[k][1])]  # a float's is a float
+                    for g, leaf in zip(grads[start:start + n], leaves)]  # a float's is a float
             start += n
+            if masks[k] is not None:  # a differentiated object: None for its leaves not floats
+                it = iter(mine)
+                mine = [next(it) if d else None for d in masks[k]]
             per_arg.append(trees.gradient_structure(t, mine) if t != trees.LEAF else mine[0])
         result = tuple(per_arg) if compiled.wrt_given_as_tuple else per_arg[0]
+        if self.has_aux:
+            return ((value, aux), result) if self.with_value else (result, aux)
         return (value, result) if self.with_value else result
 
     def deferred(self):
@@ -371,6 +679,11 @@ class Structured:
         function.wrt = self.wrt_names
         self.function = function
         return function
+
+
+def _differentiable(leaf):
+    return isinstance(leaf, (float, np.floating)) or \
+        isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
 
 
 def _wrt_indices(src, wrt):
@@ -403,14 +716,15 @@ class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
     def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
-                 primal=None):
+                 has_aux=False, masks=None, fixed=None, primal=None):
         self.fn = fn
         self.simplify = simplify
         self.with_value = with_value
+        self.has_aux = has_aux
         self.structured = None  # calls with containers: api.Structured
         self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
         # as written (what f.graph shows), or a gradient's graph to differentiate again
-        self.primal, self.lowering = primal or frontend.lower(fn, structures)
+        self.primal, self.lowering = primal or frontend.lower(fn, structures, has_aux, fixed)
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -427,7 +741,9 @@ class Compiled:
             for k, name in enumerate(self.names):
                 mine = leaves.get(name, [name])
                 if k in self.wrt:
-                    wrt_flat.append([len(flat) + j for j in range(len(mine))])
+                    mask = (masks or {}).get(name)
+                    wrt_flat.append([len(flat) + j for j in range(len(mine))
+                                     if mask is None or mask[j]])
                 for leaf in mine:
                     self.leaf_owner[leaf] = name
                 flat += mine
@@ -449,6 +765,11 @@ class Compiled:
         if not self.wrt_is_tuple:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
+        if has_aux:  # aux's values follow the gradients among the results
+            aux = self.lowering.aux_tree
+            first = int(with_value) + len(self.wrt)
+            aux = aux + first if isinstance(aux, int) else aux.offset(first)
+            self.tree = ((0, aux), grads_tree) if with_value else (grads_tree, aux)
         suffix = "value_and_grad" if with_value else "grad"
         base = primal[0].name if primal else fn.__name__  # (f_grad for grad(grad(f)))
         func_name = f"{base}_{suffix}" if base.isidentifier() else suffix
@@ -501,7 +822,8 @@ class Compiled:
         f.ir = str(self.primal)
         f.wrt = tuple(self.names[i] for i in self.wrt)
         f.dot = lambda: to_dot(self.primal)
-        f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, **kwargs)
+        f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, has_aux=has_aux,
+                                                     **kwargs)
         f.source_for = self.source_for
         f.ir_for = self.ir_for
 
@@ -706,6 +1028,14 @@ class Compiled:
         values = [v.copy() if isinstance(v, np.ndarray) and name in written else v
                   for name, v in zip(self.names, values)]  # the caller's arrays stay as they are
         value = self.call(self.user_call, values)
+        if self.has_aux:
+            if not isinstance(value, (tuple, list)) or len(value) != 2:
+                node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
+                             and n.value is not None), self.src.node)
+                raise error_at(self.src.location(getattr(node, "value", node)),
+                               f"{self.fn.__name__} is differentiated with has_aux=True but returns "
+                               f"a {type(value).__name__} here: return a pair `loss, aux`.")
+            value = value[0]
         if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
             node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
                          and n.value is not None), self.src.node)
@@ -804,8 +1134,9 @@ def _fmt(v):
     return f"array{np.shape(v)}"
 
 
-def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
-    """Compare `value_and_grad(fn)` with central differences at `args`; returns a GradCheckReport."""
+def check_grad(fn, *args, wrt=None, atol=None, rtol=None, has_aux=False, **kwargs):
+    """Compare `value_and_grad(fn)` with central differences at `args`; returns a GradCheckReport.
+    `has_aux=True`: fn returns (loss, aux) and the loss is checked."""
     from runtime import gradcheck
 
     plain = getattr(fn, "__wrapped__", fn) if getattr(fn, "_sourcead", None) else fn
@@ -819,8 +1150,11 @@ def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
         if not wrt:
             raise GradError(f"check_grad({plain.__name__}, ...): no float argument to check; "
                             "pass floats or name them with wrt=.")
-    compiled = value_and_grad(plain, wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,))
+    compiled = value_and_grad(plain, wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,),
+                              has_aux=has_aux)
     value, grads = compiled(*args, **kwargs)
+    if has_aux:
+        value = value[0]
     rows = []
     pos = [bound.arguments[n] for n in names]
     kinds = {n: sig.parameters[n].kind for n in names}
@@ -828,7 +1162,8 @@ def check_grad(fn, *args, wrt=None, atol=None, rtol=None, **kwargs):
     def call(*vals):
         positional = [v for n, v in zip(names, vals) if kinds[n] != inspect.Parameter.KEYWORD_ONLY]
         keywords = {n: v for n, v in zip(names, vals) if kinds[n] == inspect.Parameter.KEYWORD_ONLY}
-        return plain(*positional, **keywords)
+        out = plain(*positional, **keywords)
+        return out[0] if has_aux else out
 
     for name, g in zip(compiled.wrt, grads):
         idx = names.index(name)

@@ -45,6 +45,21 @@ _STATEMENTS = {"cond": "emit_cond", "for": "emit_loop", "while": "emit_loop",
                "cleared": "emit_setitem", "index_grad": "emit_index_grad"}
 
 
+class Built:
+    """A node of a result tree that is not a tuple of results: a list, a dict, a namedtuple, an
+    object or a constant (has_aux's aux, returned as the function made it)."""
+
+    __slots__ = ("kind", "meta", "children")
+
+    def __init__(self, kind, meta=None, children=()):
+        self.kind, self.meta, self.children = kind, meta, tuple(children)
+
+    def offset(self, by):
+        """The same tree with every result index moved by `by`."""
+        return Built(self.kind, self.meta, [c + by if isinstance(c, int) else c.offset(by)
+                                            if isinstance(c, Built) else c for c in self.children])
+
+
 def _literal(value):
     if isinstance(value, tuple) and len(value) == 1:
         return ast.Constant(value[0])
@@ -583,7 +598,35 @@ class Emitter:
     def result_expr(self, tree):
         if isinstance(tree, int):
             return self.atom(self.graph.results[tree])
+        if isinstance(tree, Built):
+            return self.built_expr(tree)
         return ast.Tuple([self.result_expr(t) for t in tree], ast.Load())
+
+    def built_expr(self, tree):
+        """A returned structure (has_aux's aux): literals of the results it holds."""
+        kind, meta = tree.kind, tree.meta
+        items = [self.result_expr(c) for c in tree.children]
+        if kind == "tuple":
+            return ast.Tuple(items, ast.Load())
+        if kind == "list":
+            return ast.List(items, ast.Load())
+        if kind == "dict":
+            return ast.Dict([_literal(k) if not isinstance(k, tuple) else _literal((k,))
+                             for k in meta], items)
+        if kind == "const":
+            if meta is None or isinstance(meta, (bool, int, float, str, bytes)):
+                return self.atom(Const(meta))
+            return ast.Name(self.bind(getattr(meta, "__name__", "value"), meta), ast.Load())
+        if kind == "call":  # a namedtuple: Cls(a, b)
+            return ast.Call(ast.Name(self.bind(meta.__name__, meta), ast.Load()), items, [])
+        if kind == "object":  # a dataclass or another object: its attributes set as they were
+            cls, names = meta
+            make = self.bind("make_object", support.make_object)
+            return ast.Call(ast.Name(make, ast.Load()),
+                            [ast.Name(self.bind(cls.__name__, cls), ast.Load()),
+                             _literal(tuple(names)) if len(names) != 1 else
+                             ast.Tuple([ast.Constant(names[0])], ast.Load())] + items, [])
+        raise ValueError(kind)
 
     def dispatch_stmt(self, respecialize):
         fallback = self.bind("respecialize", respecialize)

@@ -271,10 +271,10 @@ def reverse(graph, wrt, with_value, simplify=_simplify):
     """The gradient graph of a single-result `graph` with respect to parameters at indices `wrt`,
     built through `simplify` (None: every adjoint equation as the rules write it).
 
-    Its results are `[value] + grads` when `with_value`, else `grads`; a gradient that is
-    identically zero is the constant 0.0.
+    Its results are `[value] + grads` when `with_value`, else `grads`, then the graph's other
+    results (has_aux's values) as they are; a gradient that is identically zero is the constant 0.0.
     """
-    (result,) = graph.results
+    result, *extra = graph.results  # extra: forward values returned as they are (has_aux)
     wrt_params = [graph.params[i] for i in wrt]
     check_calls(graph, wrt_params)
     active = activity(graph.eqns, set(wrt_params))
@@ -290,7 +290,7 @@ def reverse(graph, wrt, with_value, simplify=_simplify):
             g = Const(0.0)
         grads.append(g)
         pending[p] = [g]  # the same parameter may be named twice in wrt
-    results = ([result] if with_value else []) + grads
+    results = ([result] if with_value else []) + grads + extra
     return Graph(f"{graph.name}_grad", graph.params, forward + b.eqns, results)
 
 

@@ -229,3 +229,12 @@ def outer_grad_b(g, a):
 def moveaxis_grad(g, axis=0):
     """The adjoint of np.stack(items, axis) as a list: the items along the first axis."""
     return np.moveaxis(g, axis, 0) if axis else g
+
+
+def make_object(cls, names, *values):
+    """An object of class `cls` with these attributes (a dataclass returned as aux), made as
+    trees.unflatten makes one: without running __init__ again."""
+    obj = object.__new__(cls)
+    for n, v in zip(names, values):
+        object.__setattr__(obj, n, v)
+    return obj

@@ -10,7 +10,9 @@ argument's name to its structure with one parameter per leaf (frontend/lowering.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
+import types
 
 import numpy as np
 
@@ -27,31 +29,54 @@ def is_container(value):
         dataclasses.is_dataclass(value) and not isinstance(value, type))
 
 
-def flatten(value):
-    """(treedef, leaves) of a value."""
+_LIBRARY_ROOTS = {"numpy", "scipy", "builtins", "torch", "jax", "pandas", "sklearn", "functools"}
+
+
+def is_plain_object(value):
+    """An instance of the user's own class holding its attributes in `vars(obj)` (a model held
+    in a class): taken apart like a dataclass when it is a method's `self`."""
+    if isinstance(value, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                          types.ModuleType, functools.partial)):
+        return False
+    if type(value).__module__.split(".")[0] in _LIBRARY_ROOTS:
+        return False
+    return isinstance(getattr(value, "__dict__", None), dict)
+
+
+def flatten(value, objects=False):
+    """(treedef, leaves) of a value. `objects`: plain objects (is_plain_object) are taken apart
+    by their attributes too, and their integers, bools and strings are constants of the
+    structure (configuration: a layer count, a flag), not leaves."""
     leaves = []
-    return _flatten(value, leaves), leaves
+    return _flatten(value, leaves, objects), leaves
 
 
-def _flatten(value, leaves):
+def _flatten(value, leaves, objects=False):
+    if objects and isinstance(value, (bool, int, np.integer, np.bool_)):
+        return ("const", value)
     if isinstance(value, _LEAF_TYPES):
         leaves.append(value)
         return LEAF
     if is_namedtuple(value):
-        return ("namedtuple", type(value), tuple(_flatten(v, leaves) for v in value))
+        return ("namedtuple", type(value), tuple(_flatten(v, leaves, objects) for v in value))
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_flatten(v, leaves) for v in value))
+        return (type(value).__name__, tuple(_flatten(v, leaves, objects) for v in value))
     if isinstance(value, dict):
         keys = tuple(value)
         for k in keys:
             if not isinstance(k, (str, int)) or isinstance(k, bool):
                 raise TypeError(f"dict key {k!r}: keys of a container argument must be strings or "
                                 "integers")
-        return ("dict", keys, tuple(_flatten(value[k], leaves) for k in keys))
+        return ("dict", keys, tuple(_flatten(value[k], leaves, objects) for k in keys))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = tuple(f.name for f in dataclasses.fields(value))
         return ("dataclass", type(value), names,
-                tuple(_flatten(getattr(value, n), leaves) for n in names))
+                tuple(_flatten(getattr(value, n), leaves, objects) for n in names))
+    if objects and is_plain_object(value):
+        attrs = vars(value)
+        names = tuple(attrs)
+        return ("object", type(value), names,
+                tuple(_flatten(attrs[n], leaves, objects) for n in names))
     try:
         hash(value)
     except TypeError:
@@ -80,7 +105,7 @@ def _build(treedef, it):
         return items if kind == "list" else tuple(items)
     if kind == "dict":
         return {k: _build(c, it) for k, c in zip(treedef[1], treedef[2])}
-    if kind == "dataclass":
+    if kind in ("dataclass", "object"):
         cls, names, children = treedef[1], treedef[2], treedef[3]
         values = {n: _build(c, it) for n, c in zip(names, children)}
         obj = object.__new__(cls)
@@ -108,6 +133,13 @@ def gradient_structure(treedef, grads):
             return items if kind == "list" else tuple(items)
         if kind == "dict":
             return {k: build(c) for k, c in zip(t[1], t[2])}
+        if kind == "object":  # a method's self: the gradients of its attributes, by name
+            out = {}
+            for n, c in zip(t[2], t[3]):
+                g = build(c)
+                if g is not None and not (isinstance(g, dict) and not g):
+                    out[n] = g
+            return out
         if kind == "dataclass":
             cls, names, children = t[1], t[2], t[3]
             obj = object.__new__(cls)
@@ -136,7 +168,7 @@ def leaf_paths(treedef):
         elif kind == "dict":
             for k, c in zip(t[1], t[2]):
                 walk(c, path + (str(k),))
-        elif kind == "dataclass":
+        elif kind in ("dataclass", "object"):
             for n, c in zip(t[2], t[3]):
                 walk(c, path + (n,))
 

@@ -12,23 +12,26 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import functools
+import inspect
 import math
 import sys
 import types
 
 import numpy as np
 
+from .. import trees
 from ..aliasing import UNKNOWN
 from ..custom import USER_RESOLVE
 from ..errors import GradError, error_at
-from ..ir import Const, Var
+from ..ir import Const, Graph, Var
 from ..library import BY_NAME as LIBRARY
 from ..primitives import PRIMS, RESOLVE, VARIADIC, MethodCall, having
 from . import fence
 from .source import parse_function
 from .values import (RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal, LocalFunc,
-                     NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom, constant,
-                     descends)
+                     NamedVal, ObjVal, OpaqueMethod, PartialVal, PyObj, Scope, TupleVal,
+                     UserMethod, as_atom, constant, descends, what)
 
 # NumPy functions whose keyword arguments (axis, keepdims, shape) are read when the graph is built
 ARRAY_CALLS = having("static_args")
@@ -46,6 +49,8 @@ class Calls:
         src = scope.src
         fence.check_call(src, node)
         func = low.expr(node.func, scope)
+        if isinstance(func, PyObj):
+            func = self.callable_form(func, node, scope)
         if isinstance(func, PyObj) and not _readable(func.obj):
             # a library's function with no rule: evaluated as written, a constant for the gradient
             return self.opaque_call(func.obj, node, scope)
@@ -58,6 +63,17 @@ class Calls:
                 raise error_at(src.location(node), "float() of this text is not a number.") from None
         args = [low.expr(a, scope) for a in node.args]
         kwargs = {k.arg: low.expr(k.value, scope) for k in node.keywords}
+        if isinstance(func, PyObj) and func.obj is functools.partial:
+            if not args:
+                raise error_at(src.location(node), "functools.partial() needs a function.")
+            return PartialVal(args[0], args[1:], kwargs)
+        while isinstance(func, (PartialVal, UserMethod)):
+            if isinstance(func, PartialVal):  # its bound arguments first, its keywords overridden
+                args, kwargs = func.args + args, {**func.kwargs, **kwargs}
+                func = func.func
+            else:
+                args = [func.receiver] + args
+                func = PyObj(func.fn)
         if isinstance(func, BoundMethod):
             label = f".{node.func.attr}()"
             if func.prim == "reshape" and len(args) > 1:
@@ -157,6 +173,260 @@ class Calls:
             finally:
                 self.active.pop()
         return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
+
+    # -- function forms: methods of self, functools.partial --
+
+    def callable_form(self, func, node, scope):
+        """A global or closure value that is a functools.partial of the user's function: its
+        function and its bound arguments (numbers and strings are constants of the code, arrays
+        are read when the gradient runs, as a global is)."""
+        obj = func.obj
+        if trees.is_plain_object(obj) and isinstance(getattr(type(obj), "__call__", None),
+                                                     types.FunctionType):
+            # an object of the user's with __call__: its method, bound to it
+            return UserMethod(type(obj).__call__, self.object_value(obj, scope.src, node))
+        if not isinstance(obj, functools.partial):
+            return func
+        src = scope.src
+        inner = self.callable_form(PyObj(obj.func), node, scope) if isinstance(
+            obj.func, functools.partial) else PyObj(obj.func)
+        if isinstance(obj.func, types.MethodType) or not isinstance(obj.func, types.FunctionType):
+            raise error_at(src.location(node), "a functools.partial of something other than a "
+                                               "function of yours (a method, a library's function) "
+                                               "is not supported inside a differentiated function: "
+                                               "make the partial here, of a function.")
+        return PartialVal(inner, [self.bound_value(v, src, node) for v in obj.args],
+                          {k: self.bound_value(v, src, node) for k, v in obj.keywords.items()})
+
+    def bound_value(self, value, src, node):
+        if isinstance(value, np.ndarray):
+            ns = {"partial_arg": value}
+            return self.low._read("global", "partial_arg", module="partial", _ns=ns, _root=False)
+        if isinstance(value, (tuple, list)) and not hasattr(type(value), "_fields"):
+            return TupleVal((self.bound_value(v, src, node) for v in value),
+                            is_list=isinstance(value, list))
+        if callable(value):
+            return PyObj(value)
+        return constant(value, src, node)
+
+    def class_attribute(self, base, name, node, scope):
+        """`self.name` that is not an attribute of the instance: its class's. A method is bound to
+        self (inlined when called), a staticmethod is its function, a classmethod is bound to the
+        class, a property is inlined now; a number is a constant of the class. None if absent."""
+        cls = base.cls
+        try:
+            found = inspect.getattr_static(cls, name)
+        except AttributeError:
+            return None
+        if isinstance(found, staticmethod):
+            return PyObj(found.__func__)
+        if isinstance(found, classmethod):
+            return UserMethod(found.__func__, PyObj(cls))
+        if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
+            return self.call_function(found.fget, [base], {}, node, scope)
+        if isinstance(found, types.FunctionType):
+            return UserMethod(found, base)
+        value = getattr(cls, name)
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            return Const(value)
+        if callable(value):
+            return PyObj(value)
+        return None
+
+    def object_value(self, obj, src, node, depth=0):
+        """A global or closure object of the user's (`model` in `model.loss(x)`): its numbers
+        and arrays read from its `__dict__` when the gradient runs (as globals are; a flag that
+        chooses a function is fixed per value, api.ByValue), its strings constants of the code,
+        its objects, lists and tuples likewise taken apart; other attributes are left out."""
+        fixed = self.low.fixed
+        module = type(obj).__name__
+
+        def value(v, ns, name):
+            if fixed is not None and (id(ns), name) in fixed.env:  # a flag choosing a function
+                return Const(fixed.env[(id(ns), name)])
+            if isinstance(v, str) or v is None:
+                return Const(v)
+            if isinstance(v, (bool, int, float, np.number)) or isinstance(v, np.ndarray) and \
+                    v.dtype.kind in "biuf":
+                return self.low._read("global", name, module=module, _ns=ns, _root=False)
+            if isinstance(v, (list, tuple)) and not hasattr(type(v), "_fields"):
+                seq = _Items(ns, name)  # self.layers[0][1]: read as layers_0_1 when it runs
+                items = [value(x, seq, f"{name}_{k}") for k, x in enumerate(v)]
+                if any(i is _SKIP for i in items):
+                    return _SKIP
+                return TupleVal(items, is_list=isinstance(v, list))
+            if trees.is_plain_object(v) and depth < 20:
+                return self.object_value(v, src, node, depth + 1)
+            if callable(v):
+                return PyObj(v)
+            return _SKIP
+
+        ns = vars(obj)
+        attrs = {}
+        for name, v in ns.items():
+            found = value(v, ns, name)
+            if found is not _SKIP:
+                attrs[name] = found
+        return ObjVal(type(obj), attrs)
+
+    def merge_shapes(self, a, b, placeholder=False):
+        """Two tuples, lists, dicts, namedtuples or objects of one structure with numbers at
+        the bottom (a branch returning `loss, aux`): (a's leaves, b's leaves, a function that
+        builds the structure of new leaves); None when they differ or hold anything else.
+        `placeholder`: one side may be None (a return value not set on that path yet)."""
+        if placeholder:
+            if isinstance(b, Const) and b.value is None:
+                b = _like(a)
+            elif isinstance(a, Const) and a.value is None:
+                a = _like(b)
+
+        def walk(x, y, xs, ys):
+            if isinstance(x, (Var, Const)) and isinstance(y, (Var, Const)):
+                xs.append(x)
+                ys.append(y)
+                return lambda it: next(it)
+            if type(x) is not type(y):
+                return None
+            if isinstance(x, TupleVal):
+                if len(x.items) != len(y.items) or x.is_list != y.is_list or \
+                        getattr(x, "cls", None) is not getattr(y, "cls", None):
+                    return None
+                parts = [walk(p, q, xs, ys) for p, q in zip(x.items, y.items)]
+                if any(p is None for p in parts):
+                    return None
+                if isinstance(x, NamedVal):
+                    return lambda it: NamedVal(x.cls, [p(it) for p in parts])
+                return lambda it: TupleVal([p(it) for p in parts], is_list=x.is_list)
+            if isinstance(x, (DictVal, ObjVal)):
+                mine = x.items if isinstance(x, DictVal) else x.attrs
+                theirs = y.items if isinstance(y, DictVal) else y.attrs
+                if list(mine) != list(theirs) or getattr(x, "cls", None) is not getattr(y, "cls",
+                                                                                        None):
+                    return None
+                parts = {k: walk(mine[k], theirs[k], xs, ys) for k in mine}
+                if any(p is None for p in parts.values()):
+                    return None
+                if isinstance(x, DictVal):
+                    return lambda it: DictVal({k: p(it) for k, p in parts.items()})
+                return lambda it: ObjVal(x.cls, {k: p(it) for k, p in parts.items()})
+            return None
+
+        if not isinstance(a, (TupleVal, DictVal, ObjVal)):
+            return None
+        xs, ys = [], []
+        build = walk(a, b, xs, ys)
+        if build is None:
+            return None
+        return xs, ys, lambda leaves: build(iter(leaves))
+
+    def peek(self, node, scope):
+        """The value `name` or `name.attr...` holds, when a name or an object's attribute holds
+        it (nothing is emitted); None otherwise."""
+        if isinstance(node, ast.Name):
+            try:
+                return scope.lookup(node.id)
+            except KeyError:
+                return None
+        if isinstance(node, ast.Attribute):
+            base = self.peek(node.value, scope)
+            if isinstance(base, (NamedVal, ObjVal)):
+                return base.attr(node.attr)
+        return None
+
+    def call_function(self, obj, args, kwargs, node, scope):
+        """Inline the user's module-level function `obj` called with these values."""
+        src = scope.src
+        if obj in self.active or obj is self.low.root.fn:
+            raise error_at(src.location(node),
+                           f"{obj.__name__} calls itself: recursion cannot be differentiated by "
+                           "this compiler. Rewrite it with a loop.")
+        callee = _parse_callee(obj, src, node)
+        self.low.sources.append(callee)
+        self.active.append(obj)
+        try:
+            return self.inline(callee.node, callee, args, kwargs, node, scope,
+                               parent=None, defaults_owner=obj)
+        finally:
+            self.active.pop()
+
+    # -- a function chosen by a condition --
+
+    def choose_function(self, test, scope, node):
+        """A branch gives a name a function (`act = np.tanh if flag else relu`): which one a call
+        runs must be known when the graph is built. When the test is made of arguments, globals
+        and closure values only (and constants), NeedsValue asks api.py to build one graph per
+        value of those (an int, bool or str argument, a global read at each call); otherwise the
+        branch is refused."""
+        src = scope.src
+        low = self.low
+        params, env, seen = set(), [], set()
+
+        def trace(atom):
+            if not isinstance(atom, Var) or atom in seen:
+                return True
+            seen.add(atom)
+            if atom in low.root_params:
+                params.add(atom.hint)
+                return True
+            eqn = low.producers.get(atom)
+            if eqn is None or any(isinstance(v, Graph) for v in eqn.params.values()):
+                return False
+            if eqn.prim in ("global", "cell"):
+                env.append(eqn)
+                return True
+            if eqn.prim == "call" and not eqn.params.get("zero_gradient"):
+                return False
+            return all(trace(a) for a in eqn.ins)
+
+        refusal = error_at(src.location(node), CHOICE_REFUSED)
+        if isinstance(test, Var) and trace(test) and (params or env):
+            raise NeedsValue(src.location(node), params, env, refusal)
+        raise refusal
+
+    # -- has_aux --
+
+    def split_aux(self, result, src):
+        """A function differentiated with has_aux=True returns (loss, aux): the loss, aux's
+        structure as the generated code returns it (emit.Built, results counted from 0), and
+        the values aux holds, which become results of the graph (forward values)."""
+        from ..emit import Built  # noqa: PLC0415
+        kept, node = self.low.returned_nodes.get(id(result), (None, src.node))
+        node = node if kept is result else src.node
+        where = src.location(getattr(node, "value", node))
+        if not isinstance(result, TupleVal) or isinstance(result, NamedVal) \
+                or len(result.items) != 2:
+            raise error_at(where, f"{src.name} is differentiated with has_aux=True, so it must "
+                                  "return a pair `return loss, aux` (aux: any values to return "
+                                  "beside the gradient).")
+        atoms = []
+
+        def walk(value):
+            if isinstance(value, Var):
+                atoms.append(value)
+                return len(atoms) - 1
+            if isinstance(value, Const):
+                return Built("const", value.value)
+            if isinstance(value, ListVal):
+                atoms.append(value.items)
+                return len(atoms) - 1
+            if isinstance(value, NamedVal):
+                return Built("call", value.cls, [walk(v) for v in value.items])
+            if isinstance(value, TupleVal):
+                return Built("list" if value.is_list else "tuple", None,
+                             [walk(v) for v in value.items])
+            if isinstance(value, DictVal):
+                return Built("dict", tuple(value.items), [walk(v) for v in value.items.values()])
+            if isinstance(value, ObjVal):
+                return Built("object", (value.cls, tuple(value.attrs)),
+                             [walk(v) for v in value.attrs.values()])
+            if isinstance(value, PyObj):
+                return Built("const", value.obj)
+            raise error_at(where, f"aux holds {what(value)}, which the gradient cannot return: "
+                                  "return numbers, arrays, strings and dicts, lists or tuples "
+                                  "of them.")
+
+        tree = walk(result.items[1])
+        return result.items[0], tree, atoms
 
     # -- containers --
 
@@ -489,6 +759,61 @@ class Calls:
             if expr is not None:
                 out[a.arg] = self.low.expr(expr, scope)
         return out
+
+
+CHOICE_REFUSED = ("a branch here gives a name a function, and which function a call runs must be "
+                  "known when the gradient is built: its condition may be made of constants, "
+                  "globals and bool, int or str arguments (one version per value), not of values "
+                  "the function differentiates or computes. Call each function in its own branch "
+                  "instead.")
+
+
+class NeedsValue(GradError):
+    """The graph depends on the value of some arguments (`params`, names) and globals or closure
+    values (`env`, their read equations): api.py builds one graph per value."""
+
+    def __init__(self, location, params, env, refusal=None):
+        self.refusal = refusal
+        super().__init__(error_at(location, "a branch here chooses a function by a condition on "
+                                            "arguments or globals whose values are not fixed "
+                                            "here (inside a container, say): call each function "
+                                            "in its own branch instead.").args[0])
+        self.params = set(params)
+        self.env = list(env)
+
+
+_SKIP = object()  # an attribute object_value leaves out
+
+
+def _like(value):
+    """A structure like `value` with None at every leaf (merge_shapes' placeholder)."""
+    if isinstance(value, NamedVal):
+        return NamedVal(value.cls, [_like(v) for v in value.items])
+    if isinstance(value, TupleVal):
+        return TupleVal([_like(v) for v in value.items], is_list=value.is_list)
+    if isinstance(value, DictVal):
+        return DictVal({k: _like(v) for k, v in value.items.items()})
+    if isinstance(value, ObjVal):
+        return ObjVal(value.cls, {k: _like(v) for k, v in value.attrs.items()})
+    return Const(None)
+
+
+class _Items:
+    """A list or tuple an object holds (`parent[key]`, looked up when the gradient runs, so a
+    list replaced between calls is seen), its items read by name (`layers_0`) as a global's
+    namespace is."""
+
+    def __init__(self, parent, key):
+        self.parent, self.key = parent, key
+
+    def __getitem__(self, name):
+        return self.parent[self.key][int(name.rsplit("_", 1)[1])]
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except (IndexError, ValueError):
+            return default
 
 
 # --- reading arguments ---------------------------------------------------------------------------

@@ -29,8 +29,12 @@ from .source import (appended_names, assigned_names, contains, first_store_order
                      is_range_call, parse_function, read_later, stored_names)
 from .values import (BREAK, CONTINUE, CONTAINERS, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES,
                      RETURN_VALUE, RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal,
-                     LocalFunc, NamedVal, ObjVal, OpaqueMethod, PyObj, Scope, TupleVal, as_atom,
+                     LocalFunc, NamedVal, ObjVal, OpaqueMethod, PartialVal, PyObj, Scope,
+                     TupleVal, UserMethod, as_atom,
                      bound, constant, environment_value, hint, is_false, is_true, what)
+
+
+FUNCTIONS = (PyObj, LocalFunc, UserMethod, PartialVal)  # a name holding one: chosen when built
 
 
 class TrackingBuilder(Builder):
@@ -90,8 +94,11 @@ class ListField:
 class Lowering:
     """Walks statements and expressions, emitting equations into the current builder."""
 
-    def __init__(self, root, structures=None):
+    def __init__(self, root, structures=None, has_aux=False, fixed=None):
         self.root = root
+        self.fixed = fixed  # values known when the graph is built: api.Fixed (calls.NeedsValue)
+        self.has_aux = has_aux              # the function returns (loss, aux): calls.split_aux
+        self.aux_tree = None
         self.structures = structures or {}  # parameter name -> its container's structure (trees.py)
         self.leaf_names = {}                # parameter name -> the names of its leaves' parameters
         self.producers = {}             # var -> the equation that made it (for aliasing checks)
@@ -135,12 +142,17 @@ class Lowering:
                 continue
             v = Var(a.arg)
             scope.vars[a.arg] = v
+            if self.fixed is not None and a.arg in self.fixed.params:  # one graph per value
+                scope.vars[a.arg] = Const(self.fixed.params[a.arg])
             self.memory.argument(a.arg, v, scope)
             params.append(v)
             self.user_locals.add(a.arg)
         self.root_params = set(params)
         scope.params = {v.hint: v for v in params}
         result = self.function_body(src, scope)
+        extra = []
+        if self.has_aux:
+            result, self.aux_tree, extra = self.calls.split_aux(result, src)
         if not isinstance(result, (Var, Const)):
             kept, node = self.returned_nodes.get(id(result), (None, src.node))
             node = node if kept is result else src.node
@@ -151,7 +163,7 @@ class Lowering:
                            "single value (a sum, a mean, one entry), or differentiate each output "
                            "with its own function.")
         value = as_atom(result, src, src.node)
-        return Graph(src.name, params, self.b.eqns, [value])
+        return Graph(src.name, params, self.b.eqns, [value] + extra)
 
     def function_body(self, src, scope):
         body = src.node.body
@@ -394,16 +406,36 @@ class Lowering:
             pair = [branch_scope.vars.get(key, scope.vars.get(key, Const(None)))
                     for branch_scope in (then_scope, else_scope)]
             one_list = isinstance(pair[0], ListVal) and pair[0].same_list(pair[1])
+            shaped = self.calls.merge_shapes(pair[0], pair[1], placeholder=key == RETURN_VALUE)
+            if shaped is not None:  # tuples, dicts... of one structure: merged leaf by leaf
+                leaves = []
+                for x, y in zip(shaped[0], shaped[1]):
+                    if x is y or isinstance(x, Const) and isinstance(y, Const) and x == y:
+                        leaves.append(x)
+                        continue
+                    leaves.append(Var(hint(key)))
+                    then_results.append(x)
+                    else_results.append(y)
+                    outs.append(leaves[-1])
+                assign.append((key, shaped[2](leaves)))
+                continue
             for value in pair:
+                if isinstance(value, FUNCTIONS):  # if flag: act = np.tanh else: act = relu
+                    self.calls.choose_function(test, scope, node)
                 if isinstance(value, LocalFunc):
                     raise error_at(scope.src.location(node),
                                    f"`{key}` is defined with `def` inside a branch: the compiler "
                                    "decides which function a call runs when it builds the gradient. "
                                    "Define one function outside the `if` and branch inside it.")
                 if not one_list and (isinstance(value, TupleVal) or not isinstance(value, (Var, Const))):
+                    if key == RETURN_VALUE:  # never name the scope's own key
+                        raise error_at(scope.src.location(node),
+                                       f"one path returns {what(value)} and another something "
+                                       "else: return values of one structure on every path.")
                     raise error_at(scope.src.location(node),
                                    f"`{key}` is given {what(value)} in one branch: only "
-                                   "numbers can be merged after an if. Assign it outside the if.")
+                                   "numbers, or tuples and dicts of one structure, can be merged "
+                                   "after an if. Assign it outside the if.")
             if one_list:  # the same list, appended to in a branch: its running values are merged
                 merged = lists.get(pair[0].origin)
                 if merged is None:
@@ -453,7 +485,12 @@ class Lowering:
             return self.expr(then_node if test.value else else_node, scope)
 
         def side(expr_node):
-            return lambda: [as_atom(self.expr(expr_node, scope.branch()), scope.src, expr_node)]
+            def build():
+                value = self.expr(expr_node, scope.branch())
+                if isinstance(value, FUNCTIONS):  # act = np.tanh if flag else relu
+                    self.calls.choose_function(test, scope, node)
+                return [as_atom(value, scope.src, expr_node)]
+            return build
         return self.conditional(test, side(then_node), side(else_node), [""])[0]
 
     # -- loops --
@@ -524,12 +561,9 @@ class Lowering:
         """Whether a range loop's body reads a list, tuple or dict at its index (`layers[i]`)."""
         index = node.target.id
         for sub in ast.walk(ast.Module(node.body, [])):
-            if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and any(
-                    isinstance(n, ast.Name) and n.id == index for n in ast.walk(sub.slice)):
-                try:
-                    value = scope.lookup(sub.value.id)
-                except KeyError:
-                    continue
+            if isinstance(sub, ast.Subscript) and isinstance(sub.value, (ast.Name, ast.Attribute)) \
+                    and any(isinstance(n, ast.Name) and n.id == index for n in ast.walk(sub.slice)):
+                value = self.calls.peek(sub.value, scope)  # layers[i], self.layers[i]
                 if isinstance(value, (TupleVal, DictVal)):
                     return True
         return False
@@ -1052,6 +1086,8 @@ class Lowering:
         if ident in assigned_names(src.node) and scope.parent is None:
             raise error_at(src.location(node),
                            f"`{ident}` is used before it is assigned.")
+        if self.fixed is not None and self.fixed.knows(src, ident):  # one graph per value
+            return Const(self.fixed.value(src, ident))
         if ident in src.cells:
             cell = src.cells[ident]
             try:
@@ -1077,6 +1113,8 @@ class Lowering:
     def attribute(self, node, scope):
         src = scope.src
         base = self.expr(node.value, scope)
+        if isinstance(base, PyObj) and trees.is_plain_object(base.obj):  # a global model.W
+            base = self.calls.object_value(base.obj, src, node)
         if isinstance(base, PyObj):
             try:
                 value = getattr(base.obj, node.attr)
@@ -1084,7 +1122,7 @@ class Lowering:
                 raise error_at(src.location(node),
                                f"{ast.unparse(node.value)} has no attribute `{node.attr}`.") from None
             if isinstance(value, NUMBER_TYPES):
-                if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, types.ModuleType):
+                if id(base.obj) in MODULE_CONSTANTS or isinstance(base.obj, (types.ModuleType, type)):
                     return Const(float(value) if isinstance(value, np.floating) else value)
             if value is None and isinstance(base.obj, types.ModuleType):
                 return Const(None)  # np.newaxis
@@ -1095,6 +1133,8 @@ class Lowering:
                            "functions can be used from a module.")
         if isinstance(base, (NamedVal, ObjVal)):
             value = base.attr(node.attr)
+            if value is None and isinstance(base, ObjVal):  # self.forward: the class's
+                value = self.calls.class_attribute(base, node.attr, node, scope)
             if value is None:
                 raise error_at(src.location(node), f"{what(base)} has no attribute `{node.attr}` "
                                                    "here.")
@@ -1181,10 +1221,11 @@ def _container(tree, leaves):
     return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
 
 
-def lower(fn, structures=None):
+def lower(fn, structures=None, has_aux=False, fixed=None):
     """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs.
-    `structures`: for parameters that hold containers, their structure (trees.py)."""
+    `structures`: for parameters that hold containers, their structure (trees.py). `has_aux`: fn
+    returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree)."""
     src = parse_function(fn)
-    lowering = Lowering(src, structures)
+    lowering = Lowering(src, structures, has_aux, fixed)
     graph = lowering.lower_root()
     return graph, lowering

@@ -118,6 +118,29 @@ class LocalFunc:
         self.scope = scope
 
 
+class UserMethod:
+    """`self.forward` before it is called: a function of the user's bound to its receiver (an
+    ObjVal, or a PyObj of a class for a classmethod); calling it inlines the function."""
+
+    __slots__ = ("fn", "receiver")
+
+    def __init__(self, fn, receiver):
+        self.fn = fn
+        self.receiver = receiver
+
+
+class PartialVal:
+    """`functools.partial(f, a, k=v)` before it is called: the function (a PyObj, LocalFunc or
+    UserMethod) and the arguments it binds (values the lowering holds)."""
+
+    __slots__ = ("func", "args", "kwargs")
+
+    def __init__(self, func, args, kwargs):
+        self.func = func
+        self.args = list(args)
+        self.kwargs = dict(kwargs)
+
+
 class ListVal:
     """A list started as `name = []`, built with `.append` and read with sum(), len() or np.stack:
     its running sum, its length and its items (a `list_new` value each append extends, pruned as
@@ -240,6 +263,8 @@ def what(value):
     """How a message names a value the lowering holds (never its internal class)."""
     if isinstance(value, LocalFunc):
         return f"the function `{value.node.name}` (a def)"
+    if isinstance(value, (UserMethod, PartialVal)):
+        return "a function (a method or a functools.partial)"
     if isinstance(value, ListVal) or value is EMPTY_LIST:
         return "a list"
     if isinstance(value, NamedVal):
@@ -304,6 +329,9 @@ def environment_value(value, src, node, ident, read):
         return PyObj(value)
     if isinstance(value, tuple) and all(isinstance(v, NUMBER_TYPES) for v in value):
         return TupleVal(Const(v) for v in value)
+    from ..trees import is_plain_object  # noqa: PLC0415
+    if is_plain_object(value):  # an object of the user's: its attributes read as it is used
+        return PyObj(value)
     raise error_at(src.location(node),
                    f"`{ident}` holds a {type(value).__name__}, which cannot take part in a "
                    "differentiated computation: use numbers.")
