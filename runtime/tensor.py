@@ -59,6 +59,10 @@ NOT_LEAF = "you can only change requires_grad flags of leaf variables."
 NOT_LEAF_HINT = (" If you want to use a computed variable in a subgraph that doesn't require "
                  "differentiation use var_no_grad = var.detach().")
 NUMPY_REQUIRES_GRAD = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+ARRAY_HINT = (" (A function that is not NumPy's turned a Tensor that requires grad into an array: "
+              "SciPy's Python functions such as scipy.special.logsumexp, softmax and log_softmax do; "
+              "call runtime.logsumexp, runtime.softmax, ... instead, or a NumPy function or ufunc, which "
+              "reach the tape. np.array([t1, t2]) of tensors: use np.stack.)")
 
 
 def normalize(v):
@@ -329,7 +333,9 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         if self._edge is not None:
-            raise RuntimeError(NUMPY_REQUIRES_GRAD)
+            # a function that is neither a NumPy function nor a ufunc (scipy.special.logsumexp,
+            # np.array of a list of tensors) turned the Tensor into an array
+            raise RuntimeError(NUMPY_REQUIRES_GRAD + ARRAY_HINT)
         a = np.asarray(self._data, dtype=dtype)
         return a.copy() if copy else a
 
