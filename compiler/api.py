@@ -477,6 +477,9 @@ def _reads_containers(fn):
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple) and \
                 is_param(node.value):
             return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
+                "dict", "list", "tuple", "len", "sorted") and any(is_param(a) for a in node.args):
+            return True
     return False
 
 

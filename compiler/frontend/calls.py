@@ -105,6 +105,11 @@ class Calls:
             return Const(len(args[0].items))
         if obj is builtins.dict:
             return self.make_dict(args, kwargs, node, src)
+        if obj in (builtins.list, builtins.tuple) and len(args) == 1 and not kwargs and \
+                isinstance(args[0], (TupleVal, DictVal)):
+            items = list(args[0].items) if isinstance(args[0], TupleVal) else \
+                [Const(k) for k in args[0].items]
+            return TupleVal(items, is_list=obj is builtins.list)
         if isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields"):
             return self.make_record(obj, list(obj._fields), args, kwargs, node, src,
                                     getattr(obj, "_field_defaults", {}))

@@ -101,6 +101,7 @@ class Lowering:
         self.aux_tree = None
         self.structures = structures or {}  # parameter name -> its container's structure (trees.py)
         self.leaf_names = {}                # parameter name -> the names of its leaves' parameters
+        self.root_containers = {}           # parameter name -> the container value it holds
         self.producers = {}             # var -> the equation that made it (for aliasing checks)
         self.b = TrackingBuilder(self.producers)
         self.sources = [root]           # every FuncSource read, for the namer's reserved set
@@ -138,6 +139,7 @@ class Lowering:
                     self.user_locals.add(name)
                 self.leaf_names[a.arg] = [v.hint for v in leaves]
                 scope.vars[a.arg] = _container(tree, iter(leaves))
+                self.root_containers[a.arg] = scope.vars[a.arg]
                 self.user_locals.add(a.arg)
                 continue
             v = Var(a.arg)
@@ -338,6 +340,20 @@ class Lowering:
         src = scope.src
         name = call.func.value.id
         lst = scope.lookup(name) if bound(scope, name) else None
+        if isinstance(lst, TupleVal):
+            owner = next((p for p, v in self.root_containers.items() if _holds(v, lst)), None) \
+                or next((p for p, v in scope.activation.params.items() if _holds(v, lst)), None)
+            if owner is None and not [n for n, v in scope.vars.items() if v is lst and n != name
+                                      and n.isidentifier()]:
+                # a list the function made (a literal or a comprehension): a new list, one longer
+                fence.check_append(src, call)
+                scope.vars[name] = TupleVal(lst.items + [self.expr(call.args[0], scope)],
+                                            is_list=True)
+                return None
+            raise error_at(src.location(call),
+                           f"appending to `{name}` would change the list "
+                           + (f"the caller passed as `{owner}`" if owner else "another name holds")
+                           + f": make a new one instead, `{name} = {name} + [value]`.")
         if not isinstance(lst, ListVal) or lst.activation is not scope.activation:
             raise error_at(src.location(call),
                            f"`{name}.append(...)` is supported on a list started as `{name} = []` "
@@ -800,6 +816,8 @@ class Lowering:
             # y[index] = v: a new version of y (the array the function made, never the user's)
             name = target.value.id
             old = self.name(name, scope, target.value)
+            if isinstance(old, (DictVal, TupleVal, ObjVal)):
+                return self.write_container(name, old, target, value, scope)
             x = as_atom(old, src, target.value)
             self.check_writable(name, x, scope, target)
             template, parts = self.index(target.slice, scope)
@@ -809,6 +827,32 @@ class Lowering:
             self.user_locals.add(name)
         else:
             raise fence.assignment_target(src, target)
+
+    def write_container(self, name, old, target, value, scope):
+        """d[k] = v into a dict the function made: the name holds a new dict with that entry (no
+        other name may hold the same dict, which would have to see the change too). Writing into
+        an argument's container is refused, as writing into an argument's array is."""
+        src = scope.src
+        owner = next((p for p, v in scope.activation.params.items() if _holds(v, old)), None) \
+            if scope.activation.params else None
+        if owner is None:
+            owner = next((p for p, v in self.root_containers.items() if _holds(v, old)), None)
+        if owner is not None:
+            raise error_at(src.location(target),
+                           f"this write would change the container the caller passed as `{owner}`: "
+                           "the compiler never modifies your arguments. Make a new one instead: "
+                           f"`{name} = dict({name}, key=value)` or `{name} = dict({name})` first.")
+        if not isinstance(old, DictVal):
+            raise error_at(src.location(target), f"writing into {what(old)} is not supported here: "
+                                                 "build a new one.")
+        others = [n for n, v in scope.vars.items() if v is old and n != name and n.isidentifier()]
+        if others:
+            raise error_at(src.location(target),
+                           f"`{name}` and `{others[0]}` hold the same dict: a write through one "
+                           f"would change the other. Copy it first: `{name} = dict({name})`.")
+        key = static(self.expr(target.slice, scope), src, target.slice, "a dict key")
+        scope.vars[name] = DictVal({**old.items, key: value})
+        self.user_locals.add(name)
 
     # -- expressions --
 
@@ -1040,6 +1084,9 @@ class Lowering:
         return ("atom",), [as_atom(value, src, node)]
 
     def binop(self, op, left, right, src, node):
+        if op is ast.Add and isinstance(left, TupleVal) and isinstance(right, TupleVal) and not (
+                isinstance(left, NamedVal) or isinstance(right, NamedVal)):
+            return TupleVal(left.items + right.items, is_list=left.is_list)  # [a] + [b]
         prim = fence.binop_prim(op, src, node)
         x = as_atom(left, src, getattr(node, "left", node))
         y = as_atom(right, src, getattr(node, "right", node))
@@ -1185,6 +1232,19 @@ def _set(scope, slot, value):
 
 def _hint(slot):
     return slot.hint if isinstance(slot, ListField) else hint(slot)
+
+
+def _holds(value, container):
+    """Whether `value` is `container` or holds it somewhere inside."""
+    if value is container:
+        return True
+    if isinstance(value, TupleVal):
+        return any(_holds(v, container) for v in value.items)
+    if isinstance(value, DictVal):
+        return any(_holds(v, container) for v in value.items.values())
+    if isinstance(value, ObjVal):
+        return any(_holds(v, container) for v in value.attrs.values())
+    return False
 
 
 def _lambda_def(node):

@@ -126,3 +126,22 @@ def rows_enumerated(x, X, Y):
     for a, b in zip(X, Y):
         total = total + np.sum(a * b * x)
     return total
+
+
+def writes_into_argument_dict(params, x):
+    params["W"] = params["W"] * 2.0
+    return np.sum(params["W"] * x)
+
+
+def appends_to_argument_list(ws, x):
+    ws.append(x)
+    return sum(np.sum(w) for w in ws)
+
+
+def local_copies_are_fine(params, ws, x):
+    d = dict(params)
+    d["W"] = d["W"] * 2.0
+    more = list(ws) + [x]
+    out = [w * 2.0 for w in more]
+    out.append(x * 3.0)
+    return np.sum(d["W"] * x) + sum(np.sum(w) for w in out)

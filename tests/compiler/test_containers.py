@@ -178,3 +178,16 @@ def test_recursion_decided_by_ints():
 def test_enumerate_and_zip_over_array_rows():
     X = rng.normal(size=(3, 2))
     _check_wrt(C.rows_enumerated, [rng.normal(size=2), X, rng.normal(size=(3, 2))], 0)
+
+
+def test_writing_into_an_argument_container_is_refused_and_local_copies_work():
+    with pytest.raises(GradError, match="caller passed as `params`"):
+        grad(C.writes_into_argument_dict)({"W": np.ones(2)}, np.ones(2))
+    with pytest.raises(GradError, match="caller passed as `ws`"):
+        grad(C.appends_to_argument_list)([np.ones(2)], np.ones(2))
+    params, ws, x = {"W": np.array([1.0, 2.0])}, [np.array([0.5, 0.5])], np.array([3.0, -1.0])
+    gp, gw, gx = grad(C.local_copies_are_fine, wrt=(0, 1, 2))(params, ws, x)
+    _close(gp["W"], 2.0 * x)
+    _close(gw[0], np.full(2, 2.0))
+    _close(gx, 2.0 * params["W"] + 2.0 + 3.0)
+    assert params["W"][0] == 1.0 and len(ws) == 1
