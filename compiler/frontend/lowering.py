@@ -588,14 +588,20 @@ class Lowering:
         """A loop over a list, tuple or dict known when the graph is built: the body once per item,
         in order (Python's own semantics, with no loop left to reverse)."""
         src = scope.src
-        for sub in ast.walk(ast.Module(node.body, [])):
-            if isinstance(sub, (ast.Break, ast.Continue)):
-                raise error_at(src.location(sub), f"`{ast.unparse(sub)}` in a loop over a list, "
-                                                  "tuple or dict is not supported: use an `if` "
-                                                  "around the rest of the body.")
+        for sub in _own_statements(node.body):
+            if isinstance(sub, ast.Break):
+                raise error_at(src.location(sub), "`break` in a loop over a list, tuple or dict "
+                                                  "(unrolled) is not supported: keep a flag and "
+                                                  "test it with `if` at the top of the body.")
+        outer = scope.vars.get(CONTINUE, None)
         for item in items:
             self.assign(node.target, item, scope)
+            scope.vars[CONTINUE] = Const(False)  # `continue`: the rest of this item's body is skipped
             self.block(node.body, scope)
+            if outer is None:
+                scope.vars.pop(CONTINUE, None)
+            else:
+                scope.vars[CONTINUE] = outer
             state = self.exit_state(scope)
             if state is True:
                 return
@@ -1232,6 +1238,16 @@ def _set(scope, slot, value):
 
 def _hint(slot):
     return slot.hint if isinstance(slot, ListField) else hint(slot)
+
+
+def _own_statements(body):
+    """The nodes of a loop body outside the loops nested in it (their break/continue are theirs)."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _holds(value, container):

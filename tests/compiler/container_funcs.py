@@ -145,3 +145,19 @@ def local_copies_are_fine(params, ws, x):
     out = [w * 2.0 for w in more]
     out.append(x * 3.0)
     return np.sum(d["W"] * x) + sum(np.sum(w) for w in out)
+
+
+def continue_in_unrolled_loops(x, ws):
+    total = 0.0
+    for w in ws:
+        if np.sum(w) > 10.0:
+            continue
+        for i in range(3):
+            if i == 2:
+                break
+            total = total + np.sum(w * x) * (i + 1.0)
+    for j in range(len(ws)):
+        if j == 1:
+            continue
+        total = total + np.sum(ws[j] * x)
+    return total

@@ -191,3 +191,8 @@ def test_writing_into_an_argument_container_is_refused_and_local_copies_work():
     _close(gw[0], np.full(2, 2.0))
     _close(gx, 2.0 * params["W"] + 2.0 + 3.0)
     assert params["W"][0] == 1.0 and len(ws) == 1
+
+
+def test_continue_in_a_loop_over_a_list_and_break_of_a_loop_inside_it():
+    ws = [np.array([1.0, 2.0]), np.array([20.0, 0.0]), np.array([0.5, -1.0])]
+    _check_wrt(C.continue_in_unrolled_loops, [np.array([0.3, 0.7]), ws], 0)
