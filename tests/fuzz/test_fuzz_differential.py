@@ -81,7 +81,7 @@ def run_family(request, capsys, family, programs):
     def fuzz(program, data):
         points = data.draw(P.points_for(program.kinds, POINTS_PER_PROGRAM, ties), label="points")
         checked = H.check_program(program.source, program.guarded, points, program.tape_source,
-                                  program.constructs, ties=bool(ties))
+                                  program.constructs, ties=bool(ties), layout=program.layout)
         assume(checked > 0)
 
     try:
