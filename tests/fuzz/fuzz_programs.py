@@ -54,6 +54,15 @@ Two families:
   matrix (`for row in y`), defs inside f and inside loops, branches on data, and a final reduction
   to a scalar that reads every name written through a view.
 
+Both families also write the README's "Containers, comprehensions, lambdas" forms (FormsMixin):
+comprehensions and generator expressions over literal tuples/lists, `range(k)` and local
+containers, consumed by sum()/np.sum/np.stack/max/min; lambdas assigned and called, called inline
+and passed to a module-level `apply(fn, v)` / `twice(fn, v)`; local dicts, lists (also list
+comprehensions) and tuples read by key or index, reduced and iterated (`.items()`, `.values()`,
+`enumerate`, `zip`). A share of the plain array programs (DICT_SHARE, "dict_params") take their
+arrays in a dict, `f(p, s)` with p = {"x": x, "y": y, "w": w} (or {"x": x, "m": [y, w]}):
+`Program.layout` says how, and the harness compares the gradient dict leaf by leaf.
+
 Each strategy returns a `Program`. Only syntax the README says the compiler supports is produced
 (plus a[k][j] writes, whose refusal is allowed), and only operations the tape has too (no % or
 //). Constructs the compiler refuses although the README lists them (a def or a list inside a

@@ -435,3 +435,11 @@ def continue_in_range_loop_reading_list(x, s):
         if j > 1:
             continue
     return np.sum(t)
+
+
+def copy_of_dict_leaf_written(p, s):
+    """b = y * 1.0 is a new array: row 0 of b becomes s, p["y"] is untouched."""
+    y = p["y"]
+    b = y * 1.0
+    b[0] = s
+    return np.sum(b * b)

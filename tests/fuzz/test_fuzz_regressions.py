@@ -319,7 +319,8 @@ def test_bug_dict_after_def_in_loop_refused():
 @pytest.mark.xfail(strict=True, raises=NameError, reason=(
     "BUG (compiler): ls = [x, x * 2.0]; a range loop whose body may return np.sum(ls[1]): the "
     "compiled code raises NameError: name 't2' is not defined (also with a list comprehension and "
-    "`for row in w`); plain Python, tape and numeric give 0.7, d/dx 0, d/ds 1. Present at 06f0f66"))
+    "`for row in w`, and with `acc = []; acc.append(y.T); a = sum(acc)` returning a); plain "
+    "Python, tape and numeric give 0.7, d/dx 0, d/ds 1. Present at 06f0f66"))
 def test_bug_list_read_in_loop_with_early_return_name_error():
     H.check_function(R.list_read_in_loop_with_early_return, (X, 0.7))
 
@@ -331,3 +332,15 @@ def test_bug_list_read_in_loop_with_early_return_name_error():
     "2.5, d/dx 3, d/ds 3. Present at 06f0f66"))
 def test_gap_continue_in_range_loop_reading_list():
     H.check_function(R.continue_in_range_loop_reading_list, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): y = p[\"y\"]; b = y * 1.0 (or y - 0.0); b[0] = s is refused: \"this write "
+    "into `b` would change the array the caller passed as `y` (`b` is `y` or a view of it)\" -- "
+    "b is a new array (with y a plain argument the same program is accepted). Plain Python gives "
+    "78.47, d/dy [[0, 0, 0], [8, 10, 12]], d/ds 4.2. Present at 06f0f66"))
+def test_bug_copy_of_dict_leaf_taken_for_alias():
+    from compiler import value_and_grad
+    value, (gp, gs) = value_and_grad(R.copy_of_dict_leaf_written, wrt=(0, 1))({"y": Y.copy()}, 0.7)
+    assert np.isclose(value, 78.47)
+    assert np.allclose(gp["y"], [[0.0, 0.0, 0.0], [8.0, 10.0, 12.0]]) and np.isclose(gs, 4.2)
