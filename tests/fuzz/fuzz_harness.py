@@ -116,7 +116,63 @@ def unload(module):
         pass
 
 
-def tape_runner(fn, wrt):
+class _Leaf:
+    """A place holder for the flat argument `index` in a packed layout."""
+
+    def __init__(self, index):
+        self.index = index
+
+
+def packer(layout, nargs):
+    """For a "dict" program (fuzz_programs.Program.layout, e.g. '{"x": x, "y": y, "w": w}, s'):
+    a function from the flat arguments (x, y, w, s) to f's arguments ({"x": x, ...}, s)."""
+    names = ["x", "y", "w", "s"][:nargs]
+    return eval(f"lambda {', '.join(names)}: ({layout},)")  # noqa: S307 -- the generator's layout
+
+
+def flat_grads(layout, nargs, grads):
+    """The gradients of f's packed arguments, leaf by leaf in the flat order; raises Mismatch if
+    a gradient does not have its argument's structure (the same container types, keys, lengths)."""
+    out = [None] * nargs
+    template = packer(layout, nargs)(*[_Leaf(i) for i in range(nargs)])
+
+    def walk(t, g, path):
+        if isinstance(t, _Leaf):
+            out[t.index] = g
+            return
+        if type(g) is not type(t):
+            raise Mismatch("compiled-grad-structure", f"gradient at {path or 'top'} is "
+                                                     f"{type(g).__name__}, not {type(t).__name__}")
+        if isinstance(t, dict):
+            if list(g) != list(t):
+                raise Mismatch("compiled-grad-structure", f"gradient keys {list(g)} at "
+                                                         f"{path or 'top'}, not {list(t)}")
+            for k in t:
+                walk(t[k], g[k], f"{path}[{k!r}]")
+        else:
+            if len(g) != len(t):
+                raise Mismatch("compiled-grad-structure", f"gradient of length {len(g)} at {path}")
+            for i, (a, b) in enumerate(zip(t, g)):
+                walk(a, b, f"{path}[{i}]")
+
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    walk(template, grads, "")
+    return tuple(out)
+
+
+def packed_compiled(f, layout, nargs):
+    """value_and_grad of a "dict" program, called with the flat arguments; gradients flat."""
+    pack = packer(layout, nargs)
+    wrt = tuple(range(len(pack(*range(nargs)))))
+    compiled = value_and_grad(f, wrt=wrt)
+
+    def run(*flat):
+        value, grads = compiled(*pack(*flat))
+        return value, flat_grads(layout, nargs, grads)
+    return run
+
+
+def tape_runner(fn, wrt, layout=None):
     """compiler.compare.tape_value_and_grad, with two additions for generated programs:
 
     * helper functions of the module are re-bound to the tape's copy of the globals (on_tape swaps
@@ -135,8 +191,10 @@ def tape_runner(fn, wrt):
             names[key] = types.FunctionType(value.__code__, names, value.__name__,
                                             value.__defaults__, value.__closure__)
 
+    pack = packer(layout, len(wrt)) if layout else (lambda *a: a)
+
     def anchored(*args):
-        out = taped(*args)
+        out = taped(*pack(*args))
         for a in args:
             if isinstance(a, runtime.Tensor):
                 out = out + 0.0 * runtime.sum(a)
@@ -191,8 +249,14 @@ _PLAIN_ERRORS = (ArithmeticError, ValueError, FloatingPointError, ZeroDivisionEr
 # Tape behaviours that are PyTorch's semantics, not bugs, are in TAPE_LIMITATIONS.
 
 KNOWN_COMPILER_ERRORS = {
-    # (none open: zero adjoints shaped like their value, test_bug_zero_adjoint_*, were fixed)
+    # (zero adjoints shaped like their value, test_bug_zero_adjoint_*, were fixed)
+    # test_bug_list_read_in_loop_with_early_return_name_error: a local list (or tuple, dict) read
+    # in a loop that may return (also `a = sum(acc)` of an appended list read there): the compiled
+    # code raises NameError: name 't2' is not defined
+    "container_read_in_loop_name_error": lambda run, point, numeric, err: (
+        err.startswith("NameError") and bool(run.constructs & CONTAINER_TAGS)),
 }
+CONTAINER_TAGS = frozenset({"list_local", "tuple_local", "dict_local", "dict_params", "list"})
 KNOWN_REFUSALS = {
     # (none open: test_bug_write_after_rebinding_an_aliased_name_refused was fixed)
 }
@@ -292,6 +356,12 @@ KNOWN_ARRAY_REFUSALS = {
     # test_bug_list_after_def_in_loop_refused: "`acc` is given a list in one branch" for a list
     # made after a loop that defines a function
     "list_after_def_in_loop_refused": ("def_in_loop", "is given a list in one branch"),
+    # test_bug_dict_after_def_in_loop_refused: the same for a dict (a local container of the
+    # comprehension/container forms)
+    "dict_after_def_in_loop_refused": ("def_in_loop", "is given a dict in one branch"),
+    # test_bug_copy_of_dict_leaf_taken_for_alias: y = p["y"]; b = y * 1.0; b[0] = s is refused as
+    # a write into the caller's y ("dict" programs, f(p, s))
+    "copy_of_dict_leaf_taken_for_alias": ("dict_params", "would change the array the caller passed as"),
     # test_bug_arithmetic_copy_taken_for_alias: b = x * 1.0 (or x - 0.0) and a = x from a branch:
     # a write into b is refused at the call ("shares memory with `a` ... cannot tell")
     "arithmetic_copy_taken_for_alias": (None, "the compiler cannot tell how the two are related"),
@@ -308,24 +378,39 @@ REFUSAL_EXAMPLES = {}              # message -> the first program refused with i
 class ProgramRun:
     """One program, loaded and compiled once, checked at any number of points."""
 
-    def __init__(self, source, guarded, tape_source=None, constructs=(), ties=False):
+    def __init__(self, source, guarded, tape_source=None, constructs=(), ties=False, layout=None,
+                 nargs=None):
         self.source = source
+        self.layout = layout
         self.constructs = frozenset(constructs)
         self.soft = Guard.TIE_KINDS if ties else ()
         self.module = load_source(source)
         self.guarded = load_source(guarded, "fuzzguard")
         self.tape_module = self.module if tape_source in (None, source) else \
             load_source(tape_source, "fuzztape")
-        self.f = self.module.f
-        self.nargs = self.f.__code__.co_argcount
-        self.wrt = tuple(range(self.nargs))
         self.refusal = None
         self.compiled = None
+        if layout is None:
+            self.f = self.module.f
+            self.guarded_f = lambda *a: self.guarded.f(*a)
+            self.nargs = self.f.__code__.co_argcount
+        else:   # f(p, s): called with the flat arguments packed (Program.layout)
+            pack = packer(layout, nargs)
+            self.f = lambda *a: self.module.f(*pack(*a))
+            self.guarded_f = lambda *a: self.guarded.f(*pack(*a))
+            self.nargs = nargs
+        self.wrt = tuple(range(self.nargs))
         try:
-            self.compiled = value_and_grad(self.f, wrt=self.wrt)
+            self.compiled = self.compile()
         except GradError as exc:
             self.refusal = Refused(exc, "decoration")
-        self.tape = tape_runner(self.tape_module.f, self.wrt) if self.refusal is None else None
+        self.tape = tape_runner(self.tape_module.f, self.wrt, layout) \
+            if self.refusal is None else None
+
+    def compile(self):
+        if self.layout is None:
+            return value_and_grad(self.f, wrt=self.wrt)
+        return packed_compiled(self.module.f, self.layout, self.nargs)
 
     def close(self):
         unload(self.module)
@@ -346,7 +431,7 @@ class ProgramRun:
             try:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    self.guarded.f(*guard.args)
+                    self.guarded_f(*guard.args)
             except Exception:  # noqa: BLE001 -- out of domain, tripped: what it saw still counts
                 pass
             if guard.writes["alias"] or guard.writes["arg"]:
@@ -392,7 +477,7 @@ class ProgramRun:
         try:
             with np.errstate(all="raise"), warnings.catch_warnings():
                 warnings.simplefilter("error", RuntimeWarning)
-                guarded_value = self.guarded.f(*guard.args)
+                guarded_value = self.guarded_f(*guard.args)
                 value = self.f(*pargs)
         except _PLAIN_ERRORS as exc:
             raise Rejected(f"domain:{type(exc).__name__}") from None
@@ -450,7 +535,7 @@ class ProgramRun:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cvalue, cgrads = value_and_grad(self.f, wrt=self.wrt)(*_copy_args(point))
+                cvalue, cgrads = self.compile()(*_copy_args(point))
         except Exception:  # noqa: BLE001
             return False
         if not np.isclose(cvalue, value, rtol=1e-9, atol=1e-12):
@@ -602,15 +687,18 @@ def _same(a, b):
         for x, y in zip(ga, gb))
 
 
-def check_program(source, guarded, points, tape_source=None, constructs=(), ties=False):
+def check_program(source, guarded, points, tape_source=None, constructs=(), ties=False,
+                  layout=None):
     """Check `source` at each point; returns how many points were checked (the rest rejected, or
-    the program refused). Raises Mismatch on the first disagreement."""
+    the program refused). Raises Mismatch on the first disagreement. `layout` (Program.layout):
+    f takes its arrays in a container; points stay flat, gradients are compared leaf by leaf."""
     STATS["programs"] += 1
     constructs = frozenset(constructs)
     for c in constructs:
         STATS["c:tried:" + c] += 1
     saved = [_copy_args(p) for p in points]
-    run = ProgramRun(source, guarded, tape_source, constructs, ties)
+    run = ProgramRun(source, guarded, tape_source, constructs, ties, layout,
+                     len(points[0]) if points else None)
     run.known_hit = False
     checked = 0
     try:
@@ -674,6 +762,7 @@ def summary(stats, family):
         if stats["tie_grad_agrees"] or stats["tie_grad_differs"]:
             lines.append(f"  at ties, the gradient agrees with central differences "
                          f"{stats['tie_grad_agrees']}, differs {stats['tie_grad_differs']}")
+    if stats["programs"]:   # per construct (both families)
         tags = sorted({k[8:] for k in stats if k.startswith("c:tried:")},
                       key=lambda t: -stats["c:accepted:" + t])
         cells = [f"{t} {stats['c:accepted:' + t]}/{stats['c:tried:' + t]}"

@@ -38,7 +38,7 @@ def hunt(family, n, seed=0):
         points = data.draw(P.points_for(program.kinds, 3, ties))
         try:
             H.check_program(program.source, program.guarded, points, program.tape_source,
-                            program.constructs, ties=bool(ties))
+                            program.constructs, ties=bool(ties), layout=program.layout)
         except H.Mismatch as exc:
             kinds[exc.kind] += 1
             failures.append(str(exc))
@@ -69,7 +69,7 @@ def shrink(kind, family, n, needle=""):
         points = data.draw(P.points_for(program.kinds, 3, ties))
         try:
             H.check_program(program.source, program.guarded, points, program.tape_source,
-                            program.constructs, ties=bool(ties))
+                            program.constructs, ties=bool(ties), layout=program.layout)
         except H.Mismatch as exc:
             if exc.kind == kind and needle in str(exc):
                 raise

@@ -54,6 +54,15 @@ Two families:
   matrix (`for row in y`), defs inside f and inside loops, branches on data, and a final reduction
   to a scalar that reads every name written through a view.
 
+Both families also write the README's "Containers, comprehensions, lambdas" forms (FormsMixin):
+comprehensions and generator expressions over literal tuples/lists, `range(k)` and local
+containers, consumed by sum()/np.sum/np.stack/max/min; lambdas assigned and called, called inline
+and passed to a module-level `apply(fn, v)` / `twice(fn, v)`; local dicts, lists (also list
+comprehensions) and tuples read by key or index, reduced and iterated (`.items()`, `.values()`,
+`enumerate`, `zip`). A share of the plain array programs (DICT_SHARE, "dict_params") take their
+arrays in a dict, `f(p, s)` with p = {"x": x, "y": y, "w": w} (or {"x": x, "m": [y, w]}):
+`Program.layout` says how, and the harness compares the gradient dict leaf by leaf.
+
 Each strategy returns a `Program`. Only syntax the README says the compiler supports is produced
 (plus a[k][j] writes, whose refusal is allowed), and only operations the tape has too (no % or
 //). Constructs the compiler refuses although the README lists them (a def or a list inside a
@@ -490,6 +499,11 @@ class Program:
     # makes backward() raise. Names the generator updates with += have no aliases, so the two
     # spellings mean the same in Python; index updates `a[i] += e` are kept.)
     constructs: frozenset = frozenset()   # what the program does (tags: "matmul", "view_write"...)
+    # "dict" array programs: f(p, s) gets its arrays in a container; `layout` is the call's
+    # arguments written over the flat ones, e.g. '{"x": x, "y": y, "w": w}, s' (the points, central
+    # differences and the kinds stay flat: fuzz_harness packs them and compares the gradient
+    # dict leaf by leaf)
+    layout: str = None
 
     def __str__(self):
         return self.source
@@ -534,7 +548,7 @@ def _alias_atoms(e):
         return _alias_atoms(e[2][0])
     if kind == "guard" and e[2] in ("max", "min"):
         return set().union(*[_alias_atoms(a) for a in e[3]])
-    if kind == "tmpl" and e[1].startswith(("h0(", "h1(", "inner")):
+    if kind == "tmpl" and e[1].startswith(("h0(", "h1(", "inner", "lam")):
         return set().union(*[_alias_atoms(a) for a in e[2]])
     return set()
 
@@ -577,7 +591,7 @@ def _no_aliased_aug(body, tainted):
         elif kind == "if":
             out.append(("if", s[1], _no_aliased_aug(s[2], tainted), _no_aliased_aug(s[3], tainted)))
         elif kind == "for":
-            out.append(("for", s[1], s[2], _no_aliased_aug(s[3], tainted)))
+            out.append(("for", s[1], s[2], _no_aliased_aug(s[3], tainted)) + tuple(s[4:]))
         elif kind == "def":
             out.append(("def", s[1], s[2], _no_aliased_aug(s[3], tainted | set(s[2]))))
         elif kind == "while":
@@ -600,7 +614,7 @@ def _only_owned_writes(body, allowed):
             out.append(("if", s[1], _only_owned_writes(s[2], allowed),
                         _only_owned_writes(s[3], allowed)))
         elif kind == "for":
-            out.append(("for", s[1], s[2], _only_owned_writes(s[3], allowed)))
+            out.append(("for", s[1], s[2], _only_owned_writes(s[3], allowed)) + tuple(s[4:]))
         elif kind == "while":
             out.append(("while", s[1], s[2], s[3], _only_owned_writes(s[4], allowed)))
         elif kind == "seq":
@@ -662,6 +676,7 @@ class Env:
         self.kind = {}                    # name -> "fresh", "alias" (z = a) or "view" (r = a[0])
         self.observe = set()              # names written through a view/alias: the result reads them
         self.exits_ok = True              # break/continue/return allowed (not in a list's loop)
+        self.containers = {}              # local dict/list/tuple name -> (kind, keys, element shape)
 
     def copy(self, **changes):
         e = Env(self.names, self.ints, self.helpers, self.in_loop, self.in_def)
@@ -673,6 +688,7 @@ class Env:
         e.kind = dict(self.kind)
         e.observe = set(self.observe)
         e.exits_ok = self.exits_ok
+        e.containers = dict(self.containers)
         for k, v in changes.items():
             setattr(e, k, v)
         return e
@@ -898,6 +914,330 @@ class Builder:
 
 
 # ------------------------------------------------------------------------------------------------
+# comprehensions, lambdas, local containers (both families)
+# ------------------------------------------------------------------------------------------------
+# Forms of the README's "Containers, comprehensions, lambdas", written by both builders:
+#
+# * comprehensions and generator expressions over a tuple or list written in the program
+#   (`(0.5, x, 1.5)`), over `range(k)` with a literal k (with an `if` on the int, known when the
+#   graph is built) and over local containers (`d.values()`, `d.items()`, `enumerate(l)`,
+#   `zip(l1, l2)`), consumed by sum(), np.sum, np.stack, max/min;
+# * lambdas assigned to a name and called (`lam1 = lambda l1: ...; lam1(a)`), called inline
+#   (`(lambda l2: ...)(a)`) and passed to a module-level helper (`apply(fn, v)`,
+#   `twice(fn, v)`);
+# * local dicts, lists and tuples of values (`dd1 = {"a": x, "b": y * 2.0}`), read by key or
+#   index (`dd1["b"]`, `ls1[-1]`, `ls1[i % 2]`), reduced (`sum(ls1)`, `max(ls1)`) and iterated
+#   (`for k1, v1 in dd1.items():`, `for v1, u1 in zip(ls1, ls2):`).
+#
+# A container holds new values of one shape (an array an argument or another name sees is copied
+# with * 1.0 first: a write into it would show through the container); reading an element is a
+# "view" of the container (Env.roots) so that nothing writes into it. A lambda's body is an
+# arithmetic expression, so it never returns its argument itself. Containers and assigned lambdas
+# are made only at the top level of f, before any possible return (as defs and lists are).
+# The tape runs these natively; only np.sum(list) is spelled np.sum(np.stack(list)) there.
+
+HELPER_DEFS = {
+    "apply": (["fn", "v"], "fn(v) + v"),
+    "twice": (["fn", "v"], "fn(fn(v)) * 0.5"),
+}
+DICT_KEYS = ("a", "b", "c")
+
+
+def _without_exits(body, nested=False):
+    """The body of a loop over a container without its `break`s and `continue`s (README: not
+    supported there; those of nested loops are refused too, a bug: they are kept only with
+    SOURCEAD_FUZZ_STRICT=1) and without any `return` (also refused there, although the README
+    does not say so: test_gap_return_in_loop_over_container)."""
+    out = []
+    for s in body:
+        if s[0] in ("break", "continue") and (not nested or AVOID_KNOWN_BUGS):
+            continue   # (nested: test_bug_exit_of_inner_loop_in_container_loop_refused)
+        if s[0] == "return" and AVOID_KNOWN_BUGS:
+            continue
+        if s[0] == "if":
+            out.append(("if", s[1], _without_exits(s[2], nested), _without_exits(s[3], nested))
+                       + tuple(s[4:]))
+        elif s[0] == "seq":
+            out.append(("seq", _without_exits(s[1], nested)))
+        elif s[0] == "for":
+            out.append(("for", s[1], s[2], _without_exits(s[3], True)) + tuple(s[4:]))
+        elif s[0] == "while":
+            out.append(("while", s[1], s[2], s[3], _without_exits(s[4], True)) + tuple(s[5:]))
+        else:
+            out.append(s)
+    return out
+
+
+class FormsMixin:
+    """Comprehensions, lambdas and local containers; needs sub(env, shape, depth), unary() and
+    fresh_elem(env, value)."""
+
+    def next_id(self):
+        self.form_ids = getattr(self, "form_ids", 0) + 1
+        return self.form_ids
+
+    def use_helper(self, name):
+        if not hasattr(self, "used_helpers"):
+            self.used_helpers = []
+        if name not in self.used_helpers:
+            self.used_helpers.append(name)
+
+    def helper_defs(self):
+        return [(n, HELPER_DEFS[n][0], [("return", ("atom", HELPER_DEFS[n][1]))])
+                for n in getattr(self, "used_helpers", [])]
+
+    def top_level(self, env):
+        return not (env.in_def or env.in_loop or env.in_branch or self.returned)
+
+    def form_statements(self, env):
+        opts = []
+        if self.top_level(env):
+            opts += ["container", "container", "container", "lambda", "lambda"]
+        if env.containers:
+            opts += ["container_for"]
+        return opts
+
+    # ---- containers ----
+    def stmt_container(self, env, depth, params):
+        cid = self.next_id()
+        kind = self.pick(["dict", "list", "tuple", "dict", "list", "listcomp"])
+        es = self.elem_shape()
+        n = self.count(2, 3)
+        if kind == "listcomp":   # ys = [v * x for v in range(3)]: a list of known length
+            v = f"v{cid}"
+            inner = env.copy(ints=env.ints + [v])
+            k = self.count(2, 4)
+            cond = self.pick(["", "", f" if {v} != 1"])
+            term = self.pick([("atom", v), ("bin", "+", ("atom", v), ("atom", "0.5"))])
+            body = ("bin", self.pick(["*", "+"]), term, self.sub(inner, es, self.count(0, 2)))
+            name = f"ls{cid}"
+            env = env.copy()
+            env.containers[name] = ("list", k - 1 if cond else k, es)
+            self.note_container(env, name)
+            return ("assign", name, ("tmpl", "[{0} for %s in range(%d)%s]" % (v, k, cond), [body]),
+                    ("list_local", "listcomp", "comprehension", "comp_range")
+                    + (("comp_if",) if cond else ())), env
+        values = [self.fresh_elem(env, self.sub(env, es, self.count(0, 2))) for _ in range(n)]
+        if kind == "dict":
+            name = f"dd{cid}"
+            keys = DICT_KEYS[:n]
+            fmt = "{{" + ", ".join(f'"{k}": {{{i}}}' for i, k in enumerate(keys)) + "}}"
+            tags = ("dict_local",)
+        else:
+            name = f"ls{cid}" if kind == "list" else f"tp{cid}"
+            keys = n
+            inner = ", ".join("{%d}" % i for i in range(n))
+            fmt = f"[{inner}]" if kind == "list" else f"({inner})"
+            tags = ("list_local",) if kind == "list" else ("tuple_local",)
+        env = env.copy()
+        env.containers[name] = (kind, keys, es)
+        self.note_container(env, name)
+        return ("assign", name, ("tmpl", fmt, values), tags), env
+
+    def note_container(self, env, name):
+        pass
+
+    def containers_of(self, env, shape):
+        return sorted(n for n, (_, _, es) in env.containers.items() if es == shape)
+
+    def container_read(self, env, shape):
+        """`dd1["b"]`, `ls1[-1]`, `ls1[i % 2]`, `sum(ls1)`, `sum(dd1.values())`, `max(ls1)`."""
+        name = self.pick(self.containers_of(env, shape))
+        kind, keys, es = env.containers[name]
+        forms = ["key", "key", "key", "sum"]
+        if kind != "dict" and shape == ():
+            forms.append("max")
+        unrolled = [i for i in env.ints if i[:1] in "vj" and i[1:].isdigit()]   # v3, j4: unrolled
+        if kind != "dict" and unrolled:
+            forms.append("int")
+        form = self.pick(forms)
+        if form == "key":
+            if kind == "dict":
+                text = f'{{0}}["{self.pick(keys)}"]'
+            else:
+                text = "{0}[%d]" % self.count(-keys, keys - 1)
+            return tag("container_read", ("view", text, [("atom", name)]))
+        if form == "int":
+            text = "{0}[%s %% %d]" % (self.pick(unrolled), keys)
+            return tag(("container_read", "container_read_int"), ("view", text, [("atom", name)]))
+        if form == "max":
+            return tag(("container_read", "container_max"),
+                       ("guard", "npmax", self.pick(["max", "min"]), [("atom", name)], []))
+        text = "sum({0}.values())" if kind == "dict" else "sum({0})"
+        return tag(("container_read", "container_sum"), ("tmpl", text, [("atom", name)]))
+
+    def stmt_container_for(self, env, depth, params):
+        """`for k1, v1 in dd1.items():`, `for v1 in ls1:`, `for j1, v1 in enumerate(ls1):`,
+        `for v1, u1 in zip(ls1, ls2):` (the body reads v1, u1, j1)."""
+        cid = self.next_id()
+        name = self.pick(sorted(env.containers))
+        kind, keys, es = env.containers[name]
+        v, u, k, j = f"v{cid}", f"u{cid}", f"k{cid}", f"j{cid}"
+        inner = env.copy()
+        others = sorted(n for n, c in env.containers.items() if c[0] != "dict" and n != name)
+        if kind == "dict":
+            form = self.pick(["items", "values"])
+            var_text, rng = (f"{k}, {v}", f"{name}.items()") if form == "items" else \
+                (v, f"{name}.values()")
+            tags = ("container_loop", "dict_" + form)
+            bound = {v: (es, name)}
+        else:
+            form = self.pick(["plain", "enumerate", "zip"] if others else ["plain", "enumerate"])
+            if form == "plain":
+                var_text, rng, bound = v, name, {v: (es, name)}
+            elif form == "enumerate":
+                var_text, rng, bound = f"{j}, {v}", f"enumerate({name})", {v: (es, name)}
+                inner.ints = env.ints + [j]
+            else:
+                other = self.pick(others)
+                var_text, rng = f"{v}, {u}", f"zip({name}, {other})"
+                bound = {v: (es, name), u: (env.containers[other][2], other)}
+            tags = ("container_loop", "list_" + form)
+        for n, (shape, src) in bound.items():
+            self.bind_elem(inner, n, shape, src)
+        body, after = self.loop_body(inner, depth, params)
+        body = _without_exits(body)   # (README: no break/continue in a loop over a container)
+        after = after.copy(ints=env.ints)
+        for n in bound:
+            after.names.pop(n, None)
+        return ("for", var_text, rng, body, tags), after
+
+    def bind_elem(self, env, name, shape, src):
+        env.names[name] = shape
+
+    # ---- comprehensions ----
+    def comprehension(self, env, shape, depth):
+        """A reduction of a comprehension or generator expression, of exactly `shape`."""
+        cid = self.next_id()
+        v = f"v{cid}"
+        inner = env.copy()
+        usable = [n for n, c in env.containers.items() if fits(c[2], shape)]
+        source = self.pick(["tuple", "range", "range", "tuple"] + (["container"] * 2 if usable else []))
+        cond, iter_args, tags = "", [], ["comprehension"]
+        if source == "range":
+            k = self.count(2, 4)
+            iterable = self.pick([f"range({k})", f"range(1, {k + 1})"])
+            inner.ints = env.ints + [v]
+            if self.coin(0.3):
+                cond = self.pick([f" if {v} != 1", f" if {v} > 0"])
+                tags.append("comp_if")
+            vterm = self.pick([("atom", v), ("bin", "+", ("atom", v), ("atom", "0.5"))])
+            var_text = v
+            tags.append("comp_range")
+        elif source == "tuple":
+            es = self.comp_elem_shape(shape)
+            n = self.count(2, 3)
+            iter_args = [self.sub(env, es, self.pick([0, 0, 1])) for _ in range(n)]
+            inner_text = ", ".join("{%d}" % (i + 1) for i in range(n))
+            iterable = self.pick([f"({inner_text})", f"[{inner_text}]"])
+            self.bind_comp_var(inner, v, es, iter_args)
+            vterm = self.comp_vterm(v)
+            var_text = v
+            tags.append("comp_tuple")
+        else:
+            name = self.pick(sorted(usable))
+            kind, keys, es = env.containers[name]
+            if kind == "dict":
+                form = self.pick(["values", "items"])
+                var_text = v if form == "values" else f"k{cid}, {v}"
+                iterable = f"{name}.{form}()"
+                if form == "items" and self.coin(0.3):
+                    cond = f' if k{cid} != "{self.pick(keys[1:])}"'
+                    tags.append("comp_if")
+            else:
+                form = self.pick(["plain", "enumerate"])
+                var_text = v if form == "plain" else f"j{cid}, {v}"
+                iterable = name if form == "plain" else f"enumerate({name})"
+                if form == "enumerate":
+                    inner.ints = env.ints + [f"j{cid}"]
+            self.bind_elem(inner, v, es, name)
+            vterm = self.comp_vterm(v)
+            tags.append("comp_container")
+        other = self.sub(inner, shape, max(depth - 1, 0))
+        body = ("bin", self.pick(["*", "+", "*"]), vterm, other)
+        if self.coin(0.3):
+            body = ("tmpl", self.unary(), [body])
+        core = "{0} for " + var_text + " in " + iterable + cond
+        args = [body] + iter_args
+        return self.consume(core, args, shape, tags)
+
+    def comp_vterm(self, v):
+        return self.pick([("atom", v), ("tmpl", self.unary(), [("atom", v)])])
+
+    def consume(self, core, args, shape, tags):
+        """sum(genexp), sum([...]), np.sum([...]), np.stack, max/min of a comprehension."""
+        lst = ("tmpl", "[" + core + "]", args)
+        if shape == ():
+            form = self.pick(["sum_gen", "sum_gen", "sum_list", "np_sum", "stack_sum", "max"])
+        else:
+            form = self.pick(["sum_gen", "sum_gen", "stack_axis0", "stack_last", "stack_mean",
+                              "stack_max"])
+        if form == "sum_gen":
+            return tag(tags + ["genexp"], ("tmpl", "sum(" + core + ")", args))
+        if form == "sum_list":
+            return tag(tags + ["listcomp"], ("tmpl", "sum([" + core + "])", args))
+        if form == "np_sum":
+            return tag(tags + ["listcomp", "np_sum_list"],
+                       ("tmpl", "np.sum([" + core + "])", args, "np.sum(np.stack([" + core + "]))"))
+        if form == "stack_sum":
+            return tag(tags + ["listcomp", "comp_stack"],
+                       ("tmpl", "np.sum(np.stack([" + core + "]))", args))
+        if form == "max":
+            return tag(tags + ["listcomp", "comp_max"],
+                       ("guard", "npmax", self.pick(["max", "min"]), [lst], []))
+        if form == "stack_max":
+            return tag(tags + ["listcomp", "comp_stack", "comp_max"],
+                       ("guard", "npmax", self.pick(["np.max", "np.min"]),
+                        [("tmpl", "np.stack([" + core + "])", args)], [("axis", "0")]))
+        fmt = {"stack_axis0": "np.sum(np.stack([" + core + "]), axis=0)",
+               "stack_last": "np.stack([" + core + "])[-1]",
+               "stack_mean": "np.mean(np.stack([" + core + "]), axis=0)"}[form]
+        return tag(tags + ["listcomp", "comp_stack"], ("tmpl", fmt, args))
+
+    def stmt_listcomp(self, env, depth, params):
+        """`ys = [v * x for v in range(3)]`: a list comprehension kept as a local list."""
+        return self.stmt_container(env, depth, params)
+
+    # ---- lambdas ----
+    def lambda_body(self, env, p, shape, depth):
+        other = self.sub(env, shape, max(depth, 0))
+        term = self.pick([("atom", p), ("tmpl", self.unary(), [("atom", p)])])
+        return ("bin", self.pick(["*", "+", "-"]), term, other)
+
+    def lambda_env(self, env, p, shape):
+        inner = env.copy()
+        inner.names[p] = shape
+        return inner
+
+    def lambda_expr(self, env, shape, depth):
+        """`(lambda l1: ...)(a)`, `apply(lambda l1: ..., a)`, `apply(lam1, a)`."""
+        lid = self.next_id()
+        p = f"l{lid}"
+        named = [h for h in env.helpers if h[0].startswith("lam") and h[2] == shape]
+        arg = self.sub(env, shape, max(depth - 1, 0))
+        form = self.pick(["inline", "apply", "apply"] + (["named"] if named else []))
+        helper = self.pick(["apply", "apply", "twice"])
+        if form == "named":
+            self.use_helper(helper)
+            return tag(("lambda_apply", "lambda_named_apply"),
+                       ("tmpl", f"{helper}({self.pick(named)[0]}, {{0}})", [arg]))
+        body = self.lambda_body(self.lambda_env(env, p, shape), p, shape, depth - 1)
+        if form == "inline":
+            return tag("lambda_inline", ("tmpl", f"(lambda {p}: {{0}})({{1}})", [body, arg]))
+        self.use_helper(helper)
+        return tag("lambda_apply", ("tmpl", f"{helper}(lambda {p}: {{0}}, {{1}})", [body, arg]))
+
+    def stmt_lambda(self, env, depth, params):
+        lid = self.next_id()
+        name, p = f"lam{lid}", f"l{lid}"
+        shape = self.param_shape()
+        body = self.lambda_body(self.lambda_env(env, p, shape), p, shape, self.count(0, 2))
+        env = env.copy()
+        env.helpers = env.helpers + [self.lambda_helper(name, shape)]
+        return ("assign", name, ("tmpl", f"lambda {p}: {{0}}", [body]), ("lambda",)), env
+
+
+# ------------------------------------------------------------------------------------------------
 # scalar programs
 # ------------------------------------------------------------------------------------------------
 
@@ -926,7 +1266,7 @@ SCALAR_BINARY_TMPL = [
 ]
 
 
-class ScalarBuilder(Builder):
+class ScalarBuilder(FormsMixin, Builder):
 
     def __init__(self, draw):
         super().__init__(draw)
@@ -940,6 +1280,31 @@ class ScalarBuilder(Builder):
 
     def note_owned(self, env, name, value):
         pass
+
+    # (FormsMixin)
+    def sub(self, env, shape, depth):
+        return self.expr(env, depth)
+
+    def unary(self):
+        return self.pick(SCALAR_UNARY)
+
+    def fresh_elem(self, env, value):
+        return value
+
+    def elem_shape(self):
+        return ()
+
+    def comp_elem_shape(self, shape):
+        return ()
+
+    def bind_comp_var(self, env, v, es, args):
+        env.names[v] = ()
+
+    def lambda_helper(self, name, shape):
+        return (name, 1, ())
+
+    def extra_statements(self, env):
+        return self.form_statements(env) if not env.in_def else []
 
     def result(self, env):
         if self.coin(0.15):   # a bare name: e.g. a loop-carried value returned as it is
@@ -977,9 +1342,13 @@ class ScalarBuilder(Builder):
         options = ["name"] * 4 + ["const"]
         if env.ints:
             options.append("int")
+        if env.containers:
+            options.append("container")
         kind = self.pick(options)
         if kind == "name":
             return ("atom", self.pick(names))
+        if kind == "container":
+            return self.container_read(env, ())
         if kind == "const":
             return ("atom", self.pick(SCALAR_CONSTS))
         return ("bin", "*", ("atom", self.pick(env.ints)), ("atom", self.pick(names)))
@@ -988,13 +1357,20 @@ class ScalarBuilder(Builder):
         if depth <= 0:
             return self.leaf(env)
         options = ["leaf", "bin", "bin", "bin", "unary", "unary", "unary", "neg", "guarded",
-                   "minmax", "binary_tmpl", "div", "ifexp", "powvar"]
+                   "minmax", "binary_tmpl", "div", "ifexp", "powvar", "forms"]
         if env.helpers:
             options += ["call", "call"]
         kind = self.pick(options)
         sub = lambda: self.expr(env, depth - 1)  # noqa: E731
         if kind == "leaf":
             return self.leaf(env)
+        if kind == "forms":
+            form = self.pick(["comp", "comp", "lambda"] + (["container"] if env.containers else []))
+            if form == "comp":
+                return self.comprehension(env, (), depth - 1)
+            if form == "lambda":
+                return self.lambda_expr(env, (), depth)
+            return self.container_read(env, ())
         if kind == "bin":
             return ("bin", self.pick(["+", "*", "-"]), sub(), sub())
         if kind == "unary":
@@ -1082,7 +1458,7 @@ def scalar_programs(draw, max_depth=3):
     b.returned = False
     body, env = b.block(env, 2, 1, b.max_stmts, params=params)
     body.append(("return", b.result(env)))
-    return _render(prefix, helpers, params, _flatten(body), [()] * nargs, "scalar")
+    return _render(prefix, b.helper_defs() + helpers, params, _flatten(body), [()] * nargs, "scalar")
 
 
 def _flatten(body):
@@ -1131,6 +1507,7 @@ ARRAY_BINARY_TMPL = ["np.logaddexp({0}, {1})", "np.arctan2({0}, 1.0 + {1} * {1})
                      "np.hypot({0}, 1.0 + {1} * {1})", "{0} / (1.0 + {1} * {1})",
                      "np.multiply({0}, {1})", "np.add({0}, {1})", "np.subtract({0}, {1})"]
 
+DICT_SHARE = 0.15       # (of the plain ones) programs whose arrays arrive in a dict: f(p, s)
 ALIAS_SHARE = 0.12      # programs that write through views and aliases
 ARGUMENT_SHARE = 0.04   # programs that write into their arguments (the compiler should refuse)
 ARG_NAMES = ("x", "y", "w")
@@ -1167,7 +1544,7 @@ def _alias_names(e):
         return _alias_names(e[2][0])
     if kind == "ifexp":
         return _alias_names(e[2]) | _alias_names(e[3])
-    if kind == "tmpl" and e[1].startswith(("h0(", "inner")):
+    if kind == "tmpl" and e[1].startswith(("h0(", "inner", "lam")):
         return set().union(*[_alias_names(a) for a in e[2]])
     return set()
 
@@ -1202,7 +1579,7 @@ def _trip_count(form, dims):
     return len(eval(inner, {"range": range}))  # noqa: S307 -- our own range(...) text
 
 
-class ArrayBuilder(Builder):
+class ArrayBuilder(FormsMixin, Builder):
     LOCALS = ("a", "b", "c", "d", "e")
     VIEWS = ("r", "z")
     max_stmts = 4
@@ -1239,7 +1616,7 @@ class ArrayBuilder(Builder):
             return self.roots_of(env, e[2][0])
         if kind == "ifexp":
             return self.roots_of(env, e[2]) | self.roots_of(env, e[3])
-        if kind == "tmpl" and e[1].startswith(("h0(", "inner")):
+        if kind == "tmpl" and e[1].startswith(("h0(", "inner", "lam")):
             out = frozenset().union(*[self.roots_of(env, a) for a in e[2]])
             for h in env.helpers:
                 if e[1].startswith(h[0] + "(") and len(h) > 3:
@@ -1292,6 +1669,46 @@ class ArrayBuilder(Builder):
                 out.append(n)
         return sorted(out)
 
+    # ---- FormsMixin ----
+    def sub(self, env, shape, depth):
+        return self.exact(env, shape, depth)
+
+    def unary(self):
+        return self.pick(ARRAY_UNARY)
+
+    def fresh_elem(self, env, value):
+        """A container holds new arrays (a write into a name would show through it)."""
+        return ("bin", "*", value, ("atom", "1.0")) if self.roots_of(env, value) else value
+
+    def elem_shape(self):
+        return self.pick(self.shapes)
+
+    def comp_elem_shape(self, shape):
+        return self.pick([s for s in self.shapes if fits(s, shape)] + [shape])
+
+    def note_container(self, env, name):
+        env.roots[name] = self.new_root()
+
+    def bind_comp_var(self, env, v, es, args):
+        env.names[v] = es
+        env.roots[v] = frozenset().union(*[self.roots_of(env, a) for a in args]) if es else frozenset()
+        env.kind[v] = "view"
+
+    def bind_elem(self, env, name, shape, src):
+        env.names[name] = shape
+        env.roots[name] = env.roots.get(src, frozenset()) if shape else frozenset()
+        env.kind[name] = "view"
+
+    def lambda_env(self, env, p, shape):
+        inner = env.copy()
+        inner.names[p] = shape
+        inner.roots[p] = frozenset({"@param"})
+        inner.kind[p] = "alias"
+        return inner
+
+    def lambda_helper(self, name, shape):
+        return (name, 1, shape, ())
+
     # ---- statements ----
     def new_shape(self, env):
         return self.pick(self.shapes)
@@ -1325,7 +1742,7 @@ class ArrayBuilder(Builder):
     def extra_statements(self, env):
         if env.in_def:
             return []
-        opts = ["copy"]
+        opts = ["copy"] + self.form_statements(env)
         if self.write_targets(env):
             opts += ["setitem", "setitem", "inplace"]
         if self.mode == "alias":
@@ -1843,6 +2260,8 @@ class ArrayBuilder(Builder):
         return [n for n, s in env.names.items() if s == shape]
 
     def leaf(self, env, shape):
+        if self.containers_of(env, shape) and self.coin(0.3):
+            return self.container_read(env, shape)
         names = self.leaves(env, shape)
         if shape == () and (not names or self.coin(0.25)):
             return ("atom", self.pick(ARRAY_CONSTS))
@@ -1899,11 +2318,20 @@ class ArrayBuilder(Builder):
         if depth <= 0:
             return self.base(env, shape)
         options = ["leaf", "elementwise", "elementwise", "unary", "unary", "structural",
-                   "structural", "structural", "special", "neg", "ifexp"]
+                   "structural", "structural", "special", "neg", "ifexp", "forms"]
         if any(len(h) > 2 and h[2] == shape for h in env.helpers):
             options.append("call")
         kind = self.pick(options)
         sub = lambda s=shape: self.exact(env, s, depth - 1)  # noqa: E731
+        if kind == "forms":
+            forms = ["comp", "comp", "lambda"] + (["container"] * 2 if self.containers_of(env, shape)
+                                                  else [])
+            form = self.pick(forms)
+            if form == "comp":
+                return self.comprehension(env, shape, depth - 1)
+            if form == "lambda":
+                return self.lambda_expr(env, shape, depth)
+            return self.container_read(env, shape)
         if kind == "leaf":
             return self.leaf(env, shape) if self.leaves(env, shape) or shape == () \
                 else self.structural(env, shape, depth - 1)
@@ -2246,14 +2674,53 @@ def array_programs(draw, max_depth=3):
         special, env = (b.stmt_viewwrite if mode == "alias" else b.stmt_argwrite)(env, 2, ())
         more, env = b.block(env, 2, 0, 2, params=())
         body += [special] + more
-    body.append(("return", b.result(env)))
-    program = _render("math.", [h[:3] for h in helpers], params, _flatten(body),
+    result = b.result(env)
+    layout, fparams, extra = None, params, set()
+    if mode == "plain" and not b.coin(1 - DICT_SHARE):   # (coin() leans to True)
+        layout, prologue, result, extra = dict_layout(b, result)
+        fparams = ["p", "s"]
+        body = prologue + body
+    body.append(("return", result))
+    program = _render("math.", b.helper_defs() + [h[:3] for h in helpers], fparams, _flatten(body),
                       [b.arg_shapes[p] for p in params], "array", inplace_tape=mode == "alias")
+    program.layout = layout
+    program.constructs = program.constructs | extra
     if mode != "plain":
         program.constructs = program.constructs | {mode + "_program"}
     unbound = _reads_never_assigned(program.source)
     assert not unbound, f"generator bug: f reads {unbound}, never assigned\n{program.source}"
     return program
+
+
+def dict_layout(b, result):
+    """f(p, s) with x, y, w in p: a flat dict {"x": x, "y": y, "w": w} (in any key order) or a
+    nested one {"x": x, "m": [y, w]}, read at the top of f (`x, y, w = p["x"], p["y"], p["w"]`,
+    one `x = p["x"]` a line, `y, w = p["m"]`) and, in a flat dict, iterated in the result
+    (`sum(np.sum(np.tanh(v)) for v in p.values())`, `for k, v in p.items()` in a comprehension)."""
+    tags = {"dict_params"}
+    if not b.coin(0.7):
+        layout = '{"x": x, "m": [y, w]}, s'
+        tags.add("dict_params_nested")
+        prologue = [("assign", "x", ("atom", 'p["x"]')), ("tuple", ["y", "w"], [("atom", 'p["m"]')])] \
+            if b.coin() else [("tuple", ["x", "m0"], [("atom", 'p["x"]'), ("atom", 'p["m"]')]),
+                               ("assign", "y", ("atom", "m0[0]")), ("assign", "w", ("atom", "m0[1]"))]
+        return layout, prologue, result, tags
+    keys = b.pick([["x", "y", "w"], ["w", "x", "y"], ["y", "w", "x"]])
+    layout = "{" + ", ".join(f'"{k}": {k}' for k in keys) + "}, s"
+    if b.coin():
+        prologue = [("tuple", ["x", "y", "w"], [("atom", f'p["{k}"]') for k in "xyw"])]
+    else:
+        prologue = [("assign", k, ("atom", f'p["{k}"]')) for k in "xyw"]
+    if b.coin(0.5):
+        tags.add("dict_params_iter")
+        term = b.pick([
+            ("atom", "sum(np.sum(np.tanh(v)) for v in p.values())"),
+            ("atom", 'sum(np.sum(v * v) * s for k, v in p.items() if k != "w")'),
+            ("atom", 'np.sum(np.stack([np.sum(p[k] * s) for k in ("x", "y")]))'),
+            ("atom", "sum(np.mean(np.sin(v)) for v in p.values())"),
+        ])
+        result = ("bin", "+", result, term)
+    return layout, prologue, result, tags
 
 
 def _reads_never_assigned(source):
@@ -2273,6 +2740,8 @@ def _reads_never_assigned(source):
             continue
         if isinstance(node, ast.Name):
             (known.add if isinstance(node.ctx, ast.Store) else reads.add)(node.id)
+        if isinstance(node, ast.arg):   # a lambda's parameters
+            known.add(node.arg)
         stack.extend(ast.iter_child_nodes(node))
     return reads - known - set(dir(builtins))
 

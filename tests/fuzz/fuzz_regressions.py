@@ -384,3 +384,62 @@ def arithmetic_copy_taken_for_alias(x, s):
     b = x * 1.0
     b[0] = s
     return np.sum(a * b)
+
+
+# ---- compiler: loops over containers (the fuzzer's comprehension/lambda/container forms) ----------
+
+
+def return_in_loop_over_container(x, s):
+    """The first of x, s above 0.5, doubled: 2 * s at x = 0.3, s = 0.7."""
+    for v in [x, s]:
+        if v > 0.5:
+            return v * 2.0
+    return s
+
+
+def continue_in_range_loop_inside_container_loop(x, s):
+    """The `continue` is the range loop's: t = x * (0 + 1 + 2) + s * (0 + 1) at x = 0.3, s = 0.7."""
+    t = 0.0
+    for v in [x, s]:
+        for j in range(3):
+            if v * j > 1.0:
+                continue
+            t = t + v * j
+    return t
+
+
+def dict_after_def_in_loop(x, s):
+    for i in range(2):
+        def inner(t):  # noqa: E306
+            return t
+    d = {"a": x * s, "b": s}
+    return d["a"] + d["b"]
+
+
+def list_read_in_loop_with_early_return(x, s):
+    """The return never runs at s = 0.7: the value is s, d/dx 0, d/ds 1."""
+    ls = [x, x * 2.0]
+    for i in range(2):
+        if s > 5.0:
+            return np.sum(ls[1])
+    return s
+
+
+def continue_in_range_loop_reading_list(x, s):
+    """ls[j] makes the range loop one over the list (README: range(len(layers)) reading
+    layers[i] is unrolled): t = x + 2 x + s summed, d/dx 3, d/ds 3."""
+    ls = [x, x * 2.0, s]
+    t = 0.0
+    for j in range(3):
+        t = t + ls[j]
+        if j > 1:
+            continue
+    return np.sum(t)
+
+
+def copy_of_dict_leaf_written(p, s):
+    """b = y * 1.0 is a new array: row 0 of b becomes s, p["y"] is untouched."""
+    y = p["y"]
+    b = y * 1.0
+    b[0] = s
+    return np.sum(b * b)

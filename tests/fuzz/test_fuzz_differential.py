@@ -9,7 +9,9 @@ requires at points away from kinks, ties, branch switches and domain edges that
 * the compiled gradient, the tape's gradient and central differences agree,
 * two calls on the same arrays agree and leave the caller's arrays unchanged,
 
-and at array points placed exactly at ties of max/min that the compiled code runs, is right in
+(both families also write comprehensions, generator expressions, lambdas and local dicts/lists,
+and some array programs take their arrays in a dict, f(p, s): the gradient dict is compared leaf
+by leaf), and at array points placed exactly at ties of max/min that the compiled code runs, is right in
 value and leaves the arguments alone (gradients there are not compared yet). The compiler must
 accept the program (the generator only writes supported syntax), except that it may refuse, with a
 GradError, a program that writes through a view, an alias or into an argument -- and must refuse
@@ -81,7 +83,7 @@ def run_family(request, capsys, family, programs):
     def fuzz(program, data):
         points = data.draw(P.points_for(program.kinds, POINTS_PER_PROGRAM, ties), label="points")
         checked = H.check_program(program.source, program.guarded, points, program.tape_source,
-                                  program.constructs, ties=bool(ties))
+                                  program.constructs, ties=bool(ties), layout=program.layout)
         assume(checked > 0)
 
     try:

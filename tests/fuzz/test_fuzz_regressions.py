@@ -287,3 +287,60 @@ def test_bug_slice_of_a_result_in_a_sum():
     "x.copy() is accepted). Tape and numeric give 0.2, d/ds 0.1. Present at b7dab63, 7b9926a"))
 def test_bug_arithmetic_copy_taken_for_alias():
     H.check_function(R.arithmetic_copy_taken_for_alias, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "GAP (compiler): a `return` inside a loop over a list, tuple or dict is refused (\"a `return` "
+    "that may run inside a loop over a list, tuple or dict is not supported\"); the README lists "
+    "only break/continue there and says early return works anywhere. Tape and numeric give 1.4, "
+    "d/ds 2.0. Present at 06f0f66"))
+def test_gap_return_in_loop_over_container():
+    H.check_function(R.return_in_loop_over_container, (0.3, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): a `continue` (or `break`) of a range loop (or a while loop) nested in a loop "
+    "over a list, tuple or dict is refused as if it were the outer loop's: \"`continue` in a loop "
+    "over a list, tuple or dict is not supported\"; tape and numeric give 1.6, d/dx 3.0, d/ds "
+    "1.0. Present at 06f0f66"))
+def test_bug_exit_of_inner_loop_in_container_loop_refused():
+    H.check_function(R.continue_in_range_loop_inside_container_loop, (0.3, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): a dict made after a loop that defines a function (never called) is refused: "
+    "\"`d` is given a dict in one branch: only numbers can be merged after an if\" (the dict "
+    "variant of test_bug_list_after_def_in_loop_refused); tape and numeric give 0.91, d/dx 0.7, "
+    "d/ds 1.3. Present at 06f0f66"))
+def test_bug_dict_after_def_in_loop_refused():
+    H.check_function(R.dict_after_def_in_loop, (0.3, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=NameError, reason=(
+    "BUG (compiler): ls = [x, x * 2.0]; a range loop whose body may return np.sum(ls[1]): the "
+    "compiled code raises NameError: name 't2' is not defined (also with a list comprehension and "
+    "`for row in w`, and with `acc = []; acc.append(y.T); a = sum(acc)` returning a); plain "
+    "Python, tape and numeric give 0.7, d/dx 0, d/ds 1. Present at 06f0f66"))
+def test_bug_list_read_in_loop_with_early_return_name_error():
+    H.check_function(R.list_read_in_loop_with_early_return, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "GAP (compiler): `for j in range(3)` reading ls[j] of a local list is unrolled as a loop over "
+    "the list, so a `continue` (or `break`) in it is refused (\"`continue` in a loop over a list, "
+    "tuple or dict is not supported\") although the loop is over a range; tape and numeric give "
+    "2.5, d/dx 3, d/ds 3. Present at 06f0f66"))
+def test_gap_continue_in_range_loop_reading_list():
+    H.check_function(R.continue_in_range_loop_reading_list, (X, 0.7))
+
+
+@pytest.mark.xfail(strict=True, raises=GradError, reason=(
+    "BUG (compiler): y = p[\"y\"]; b = y * 1.0 (or y - 0.0); b[0] = s is refused: \"this write "
+    "into `b` would change the array the caller passed as `y` (`b` is `y` or a view of it)\" -- "
+    "b is a new array (with y a plain argument the same program is accepted). Plain Python gives "
+    "78.47, d/dy [[0, 0, 0], [8, 10, 12]], d/ds 4.2. Present at 06f0f66"))
+def test_bug_copy_of_dict_leaf_taken_for_alias():
+    from compiler import value_and_grad
+    value, (gp, gs) = value_and_grad(R.copy_of_dict_leaf_written, wrt=(0, 1))({"y": Y.copy()}, 0.7)
+    assert np.isclose(value, 78.47)
+    assert np.allclose(gp["y"], [[0.0, 0.0, 0.0], [8.0, 10.0, 12.0]]) and np.isclose(gs, 4.2)
