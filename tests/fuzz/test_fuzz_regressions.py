@@ -298,12 +298,8 @@ def test_gap_return_in_loop_over_container():
     H.check_function(R.return_in_loop_over_container, (0.3, 0.7))
 
 
-@pytest.mark.xfail(strict=True, raises=GradError, reason=(
-    "BUG (compiler): a `continue` (or `break`) of a range loop (or a while loop) nested in a loop "
-    "over a list, tuple or dict is refused as if it were the outer loop's: \"`continue` in a loop "
-    "over a list, tuple or dict is not supported\"; tape and numeric give 1.6, d/dx 3.0, d/ds "
-    "1.0. Present at 06f0f66"))
-def test_bug_exit_of_inner_loop_in_container_loop_refused():
+# fixed in the session that found it: an inner loop's continue/break is its own
+def test_exit_of_inner_loop_in_container_loop():
     H.check_function(R.continue_in_range_loop_inside_container_loop, (0.3, 0.7))
 
 
@@ -325,12 +321,8 @@ def test_bug_list_read_in_loop_with_early_return_name_error():
     H.check_function(R.list_read_in_loop_with_early_return, (X, 0.7))
 
 
-@pytest.mark.xfail(strict=True, raises=GradError, reason=(
-    "GAP (compiler): `for j in range(3)` reading ls[j] of a local list is unrolled as a loop over "
-    "the list, so a `continue` (or `break`) in it is refused (\"`continue` in a loop over a list, "
-    "tuple or dict is not supported\") although the loop is over a range; tape and numeric give "
-    "2.5, d/dx 3, d/ds 3. Present at 06f0f66"))
-def test_gap_continue_in_range_loop_reading_list():
+# fixed in the session that found it: continue in an unrolled loop
+def test_continue_in_range_loop_reading_list():
     H.check_function(R.continue_in_range_loop_reading_list, (X, 0.7))
 
 
