@@ -20,6 +20,10 @@ from .primitives import PRIMS, having
 _FOLDABLE_TYPES = (bool, int, float)
 
 
+class ComplexConstant(ValueError):
+    """Constants that make a complex number ((-0.5) ** 0.5): refused where the code computes them."""
+
+
 def simplify(prim, ins, params):
     """An existing atom equal to `prim(*ins)`, or None if the equation must be kept."""
     if prim in ("written_grad", "cleared") and is_const(ins[0], 0):
@@ -32,6 +36,10 @@ def simplify(prim, ins, params):
                 value = PRIMS[prim].evaluate(params.get("lib"), [a.value for a in ins], params)
         except Exception:
             return None  # leave it to run (and fail, or warn) exactly where the user's code would
+        if isinstance(value, (complex, np.complexfloating)):
+            raise ComplexConstant(f"{prim} of the constants "
+                                  f"{', '.join(repr(a.value) for a in ins)} is the complex number "
+                                  f"{value!r}: complex numbers are not supported.")
         if type(value) in _FOLDABLE_TYPES or isinstance(value, np.floating):
             if isinstance(value, np.floating):
                 value = float(value)

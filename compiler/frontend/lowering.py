@@ -20,7 +20,7 @@ from ..aliasing import UNKNOWN, Memory
 from ..errors import error_at
 from .. import trees
 from ..ir import Builder, Const, Eqn, Graph, Var
-from ..passes import simplify
+from ..passes import ComplexConstant, simplify
 from ..primitives import METHODS, MODULE_CONSTANTS
 from . import fence
 from .calls import Calls, static
@@ -49,7 +49,10 @@ class TrackingBuilder(Builder):
 
     def emit(self, prim, ins, hint="", **params):
         ins = tuple(ins)
-        found = self.simplify(prim, ins, params)
+        try:
+            found = self.simplify(prim, ins, params)
+        except ComplexConstant as exc:
+            raise error_at(self.loc[0] if self.loc else None, str(exc)) from None
         if isinstance(found, tuple):  # a cheaper equation instead: (prim, ins)
             return self.emit(found[0], found[1], hint, **params)
         if isinstance(found, Const):
