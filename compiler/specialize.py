@@ -565,17 +565,27 @@ def float_gradients(graph, gradient_of, float_params):
     return Graph(graph.name, graph.params, b.eqns, results)
 
 
-def accumulate_in_place(graph, kinds, shapes, fresh=None):
+def _defined(graph, out):
+    out.update(graph.params)
+    for eqn in graph.eqns:
+        out.update(eqn.outs)
+        for region in regions(eqn):
+            _defined(region, out)
+    return out
+
+
+def accumulate_in_place(graph, kinds, shapes, fresh=None, defined=None):
     """Reverse loops accumulate the gradient of an array they read into one buffer: it starts as
     zeros of the array's shape, each iteration adds into it (`dX[k] += g`, `dW += t`), instead of
     a new array per iteration. The loop's outputs for those buffers are added to `fresh`."""
     fresh = set() if fresh is None else fresh
+    defined = _defined(graph, set()) if defined is None else defined
     b = Builder(simplify=simplify)
     for eqn in graph.eqns:
         params = eqn.params
         if regions(eqn):
-            params = {k: accumulate_in_place(v, kinds, shapes, fresh) if isinstance(v, Graph) else v
-                      for k, v in params.items()}
+            params = {k: accumulate_in_place(v, kinds, shapes, fresh, defined)
+                      if isinstance(v, Graph) else v for k, v in params.items()}
         ins = list(eqn.ins)
         if eqn.prim == "loop_reverse" and params.get("accumulates"):
             # the closed-over adjoints are the last carried values (see reverse.Backprop.loop)
@@ -586,9 +596,13 @@ def accumulate_in_place(graph, kinds, shapes, fresh=None):
             owned = set()
             for j, v in enumerate(targets):
                 init = ins[len(ins) - n + j]
-                if kinds.get(v) == "array" and isinstance(init, Const) and init.value == 0.0:
+                if kinds.get(v) == "array" and isinstance(init, Const) and init.value == 0.0 and (
+                        v in defined or shapes.get(v) is not None):
                     b.loc = eqn.loc
-                    zeros = b.emit("zeros_like", [v], lib="np")
+                    # zeros like the array; of its shape where the array itself is gone (only a
+                    # branch never taken computed it: that branch became a deopt)
+                    zeros = b.emit("zeros_like", [v], lib="np") if v in defined else \
+                        b.emit("zeros", [Const(int(d)) for d in shapes[v]], lib="np")
                     kinds[zeros], shapes[zeros] = "array", shapes.get(v)
                     ins[len(ins) - n + j] = zeros
                     p = acc_params[j]

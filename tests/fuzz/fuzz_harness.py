@@ -250,11 +250,6 @@ _PLAIN_ERRORS = (ArithmeticError, ValueError, FloatingPointError, ZeroDivisionEr
 
 KNOWN_COMPILER_ERRORS = {
     # (zero adjoints shaped like their value, test_bug_zero_adjoint_*, were fixed)
-    # test_bug_list_read_in_loop_with_early_return_name_error: a local list (or tuple, dict) read
-    # in a loop that may return (also `a = sum(acc)` of an appended list read there): the compiled
-    # code raises NameError: name 't2' is not defined
-    "container_read_in_loop_name_error": lambda run, point, numeric, err: (
-        err.startswith("NameError") and bool(run.constructs & CONTAINER_TAGS)),
 }
 CONTAINER_TAGS = frozenset({"list_local", "tuple_local", "dict_local", "dict_params", "list"})
 KNOWN_REFUSALS = {

@@ -312,12 +312,9 @@ def test_bug_dict_after_def_in_loop_refused():
     H.check_function(R.dict_after_def_in_loop, (0.3, 0.7))
 
 
-@pytest.mark.xfail(strict=True, raises=NameError, reason=(
-    "BUG (compiler): ls = [x, x * 2.0]; a range loop whose body may return np.sum(ls[1]): the "
-    "compiled code raises NameError: name 't2' is not defined (also with a list comprehension and "
-    "`for row in w`, and with `acc = []; acc.append(y.T); a = sum(acc)` returning a); plain "
-    "Python, tape and numeric give 0.7, d/dx 0, d/ds 1. Present at 06f0f66"))
-def test_bug_list_read_in_loop_with_early_return_name_error():
+# fixed in the session that found it: an accumulator of a value that only a branch never taken
+# computed (now a deopt) starts as zeros of its shape, not zeros_like of a value no longer made
+def test_list_read_in_loop_with_early_return():
     H.check_function(R.list_read_in_loop_with_early_return, (X, 0.7))
 
 
