@@ -98,6 +98,22 @@ def helper(fresh=True, rule=None):
     return wrap
 
 
+def bind_arguments(names, args, kwargs, required):
+    """A `bind=` function's arguments by name, as Python binds a signature (names, in order): the
+    `required` ones must be given."""
+    if len(args) > len(names):
+        raise TypeError(f"takes at most {len(names)} arguments")
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names or key in bound:
+            raise TypeError(f"unexpected or repeated argument {key!r}")
+        bound[key] = value
+    missing = [n for n in required if n not in bound]
+    if missing:
+        raise TypeError(f"needs its argument `{missing[0]}`")
+    return bound
+
+
 def optional(module):
     """A module of an optional dependency (SciPy), or None when it is not installed."""
     try:

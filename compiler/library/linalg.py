@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Fn, helper
+from . import Fn, bind_arguments, helper
 
 
 def _mT(a):
@@ -252,16 +252,7 @@ def _svd_bind(args, kwargs, ctx):
     """np.linalg.svd(a, full_matrices=True, compute_uv=True, hermitian=False): the three parts only
     (compute_uv=False returns one array, which an entry of three parts cannot be: call
     np.linalg.svdvals for the singular values alone)."""
-    names = ("a", "full_matrices", "compute_uv", "hermitian")
-    if len(args) > len(names):
-        raise TypeError(f"takes at most {len(names)} arguments")
-    bound = dict(zip(names, args))
-    for key, value in kwargs.items():
-        if key not in names or key in bound:
-            raise TypeError(f"unexpected or repeated argument {key!r}")
-        bound[key] = value
-    if "a" not in bound:
-        raise TypeError("needs its argument `a`")
+    bound = bind_arguments(("a", "full_matrices", "compute_uv", "hermitian"), args, kwargs, ("a",))
     def const(name, default):
         return ctx.const(bound[name], name) if name in bound else default
 

@@ -12,7 +12,7 @@ import string
 
 import numpy as np
 
-from . import Fn, helper
+from . import Fn, bind_arguments, helper
 
 
 # --- einsum ---------------------------------------------------------------------------------------
@@ -172,16 +172,7 @@ def _tensordot_subscripts(na, nb, axes):
 
 def _bind_tensordot(args, kwargs, ctx):
     """np.tensordot(a, b, axes=2): axes an int or a pair of sequences (read item by item)."""
-    names = ("a", "b", "axes")
-    if len(args) > len(names):
-        raise TypeError("tensordot takes at most 3 arguments")
-    bound = dict(zip(names, args))
-    for k, v in kwargs.items():
-        if k not in names or k in bound:
-            raise TypeError(f"unexpected or repeated argument {k}")
-        bound[k] = v
-    if "a" not in bound or "b" not in bound:
-        raise TypeError("tensordot needs a and b")
+    bound = bind_arguments(("a", "b", "axes"), args, kwargs, ("a", "b"))
     axes = 2
     if "axes" in bound:
         try:
@@ -286,16 +277,7 @@ def trapezoid(y, x, dx=1.0, axis=-1, has_x=True):
 
 
 def _bind_trapezoid(args, kwargs, ctx):
-    names = ("y", "x", "dx", "axis")
-    if len(args) > len(names):
-        raise TypeError(f"trapezoid takes at most {len(names)} arguments")
-    bound = dict(zip(names, args))
-    for k, v in kwargs.items():
-        if k not in names or k in bound:
-            raise TypeError(f"unexpected or repeated argument {k}")
-        bound[k] = v
-    if "y" not in bound:
-        raise TypeError("trapezoid needs y")
+    bound = bind_arguments(("y", "x", "dx", "axis"), args, kwargs, ("y",))
     dx = ctx.const(bound["dx"], "dx") if "dx" in bound else 1.0
     axis = ctx.const(bound["axis"], "axis") if "axis" in bound else -1
     has_x = False
