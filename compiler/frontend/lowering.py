@@ -25,7 +25,7 @@ from ..primitives import METHODS, MODULE_CONSTANTS
 from . import fence
 from .calls import Calls, static
 from .source import (appended_names, assigned_names, contains, first_store_order, identifiers,
-                     is_append,
+                     is_append, lambda_def,
                      is_range_call, parse_function, read_later, stored_names)
 from .values import (BREAK, CONTINUE, CONTAINERS, EMPTY_LIST, EXIT_FLAGS, FLAG_KEYS, NUMBER_TYPES,
                      RETURN_VALUE, RETURNED, BoundMethod, ContainerMethod, DictVal, ListVal,
@@ -904,7 +904,7 @@ class Lowering:
         if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.DictComp)):
             return self.comprehension(node, scope)
         if isinstance(node, ast.Lambda):
-            return LocalFunc(_lambda_def(node), scope)
+            return LocalFunc(lambda_def(node), scope)
         if isinstance(node, ast.Dict):
             items = {}
             for k, v in zip(node.keys, node.values):
@@ -1264,15 +1264,6 @@ def _holds(value, container):
     if isinstance(value, ObjVal):
         return any(_holds(v, container) for v in value.attrs.values())
     return False
-
-
-def _lambda_def(node):
-    """A lambda as the `def` it stands for: `def <lambda>(args): return body`."""
-    fdef = ast.FunctionDef("<lambda>", node.args, [ast.Return(node.body)], [], None)
-    for sub in (fdef, fdef.body[0]):
-        ast.copy_location(sub, node)
-        sub.end_lineno, sub.end_col_offset = node.end_lineno, node.end_col_offset
-    return fdef
 
 
 def _iteration(value):

@@ -59,32 +59,47 @@ def _definition_location(fn):
     return Location(code.co_filename, fn.__name__, code.co_firstlineno, 0, None, "")
 
 
+def _parse_lines(fn):
+    """(lines, first line number, syntax tree, column shift) of the source lines fn came from, or
+    None when they cannot be read or parsed. A lambda inside a larger expression is parsed from
+    its line alone, as far as it goes."""
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    start = max(start, 1)
+    dedented = textwrap.dedent("".join(lines))
+    shift = _indent_of(lines[0]) - _indent_of(dedented.splitlines()[0] + "\n") if lines else 0
+    try:
+        return lines, start, ast.parse(dedented), shift
+    except SyntaxError:
+        pass
+    for end in range(len(dedented), 0, -1):
+        try:
+            tree = ast.parse(dedented[:end].strip().rstrip(",)"))
+        except SyntaxError:
+            continue
+        return lines, start, tree, len(lines[0]) - len(lines[0].lstrip())
+    return None
+
+
+def lambda_def(node):
+    """A lambda as the `def` it stands for: `def <lambda>(args): return body`."""
+    fdef = ast.FunctionDef("<lambda>", node.args, [ast.Return(node.body)], [], None)
+    for sub in (fdef, fdef.body[0]):
+        ast.copy_location(sub, node)
+        sub.end_lineno, sub.end_col_offset = node.end_lineno, node.end_col_offset
+    return fdef
+
+
 def _special_location(fn, node_types):
     """Where a lambda, a `yield` or an `async def` sits in fn's source (the definition line when the
     source cannot be read)."""
     code = fn.__code__
-    try:
-        lines, start = inspect.getsourcelines(fn)
-    except (OSError, TypeError):
+    parsed = _parse_lines(fn)
+    if parsed is None:
         return _definition_location(fn)
-    start = max(start, 1)
-    text = "".join(lines)
-    dedented = textwrap.dedent(text)
-    shift = _indent_of(lines[0]) - _indent_of(dedented.splitlines()[0] + "\n") if lines else 0
-    try:
-        tree = ast.parse(dedented)
-    except SyntaxError:
-        # a lambda inside a larger expression: parse the line alone, as far as it goes
-        tree = None
-        for end in range(len(dedented), 0, -1):
-            try:
-                tree = ast.parse(dedented[:end].strip().rstrip(",)"))
-                break
-            except SyntaxError:
-                continue
-        if tree is None:
-            return _definition_location(fn)
-        shift = len(lines[0]) - len(lines[0].lstrip())
+    lines, start, tree, shift = parsed
     found = [n for n in ast.walk(tree) if isinstance(n, node_types)]
     if node_types is ast.Lambda:  # the lambda whose parameters are fn's, if a line has several
         names = list(code.co_varnames[:code.co_argcount])
@@ -162,29 +177,11 @@ _CONTEXT_OPS = {"MAKE_CELL", "COPY_FREE_VARS", "RESUME", "NOP", "PUSH_NULL", "PR
 def _parse_lambda(fn):
     """`grad(lambda x: x * x)`: the lambda in its line, read as the `def` it stands for."""
     code = fn.__code__
-    refusal = GradError(f"cannot read the source of a lambda defined in {code.co_filename!r}: "
+    parsed = _parse_lines(fn)
+    if parsed is None:
+        raise GradError(f"cannot read the source of a lambda defined in {code.co_filename!r}: "
                         "define the function with `def` in a .py file.")
-    try:
-        lines, start = inspect.getsourcelines(fn)
-    except (OSError, TypeError):
-        raise refusal from None
-    start = max(start, 1)
-    text = "".join(lines)
-    dedented = textwrap.dedent(text)
-    shift = _indent_of(lines[0]) - _indent_of(dedented.splitlines()[0] + "\n") if lines else 0
-    try:
-        tree = ast.parse(dedented)
-    except SyntaxError:
-        tree = None
-        for end in range(len(dedented), 0, -1):  # a lambda inside a larger expression
-            try:
-                tree = ast.parse(dedented[:end].strip().rstrip(",)"))
-                break
-            except SyntaxError:
-                continue
-        if tree is None:
-            raise refusal from None
-        shift = len(lines[0]) - len(lines[0].lstrip())
+    lines, start, tree, shift = parsed
     names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
     found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
              and [a.arg for a in n.args.args + n.args.kwonlyargs] == names]
@@ -192,13 +189,8 @@ def _parse_lambda(fn):
         raise GradError(f"{len(found) or 'no'} lambdas with the parameters ({', '.join(names)}) "
                         f"on line {start} of {code.co_filename}: the compiler cannot tell which one "
                         "to read; define the function with `def`.")
-    node = found[0]
-    fdef = ast.FunctionDef("<lambda>", node.args, [ast.Return(node.body)], [], None)
-    for sub in (fdef, fdef.body[0]):
-        ast.copy_location(sub, node)
-        sub.end_lineno, sub.end_col_offset = node.end_lineno, node.end_col_offset
     all_lines = linecache.getlines(code.co_filename) or lines
-    return FuncSource(fn, fdef, code.co_filename, all_lines, start - 1, shift)
+    return FuncSource(fn, lambda_def(found[0]), code.co_filename, all_lines, start - 1, shift)
 
 
 def _same_code(node, code):
