@@ -169,14 +169,7 @@ class Calls:
                                "a loop otherwise.")
                 exc.recursion = True  # (api.py specialises per int argument then)
                 raise exc
-            callee = _parse_callee(obj, src, node)
-            low.sources.append(callee)
-            self.active.append(obj)
-            try:
-                return self.inline(callee.node, callee, args, kwargs, node, scope,
-                                   parent=None, defaults_owner=obj)
-            finally:
-                self.active.pop()
+            return self.inline_function(obj, args, kwargs, node, scope)
         return self.opaque_call(obj, node, scope, args=args, kwargs=kwargs)
 
     # -- function forms: methods of self, functools.partial --
@@ -345,7 +338,12 @@ class Calls:
             raise error_at(src.location(node),
                            f"{obj.__name__} calls itself: recursion cannot be differentiated by "
                            "this compiler. Rewrite it with a loop.")
-        callee = _parse_callee(obj, src, node)
+        return self.inline_function(obj, args, kwargs, node, scope)
+
+    def inline_function(self, obj, args, kwargs, node, scope):
+        """Read the module-level function `obj` and lower its body in place (`active` while it
+        runs, for the recursion checks of the callers)."""
+        callee = _parse_callee(obj, scope.src, node)
         self.low.sources.append(callee)
         self.active.append(obj)
         try:
