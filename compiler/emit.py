@@ -31,7 +31,7 @@ import numpy as np
 
 from . import indexing, support
 from .ir import Const, Graph, Loop, Namer, ReverseLoop, Var
-from .primitives import PRIMS, MethodCall, callee
+from .primitives import PRIMS, MethodCall, callee, numpy_path
 from .storage import StoragePlan, push_position
 
 _COMMENT = "__comment__"
@@ -299,11 +299,10 @@ class Emitter:
             return ast.Call(ast.Attribute(receiver, fn.name, ast.Load()),
                             [self.opaque_argument(i, ins) for i in positional[1:]],
                             [ast.keyword(k, self.opaque_argument(i, ins)) for k, i in keywords])
-        where = next((m for m in ("", "random", "linalg", "fft") if getattr(
-            getattr(np, m) if m else np, name, None) is fn), None)
-        if where is not None:  # np.argmax, np.random.seed
+        path = numpy_path(fn)
+        if path is not None:  # np.argmax, np.random.seed
             func = ast.Name(self.bind("np", np), ast.Load())
-            for part in ([where] if where else []) + [name]:
+            for part in path.split("."):
                 func = ast.Attribute(func, part, ast.Load())
         else:
             func = ast.Name(self.bind(name if name.isidentifier() else "fn", fn), ast.Load())

@@ -479,16 +479,28 @@ VARIADIC = {builtins.max: "max", builtins.min: "min"}
 # Numeric constants a user may read from a module (folded into the graph as literals).
 MODULE_CONSTANTS = {id(math), id(np)}
 
+def numpy_path(fn):
+    """How generated code reaches a NumPy function from `np` ("argmax", "linalg.det",
+    "random.seed"), or None when it is not NumPy's."""
+    name = getattr(fn, "__name__", None)
+    if not name:
+        return None
+    for module in ("", "linalg", "random", "fft"):
+        if getattr(getattr(np, module) if module else np, name, None) is fn:
+            return f"{module}.{name}" if module else name
+    return None
+
+
 def callee(prim, lib):
     """(module-or-None, attribute name, object) a generated call to this primitive uses."""
     if lib == "np":
         attr = PRIMS[prim].np_name
         fn = PRIMS[prim].funcs.get("np")
         if getattr(np, attr, None) is not fn and fn is not None:
-            name = getattr(fn, "__name__", "")
-            if getattr(np.linalg, name, None) is fn:  # spelled np.linalg.det
-                return ("np", f"linalg.{name}", fn)
-            return (None, name, fn)  # SciPy's: bound by name
+            path = numpy_path(fn)
+            if path is not None:  # spelled np.linalg.det
+                return ("np", path, fn)
+            return (None, getattr(fn, "__name__", ""), fn)  # SciPy's: bound by name
         return ("np", attr, getattr(np, attr))
     if lib == "math":
         return (None, prim if prim != "abs" else "fabs", PRIMS[prim].impl("math"))
