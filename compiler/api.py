@@ -42,8 +42,9 @@ from .passes import optimize
 from .primitives import METHODS, PRIMS
 from .specialize import (Recorder, environment, kind_of, materialize_results, needs_values,
                          signature_key, specialise_gradient, statically_scalar)
+from .forward import forward
 from .reverse import reverse
-from .rules import TABLE as RULE_TABLE, MissingRule
+from .rules import TABLE as RULE_TABLE, MissingRule, MissingTangent
 from .ir import regions
 from .frontend.calls import NeedsValue
 
@@ -428,6 +429,16 @@ def _higher(fn, inner, wrt, with_value, simplify):
     return compiled.function
 
 
+def _fresh_name(name, taken):
+    """`name`, or `name_1`, `name_2`... : the first that no name in `taken` is (then taken)."""
+    base, n = name, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
 def _all_eqns(graph):
     for eqn in graph.eqns:
         yield eqn
@@ -719,8 +730,10 @@ class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
     def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
-                 has_aux=False, masks=None, fixed=None, primal=None):
+                 has_aux=False, masks=None, fixed=None, primal=None, mode="grad"):
         self.fn = fn
+        self.mode = mode  # "grad"; "vjp": takes the output's adjoint last; "jvp": tangents last
+        with_value = with_value or mode == "vjp"  # a vjp returns the output and its gradients
         self.simplify = simplify
         self.with_value = with_value
         self.has_aux = has_aux
@@ -758,22 +771,55 @@ class Compiled:
             self.signature = inspect.Signature(
                 [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in flat])
             self.wrt_is_tuple = True
+        self.user_count = len(self.names)  # the user's parameters; the transformation's follow
+        taken_names = set(self.names) | identifiers(src)
+        if mode == "jvp":
+            extra = [_fresh_name(f"{self.names[i]}_dot", taken_names) for i in self.wrt]
+        elif mode == "vjp":
+            extra = [_fresh_name("dout", taken_names)]
+        else:
+            extra = []
+        if extra:
+            if self.kwonly:
+                raise GradError(f"{fn.__name__} has keyword-only parameters: {mode} takes the "
+                                "function's arguments by position; wrap it (lambda x, y: "
+                                f"{fn.__name__}(x, key=y)).")
+            self.names = self.names + extra
+            self.positional = self.positional + extra
+            self.signature = self.signature.replace(parameters=list(
+                self.signature.parameters.values()) + [
+                inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+                for n in extra])
+        self.extra_names = extra
         try:
             # differentiated after folding, sharing and pruning (lists never stacked, say)
-            raw = reverse(optimize(self.primal), self.wrt, with_value)
-        except MissingRule as exc:  # a primitive without a rule: our bug, said plainly
-            raise GradError(str(exc)) from None
+            if mode == "jvp":
+                raw = forward(optimize(self.primal), self.wrt, extra)
+            elif mode == "vjp":
+                from .ir import Var  # noqa: PLC0415
+                raw = reverse(optimize(self.primal), self.wrt, True, seed=Var(extra[0]))
+            else:
+                raw = reverse(optimize(self.primal), self.wrt, with_value)
+        except (MissingRule, MissingTangent) as exc:  # a primitive without a rule: said plainly
+            raise GradError(f"{fn.__name__}: no {'tangent' if mode == 'jvp' else 'derivative'} "
+                            f"rule for {exc}.") from None
         self.grad_graph = materialize_results(optimize(raw))
         grads_tree = tuple(range(int(with_value), int(with_value) + len(self.wrt)))
         if not self.wrt_is_tuple:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
+        if mode == "jvp":  # the values, then their tangents (one of each for a function's jvp)
+            k = len(self.grad_graph.results) // 2
+            self.tree = (0, k) if k == 1 else (tuple(range(k)), tuple(range(k, 2 * k)))
+        if has_aux and mode != "grad":
+            raise GradError(f"{fn.__name__}: has_aux is taken by grad and value_and_grad; for "
+                            f"{mode}, return the output alone (or a tuple of outputs).")
         if has_aux:  # aux's values follow the gradients among the results
             aux = self.lowering.aux_tree
             first = int(with_value) + len(self.wrt)
             aux = aux + first if isinstance(aux, int) else aux.offset(first)
             self.tree = ((0, aux), grads_tree) if with_value else (grads_tree, aux)
-        suffix = "value_and_grad" if with_value else "grad"
+        suffix = mode if mode != "grad" else "value_and_grad" if with_value else "grad"
         base = primal[0].name if primal else fn.__name__  # (f_grad for grad(grad(f)))
         func_name = f"{base}_{suffix}" if base.isidentifier() else suffix
         taken = set(self.lowering.env_reads) | set(fn.__globals__) | set(dir(builtins))
@@ -797,7 +843,7 @@ class Compiled:
         self.scalar_version = None
         if statically_scalar(self.grad_graph):
             # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
-            wrt_names = {self.names[i] for i in self.wrt}
+            wrt_names = {self.names[i] for i in self.wrt} | set(extra)
             guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
             scalar = specialise_gradient(self.grad_graph, self.gradient_of(),
                                          simplify=self.sympy_pass() if simplify else None)
@@ -843,8 +889,11 @@ class Compiled:
         if record is not None:
             record.variables = emitter.recorder[1]
             emitter.bindings[emitter.recorder[0]] = record
+        defaults = None if self.flat else self.fn.__defaults__
+        if defaults and self.extra_names:
+            defaults = tuple(defaults) + (None,) * len(self.extra_names)
         fn = load(source, factory, self.func_name, emitter.bindings, emitter.cells,
-                  self.fn.__globals__, None if self.flat else self.fn.__defaults__,
+                  self.fn.__globals__, defaults,
                   None if self.flat else self.fn.__kwdefaults__)
         return source, fn
 
@@ -863,7 +912,9 @@ class Compiled:
 
     def gradient_of(self):
         """(index in the results, parameter) for every gradient the function returns."""
-        first = 1 if self.with_value else 0
+        if self.mode == "jvp":
+            return []  # its tangent is finished by forward mode (forward.forward)
+        first = 1 if self.with_value or self.mode == "vjp" else 0
         return [(first + k, self.grad_graph.params[i]) for k, i in enumerate(self.wrt)]
 
     def arguments(self, args, kwargs):
@@ -879,6 +930,14 @@ class Compiled:
             values = [bound.arguments[n] for n in self.names]
         for i in sorted(set(self.wrt)):
             values[i] = self._checked(self.names[i], values[i])
+        for i in range(self.user_count, len(values)):
+            v = values[i]  # a tangent or an output's adjoint: a float, or an array of floats
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                values[i] = float(v)
+            elif isinstance(v, np.ndarray) and v.dtype.kind in "biu":
+                values[i] = v.astype(float)
+            elif isinstance(v, np.ndarray) and v.ndim == 0:
+                values[i] = float(v)
         for name, v in zip(self.names, values):
             if isinstance(v, (complex, np.complexfloating)) or \
                     isinstance(v, np.ndarray) and v.dtype.kind == "c":
@@ -1030,6 +1089,9 @@ class Compiled:
         written = set(self.names) if memory.writes_unknown else memory.written_arguments
         values = [v.copy() if isinstance(v, np.ndarray) and name in written else v
                   for name, v in zip(self.names, values)]  # the caller's arrays stay as they are
+        if self.mode != "grad":
+            self.call_user(values)
+            return
         value = self.call(self.user_call, values)
         if self.has_aux:
             if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -1048,6 +1110,13 @@ class Compiled:
                            f"{self.fn.__name__} returns {what} here: a gradient is taken of one "
                            "number (a scalar). Reduce the result (np.sum, np.mean) or return one "
                            "entry, or differentiate each output separately.")
+
+    def call_user(self, values):
+        """The user's function on the user's arguments (a jvp's or vjp's own arguments left out):
+        its errors surface in the user's code."""
+        npos = len(self.positional) - len(self.extra_names)
+        user = values[:self.user_count]
+        return self.user_call(*user[:npos], **dict(zip(self.kwonly, user[npos:])))
 
     def source_for(self, *args, **kwargs):
         """The generated source of the version that runs for these arguments."""

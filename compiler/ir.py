@@ -16,8 +16,18 @@ import itertools
 _ids = itertools.count()
 
 
+class Dot:
+    """The hint of a tangent (forward mode): named after its primal value, `q_dot` for `q`."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, var):
+        self.var = var
+
+
 class Var:
-    """One SSA value. `hint` is the user's name it came from (or '' for a temporary)."""
+    """One SSA value. `hint` is the user's name it came from (or '' for a temporary), or, for
+    an adjoint, the Var it is the adjoint of (`dq`), or a Dot for a tangent (`q_dot`)."""
 
     __slots__ = ("hint", "id")
 
@@ -26,7 +36,8 @@ class Var:
         self.id = next(_ids)
 
     def __repr__(self):
-        hint = self.hint if isinstance(self.hint, str) else f"d{self.hint.hint}"
+        hint = self.hint if isinstance(self.hint, str) else \
+            f"{self.hint.var.hint}_dot" if isinstance(self.hint, Dot) else f"d{self.hint.hint}"
         return f"Var({hint or '_'}#{self.id})"
 
 
@@ -242,7 +253,17 @@ class Namer:
         name = self.names.get(atom)
         if name is None:
             hint = atom.hint
-            if isinstance(hint, Var):  # an adjoint: named after its primal value, `dq` for `q`
+            if isinstance(hint, Dot):  # a tangent: named after its primal value, `q_dot` for `q`
+                primal = hint.var
+                if primal in self.naming:
+                    hint = ""
+                else:
+                    self.naming.add(primal)
+                    try:
+                        hint = self(primal) + "_dot"
+                    finally:
+                        self.naming.discard(primal)
+            elif isinstance(hint, Var):  # an adjoint: named after its primal value, `dq` for `q`
                 if hint in self.naming:  # a hint that leads back to itself: plain temporary
                     hint = ""
                 else:

@@ -295,6 +295,29 @@ def _index_add(acc, g, *parts, index=None):
     return out
 
 
+def _tangent_by_rows(dot, out, *values, prim=None, which=0, params=()):
+    """A tangent with no closed form in the table: J x_dot assembled from the reverse rule of input
+    `which`, one output entry at a time (rules.ROWS)."""
+    from .rules import evaluate_formula  # noqa: PLC0415  (rules imports this module)
+    params = {**dict(params), "_out": out}
+    shape = np.shape(out)
+    if not shape:
+        return float(np.sum(evaluate_formula(prim, which, values, params, 1.0) * dot))
+    result = np.zeros(shape)
+    for k in np.ndindex(shape):
+        seed = np.zeros(shape)
+        seed[k] = 1.0
+        result[k] = np.sum(evaluate_formula(prim, which, values, params, seed) * dot)
+    return result
+
+
+_prim("tangent_by_rows", None, ADJOINT, kwargs=("prim", "which", "params"), py=_tangent_by_rows,
+      fresh=True)
+
+# stop_gradient(x): x's value, with no gradient through it (a view of x, as NumPy would see it)
+_prim("stop_gradient", 1, {**VIEW, "differentiable": False, "static_args": False},
+      py=support.stop_gradient, tape=None)  # the tape: Tensor.detach()
+
 # Accumulation into a buffer the generated code owns (made by specialisation only).
 _prim("index_add", None, ADJOINT, kwargs=("index",), py=_index_add)
 _prim("iadd", 2, ADJOINT, py=operator.add)
@@ -462,6 +485,7 @@ def _resolve_table():
                      (np.ndim, "ndim"), (np.size, "size"), (builtins.len, "len")]:
         add(fn, prim, "np")
     add(math.fabs, "abs", "math")
+    add(support.stop_gradient, "stop_gradient", None)
     for entry in library.ENTRIES:
         for lib, fn in entry.impls.items():
             add(fn, entry.name, lib)

@@ -267,18 +267,21 @@ class Backprop:
         return forward, parts
 
 
-def reverse(graph, wrt, with_value, simplify=_simplify):
+def reverse(graph, wrt, with_value, simplify=_simplify, seed=None):
     """The gradient graph of a single-result `graph` with respect to parameters at indices `wrt`,
     built through `simplify` (None: every adjoint equation as the rules write it).
 
     Its results are `[value] + grads` when `with_value`, else `grads`, then the graph's other
     results (has_aux's values) as they are; a gradient that is identically zero is the constant 0.0.
+    `seed`: a Var holding the result's adjoint (a vector-Jacobian product: the graph takes it as
+    its last parameter); without it the result is a number and its adjoint 1.0.
     """
     result, *extra = graph.results  # extra: forward values returned as they are (has_aux)
     wrt_params = [graph.params[i] for i in wrt]
     check_calls(graph, wrt_params)
     active = activity(graph.eqns, set(wrt_params))
-    seeds = {result: [Const(1.0)]} if isinstance(result, Var) and result in active else {}
+    start = Const(1.0) if seed is None else seed
+    seeds = {result: [start]} if isinstance(result, Var) and result in active else {}
     walk = Backprop(active, simplify)
     forward, b, pending = walk.run(graph.eqns, seeds)
     b.loc = None
@@ -291,7 +294,9 @@ def reverse(graph, wrt, with_value, simplify=_simplify):
         grads.append(g)
         pending[p] = [g]  # the same parameter may be named twice in wrt
     results = ([result] if with_value else []) + grads + extra
-    return Graph(f"{graph.name}_grad", graph.params, forward + b.eqns, results)
+    params = list(graph.params) + ([seed] if seed is not None else [])
+    return Graph(f"{graph.name}_{'vjp' if seed is not None else 'grad'}", params,
+                 forward + b.eqns, results)
 
 
 __all__ = ["reverse", "activity", "regions"]

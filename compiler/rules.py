@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import ast
 
+import numpy as np
+
 from .ir import Const, Var
 from . import library
 from .primitives import PRIMS, having
@@ -122,6 +124,7 @@ RULES = {
     "broadcast_to": ("x *shape", "unbroadcast(g, x)"),
     "copy":     ("x", "g"),
     "astype":   ("x", None),                                    # made by the compiler only
+    "stop_gradient": ("x", None),                               # the user's: a constant here
     "index_add": ("*xs",), "iadd": ("x y", None, None), "user_vjp": ("*xs",), "zero_like": ("x", None),
     # A list's adjoint is the adjoint of the array it is stacked into, items along the first axis:
     # an appended value gets its own row of it.
@@ -278,7 +281,8 @@ def _instantiate(b, node, env, lib):
                 args.extend(env["*" + a.value.id])
             else:
                 args.append(_instantiate(b, a, env, lib))
-        params = {k.arg: env[k.value.id] if isinstance(k.value, ast.Name) else k.value.value
+        params = {k.arg: env[k.value.id] if isinstance(k.value, ast.Name) else
+                  ast.literal_eval(k.value)
                   for k in node.keywords
                   if not isinstance(k.value, ast.Name) or k.value.id in env}  # absent: default
         if prim in _OPERATOR_PRIMS or prim == "select" or set(PRIMS[prim].funcs) == {None}:
@@ -287,8 +291,260 @@ def _instantiate(b, node, env, lib):
     raise ValueError(f"unsupported syntax in a rule formula: {ast.dump(node)}")
 
 
+# --- tangents (forward mode) ---------------------------------------------------------------------
+#
+# Each primitive's tangent, `out_dot`, is a sum of terms, one per input that has a tangent (`x_dot`
+# for input `x`), in the same notation as the reverse rules above. A term is:
+#   a formula      over the inputs, `out`, the parameters and the tangents (`x_dot`);
+#   LINEAR         the primitive is jointly linear in the inputs so marked: one call of it with each
+#                  of them replaced by its tangent (zeros where one has none), the rest as they are;
+#   EACH           the primitive is linear in this input alone (matmul in each operand): the
+#                  primitive with this input replaced by its tangent;
+#   ROWS           no closed form here yet: the tangent is assembled from the reverse rule, one
+#                  output entry at a time (exact, and costs one reverse rule per entry of `out`);
+#   REVERSE        the reverse formula with `g` replaced by the tangent (right where the input's
+#                  Jacobian is diagonal: elementwise, or numbers);
+#   OTHERS         (a helper computing operand `which`'s adjoint) linear in each other operand;
+#   UNKNOWN        no rule yet: a tangent reaching it is refused, saying so;
+#   None           no tangent flows through this input (piecewise constant, an index, a shape).
+# Elementwise primitives need no entry: their reverse formula with `g` replaced by an input's
+# tangent is that input's term (the Jacobian of an elementwise function is diagonal, so it is its
+# own transpose). Adjoint helpers have entries too, so that a gradient graph can be differentiated
+# forwards again (hessians: forward over reverse); most are linear in `g`.
+LINEAR, EACH, ROWS, REVERSE, OTHERS, UNKNOWN = (library.LINEAR, library.EACH, library.ROWS,
+                                               library.REVERSE, library.OTHERS, library.UNKNOWN)
+_MARKERS = (LINEAR, EACH, ROWS, REVERSE, OTHERS, UNKNOWN)
+
+_REDUCE_TANGENT = "sum({}(ones_like(out), x, {}axis=axis, keepdims=keepdims) * x_dot, axis=axis, " \
+                  "keepdims=keepdims)"
+
+TANGENTS = {
+    "select":   ("c x y", None, LINEAR, LINEAR),
+    "copy":     ("x", LINEAR),
+    "sum":      ("x", LINEAR),
+    "mean":     ("x", LINEAR),
+    # max/min/prod reductions: the reverse rule's weights at g = 1, summed against x_dot
+    "amax":     ("x", _REDUCE_TANGENT.format("extreme_grad", "out, ")),
+    "amin":     ("x", _REDUCE_TANGENT.format("extreme_grad", "out, ")),
+    "prod":     ("x", _REDUCE_TANGENT.format("prod_grad", "")),
+    "prod_grad": ("g x", LINEAR, UNKNOWN),
+    "matmul":   ("x y", EACH, EACH),
+    "outer":    ("x y", EACH, EACH),
+    "transpose": ("x", LINEAR),
+    "reshape":  ("x *shape", LINEAR, None),
+    "expand_dims": ("x", LINEAR),
+    "squeeze":  ("x", LINEAR),
+    "broadcast_to": ("x *shape", LINEAR, None),
+    "getitem":  ("x *parts", LINEAR, None),
+    "setitem":  ("x v *parts", LINEAR, LINEAR, None),
+    "list_append": ("items v pos", LINEAR, LINEAR, None),
+    "stack_list": ("items", LINEAR),
+    "concatenate": ("*xs", LINEAR),
+    "stack":    ("*xs", LINEAR),
+    "full":     ("v *s", LINEAR, None),
+    "float":    ("x", "x_dot"),
+    # The reverse pass's helpers: linear in the adjoint g they carry; the value they read beside it
+    # gives only a shape or a piecewise-constant mask, or, for the products, is the other factor.
+    "unbroadcast": ("g x", LINEAR, None),
+    "sum_grad":  ("g x", LINEAR, None),
+    "mean_grad": ("g x", LINEAR, None),
+    "extreme_grad": ("g x out", LINEAR, None, None),
+    "matmul_grad_a": ("g a b", EACH, None, EACH),
+    "matmul_grad_b": ("g a b", EACH, EACH, None),
+    "outer_grad_a": ("g b", EACH, EACH),
+    "outer_grad_b": ("g a", EACH, EACH),
+    "index_grad": ("g x *parts", LINEAR, None, None),
+    "cleared":   ("g *parts", LINEAR, None),
+    "written_grad": ("g *parts", LINEAR, None),
+    "transpose_grad": ("g", LINEAR),
+    "reshape_grad": ("g x", LINEAR, None),
+    "concat_grad": ("g *shapes", LINEAR, None),
+    "stack_grad": ("g", LINEAR),
+    "moveaxis_grad": ("g", LINEAR),
+    "clip_grad": ("g x lo hi", LINEAR, None, None, None),
+    "clip_lo_grad": ("g x lo hi", LINEAR, None, None, None),
+    "clip_hi_grad": ("g x lo hi", LINEAR, None, None, None),
+    # accumulation the specialiser makes: a sum
+    "iadd":      ("x y", "x_dot", "y_dot"),
+    "index_add": ("acc g *parts", LINEAR, LINEAR, None),
+}
+TANGENTS.update({e.name: (e.inputs, *e.tangent) for e in library.ENTRIES if e.tangent is not None})
+TANGENTS.update({h.name: (h.inputs, *h.tangent) for h in library.HELPERS.values()
+                 if h.tangent is not None})
+# What forward mode may meet and pass by: values with no tangent at all.
+NO_TANGENT = {"zero_like", "zeros_like", "ones_like", "zeros", "ones", "eye", "arange", "shape",
+              "len", "ndim", "size", "tuple", "list_new", "global", "cell", "shares", "write_check",
+              "deopt", "astype", "range_len", "call", "stop_gradient"}
+
+
+class TangentRule:
+    """A parsed tangent entry: per input a term (a formula AST, a marker, or None)."""
+
+    def __init__(self, prim, names, terms, from_reverse=False):
+        self.prim = prim
+        self.from_reverse = from_reverse  # terms are the reverse formulas, read with g = x_dot
+        self.names = names.split()
+        self.rest = None
+        if self.names and self.names[-1].startswith("*"):
+            self.rest = self.names.pop()[1:]
+        parsed = [t if t is None or t in _MARKERS else ast.parse(t, mode="eval").body
+                  for t in terms]
+        self.rest_term = None
+        if self.rest is not None and len(parsed) == len(self.names) + 1:
+            self.rest_term = parsed.pop()
+        self.terms = parsed + [None] * (len(self.names) - len(parsed))
+
+    def term(self, position):
+        return self.terms[position] if position < len(self.terms) else self.rest_term
+
+
+def _tangent_table():
+    table = {}
+    for prim, p in PRIMS.items():
+        if prim in TANGENTS:
+            entry = TANGENTS[prim]
+            table[prim] = TangentRule(prim, entry[0], entry[1:])
+        elif p.elementwise and p.differentiable and prim in TABLE:
+            rule = TABLE[prim]
+            names = " ".join(rule.names + (["*" + rule.rest] if rule.rest else []))
+            terms = rule.formulas + ([rule.rest_formula] if rule.rest_formula is not None else [])
+            table[prim] = TangentRule(prim, names, [], from_reverse=True)
+            table[prim].terms = list(rule.formulas)
+            table[prim].rest_term = rule.rest_formula
+        elif not p.differentiable and not p.internal or prim in NO_TANGENT:
+            table[prim] = TangentRule(prim, "", [])  # nothing flows: every term None
+    return table
+
+
+TANGENT_TABLE = _tangent_table()
+
+
+class MissingTangent(KeyError):
+    pass
+
+
+def tangent_rule(prim):
+    rule = TANGENT_TABLE.get(prim)
+    if rule is None:
+        raise MissingTangent(prim)
+    return rule
+
+
+def jvp(builder, eqn, dots):
+    """The tangent of `eqn`'s output given its inputs' tangents (`dots`: an atom or None per
+    input), appended to `builder`; None when no tangent reaches it."""
+    if not any(d is not None for d in dots):
+        return None
+    rule = tangent_rule(eqn.prim)
+    lib = eqn.params.get("lib")
+    params = {k: v for k, v in eqn.params.items() if not k.startswith("_")}
+    named = len(rule.names)
+    env = dict(zip(rule.names, eqn.ins))
+    env.update({n + "_dot": d for n, d in zip(rule.names, dots)})
+    if rule.rest is not None:
+        env["*" + rule.rest] = list(eqn.ins[named:])
+    env.update({k: v for k, v in params.items() if k != "lib"})
+    env["first"] = ("atom",)
+    env["out"] = eqn.out
+    terms, linear = [], []
+    for position, (atom, dot) in enumerate(zip(eqn.ins, dots)):
+        term = rule.term(position)
+        if dot is None or term is None:
+            continue
+        if term == OTHERS:
+            term = None if position - 1 == params.get("which", 0) else EACH
+            if term is None:
+                continue
+        if term == UNKNOWN:
+            raise MissingTangent(f"{eqn.prim} (its input {position + 1})")
+        if term == LINEAR:
+            linear.append(position)
+        elif term == EACH:
+            ins = list(eqn.ins)
+            ins[position] = dot
+            terms.append(builder.emit(eqn.prim, ins, **params))
+        elif term == ROWS:
+            terms.append(builder.emit("tangent_by_rows", [dot, eqn.out, *eqn.ins], prim=eqn.prim,
+                                      which=position, params=tuple(sorted(params.items()))))
+        else:
+            local = {**env, "i": position - named} if position >= named else env
+            if term == REVERSE or rule.from_reverse:
+                reverse = rule_for(eqn.prim)
+                formula = term if rule.from_reverse else (
+                    reverse.formulas[position] if position < len(reverse.names)
+                    else reverse.rest_formula)
+                local = {**local, "g": dot, "*" + (reverse.rest or "") + "_shapes": None}
+                if reverse.rest is not None:
+                    local["*" + reverse.rest] = list(eqn.ins[len(reverse.names):])
+                local.update(zip(reverse.names, eqn.ins))
+                terms.append(_instantiate(builder, formula, local, lib))
+            else:
+                terms.append(_instantiate(builder, term, local, lib))
+    if linear:
+        ins = []
+        for position, atom in enumerate(eqn.ins):
+            if position in linear:
+                ins.append(dots[position])
+            elif rule.term(position) == LINEAR and isinstance(atom, Var):
+                ins.append(builder.emit("zero_like", [atom]))
+            else:
+                ins.append(atom)
+        terms.insert(0, builder.emit(eqn.prim, ins, **params))
+    if not terms:
+        return None
+    total = terms[0]
+    for term in terms[1:]:
+        total = builder.emit("add", [total, term], **({"lib": "np"} if lib == "np" else {}))
+    return total
+
+
+def evaluate_formula(prim, position, values, params, g):
+    """The value of `prim`'s reverse formula for input `position` at these input values, for the
+    adjoint `g` (ROWS tangents call it once per output entry)."""
+    rule = rule_for(prim)
+    named = len(rule.names)
+    formula = rule.formulas[position] if position < named else rule.rest_formula
+    env = dict(zip(rule.names, values))
+    if rule.rest is not None:
+        env["*" + rule.rest] = list(values[named:])
+        env["*" + rule.rest + "_shapes"] = [np.shape(v) for v in values[named:]]
+    env.update({k: v for k, v in params.items() if k != "lib"})
+    env["i"] = position - named
+    env["g"] = g
+    env["out"] = params["_out"]
+    lib = params.get("lib")
+
+    def value(node):
+        if isinstance(node, ast.Name):
+            return env[node.id]
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.BinOp):
+            return PRIMS[_BINOPS[type(node.op)]].impl("np").__call__(value(node.left),
+                                                                     value(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return -value(node.operand)
+        if isinstance(node, ast.Compare):
+            return PRIMS[_CMPOPS[type(node.ops[0])]].impl(None)(value(node.left),
+                                                                value(node.comparators[0]))
+        if isinstance(node, ast.Call):
+            args = []
+            for a in node.args:
+                args.extend(env["*" + a.value.id] if isinstance(a, ast.Starred) else [value(a)])
+            kw = {k.arg: env[k.value.id] if isinstance(k.value, ast.Name) else
+                  ast.literal_eval(k.value)
+                  for k in node.keywords
+                  if not isinstance(k.value, ast.Name) or k.value.id in env}
+            p = PRIMS[node.func.id]
+            return p.evaluate("np" if "np" in p.funcs else lib, args, kw)
+        raise ValueError(f"unsupported syntax in a rule formula: {ast.dump(node)}")
+
+    return value(formula)
+
+
 def differentiable_prims():
     return sorted(name for name, p in PRIMS.items() if p.differentiable)
 
 
-__all__ = ["RULES", "TABLE", "vjp", "rule_for", "MissingRule", "differentiable_prims", "Var"]
+__all__ = ["RULES", "TABLE", "vjp", "rule_for", "MissingRule", "differentiable_prims", "Var",
+           "TANGENTS", "TANGENT_TABLE", "jvp", "tangent_rule", "MissingTangent"]

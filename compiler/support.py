@@ -238,3 +238,11 @@ def make_object(cls, names, *values):
     for n, v in zip(names, values):
         object.__setattr__(obj, n, v)
     return obj
+
+
+def stop_gradient(x):
+    """`x` itself, as a constant for differentiation: no gradient flows back through it (JAX's
+    lax.stop_gradient, the tape's `detach`). Compiled code sees it as a primitive; called from
+    plain Python it returns its argument (detached, for a tape's tensor: the tape's `detach`)."""
+    detach = getattr(x, "detach", None)
+    return detach() if detach is not None and not isinstance(x, np.ndarray) else x

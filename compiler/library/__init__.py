@@ -16,6 +16,12 @@ from __future__ import annotations
 import inspect
 
 
+# Forward-mode terms (rules.TANGENTS explains them): how a tangent passes through an input.
+LINEAR, EACH, ROWS, REVERSE = "linear", "each", "rows", "reverse"
+OTHERS = "others"    # a helper of operand `which`: linear in each of the other operands
+UNKNOWN = "unknown"  # no rule yet: a tangent reaching this input is refused
+
+
 class Fn:
     """One library function as a primitive.
 
@@ -31,6 +37,8 @@ class Fn:
     params    static keyword parameters (axis, ddof, ...), read from the call when the graph is
               built, by the callable's signature; any other argument must keep its default
     method    the ndarray method spelling it too (x.cumsum(axis=0)), if any
+    tangent   its forward-mode terms, one per input, in rules.TANGENTS' notation (elementwise
+              functions need none: their reverse formulas serve)
     tape      the tape's public name (runtime.<tape>), None when the tape has no function for it
     parts     for a callable returning a tuple (slogdet, eigh, qr): how many parts; each part the user
               reads is an equation with the static parameter `part` (formulas read it); parts never
@@ -77,12 +85,16 @@ class Helper:
     """A function the formulas call (`helper(g, x, out, axis=None)`): its keyword parameters (those
     with defaults) are the equation's static parameters; `fresh`: it returns a new array."""
 
-    def __init__(self, fn, fresh, rule=None):
+    def __init__(self, fn, fresh, rule=None, tangent=None):
         self.fn = fn
         self.name = fn.__name__
         self.fresh = fresh
         self.rule = rule
+        self.tangent = tangent  # a term per input, as rules.TANGENTS writes them
         sig = inspect.signature(fn)
+        self.inputs = " ".join(p.name if p.kind is not p.VAR_POSITIONAL else "*" + p.name
+                               for p in sig.parameters.values()
+                               if p.default is p.empty and p.kind is not p.VAR_KEYWORD)
         self.kwargs = tuple(p.name for p in sig.parameters.values()
                             if p.default is not p.empty and p.kind is not p.VAR_POSITIONAL)
 
@@ -90,10 +102,11 @@ class Helper:
 HELPERS = {}
 
 
-def helper(fresh=True, rule=None):
-    """Declare a helper of the formulas (compiler and tape both call it)."""
+def helper(fresh=True, rule=None, tangent=None):
+    """Declare a helper of the formulas (compiler and tape both call it); `tangent`: how a tangent
+    passes through it, for gradients differentiated forwards again (rules.TANGENTS' notation)."""
     def wrap(fn):
-        HELPERS[fn.__name__] = Helper(fn, fresh, rule)
+        HELPERS[fn.__name__] = Helper(fn, fresh, rule, tangent)
         return fn
     return wrap
 

@@ -10,12 +10,12 @@ import math
 
 import numpy as np
 
-from . import Fn, helper
+from . import Fn, helper, LINEAR, REVERSE, UNKNOWN
 
 _LN2 = 0.6931471805599453
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def sinc_grad(g, x, out):
     """sinc(x) = sin(pi x) / (pi x): d/dx = (cos(pi x) - sinc(x)) / x, 0 at x = 0."""
     zero = x == 0
@@ -77,7 +77,7 @@ def hypot_n(*xs):
     return math.hypot(*xs)
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def hypot_n_grad(g, out, *xs, k=0):
     """d hypot(xs) / d xs[k] = xs[k] / hypot(xs); 0 where all are 0 (as dist's)."""
     return g * xs[k] / out if out != 0 else g * 0.0
@@ -92,27 +92,27 @@ def _f_share(x, y, larger):
     return np.where(np.isnan(y), 1.0, share)
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def fmax_x_grad(g, x, y):
     return g * _f_share(x, y, True)
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def fmax_y_grad(g, x, y):
     return g * (1.0 - _f_share(x, y, True))
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def fmin_x_grad(g, x, y):
     return g * _f_share(x, y, False)
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def fmin_y_grad(g, x, y):
     return g * (1.0 - _f_share(x, y, False))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def prod_others(g, *xs, k=0):
     """d prod(xs) / d xs[k]: the product of the others (exact where an item is zero)."""
     acc = g
@@ -122,7 +122,7 @@ def prod_others(g, *xs, k=0):
     return acc
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def dist_grad(g, out, *xs, n=0, k=0):
     """d |p - q| / d p_k = (p_k - q_k) / |p - q| (and minus that for q_k); 0 where p == q."""
     j = k + n if k < n else k - n
@@ -135,11 +135,11 @@ _SEQUENCE = {"elementwise": False, "broadcasts": False}
 ENTRIES = [
     # --- sequences (math, floats only) ---
     Fn("fsum", "*xs", "g", family="elementwise", math=fsum, np=fsum, also=(math.fsum,),
-       bind=_bind_fsum, tape=None, facts=_SEQUENCE),
+       bind=_bind_fsum, tape=None, facts=_SEQUENCE, tangent=(REVERSE,)),
     Fn("math_prod", "*xs", "prod_others(g, *xs, k=i)", family="elementwise", math=prod, np=prod,
-       also=(math.prod,), bind=_bind_prod, tape=None, facts=_SEQUENCE),
+       also=(math.prod,), bind=_bind_prod, tape=None, facts=_SEQUENCE, tangent=(REVERSE,)),
     Fn("dist", "*xs", "dist_grad(g, out, *xs, n=n, k=i)", family="elementwise", math=dist,
-       np=dist, also=(math.dist,), bind=_bind_dist, params="n", tape=None, facts=_SEQUENCE),
+       np=dist, also=(math.dist,), bind=_bind_dist, params="n", tape=None, facts=_SEQUENCE, tangent=(REVERSE,)),
     # np.fmax/np.fmin: max/min that ignore a nan (np.maximum propagates it)
     Fn("fmax", "x y", "fmax_x_grad(g, x, y)", "fmax_y_grad(g, x, y)", family="elementwise",
        np=np.fmax),
@@ -147,7 +147,7 @@ ENTRIES = [
        np=np.fmin),
     # math.hypot(x, y, z, ...): the frontend sends a call with other than two arguments here
     Fn("hypot_n", "*xs", "hypot_n_grad(g, out, *xs, k=i)", family="elementwise", math=hypot_n,
-       np=hypot_n, tape=None, facts=_SEQUENCE),
+       np=hypot_n, tape=None, facts=_SEQUENCE, tangent=(REVERSE,)),
 
     # --- one input ---
     # inf at 0, as sqrt's (PyTorch: g / (3 cbrt(x)^2))

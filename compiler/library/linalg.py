@@ -7,27 +7,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Fn, bind_arguments, helper
+from . import Fn, bind_arguments, helper, LINEAR, EACH, ROWS, OTHERS, UNKNOWN
 
 
 def _mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def det_grad(g, x, out):
     """d det(X) = det(X) tr(X^-1 dX): the adjoint is g det(X) X^-T, over any leading batch axes."""
     scale = np.expand_dims(np.expand_dims(g * out, -1), -1)
     return scale * _mT(np.linalg.inv(x))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def inv_grad(g, out):
     """d inv(X) = -inv(X) dX inv(X): the adjoint is -inv(X)^T g inv(X)^T."""
     return -np.matmul(_mT(out), np.matmul(g, _mT(out)))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def slogdet_grad(g, x, part=1):
     """slogdet's parts: the sign has no gradient; d log|det X| = tr(X^-1 dX), so g X^-T."""
     if part == 0:
@@ -70,7 +70,7 @@ def _ties(mask, like):
     return np.where(mask, np.ones_like(like), np.zeros_like(like))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def norm_grad(g, x, out, ord=None, axis=None, keepdims=False):
     """np.linalg.norm's adjoint, for every vector and matrix order. Where the norm is 0 the 2-norm
     (and p-norm) gradient is 0, PyTorch's subgradient; ties of the inf/1 norms share g evenly."""
@@ -129,7 +129,7 @@ def _solve_vec(a, b):
     return b[..., None] if np.ndim(b) == 1 else b
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def solve_b_grad(g, a, b):
     """x = solve(A, b): gb = solve(A^T, g), summed back over the batch axes b was broadcast over."""
     if np.ndim(b) == 1:
@@ -139,7 +139,7 @@ def solve_b_grad(g, a, b):
     return _sum_to(gb, np.shape(b))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN, UNKNOWN))
 def solve_a_grad(g, a, b, out):
     """x = solve(A, b): gA = -gb x^T (gb = solve(A^T, g)), summed back to A's batch shape."""
     if np.ndim(b) == 1:
@@ -160,7 +160,7 @@ def _tril_mask(n, like, k=0):
     return np.tril(np.ones((n, n), dtype=_dtype(like)), k)
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def cholesky_grad(g, out):
     """A = L L^T (L = out): gA = L^-T Phi(L^T gL) L^-1, Phi the lower triangle with its diagonal
     halved, made symmetric (PyTorch's): NumPy reads only A's lower triangle, so the gradient is the
@@ -175,7 +175,7 @@ def cholesky_grad(g, out):
     return np.matmul(_mT(inverse), np.matmul(phi, inverse))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def eigh_grad(g, x, part=0, UPLO="L"):
     """A = V diag(w) V^T. Eigenvalues: gA = V diag(gw) V^T. Eigenvectors: gA = V (F o skew(V^T gV)) V^T
     with F_ij = 1/(w_j - w_i) off the diagonal and skew(X) = (X - X^T)/2 (PyTorch's): symmetric.
@@ -190,7 +190,7 @@ def eigh_grad(g, x, part=0, UPLO="L"):
     return np.matmul(v, np.matmul(skew / e, _mT(v)))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def qr_grad(g, x, part=0):
     """A = QR (reduced, m >= n): M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^-T, copyltu(M) the
     symmetric matrix with M's lower triangle (Seeger et al., as TensorFlow and PyTorch)."""
@@ -211,7 +211,7 @@ def qr_grad(g, x, part=0):
     return _mT(np.linalg.solve(r, _mT(b)))                       # b R^-T
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def svd_grad(g, x, part=1, full_matrices=True):
     """A = U diag(S) Vh (k = min(m, n) singular triplets). As PyTorch: with full_matrices=True the
     extra columns of U (rows of Vh) get no gradient (any basis of their subspace would do).
@@ -241,7 +241,7 @@ def svd_grad(g, x, part=1, full_matrices=True):
     return np.matmul(u, right)
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def svdvals_grad(g, x):
     """The singular values alone: gA = U diag(gS) Vh."""
     u, s, vh = np.linalg.svd(x, full_matrices=False)
@@ -276,7 +276,7 @@ def _pinv_adjoint(gp, p, a):
             + s - np.matmul(np.matmul(s, p), a))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def pinv_grad(g, x, out):
     """The pseudo-inverse's adjoint (_pinv_adjoint), exact where the rank does not change."""
     return _pinv_adjoint(g, out, x)
@@ -290,7 +290,7 @@ def _lstsq_pinv(a, rcond):
     return np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN, UNKNOWN))
 def lstsq_a_grad(g, a, b, out, part=0, rcond=None):
     """lstsq's parts (x, residuals, rank, s). x = pinv(A) b: gA through pinv's adjoint with
     gP = g b^T. residuals = |b - A x|^2 (column sums, empty unless m > n = rank): at the optimum
@@ -307,7 +307,7 @@ def lstsq_a_grad(g, a, b, out, part=0, rcond=None):
     return -2.0 * np.matmul(r * g, _mT(x))
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN, UNKNOWN))
 def lstsq_b_grad(g, a, b, out, part=0, rcond=None):
     """See lstsq_a_grad: gb = pinv(A)^T g through x, 2 r g through the residuals."""
     if part in (2, 3) or part == 1 and np.size(out) == 0:
@@ -319,7 +319,7 @@ def lstsq_b_grad(g, a, b, out, part=0, rcond=None):
     return 2.0 * r * g
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def matrix_power_grad(g, x, n=1):
     """A^n: gA = sum_k (A^T)^k g (A^T)^(n-1-k) for n > 0, 0 for n = 0; for n < 0, B = inv(A)
     raised to -n, and gA = -B^T gB B^T."""
@@ -342,7 +342,7 @@ def matrix_power_grad(g, x, n=1):
     return np.copy(total) if n == 1 else total  # fresh: never g itself
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS))
 def multi_dot_grad(g, *xs, which=0):
     """multi_dot(A1, ..., An) = A1 ... An (a 1-D first array a row, a 1-D last a column): the
     adjoint of Ai is (A1 ... Ai-1)^T G (Ai+1 ... An)^T, G being g with those axes restored."""
@@ -385,40 +385,40 @@ def _multi_dot_bind(args, kwargs, ctx):
 
 
 ENTRIES = [
-    Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det),
-    Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv),
+    Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det, tangent=("sum(det_grad(ones_like(out), x, out) * x_dot, axis=(-2, -1))",)),
+    Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv, tangent=("-matmul(matmul(out, x_dot), out)",)),
     Fn("slogdet", "x", "slogdet_grad(g, x, part=part)", family="linalg", np=np.linalg.slogdet,
-       parts=2),
+       parts=2, tangent=("sum(slogdet_grad(ones_like(out), x, part=part) * x_dot, axis=(-2, -1))",)),
     # ord/axis/keepdims as NumPy's: vector norms (None, 2, 1, inf, -inf, 0, p) and matrix norms
     # ('fro', 'nuc', 1, -1, 2, -2, inf, -inf) over `axis`, an int or a pair
     Fn("norm", "x", "norm_grad(g, x, out, ord=ord, axis=axis, keepdims=keepdims)",
-       family="linalg", np=np.linalg.norm, params="ord axis keepdims"),
+       family="linalg", np=np.linalg.norm, params="ord axis keepdims", tangent=("sum(norm_grad(ones_like(out), x, out, ord=ord, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("solve", "a b", "solve_a_grad(g, a, b, out)", "solve_b_grad(g, a, b)", family="linalg",
-       np=np.linalg.solve),
+       np=np.linalg.solve, tangent=("-solve(a, matmul(a_dot, out))", "solve(a, b_dot)")),
     # the lower factor; the gradient is symmetric (PyTorch's), see cholesky_grad
-    Fn("cholesky", "x", "cholesky_grad(g, out)", family="linalg", np=np.linalg.cholesky),
+    Fn("cholesky", "x", "cholesky_grad(g, out)", family="linalg", np=np.linalg.cholesky, tangent=(ROWS,)),
     # (w, v); a str UPLO cannot be written in compiled code today (the frontend refuses str
     # constants), so the compiler runs the default "L"; the tape takes either
     Fn("eigh", "x", "eigh_grad(g, x, part=part, UPLO=UPLO)", family="linalg", np=np.linalg.eigh,
-       params="UPLO", parts=2),
+       params="UPLO", parts=2, tangent=(ROWS,)),
     # (Q, R), mode="reduced" only (the default); m >= n
-    Fn("qr", "x", "qr_grad(g, x, part=part)", family="linalg", np=np.linalg.qr, parts=2),
+    Fn("qr", "x", "qr_grad(g, x, part=part)", family="linalg", np=np.linalg.qr, parts=2, tangent=(ROWS,)),
     # (U, S, Vh); compute_uv=False refused by the bind (svdvals is that function)
     Fn("svd", "x", "svd_grad(g, x, part=part, full_matrices=full_matrices)", family="linalg",
-       np=np.linalg.svd, params="full_matrices", parts=3, bind=_svd_bind),
-    Fn("svdvals", "x", "svdvals_grad(g, x)", family="linalg", np=np.linalg.svdvals),
+       np=np.linalg.svd, params="full_matrices", parts=3, bind=_svd_bind, tangent=(ROWS,)),
+    Fn("svdvals", "x", "svdvals_grad(g, x)", family="linalg", np=np.linalg.svdvals, tangent=(ROWS,)),
     # hermitian=True (NumPy then reads one triangle only) is refused: it keeps its default
     Fn("pinv", "x", "pinv_grad(g, x, out)", family="linalg", np=np.linalg.pinv,
-       params="rcond rtol"),
+       params="rcond rtol", tangent=(ROWS,)),
     # (x, residuals, rank, s), 2-D a as NumPy's (no batching)
     Fn("lstsq", "a b", "lstsq_a_grad(g, a, b, out, part=part, rcond=rcond)",
        "lstsq_b_grad(g, a, b, out, part=part, rcond=rcond)", family="linalg", np=np.linalg.lstsq,
-       params="rcond", parts=4),
+       params="rcond", parts=4, tangent=(ROWS, ROWS)),
     # n == 1 returns the input itself (NumPy's short-cut): an opaque view, so a write into its
     # result or into `a` while both live is checked when the code runs (refused if they share); the
     # tape, as PyTorch, returns a new array there
     Fn("matrix_power", "x", "matrix_power_grad(g, x, n=n)", family="linalg",
-       np=np.linalg.matrix_power, params="n", facts={"fresh": False, "view": "opaque"}),
+       np=np.linalg.matrix_power, params="n", facts={"fresh": False, "view": "opaque"}, tangent=(ROWS,)),
     Fn("multi_dot", "*xs", "multi_dot_grad(g, *xs, which=i)", family="linalg",
-       np=_multi_dot, also=(np.linalg.multi_dot,), bind=_multi_dot_bind),
+       np=_multi_dot, also=(np.linalg.multi_dot,), bind=_multi_dot_bind, tangent=(EACH,)),
 ]

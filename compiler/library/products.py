@@ -12,7 +12,7 @@ import string
 
 import numpy as np
 
-from . import Fn, bind_arguments, helper
+from . import Fn, bind_arguments, helper, LINEAR, EACH, ROWS, REVERSE, OTHERS, UNKNOWN
 
 
 # --- einsum ---------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def _einsum_adjoint(g, operands, inputs, output, which):
     return grad
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS))
 def einsum_grad(g, *operands, subscripts="", which=0):
     inputs, output = _normalise(subscripts, [np.shape(o) for o in operands])
     return _einsum_adjoint(g, operands, inputs, output, which)
@@ -184,7 +184,7 @@ def _bind_tensordot(args, kwargs, ctx):
     return [bound["a"], bound["b"]], {"axes": axes}
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def tensordot_grad(g, a, b, axes=2, which=0):
     inputs, output = _tensordot_subscripts(np.ndim(a), np.ndim(b), axes)
     return _einsum_adjoint(g, (a, b), inputs, output, which)
@@ -200,13 +200,13 @@ def _inner_subscripts(na, nb):
     return [la, lb], la[:-1] + lb[:-1]
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def inner_grad(g, a, b, which=0):
     inputs, output = _inner_subscripts(np.ndim(a), np.ndim(b))
     return _einsum_adjoint(g, (a, b), inputs, output, which)
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def kron_grad(g, a, b, which=0):
     """kron(a, b)[i*B + k] = a[i] b[k] per axis (the operand of fewer axes padded with leading
     ones): g split into (A_0, B_0, A_1, B_1, ...) is an einsum with the other operand."""
@@ -238,7 +238,7 @@ def _sum_to(x, shape):
     return x
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def cross_grad(g, a, b, axis=None, which=0):
     """d(a x b) . g = a . (b x g) = b . (g x a)."""
     ax = -1 if axis is None else axis
@@ -249,7 +249,7 @@ def cross_grad(g, a, b, axis=None, which=0):
 
 # --- polyval --------------------------------------------------------------------------------------
 
-@helper()
+@helper(tangent=(LINEAR, None, UNKNOWN))
 def polyval_p_grad(g, p, x):
     """d/dp[k] of sum_k p[k] x**(n-1-k): x**(n-1-k), summed over the entries of x."""
     n = np.shape(p)[0]
@@ -258,7 +258,7 @@ def polyval_p_grad(g, p, x):
     return np.reshape(np.sum(np.reshape(grad, (-1, n)), axis=0), np.shape(p))
 
 
-@helper()
+@helper(tangent=(EACH, EACH, UNKNOWN))
 def polyval_x_grad(g, p, x):
     """d/dx: the derivative polynomial's value."""
     n = np.shape(p)[0]
@@ -325,7 +325,7 @@ def _pad(a, axis, before, after):
     return np.concatenate(parts, axis=axis) if len(parts) > 1 else a
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def trapezoid_grad(g, y, x, dx=1.0, axis=-1, has_x=True, which=0):
     """trapezoid = sum_i d_i (y_i + y_{i+1}) / 2: y_i gets g (d_{i-1} + d_i) / 2; with x given,
     d_i = x_{i+1} - x_i gets g (y_i + y_{i+1}) / 2, so x_i gets that of d_{i-1} minus that of
@@ -370,7 +370,7 @@ def _full_adjoint(g, n, m, mode, kind):
     return _pad(g, 0, start, full - length - start)
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def convolve_grad(g, a, v, mode="full", which=0):
     """conv_full[k] = sum_j a[j] v[k - j]: a gets correlate(g_full, v), v correlate(g_full, a)."""
     gf = _full_adjoint(g, np.shape(a)[0], np.shape(v)[0], mode, "convolve")
@@ -378,7 +378,7 @@ def convolve_grad(g, a, v, mode="full", which=0):
     return np.convolve(gf, other[::-1], mode="valid")
 
 
-@helper()
+@helper(tangent=(EACH, OTHERS, OTHERS))
 def correlate_grad(g, a, v, mode="valid", which=0):
     """correlate_full(a, v) = convolve_full(a, v[::-1])."""
     gf = _full_adjoint(g, np.shape(a)[0], np.shape(v)[0], mode, "correlate")
@@ -404,7 +404,7 @@ def _interp_weights(x, xp):
     return j, j + 1, t, below, above
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None, EACH))
 def interp_x_grad(g, x, xp, fp, left=None, right=None):
     """The slope of the segment x falls in; 0 outside xp's range (the value is clamped there)."""
     n = np.shape(xp)[0]
@@ -416,7 +416,7 @@ def interp_x_grad(g, x, xp, fp, left=None, right=None):
     return g * slope * inside
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, None, None))
 def interp_fp_grad(g, x, xp, fp, left=None, right=None):
     """Each x gives (1 - t) of g to its interval's left knot and t to its right one; outside
     the range, all of g to the end knot it is clamped to (unless left=/right= replace it)."""
@@ -441,29 +441,29 @@ ENTRIES = [
        family="linalg", np=einsum, also=(np.einsum,), params="subscripts", bind=_bind_einsum,
        # NumPy returns a view for a diagonal or a transpose ("ii->i", "ij->ji"): writes near the
        # result are checked when the code runs; the tape returns a new array there, as PyTorch
-       facts={"fresh": False, "view": "opaque"}),
+       facts={"fresh": False, "view": "opaque"}, tangent=(EACH,)),
     Fn("tensordot", "a b", "tensordot_grad(g, a, b, axes=axes, which=0)",
        "tensordot_grad(g, a, b, axes=axes, which=1)", family="linalg", np=np.tensordot,
-       params="axes", bind=_bind_tensordot),
+       params="axes", bind=_bind_tensordot, tangent=(EACH, EACH)),
     Fn("inner", "a b", "inner_grad(g, a, b, which=0)", "inner_grad(g, a, b, which=1)",
-       family="linalg", np=np.inner),
+       family="linalg", np=np.inner, tangent=(EACH, EACH)),
     Fn("kron", "a b", "kron_grad(g, a, b, which=0)", "kron_grad(g, a, b, which=1)",
-       family="linalg", np=np.kron),
+       family="linalg", np=np.kron, tangent=(EACH, EACH)),
     Fn("cross", "a b", "cross_grad(g, a, b, axis=axis, which=0)",
-       "cross_grad(g, a, b, axis=axis, which=1)", family="linalg", np=np.cross, params="axis"),
+       "cross_grad(g, a, b, axis=axis, which=1)", family="linalg", np=np.cross, params="axis", tangent=(EACH, EACH)),
     Fn("polyval", "p x", "polyval_p_grad(g, p, x)", "polyval_x_grad(g, p, x)", family="linalg",
-       np=np.polyval),
+       np=np.polyval, tangent=(EACH, REVERSE)),
     Fn("trapezoid", "y x", "trapezoid_grad(g, y, x, dx=dx, axis=axis, has_x=has_x, which=0)",
        "trapezoid_grad(g, y, x, dx=dx, axis=axis, has_x=has_x, which=1)", family="linalg",
        np=trapezoid, also=(np.trapezoid,) + ((np.trapz,) if hasattr(np, "trapz") else ()),
-       params="dx axis has_x", bind=_bind_trapezoid),
+       params="dx axis has_x", bind=_bind_trapezoid, tangent=(EACH, ROWS)),
     Fn("convolve", "a v", "convolve_grad(g, a, v, mode=mode, which=0)",
        "convolve_grad(g, a, v, mode=mode, which=1)", family="linalg", np=np.convolve,
-       params="mode"),
+       params="mode", tangent=(EACH, EACH)),
     Fn("correlate", "a v", "correlate_grad(g, a, v, mode=mode, which=0)",
        "correlate_grad(g, a, v, mode=mode, which=1)", family="linalg", np=np.correlate,
-       params="mode"),
+       params="mode", tangent=(EACH, EACH)),
     Fn("interp", "x xp fp", "interp_x_grad(g, x, xp, fp, left=left, right=right)", None,
        "interp_fp_grad(g, x, xp, fp, left=left, right=right)", family="linalg", np=np.interp,
-       params="left right"),
+       params="left right", tangent=(REVERSE, None, EACH)),
 ]

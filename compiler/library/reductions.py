@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from . import Fn, helper
+from . import Fn, helper, LINEAR, EACH, ROWS, UNKNOWN
 
 
 def _kd(keepdims):
@@ -62,7 +62,7 @@ def _index(ndim, axis, part):
 
 # --- var, std, average ----------------------------------------------------------------------------
 
-@helper()
+@helper(tangent=(EACH, EACH))
 def var_grad(g, x, axis=None, ddof=0, keepdims=False):
     """d var = 2 (x - mean) / (n - ddof)."""
     shape = np.shape(x)
@@ -70,7 +70,7 @@ def var_grad(g, x, axis=None, ddof=0, keepdims=False):
     return _keep(g, shape, axis, keepdims) * centred * (2.0 / (_count(shape, axis) - ddof))
 
 
-@helper()
+@helper(tangent=(EACH, EACH, "-std_grad(g, x, out, axis=axis, ddof=ddof, keepdims=keepdims) * sum_grad(out_dot / out, x, axis=axis, keepdims=keepdims)"))
 def std_grad(g, x, out, axis=None, ddof=0, keepdims=False):
     """d std = (x - mean) / ((n - ddof) std); 0 where std == 0 (PyTorch: nan), see the module."""
     shape = np.shape(x)
@@ -94,7 +94,7 @@ def _weights(w, x, axis):
                                                for k in range(len(shape)))), shape)
 
 
-@helper()
+@helper(tangent=(LINEAR, None, UNKNOWN))
 def average_grad(g, x, w, axis=None, keepdims=False):
     """out = sum(w x) / sum(w): d/dx = w / sum(w)."""
     shape = np.shape(x)
@@ -102,7 +102,7 @@ def average_grad(g, x, w, axis=None, keepdims=False):
     return _keep(g, shape, axis, keepdims) * wb / np.sum(wb, axis=axis, keepdims=True)
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN, UNKNOWN))
 def average_w_grad(g, x, w, out, axis=None, keepdims=False):
     """d/dw = (x - out) / sum(w), summed back to the weights' own shape."""
     shape = np.shape(x)
@@ -161,7 +161,7 @@ def _constant_one(a):
 
 # --- median, ptp, nansum, nanmean -----------------------------------------------------------------
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def median_grad(g, x, out, axis=None, keepdims=False):
     """g to the middle value(s), split among ties (see the module)."""
     shape = np.shape(x)
@@ -177,7 +177,7 @@ def median_grad(g, x, out, axis=None, keepdims=False):
     return gk * 0.5 * (at_lo / n_lo + at_hi / n_hi)
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def ptp_grad(g, x, axis=None, keepdims=False):
     """max - min: g to the max's ties, -g to the min's, each split evenly (as the core max)."""
     shape = np.shape(x)
@@ -188,14 +188,14 @@ def ptp_grad(g, x, axis=None, keepdims=False):
                  - at_min / np.sum(at_min, axis=axis, keepdims=True))
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def nansum_grad(g, x, axis=None, keepdims=False):
     """g to every entry that is a number, 0 to the nan ones."""
     shape = np.shape(x)
     return np.where(np.isnan(x), np.zeros_like(x), _keep(g, shape, axis, keepdims))
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def nanmean_grad(g, x, axis=None, keepdims=False):
     """g / (how many numbers) to every entry that is a number, 0 to the nan ones."""
     shape = np.shape(x)
@@ -207,7 +207,7 @@ def nanmean_grad(g, x, axis=None, keepdims=False):
 
 # --- scans ----------------------------------------------------------------------------------------
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def cumsum_grad(g, x, axis=None):
     """The adjoint of a running sum is the running sum of g from the end."""
     if axis is None:
@@ -216,7 +216,7 @@ def cumsum_grad(g, x, axis=None):
     return np.cumsum(g[rev], axis=axis)[rev]
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
 def cumprod_grad(g, x, out, axis=None):
     """out_i = x_0 ... x_i. d/dx_k = out_{k-1} S_k, with S_k = g_k + x_{k+1} S_{k+1} and
     S_last = g_last: exact where some x are zero (no division); one step per entry along the
@@ -238,7 +238,7 @@ def cumprod_grad(g, x, out, axis=None):
     return np.stack(parts, axis=axis % nd)
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def diff_grad(g, x, n=1, axis=-1):
     """out = x[1:] - x[:-1], n times: each time the adjoint is [0, g] - [g, 0] along the axis."""
     nd = np.ndim(x)
@@ -273,25 +273,25 @@ def _bind_diff(args, kwargs, ctx):
 
 ENTRIES = [
     Fn("var", "x", "var_grad(g, x, axis=axis, ddof=ddof, keepdims=keepdims)",
-       family="reduction", facts=_ARRAYS, np=np.var, params="axis ddof keepdims", method="var"),
+       family="reduction", facts=_ARRAYS, np=np.var, params="axis ddof keepdims", method="var", tangent=("sum(var_grad(ones_like(out), x, axis=axis, ddof=ddof, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("std", "x", "std_grad(g, x, out, axis=axis, ddof=ddof, keepdims=keepdims)",
-       family="reduction", facts=_ARRAYS, np=np.std, params="axis ddof keepdims", method="std"),
+       family="reduction", facts=_ARRAYS, np=np.std, params="axis ddof keepdims", method="std", tangent=("sum(std_grad(ones_like(out), x, out, axis=axis, ddof=ddof, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("average", "x w", "average_grad(g, x, w, axis=axis, keepdims=keepdims)",
        "average_w_grad(g, x, w, out, axis=axis, keepdims=keepdims)",
        family="reduction", facts=_ARRAYS, np=average, also=(np.average,), params="axis keepdims",
-       tape="average", bind=_bind_average),
+       tape="average", bind=_bind_average, tangent=("sum(average_grad(ones_like(out), x, w, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)", ROWS)),
     Fn("median", "x", "median_grad(g, x, out, axis=axis, keepdims=keepdims)",
-       family="reduction", facts=_ARRAYS, np=np.median, params="axis keepdims"),
+       family="reduction", facts=_ARRAYS, np=np.median, params="axis keepdims", tangent=("sum(median_grad(ones_like(out), x, out, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("ptp", "x", "ptp_grad(g, x, axis=axis, keepdims=keepdims)",
-       family="reduction", facts=_ARRAYS, np=np.ptp, params="axis keepdims"),
+       family="reduction", facts=_ARRAYS, np=np.ptp, params="axis keepdims", tangent=("sum(ptp_grad(ones_like(out), x, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("nansum", "x", "nansum_grad(g, x, axis=axis, keepdims=keepdims)",
-       family="reduction", facts=_ARRAYS, np=np.nansum, params="axis keepdims"),
+       family="reduction", facts=_ARRAYS, np=np.nansum, params="axis keepdims", tangent=("sum(nansum_grad(ones_like(out), x, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("nanmean", "x", "nanmean_grad(g, x, axis=axis, keepdims=keepdims)",
-       family="reduction", facts=_ARRAYS, np=np.nanmean, params="axis keepdims"),
+       family="reduction", facts=_ARRAYS, np=np.nanmean, params="axis keepdims", tangent=("sum(nanmean_grad(ones_like(out), x, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("cumsum", "x", "cumsum_grad(g, x, axis=axis)",
-       family="reduction", facts=_ARRAYS, np=np.cumsum, params="axis", method="cumsum"),
+       family="reduction", facts=_ARRAYS, np=np.cumsum, params="axis", method="cumsum", tangent=(LINEAR,)),
     Fn("cumprod", "x", "cumprod_grad(g, x, out, axis=axis)",
-       family="reduction", facts=_ARRAYS, np=np.cumprod, params="axis", method="cumprod"),
+       family="reduction", facts=_ARRAYS, np=np.cumprod, params="axis", method="cumprod", tangent=(ROWS,)),
     Fn("diff", "x", "diff_grad(g, x, n=n, axis=axis)",
-       family="reduction", facts=_ARRAYS, np=np.diff, params="n axis", bind=_bind_diff),
+       family="reduction", facts=_ARRAYS, np=np.diff, params="n axis", bind=_bind_diff, tangent=(LINEAR,)),
 ]

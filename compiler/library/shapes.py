@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Fn, helper
+from . import Fn, helper, LINEAR, ROWS
 
 
 def _dtype(g):
@@ -31,25 +31,25 @@ def _axis(axis, ndim):
 
 # --- axes and order ------------------------------------------------------------------------------
 
-@helper(fresh=False)
+@helper(fresh=False, tangent=(LINEAR,))
 def swapaxes_grad(g, axis1=0, axis2=1):
     """Swapping two axes is its own inverse."""
     return np.swapaxes(g, axis1, axis2)
 
 
-@helper(fresh=False)
+@helper(fresh=False, tangent=(LINEAR,))
 def moveaxis_back_grad(g, source=0, destination=0):
     """np.moveaxis(x, source, destination)'s adjoint moves the axes back."""
     return np.moveaxis(g, destination, source)
 
 
-@helper(fresh=False)
+@helper(fresh=False, tangent=(LINEAR,))
 def flip_grad(g, axis=None):
     """A flip is its own inverse."""
     return np.flip(g, axis)
 
 
-@helper()
+@helper(tangent=(LINEAR,))
 def roll_grad(g, shift=0, axis=None):
     """A roll's adjoint rolls the other way."""
     back = tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
@@ -58,7 +58,7 @@ def roll_grad(g, shift=0, axis=None):
 
 # --- copies along axes ---------------------------------------------------------------------------
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def tile_grad(g, x_shape, reps=1):
     """np.tile(x, reps): g's copies of x summed back (each axis split into (copy, entry))."""
     reps = tuple(reps) if isinstance(reps, (tuple, list)) else (reps,)
@@ -71,7 +71,7 @@ def tile_grad(g, x_shape, reps=1):
     return np.reshape(summed, shape)
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def repeat_grad(g, x_shape, repeats=1, axis=None):
     """np.repeat(x, repeats, axis): each entry's copies summed back (a count per entry: a product
     with the 0/1 matrix of which copy came from which entry)."""
@@ -103,7 +103,7 @@ def _embed(gd, m, p, offset):
     return np.matmul(np.expand_dims(gd, -2) * rows, cols)
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def diagonal_grad(g, x_shape, offset=0, axis1=0, axis2=1):
     """np.diagonal(x, offset, axis1, axis2) (and np.diag of a matrix): g put back on the diagonal
     (its last axis), the two axes moved back where they were."""
@@ -114,7 +114,7 @@ def diagonal_grad(g, x_shape, offset=0, axis1=0, axis2=1):
     return np.moveaxis(full, (-2, -1), (a1, a2))
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def diag_grad(g, x_shape, k=0):
     """np.diag: of a vector, the matrix's k-th diagonal is its adjoint; of a matrix, g is put back on
     the k-th diagonal."""
@@ -123,25 +123,25 @@ def diag_grad(g, x_shape, k=0):
     return diagonal_grad(g, x_shape, offset=k)
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def trace_grad(g, x_shape, offset=0, axis1=0, axis2=1):
     """np.trace: g reaches every entry of the diagonal."""
     return diagonal_grad(np.expand_dims(g, -1), x_shape, offset=offset, axis1=axis1, axis2=axis2)
 
 
-@helper()
+@helper(tangent=(LINEAR,))
 def triu_grad(g, k=0):
     return np.triu(g, k)
 
 
-@helper()
+@helper(tangent=(LINEAR,))
 def tril_grad(g, k=0):
     return np.tril(g, k)
 
 
 # --- padding and joins ---------------------------------------------------------------------------
 
-@helper(fresh=False)
+@helper(fresh=False, tangent=(LINEAR, None))
 def pad_grad(g, x_shape, pad_width=0):
     """np.pad(x, pad_width) (constant mode): the adjoint is g without the padding."""
     nd = len(_shape_of(x_shape))
@@ -172,7 +172,7 @@ def _joined(shape, kind):
     raise ValueError(kind)
 
 
-@helper(fresh=False)
+@helper(fresh=False, tangent=(LINEAR, None))
 def join_grad(g, *shapes, kind="v", position=0):
     """vstack/hstack/dstack/column_stack: the slice of g that input `position` filled, reshaped back."""
     joined = [_joined(s, kind) for s in shapes]
@@ -224,7 +224,7 @@ def _onehot(indices, n, dtype):
     return (np.expand_dims(idx, -1) == np.arange(n)).astype(dtype)
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def take_grad(g, x_shape, indices, axis=None):
     """np.take(x, indices, axis): g summed back onto the entries taken (repeats add up), as a product
     with a one-hot matrix."""
@@ -243,7 +243,7 @@ def take_grad(g, x_shape, indices, axis=None):
     return np.reshape(np.moveaxis(out, 2, 1), shape)
 
 
-@helper()
+@helper(tangent=(LINEAR, None, None))
 def take_along_axis_grad(g, x_shape, indices, axis=-1):
     """np.take_along_axis(x, indices, axis): g summed back onto the entries taken (repeats add up)."""
     shape = _shape_of(x_shape)
@@ -261,7 +261,7 @@ def take_along_axis_grad(g, x_shape, indices, axis=-1):
     return np.sum(out, axis=extra, keepdims=True) if extra else out
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def sort_grad(g, x, axis=-1):
     """np.sort: each entry gets g at the place it was sorted to. Ties: tied entries get g in the
     order np.argsort(x, kind="stable") gives them (the earlier entry the earlier sorted place)."""
@@ -274,7 +274,7 @@ def sort_grad(g, x, axis=-1):
     return np.take_along_axis(g, back, axis)
 
 
-@helper()
+@helper(tangent=(LINEAR, None))
 def astype_grad(g, x):
     """x.astype(dtype): the gradient comes back in x's own dtype."""
     return np.astype(g, np.result_type(x))
@@ -323,47 +323,47 @@ ARRAYS = {"makes_arrays": True}
 
 ENTRIES = [
     Fn("swapaxes", "x", "swapaxes_grad(g, axis1=axis1, axis2=axis2)", family="view", facts=ARRAYS,
-       np=np.swapaxes, params="axis1 axis2", tape=None),
+       np=np.swapaxes, params="axis1 axis2", tape=None, tangent=(LINEAR,)),
     Fn("moveaxis", "x", "moveaxis_back_grad(g, source=source, destination=destination)", family="view", facts=ARRAYS,
-       np=np.moveaxis, params="source destination"),
-    Fn("flip", "x", "flip_grad(g, axis=axis)", family="view", facts=ARRAYS, np=np.flip, params="axis"),
+       np=np.moveaxis, params="source destination", tangent=(LINEAR,)),
+    Fn("flip", "x", "flip_grad(g, axis=axis)", family="view", facts=ARRAYS, np=np.flip, params="axis", tangent=(LINEAR,)),
     Fn("roll", "x", "roll_grad(g, shift=shift, axis=axis)", family="linalg", np=np.roll,
-       params="shift axis"),
-    Fn("tile", "x", "tile_grad(g, x, reps=reps)", family="linalg", np=np.tile, params="reps"),
+       params="shift axis", tangent=(LINEAR,)),
+    Fn("tile", "x", "tile_grad(g, x, reps=reps)", family="linalg", np=np.tile, params="reps", tangent=(LINEAR,)),
     Fn("repeat", "x", "repeat_grad(g, x, repeats=repeats, axis=axis)", family="linalg",
-       np=np.repeat, params="repeats axis"),
-    Fn("diag", "x", "diag_grad(g, x, k=k)", family="linalg", np=np.diag, params="k"),
+       np=np.repeat, params="repeats axis", tangent=(LINEAR,)),
+    Fn("diag", "x", "diag_grad(g, x, k=k)", family="linalg", np=np.diag, params="k", tangent=(LINEAR,)),
     Fn("diagonal", "x", "diagonal_grad(g, x, offset=offset, axis1=axis1, axis2=axis2)",
-       family="view", facts=ARRAYS, np=np.diagonal, params="offset axis1 axis2"),
+       family="view", facts=ARRAYS, np=np.diagonal, params="offset axis1 axis2", tangent=(LINEAR,)),
     Fn("trace", "x", "trace_grad(g, x, offset=offset, axis1=axis1, axis2=axis2)",
-       family="reduction", facts=ARRAYS, np=np.trace, params="offset axis1 axis2"),
-    Fn("triu", "x", "triu_grad(g, k=k)", family="linalg", np=np.triu, params="k"),
-    Fn("tril", "x", "tril_grad(g, k=k)", family="linalg", np=np.tril, params="k"),
+       family="reduction", facts=ARRAYS, np=np.trace, params="offset axis1 axis2", tangent=(LINEAR,)),
+    Fn("triu", "x", "triu_grad(g, k=k)", family="linalg", np=np.triu, params="k", tangent=(LINEAR,)),
+    Fn("tril", "x", "tril_grad(g, k=k)", family="linalg", np=np.tril, params="k", tangent=(LINEAR,)),
     Fn("ravel", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.ravel, method="ravel",
-       tape=None),
+       tape=None, tangent=(LINEAR,)),
     Fn("flatten", "x", "reshape_grad(g, x)", family="linalg", np=flatten, method="flatten",
-       tape=None),
-    Fn("atleast_1d", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.atleast_1d, bind=_single),
-    Fn("atleast_2d", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.atleast_2d, bind=_single),
-    Fn("atleast_3d", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.atleast_3d, bind=_single),
+       tape=None, tangent=(LINEAR,)),
+    Fn("atleast_1d", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.atleast_1d, bind=_single, tangent=(LINEAR,)),
+    Fn("atleast_2d", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.atleast_2d, bind=_single, tangent=(LINEAR,)),
+    Fn("atleast_3d", "x", "reshape_grad(g, x)", family="view", facts=ARRAYS, np=np.atleast_3d, bind=_single, tangent=(LINEAR,)),
     # the tape's own runtime.broadcast_to stays (a core primitive); this is the compiler's spelling
     Fn("np_broadcast_to", "x", "unbroadcast(g, x)", family="view", facts=ARRAYS, np=np.broadcast_to,
-       params="shape", tape=None),
+       params="shape", tape=None, tangent=(LINEAR,)),
     Fn("pad", "x", "pad_grad(g, x, pad_width=pad_width)", family="linalg", np=np.pad,
-       params="pad_width", bind=_pad),
+       params="pad_width", bind=_pad, tangent=(LINEAR,)),
     Fn("vstack", "*xs", "join_grad(g, *xs_shapes, kind=kind, position=i)", family="linalg",
-       np=vstack, also=(np.vstack,), params="kind", bind=_join("v", vstack)),
+       np=vstack, also=(np.vstack,), params="kind", bind=_join("v", vstack), tangent=(LINEAR,)),
     Fn("hstack", "*xs", "join_grad(g, *xs_shapes, kind=kind, position=i)", family="linalg",
-       np=hstack, also=(np.hstack,), params="kind", bind=_join("h", hstack)),
+       np=hstack, also=(np.hstack,), params="kind", bind=_join("h", hstack), tangent=(LINEAR,)),
     Fn("dstack", "*xs", "join_grad(g, *xs_shapes, kind=kind, position=i)", family="linalg",
-       np=dstack, also=(np.dstack,), params="kind", bind=_join("d", dstack)),
+       np=dstack, also=(np.dstack,), params="kind", bind=_join("d", dstack), tangent=(LINEAR,)),
     Fn("column_stack", "*xs", "join_grad(g, *xs_shapes, kind=kind, position=i)", family="linalg",
-       np=column_stack, also=(np.column_stack,), params="kind", bind=_join("c", column_stack)),
+       np=column_stack, also=(np.column_stack,), params="kind", bind=_join("c", column_stack), tangent=(LINEAR,)),
     Fn("take", "x indices", "take_grad(g, x, indices, axis=axis)", None, family="linalg",
-       np=np.take, params="axis"),
+       np=np.take, params="axis", tangent=(LINEAR, None)),
     Fn("take_along_axis", "x indices", "take_along_axis_grad(g, x, indices, axis=axis)", None,
-       family="linalg", np=np.take_along_axis, params="axis"),
-    Fn("sort", "x", "sort_grad(g, x, axis=axis)", family="linalg", np=np.sort, params="axis"),
+       family="linalg", np=np.take_along_axis, params="axis", tangent=(LINEAR, None)),
+    Fn("sort", "x", "sort_grad(g, x, axis=axis)", family="linalg", np=np.sort, params="axis", tangent=(ROWS,)),
     Fn("cast", "x", "astype_grad(g, x)", family="linalg", np=astype, also=(np.astype,),
-       method="astype", params="dtype", bind=_astype),
+       method="astype", params="dtype", bind=_astype, tangent=(LINEAR,)),
 ]

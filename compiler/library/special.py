@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import Fn, helper, optional
+from . import Fn, helper, optional, LINEAR, REVERSE, UNKNOWN
 
 special = optional("scipy.special")
 
@@ -61,7 +61,7 @@ def _bind_polygamma(args, kwargs, ctx):
     return [x], {"n": ctx.const(n, "order n")}
 
 
-@helper()
+@helper(tangent=(LINEAR, UNKNOWN))
 def polygamma_grad(g, x, n=0):
     """d polygamma(n, x) = polygamma(n + 1, x) dx."""
     return g * polygamma(x, n=n + 1)
@@ -75,21 +75,21 @@ def _expand(v, shape, axis, keepdims):
     return np.expand_dims(v, tuple(a % len(shape) for a in axes))
 
 
-@helper()
+@helper(tangent=(LINEAR, "logsumexp_grad(g, a, out, axis=axis, keepdims=keepdims) * a_dot", "-logsumexp_grad(g, a, out, axis=axis, keepdims=keepdims) * sum_grad(out_dot, a, axis=axis, keepdims=keepdims)"))
 def logsumexp_grad(g, a, out, axis=None, keepdims=False):
     """d logsumexp(a) = softmax(a) da, softmax(a) = exp(a - out): the result, not a, is subtracted."""
     shape = np.shape(a)
     return _expand(g, shape, axis, keepdims) * np.exp(a - _expand(out, shape, axis, keepdims))
 
 
-@helper()
+@helper(tangent=(LINEAR, "out_dot * (g - sum(g * out, axis=axis, keepdims=True)) - out * sum(g * out_dot, axis=axis, keepdims=True)"))
 def softmax_grad(g, out, axis=None):
     """y = softmax(x): dx = y (g - sum(g y)) over the axis (all axes for None)."""
     gy = g * out
     return gy - out * np.sum(gy, axis=axis, keepdims=True)
 
 
-@helper()
+@helper(tangent=(LINEAR, "-exp(out) * out_dot * sum(g, axis=axis, keepdims=True)"))
 def log_softmax_grad(g, out, axis=None):
     """y = log_softmax(x): dx = g - exp(y) sum(g) over the axis (all axes for None)."""
     return g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)
@@ -118,7 +118,7 @@ ENTRIES = [] if special is None else [
     # tests' elementwise machinery expects no parameters
     Fn("polygamma", "x", "polygamma_grad(g, x, n=n)", family="unary", math=_float_polygamma,
        np=polygamma, also=(special.polygamma,), params="n", bind=_bind_polygamma,
-       facts={"elementwise": False}),
+       facts={"elementwise": False}, tangent=(REVERSE,)),
     Fn("expit", "x", "g * out * (1.0 - out)", family="unary", np=special.expit),
     Fn("logit", "x", "g / (x * (1.0 - x))", family="unary", np=special.logit),
     Fn("ndtr", "x", f"g * {_ONE_OVER_SQRT_2PI!r} * exp(-0.5 * (x * x))", family="unary",
@@ -135,9 +135,9 @@ ENTRIES = [] if special is None else [
     Fn("betaln", "x y", "g * (digamma(x) - digamma(x + y))", "g * (digamma(y) - digamma(x + y))",
        family="elementwise", np=special.betaln),
     Fn("logsumexp", "a", "logsumexp_grad(g, a, out, axis=axis, keepdims=keepdims)",
-       family="reduction", np=special.logsumexp, params="axis keepdims", facts=_ARRAY_ONLY),
+       family="reduction", np=special.logsumexp, params="axis keepdims", facts=_ARRAY_ONLY, tangent=("sum(logsumexp_grad(ones_like(out), a, out, axis=axis, keepdims=keepdims) * a_dot, axis=axis, keepdims=keepdims)",)),
     Fn("softmax", "x", "softmax_grad(g, out, axis=axis)", family="reduction", np=special.softmax,
-       params="axis", facts=_ARRAY_ONLY),
+       params="axis", facts=_ARRAY_ONLY, tangent=("softmax_grad(x_dot, out, axis=axis)",)),
     Fn("log_softmax", "x", "log_softmax_grad(g, out, axis=axis)", family="reduction",
-       np=special.log_softmax, params="axis", facts=_ARRAY_ONLY),
+       np=special.log_softmax, params="axis", facts=_ARRAY_ONLY, tangent=("x_dot - sum(exp(out) * x_dot, axis=axis, keepdims=True)",)),
 ]

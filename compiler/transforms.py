@@ -1,0 +1,283 @@
+"""The transformations beside `grad`: jvp (forward mode), vjp, jacobian, hessian, hvp.
+
+Each compiles the user's function once per (function, wrt) into generated Python, as `grad` does,
+and keeps one specialised version per argument signature:
+- `jvp` generates forward-mode code (compiler/forward.py): the value and its directional derivative;
+- `vjp` generates reverse-mode code that takes the output's adjoint as an argument (any shape);
+- `jacobian` assembles rows of vjp (mode="rev") or columns of jvp (mode="fwd");
+- `hessian` and `hvp` differentiate the *gradient graph* forwards (forward over reverse): the IR the
+  reverse pass made is walked again by forward mode, never re-parsed from emitted source, so
+  comments and errors still point at the user's lines.
+"""
+from __future__ import annotations
+
+import inspect
+import threading
+import weakref
+
+import numpy as np
+
+from .errors import GradError
+
+_lock = threading.RLock()
+_cache = weakref.WeakKeyDictionary()  # fn -> {(kind, wrt): Compiled}
+
+
+def _compiled(fn, wrt, kind):
+    """The Compiled of `fn` for one transformation, made once."""
+    from .api import Compiled, _build_lock, _deep_recursion  # noqa: PLC0415
+    key = (kind, wrt if not isinstance(wrt, list) else tuple(wrt))
+    try:
+        table = _cache.setdefault(fn, {})
+    except TypeError:  # not weak-referenceable: kept on nothing, built each time
+        table = {}
+    found = table.get(key)
+    if found is not None:
+        return found
+    with _lock, _build_lock, _deep_recursion():
+        found = table.get(key)
+        if found is None:
+            _plain(fn, kind)
+            if kind == "jvp":
+                found = Compiled(fn, wrt, False, mode="jvp")
+            elif kind == "vjp":
+                found = Compiled(fn, wrt, True, mode="vjp")
+            else:  # forward over reverse: the gradient graph, differentiated forwards
+                inner = Compiled(fn, wrt, False)
+                found = Compiled(fn, wrt, False, mode="jvp",
+                                 primal=(inner.grad_graph, inner.lowering))
+            table[key] = found
+    return found
+
+
+def _plain(fn, kind):
+    if not inspect.isfunction(fn):
+        raise GradError(f"{kind} takes a Python function (def or lambda); got "
+                        f"{type(fn).__name__}. Wrap it: lambda *args: obj(*args).")
+    if getattr(fn, "_sourcead", None) is not None:
+        raise GradError(f"{fn.__name__} is already a compiled gradient: give {kind} the original "
+                        f"function ({fn.__name__}.__wrapped__); hessian and hvp differentiate its "
+                        "gradient for you.")
+
+
+def _positional(fn, args, what):
+    """All of fn's positional arguments, defaults filled in (transformations take them all)."""
+    sig = inspect.signature(fn)
+    try:
+        bound = sig.bind(*args)
+    except TypeError as exc:
+        raise TypeError(f"{fn.__name__}(): {exc} (in {what})") from None
+    bound.apply_defaults()
+    return [bound.arguments[n] for n in sig.parameters]
+
+
+def _as_tangent(value, like, label):
+    """A tangent (or seed) checked against the value it goes with: same shape, floats."""
+    if isinstance(like, np.ndarray):
+        t = np.asarray(value, dtype=float)
+        if t.shape != like.shape:
+            raise ValueError(f"{label} has shape {t.shape}, but the value it goes with has shape "
+                             f"{like.shape}: give one of the same shape.")
+        return t
+    if np.ndim(value) != 0:
+        raise ValueError(f"{label} has shape {np.shape(value)}, but the value it goes with is a "
+                         "number: give a number.")
+    return float(value)
+
+
+class Transformed:
+    """A compiled transformation of a function: callable, with the generated `.source`."""
+
+    def __init__(self, fn, compiled, call):
+        self.fn, self.compiled, self._call = fn, compiled, call
+        self.__name__ = getattr(fn, "__name__", "f")
+        self.__wrapped__ = fn
+
+    def __call__(self, *args, **kwargs):
+        return self._call(*args, **kwargs)
+
+    @property
+    def source(self):
+        return self.compiled.function.source
+
+    @property
+    def versions(self):
+        return self.compiled.versions
+
+    def source_for(self, *args):
+        return self.compiled.source_for(*args)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} of {self.__name__}>"
+
+
+# --- jvp ------------------------------------------------------------------------------------------
+
+def jvp(fn, primals=None, tangents=None, wrt=None):
+    """Forward mode: `(fn(*primals), J @ tangents)`, the directional derivative of fn along
+    `tangents`, from generated forward-mode code (`.source` of `jvp(fn)`).
+
+    `primals` are fn's positional arguments; `tangents` one per argument in `wrt` (default: every
+    argument), each shaped like its argument. `jvp(fn)` without primals gives the compiled
+    function, called as `jvp(fn)(primals, tangents)`.
+    """
+    if wrt is None:
+        wrt = tuple(range(len(inspect.signature(fn).parameters))) if inspect.isfunction(fn) else 0
+    compiled = _compiled(fn, wrt if isinstance(wrt, (tuple, list)) else (wrt,), "jvp")
+
+    def call(primals, tangents):
+        primals = _positional(fn, tuple(primals), "jvp's primals")
+        tangents = tuple(tangents) if isinstance(tangents, (tuple, list)) else (tangents,)
+        if len(tangents) != len(compiled.wrt):
+            raise ValueError(f"jvp of {fn.__name__}: {len(tangents)} tangent(s) for "
+                             f"{len(compiled.wrt)} differentiated argument(s) "
+                             f"({', '.join(compiled.names[i] for i in compiled.wrt)}).")
+        checked = [_as_tangent(t, np.asarray(primals[i]) if isinstance(primals[i], np.ndarray)
+                               else primals[i], f"the tangent of `{compiled.names[i]}`")
+                   for t, i in zip(tangents, compiled.wrt)]
+        return compiled.function(*primals, *checked)
+
+    transformed = Transformed(fn, compiled, call)
+    if primals is None:
+        return transformed
+    return transformed(primals, tangents)
+
+
+# --- vjp ------------------------------------------------------------------------------------------
+
+def vjp(fn, *args, wrt=None):
+    """Reverse mode for any output shape: `(out, back)`, where `back(seed)` gives seed's gradient
+    through fn (`seed @ J`): for each argument in `wrt` (default: every argument, as a tuple; one
+    name or index: that gradient alone). `seed` has the shape of `out`."""
+    if wrt is None:
+        wrt = tuple(range(len(inspect.signature(fn).parameters))) if inspect.isfunction(fn) else 0
+    compiled = _compiled(fn, wrt, "vjp")
+    values = _positional(fn, args, "vjp's arguments")
+    # the arguments as they are now: the caller may change its arrays before calling back
+    values = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
+    out = fn(*[v.copy() if isinstance(v, np.ndarray) else v for v in values])
+
+    def back(seed):
+        seed = _as_tangent(seed, out if isinstance(out, np.ndarray) else float(out)
+                           if np.ndim(out) == 0 else np.asarray(out), "the seed of vjp's back")
+        return compiled.function(*values, seed)[1]
+
+    back.__name__ = f"{getattr(fn, '__name__', 'f')}_vjp_back"
+    back.source = compiled.function.source
+    back.compiled = compiled
+    return out, back
+
+
+# --- jacobian, hessian, hvp ---------------------------------------------------------------------
+
+def jacobian(fn, wrt=0, mode="rev"):
+    """The Jacobian of fn as a function of fn's arguments: shape `out.shape + arg.shape` (a tuple of
+    them when `wrt` is a tuple). mode="rev" computes it a row at a time (one vjp per output
+    entry), mode="fwd" a column at a time (one jvp per input entry): choose "rev" when the output
+    is smaller than the input."""
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f'mode={mode!r}: use "rev" or "fwd".')
+    several = isinstance(wrt, (tuple, list))
+    items = tuple(wrt) if several else (wrt,)
+    compiled = _compiled(fn, items, "jvp" if mode == "fwd" else "vjp")
+
+    def call(*args):
+        values = _positional(fn, args, "jacobian's arguments")
+        for i in compiled.wrt:
+            values[i] = compiled._checked(compiled.names[i], values[i])
+        if mode == "rev":
+            blocks = _rows(compiled, values)
+        else:
+            blocks = _columns(compiled, values)
+        return tuple(blocks) if several else blocks[0]
+
+    return Transformed(fn, compiled, call)
+
+
+def _rows(compiled, values):
+    out = compiled.call_user(list(values))
+    out_shape = np.shape(out)
+    shapes = [np.shape(values[i]) for i in compiled.wrt]
+    blocks = [np.zeros(out_shape + s) for s in shapes]
+    for k in np.ndindex(out_shape):
+        seed = np.zeros(out_shape)
+        seed[k] = 1.0
+        grads = compiled.function(*values, seed if out_shape else 1.0)[1]
+        for block, g in zip(blocks, grads):
+            block[k] = g
+    return [b if b.ndim else float(b) for b in blocks]
+
+
+def _columns(compiled, values):
+    inputs = [np.asarray(values[i]) for i in compiled.wrt]
+    blocks = []
+    for j, x in enumerate(inputs):
+        columns = None
+        for k in np.ndindex(x.shape):
+            tangents = [np.zeros(v.shape) if v.shape else 0.0 for v in inputs]
+            if x.shape:
+                tangents[j][k] = 1.0
+            else:
+                tangents[j] = 1.0
+            out, column = compiled.function(*values, *tangents)
+            if columns is None:
+                columns = np.zeros(np.shape(out) + x.shape)
+            columns[(...,) + k] = column
+        blocks.append(columns if columns.ndim else float(columns))
+    return blocks
+
+
+def hessian(fn, wrt=0):
+    """The Hessian of a scalar fn as a function of fn's arguments: shape `x.shape + x.shape` (for a
+    tuple `wrt`, a tuple of tuples of blocks). Forward over reverse: the gradient graph is
+    differentiated forwards once per entry of x (`.source` shows that code)."""
+    several = isinstance(wrt, (tuple, list))
+    items = tuple(wrt) if several else (wrt,)
+    compiled = _compiled(fn, items, "hessian")
+    n = len(items)
+
+    def call(*args):
+        values = _positional(fn, args, "hessian's arguments")
+        for i in compiled.wrt:
+            values[i] = compiled._checked(compiled.names[i], values[i])
+        inputs = [np.asarray(values[i]) for i in compiled.wrt]
+        rows = [[None] * n for _ in range(n)]
+        for j, x in enumerate(inputs):
+            for k in np.ndindex(x.shape):
+                tangents = [np.zeros(v.shape) if v.shape else 0.0 for v in inputs]
+                if x.shape:
+                    tangents[j][k] = 1.0
+                else:
+                    tangents[j] = 1.0
+                result = compiled.function(*values, *tangents)
+                columns = result[1] if n > 1 else (result[1],)
+                for i, column in enumerate(columns):
+                    if rows[i][j] is None:
+                        rows[i][j] = np.zeros(inputs[i].shape + x.shape)
+                    rows[i][j][(...,) + k] = column
+        rows = [[b if b.ndim else float(b) for b in row] for row in rows]
+        return tuple(tuple(row) for row in rows) if several else rows[0][0]
+
+    return Transformed(fn, compiled, call)
+
+
+def hvp(fn, wrt=0):
+    """Hessian-vector products without the Hessian: `hvp(f)(*args, v)` is H v, for the argument
+    `wrt` (one forward-over-reverse pass: about the cost of two gradients)."""
+    if isinstance(wrt, (tuple, list)):
+        raise GradError("hvp differentiates one argument (wrt=name or index); for several, "
+                        "use hessian(f, wrt=(...)).")
+    compiled = _compiled(fn, (wrt,), "hessian")
+
+    def call(*args):
+        *args, v = args
+        values = _positional(fn, tuple(args), "hvp's arguments")
+        i = compiled.wrt[0]
+        values[i] = compiled._checked(compiled.names[i], values[i])
+        v = _as_tangent(v, values[i], "hvp's vector v")
+        return compiled.function(*values, v)[1]
+
+    return Transformed(fn, compiled, call)
+
+
+__all__ = ["jvp", "vjp", "jacobian", "hessian", "hvp"]
