@@ -11,7 +11,9 @@ table the compiler uses too, compiler/rules.py), kernels.py (the primitives' for
 functional.py (the differentiable functions and the recorder), graph.py (nodes, saved values and their
 checks), engine.py (backward), views.py (which tensors are views), inplace.py (in-place operations),
 function.py (custom Functions), numpy_api.py (NumPy's own functions on Tensors), grad_mode.py (no_grad),
-autograd.py (grad, backward, Function), gradcheck.py (central differences, for tests).
+hooks.py (register_hook, register_post_accumulate_grad_hook), gradcheck.py (central differences, NumPy only),
+and the package autograd/ (grad, backward, Function, gradcheck and gradgradcheck, and `functional`:
+jacobian, hessian, vjp, jvp, vhp, hvp).
 """
 # Importing these modules gives Tensor its operations (tensor.py says which module gives which).
 from .tensor import Tensor, tensor, as_tensor  # noqa: I001

@@ -14,6 +14,11 @@ AccumulateGrad nodes add into `.grad`. Without retain_graph, a node drops its sa
 reaches each, and leaves every `.grad` untouched. Grad mode is set to `create_graph` for the walk, so
 rules record exactly when asked to.
 
+Hooks (hooks.py) registered on a tensor run on the gradient its node received, just before the node runs
+(for a leaf, before the gradient is added into `.grad`), and before retain_grad() stores it. For an input
+of `grad()` the gradient returned is the hooked one, except where the input's node must also run to reach
+another input: then, as in PyTorch 2.13, it is captured before the hooks, which still change what flows on.
+
 The gradient received so far is kept on the node itself (`_buf`), cheaper than a dictionary; so one
 graph (leaves included) should be walked by one backward at a time, not from several threads at once.
 """
@@ -26,6 +31,7 @@ import numpy as np
 
 from .grad_mode import STATE
 from .graph import RETAINED, AccumulateGrad, accumulate
+from .hooks import HOOKS, run_hooks, run_post_hooks
 from .tensor import Tensor, make, normalize
 
 
@@ -144,6 +150,7 @@ def _walk(roots, seeds, retain_graph, create_graph, targets):
         target_nodes = {node for node, _ in targets}
         runs = _leading_to(roots, target_nodes)
     retained = RETAINED if RETAINED.data and targets is None else None
+    hooked = HOOKS if HOOKS.data else None
     release = not retain_graph
     pop = heappop
     push = heappush
@@ -161,19 +168,36 @@ def _walk(roots, seeds, retain_graph, create_graph, targets):
                     grads = gk = prev = None
                     owned = getrefcount(g) <= 2         # (before the call below puts g on the stack)
                     leaf = node._ref()
-                    if leaf is not None:
+                    if hooked is not None and node in hooked:
+                        g = run_hooks(node, g, create_graph)
+                        if leaf is not None:
+                            accumulate(leaf, g, create_graph, False)    # (a hook may have kept g)
+                            run_post_hooks(node, leaf)
+                    elif leaf is not None:
                         accumulate(leaf, g, create_graph, owned)
                     continue
+                if hooked is not None and node in hooked:
+                    g = run_hooks(node, g, create_graph)
                 if retained is not None and node in retained:
                     _fill_retained(node, g, create_graph)
                 grads = node.apply(g, create_graph)
             else:
-                if node in target_nodes:
+                target = node in target_nodes
+                useful = node in runs
+                if not target and not useful:
+                    continue
+                hooks_due = hooked is not None and node in hooked
+                if target:
+                    if hooks_due and not useful:
+                        g = run_hooks(node, g, create_graph)
+                        hooks_due = False
                     for edge in targets:
                         if edge[0] is node:
                             captured[edge] = g if node._n_outputs == 1 else g[edge[1]]
-                if node not in runs:
-                    continue
+                    if not useful:
+                        continue
+                if hooks_due:
+                    g = run_hooks(node, g, create_graph)
                 grads = node.apply(g, create_graph)
             if release and node._saved:
                 node._saved = None

@@ -1,8 +1,10 @@
-"""Central finite differences, shared by both designs (the compiler's `check_grad` and the tape's tests).
+"""Central finite differences, shared by both designs (the compiler's `check_grad`, the tape's tests and
+its public `runtime.autograd.gradcheck`).
 
 NumPy only, so that the reference never depends on the code it checks. The step for each entry is
 scaled to its magnitude, h = cbrt(machine eps) * max(1, |x|) (about 6e-6 for float64), which balances
-truncation error (O(h^2)) against rounding error (O(eps/h)) for a central difference.
+truncation error (O(h^2)) against rounding error (O(eps/h)) for a central difference. `numerical_jacobian`
+also takes a fixed step, as PyTorch's gradcheck does (eps=1e-6).
 """
 from __future__ import annotations
 
@@ -61,6 +63,33 @@ def numerical_grad(f, args, index, seed=None):
         down = scalar_out(f(*args))
         grad_flat[i] = (up - down) / (2.0 * h)
     return out
+
+
+def numerical_jacobian(f, x, eps=None):
+    """The Jacobians of f at x by central differences: a list, one (out.size, x.size) array per output.
+
+    `f` takes an array shaped like x (a new one each call, of x's dtype) and returns a sequence of
+    values (arrays or numbers). `eps`: the step; None scales it to each entry as `step` does.
+    """
+    x = np.asarray(x)
+    flat = x.reshape(-1)
+    columns = None
+    for k in range(flat.size):
+        h = float(step(flat[k])) if eps is None else eps
+        probe = flat.copy()
+        probe[k] = flat[k] + h
+        up = f(probe.reshape(x.shape))
+        probe = flat.copy()
+        probe[k] = flat[k] - h
+        down = f(probe.reshape(x.shape))
+        if columns is None:
+            columns = [[] for _ in up]
+        for cols, u, d in zip(columns, up, down):
+            diff = np.asarray(u, dtype=np.float64) - np.asarray(d, dtype=np.float64)
+            cols.append(diff.reshape(-1) / (2.0 * h))
+    if columns is None:     # x has no entries: ask f once for the outputs' sizes
+        return [np.zeros((np.size(o), 0)) for o in f(x.copy())]
+    return [np.stack(cols, axis=1) for cols in columns]
 
 
 def compare(analytic, numeric, atol=ATOL, rtol=RTOL):

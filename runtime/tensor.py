@@ -19,6 +19,7 @@ it back, but for graph.py, whose nodes and tensors refer to each other):
     inplace.py      in-place operations: `+=` ... `**=`, `add_` ..., `x[i] = v` (so `zero_`, `fill_`...)
     numpy_api.py    NumPy's protocols: np.sin(t), np.sum(t) ... run on Tensors and record
     engine.py       backward()
+    hooks.py        register_hook, register_post_accumulate_grad_hook
 
 In-place operations (`+=`, `-=`, `*=`, `/=`, `**=`, `x[i] = v`, `zero_()`, `fill_()`, `copy_()`, `add_`, ...)
 follow PyTorch: refused on a leaf that requires grad, or a view of one (outside `no_grad`); recorded on
