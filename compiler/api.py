@@ -394,12 +394,62 @@ def _form_label(fn):
 _ARRAY_ATTRIBUTES = {"T", "shape", "ndim", "size", "dtype", "real", "imag", "flat"}
 
 
+class _ForwardHigher:
+    """grad(grad(f)) where reverse over reverse cannot go (a loop replays a tape): the gradient
+    graph differentiated forwards with the tangent 1.0 (a second derivative of one argument),
+    and so on for any depth (each level forwards over the one before, its tangents set to 1.0)."""
+
+    def __init__(self, fn, compiled, ones, pick):
+        self.fn, self.compiled, self.ones, self.pick = fn, compiled, ones, pick
+
+
+def _forward_higher(fn, inner, wrt, with_value):
+    if isinstance(inner, _ForwardHigher):
+        graph, lowering, ones = inner.compiled.grad_graph, inner.compiled.lowering, inner.ones + 1
+        user, pick = inner.fn, len(inner.compiled.grad_graph.results) - 1
+    else:
+        graph, lowering, ones, user, pick = inner.grad_graph, inner.lowering, 0, inner.fn, 0
+    if isinstance(wrt, (tuple, list)):
+        raise GradError(f"{fn.__name__}: a higher derivative through a loop is taken with respect "
+                        "to one argument (wrt=name); for mixed second derivatives use "
+                        "compiler.hessian(f, wrt=(...)).")
+    with _build_lock, _deep_recursion():
+        try:
+            compiled = Compiled(user, wrt, False, mode="jvp", primal=(graph, lowering))
+        except GradError:
+            raise
+    nresults = len(graph.results)
+    tail = (1.0,) * (ones + 1)
+    function_of = compiled
+
+    signature = inspect.signature(user)
+
+    def function(*args, **kwargs):
+        if kwargs or len(args) != len(signature.parameters):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = tuple(bound.arguments.values()), {}
+        values, tangents = function_of.function(*args, *tail)
+        derivative = tangents if nresults == 1 else tangents[pick]
+        if with_value:
+            return (values if nresults == 1 else values[pick]), derivative
+        return derivative
+
+    functools.update_wrapper(function, user)
+    function.source = compiled.function.source
+    function.source_for = lambda *args: compiled.source_for(*args, *tail)
+    function._sourcead = _ForwardHigher(user, compiled, ones, pick)
+    return function
+
+
 def _higher(fn, inner, wrt, with_value, simplify):
     """grad(grad(f)): the gradient graph of f, as the IR it is, differentiated again. Done for
     scalar code that returns one derivative (any depth); array code needs rules for the adjoint
     helpers (unbroadcast, sum_grad...), which the transformations issue adds."""
+    if isinstance(inner, _ForwardHigher):
+        return _forward_higher(fn, inner, wrt, with_value)
     if not isinstance(inner, Compiled) or inner.scalar_version is None or inner.with_value \
-            or inner.wrt_is_tuple or inner.flat or inner.has_aux:
+            or inner.wrt_is_tuple or inner.flat or inner.has_aux or inner.mode != "grad":
         raise GradError(
             f"{fn.__name__} is a compiled gradient that takes arrays, returns several derivatives, "
             "or its value too: a higher derivative is taken here of a scalar function's gradient "
@@ -413,6 +463,8 @@ def _higher(fn, inner, wrt, with_value, simplify):
                        if e.prim != "cond" and (regions(e) or e.prim not in RULE_TABLE or (
                            PRIMS[e.prim].internal and e.prim not in ("zero_like", "deopt", "write_check")
                            and not any(f is not None for f in RULE_TABLE[e.prim].formulas)))})
+    if blocking and any(e.prim in ("for", "while") for e in _all_eqns(graph)):
+        return _forward_higher(fn, inner, wrt, with_value)  # forward over reverse: no tape issue
     if blocking:
         raise GradError(
             f"{fn.__name__}: a higher derivative of this gradient is not supported yet: it uses "
@@ -771,7 +823,17 @@ class Compiled:
             self.signature = inspect.Signature(
                 [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in flat])
             self.wrt_is_tuple = True
-        self.user_count = len(self.names)  # the user's parameters; the transformation's follow
+        # a derivative's graph differentiated again may take more than the user's parameters
+        # (the tangents of forward over reverse, api._forward_higher)
+        earlier = [p.hint for p in self.primal.params[len(self.names):]]
+        if earlier:
+            self.names = self.names + earlier
+            self.positional = self.positional + earlier
+            self.signature = self.signature.replace(parameters=list(
+                self.signature.parameters.values()) + [
+                inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+                for n in earlier])
+        self.user_count = len(self.names) - len(earlier)  # the user's parameters
         taken_names = set(self.names) | identifiers(src)
         if mode == "jvp":
             extra = [_fresh_name(f"{self.names[i]}_dot", taken_names) for i in self.wrt]
@@ -790,7 +852,7 @@ class Compiled:
                 self.signature.parameters.values()) + [
                 inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
                 for n in extra])
-        self.extra_names = extra
+        self.extra_names = earlier + extra
         try:
             # differentiated after folding, sharing and pruning (lists never stacked, say)
             if mode == "jvp":

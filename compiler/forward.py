@@ -15,21 +15,20 @@ from __future__ import annotations
 from .errors import GradError, error_at
 from .ir import Builder, Const, Dot, Eqn, Graph, Loop, ReverseLoop, Var, free_vars
 from .passes import simplify as _simplify
-from .primitives import PRIMS
 from .rules import MissingTangent, jvp
 from .reverse import activity
 
 LOOPS = ("for", "while")
-_FRESH = {name for name, p in PRIMS.items() if p.fresh}
 
 
 class Tangents:
     """One forward walk: `dots` maps each value that has a tangent to it (an atom)."""
 
-    def __init__(self, dots, simplify, producers):
+    def __init__(self, dots, simplify, producers, tape_dots):
         self.dots = dots
         self.simplify = simplify
         self.producers = producers  # var -> its equation, in the whole graph
+        self.tape_dots = tape_dots  # a gradient loop's tape -> the saved values pushed with tangents
 
     def dot(self, atom):
         return self.dots.get(atom) if isinstance(atom, Var) else None
@@ -83,7 +82,7 @@ class Tangents:
         branches = {}
         for key in ("then", "else"):
             region = eqn.params[key]
-            walk = Tangents(dict(self.dots), self.simplify, self.producers)
+            walk = Tangents(dict(self.dots), self.simplify, self.producers, self.tape_dots)
             eqns = walk.run(region.eqns)
             branches[key] = (region, eqns, walk)
         outs, dot_outs = list(eqn.outs), []
@@ -108,59 +107,113 @@ class Tangents:
 
     # -- loops --
 
+    def reached_slots(self, eqns, carried, inits, nexts, extra=()):
+        """The carried values a tangent reaches (from outside, from `extra` values, or from the
+        previous iteration), to a fixed point."""
+        slots = set()
+        while True:
+            before = len(slots)
+            seeds = set(self.dots) | set(extra) | {carried[k] for k in slots}
+            reached = activity(eqns, seeds)
+            slots |= {k for k in range(len(carried))
+                      if self.dot(inits[k]) is not None
+                      or isinstance(nexts[k], Var) and nexts[k] in reached}
+            if len(slots) == before:
+                return sorted(slots)
+
+    def body_walk(self, eqns, params, slots, extra_dots=None):
+        """The body walked with tangents for the carried values in `slots` (new parameters)."""
+        dot_params = [Var(Dot(params[k])) for k in slots]
+        dots = {**self.dots, **dict(zip((params[k] for k in slots), dot_params)),
+                **(extra_dots or {})}
+        walk = Tangents(dots, self.simplify, self.producers, self.tape_dots)
+        return walk, Builder(walk.run(eqns), simplify=self.simplify), dot_params
+
+    def dot_or_zero(self, b, walk, atom):
+        d = walk.dot(atom)
+        return d if d is not None else b.emit("zero_like", [atom])
+
+    def dot_inits(self, outer, inits, slots, zero_const=False):
+        found = []
+        for k in slots:
+            d = self.dot(inits[k])
+            if d is None:
+                init = inits[k]
+                producer = self.producers.get(init)
+                d = (Const(0.0) if zero_const else
+                     outer.emit("list_new", [], unshared=True) if producer is not None
+                     and producer.prim == "list_new" else outer.emit("zero_like", [init]))
+            found.append(d)
+        return found
+
     def loop(self, eqn):
         loop = Loop(eqn)
-        if loop.save is not None:
-            return self.taped_loop(eqn, loop)
-        active = {v for v in self.dots}
-        slots = set()
-        while True:  # the carried values a tangent reaches, to a fixed point
-            before = len(slots)
-            seeds = active | {loop.carried[k] for k in slots}
-            reached = activity(loop.body.eqns, set(seeds))
-            slots |= {k for k in range(loop.ncarried)
-                      if self.dot(loop.inits[k]) is not None
-                      or isinstance(loop.next[k], Var) and loop.next[k] in reached}
-            if len(slots) == before:
-                break
-        slots = sorted(slots)
-        if not slots:
-            return [eqn]
-        dot_params = [Var(Dot(loop.carried[k])) for k in slots]
-        walk = Tangents({**self.dots, **dict(zip((loop.carried[k] for k in slots), dot_params))},
-                        self.simplify, self.producers)
-        eqns = walk.run(loop.body.eqns)
-        b = Builder(eqns, simplify=self.simplify)
-        dot_next = [walk.dot(loop.next[k]) if walk.dot(loop.next[k]) is not None
-                    else b.emit("zero_like", [loop.next[k]]) for k in slots]
         body = loop.body
-        new_body = Graph(body.name, list(body.params) + dot_params, b.eqns,
+        slots = self.reached_slots(body.eqns, loop.carried, loop.inits, loop.next)
+        save = loop.save
+        if not slots and not (save and any(a in activity(body.eqns, set(self.dots))
+                                           for a in save)):
+            return [eqn]
+        walk, b, dot_params = self.body_walk(body.eqns, loop.carried, slots)
+        dot_next = [self.dot_or_zero(b, walk, loop.next[k]) for k in slots]
+        index = list(body.params[:len(body.params) - loop.ncarried])
+        new_body = Graph(body.name, index + loop.carried + dot_params, b.eqns,
                          list(loop.next) + dot_next + [loop.stop])
-        regions = {"body": new_body}
+        params = {**eqn.params, "body": new_body}
         if loop.test is not None:
-            regions["test"] = Graph(loop.test.name, list(loop.test.params) + dot_params,
-                                    loop.test.eqns, loop.test.results)
+            params["test"] = Graph(loop.test.name, list(loop.test.params) + dot_params,
+                                   loop.test.eqns, loop.test.results)
+        outs = loop.outs + [Var(Dot(loop.outs[k])) for k in slots]
+        if save is not None:
+            # a gradient's forward loop: the tangents of the values it pushes go on its tape too
+            # (its reverse loop pops them beside the values: reverse_loop)
+            pushed = [k for k, v in enumerate(save) if walk.dot(v) is not None]
+            self.tape_dots[loop.tape] = pushed
+            params["save"] = tuple(save) + tuple(walk.dot(save[k]) for k in pushed)
+            outs.append(loop.tape)
         outer = Builder(simplify=self.simplify)
-        dot_inits = []
-        for k in slots:
-            d = self.dot(loop.inits[k])
-            if d is None:
-                init = loop.inits[k]
-                producer = self.producers.get(init)
-                d = (outer.emit("list_new", [], unshared=True) if producer is not None
-                     and producer.prim == "list_new" else outer.emit("zero_like", [init]))
-            dot_inits.append(d)
-        dot_outs = [Var(Dot(loop.outs[k])) for k in slots]
-        for k, v in zip(slots, dot_outs):
+        inits = self.dot_inits(outer, loop.inits, slots)
+        for k, v in zip(slots, outs[loop.ncarried:]):
             self.dots[loop.outs[k]] = v
-        return outer.eqns + [Eqn(eqn.prim, list(eqn.ins) + dot_inits, list(eqn.outs) + dot_outs,
-                                 {**eqn.params, **regions}, eqn.loc)]
-
-    def taped_loop(self, eqn, loop):
-        raise MissingTangent("a loop of a gradient (its reverse pass replays a tape)")
+        return outer.eqns + [Eqn(eqn.prim, list(eqn.ins) + inits, outs, params, eqn.loc)]
 
     def reverse_loop(self, eqn):
-        raise MissingTangent("a loop of a gradient (its reverse pass replays a tape)")
+        """A gradient's reverse loop: the values it pops come with the tangents its forward loop
+        pushed; its carried adjoints carry tangents, the accumulated ones (the last carried values,
+        as specialize.accumulate_in_place reads them) accumulate tangents, last again."""
+        rl = ReverseLoop(eqn)
+        body = rl.body
+        pushed = self.tape_dots.get(rl.tape, [])
+        saved_dots = [Var(Dot(rl.saved[k])) for k in pushed]
+        extra = dict(zip((rl.saved[k] for k in pushed), saved_dots))
+        slots = self.reached_slots(body.eqns, rl.carried, rl.inits, rl.next, extra)
+        if not slots and not pushed:
+            return [eqn]
+        nacc = len(rl.accumulates)
+        nplain = len(rl.carried) - nacc
+        plain = [k for k in slots if k < nplain]
+        accs = [k for k in slots if k >= nplain]
+        walk, b, dot_params = self.body_walk(body.eqns, rl.carried, slots, extra)
+        plain_dots, acc_dots = dot_params[:len(plain)], dot_params[len(plain):]
+        dot_next = {k: self.dot_or_zero(b, walk, rl.next[k]) for k in slots}
+        new_body = Graph(body.name,
+                         rl.saved + saved_dots + rl.carried[:nplain] + plain_dots
+                         + rl.carried[nplain:] + acc_dots, b.eqns,
+                         rl.next[:nplain] + [dot_next[k] for k in plain]
+                         + rl.next[nplain:] + [dot_next[k] for k in accs])
+        outer = Builder(simplify=self.simplify)
+        plain_inits = self.dot_inits(outer, rl.inits, plain)
+        acc_inits = self.dot_inits(outer, rl.inits, accs, zero_const=True)
+        dot_outs = {k: Var(Dot(rl.outs[k])) for k in slots}
+        for k, v in dot_outs.items():
+            self.dots[rl.outs[k]] = v
+        ins = [rl.tape] + rl.inits[:nplain] + plain_inits + rl.inits[nplain:] + acc_inits
+        outs = rl.outs[:nplain] + [dot_outs[k] for k in plain] + rl.outs[nplain:] + \
+            [dot_outs[k] for k in accs]
+        params = {**eqn.params, "body": new_body, "nsave": len(rl.saved) + len(saved_dots),
+                  "accumulates": tuple(rl.accumulates) + tuple(rl.accumulates[k - nplain]
+                                                               for k in accs)}
+        return outer.eqns + [Eqn("loop_reverse", ins, outs, params, eqn.loc)]
 
 
 def _producers(graph):
@@ -183,7 +236,7 @@ def forward(graph, wrt, dot_names, simplify=_simplify, results=None):
     shaped like its value; one that could be a tangent input itself or a view of one is copied."""
     wrt_params = [graph.params[i] for i in wrt]
     dot_params = [Var(name) for name in dot_names]
-    walk = Tangents(dict(zip(wrt_params, dot_params)), simplify, _producers(graph))
+    walk = Tangents(dict(zip(wrt_params, dot_params)), simplify, _producers(graph), {})
     b = Builder(walk.run(graph.eqns), simplify=simplify)
     producers = {v: e for e in b.eqns for v in e.outs}
     tangents = []
@@ -193,8 +246,8 @@ def forward(graph, wrt, dot_names, simplify=_simplify, results=None):
         d = walk.dot(r)
         if d is None:
             d = b.emit("zero_like", [r], hint=Dot(r)) if isinstance(r, Var) else Const(0.0)
-        elif d in dot_params or producers.get(d) is None or producers[d].prim not in _FRESH:
-            d = b.emit("copy", [d], lib="np", hint=Dot(r))  # never the caller's own array
+        elif d in dot_params:  # never the caller's own array (views are copied later)
+            d = b.emit("copy", [d], lib="np", hint=Dot(r))
         tangents.append(d)
     return Graph(f"{graph.name}_jvp", list(graph.params) + dot_params, b.eqns,
                  list(graph.results) + tangents)

@@ -135,7 +135,10 @@ def jvp(fn, primals=None, tangents=None, wrt=None):
         checked = [_as_tangent(t, np.asarray(primals[i]) if isinstance(primals[i], np.ndarray)
                                else primals[i], f"the tangent of `{compiled.names[i]}`")
                    for t, i in zip(tangents, compiled.wrt)]
-        return compiled.function(*primals, *checked)
+        out, tangent = compiled.function(*primals, *checked)
+        if isinstance(tangent, np.ndarray) and tangent.ndim == 0 and not isinstance(out, np.ndarray):
+            tangent = float(tangent)  # a number's tangent is a number
+        return out, tangent
 
     transformed = Transformed(fn, compiled, call)
     if primals is None:
