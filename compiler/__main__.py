@@ -80,8 +80,55 @@ def _demo(f, out, prog):
     say(f"   and f itself = {value}\n")
     say("6. Checked against central finite differences:\n")
     say(textwrap.indent(str(check_grad(f, *args)), "    "))
+    _demo_transformations(out)
     say(f"\nTry it on your own code:  {prog} show FILE.py:FUNC   "
         f"{prog} check FILE.py:FUNC --args 0.5 1.2")
+
+
+VECTOR_SOURCE = """\
+import numpy as np
+
+
+def f2(x):
+    y = x * x + 3.0        # y = f1(x), a 2-vector
+    return np.sin(y) * 2.0  # z = f2(y), a 2-vector
+"""
+
+
+def _demo_transformations(out):
+    """The lecture's vector output: backward(gradient=[0.2, 0.8]) is a vjp with that seed; the
+    same function in forward mode (jvp), and a Hessian, forward over the gradient."""
+    import numpy as np  # noqa: PLC0415
+
+    from .transforms import hessian, jvp, vjp  # noqa: PLC0415
+    say = lambda text="": print(text, file=out)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="sourcead_demo_") as folder:
+        path = os.path.join(folder, "vector_example.py")
+        with open(path, "w") as fh:
+            fh.write(VECTOR_SOURCE)
+        f2 = _load(path, "f2", module_name="_sourcead_demo_vector", on_path=False)
+        try:
+            x = np.array([1.0, 2.0])
+            say("7. A vector output, as in the lecture's backward(gradient=[0.2, 0.8]):\n")
+            say(textwrap.indent(VECTOR_SOURCE, "    "))
+            z, back = vjp(f2, x)
+            seed = np.array([0.2, 0.8])
+            say(f"   vjp(f2, x=[1, 2]) gives z = {z} and back([0.2, 0.8]) = {back(seed)[0]}")
+            say("   (the seed weighs each output: 0.2 dz1/dx + 0.8 dz2/dx)")
+            import runtime as rt  # noqa: PLC0415
+            xt = rt.tensor(x, requires_grad=True)
+            f2(xt).backward(gradient=seed)
+            say(f"   the tape's z.backward(gradient=[0.2, 0.8]) gives x.grad = {xt.grad.data}\n")
+            value, tangent = jvp(f2, (x,), (np.array([1.0, 0.0]),))
+            say("8. Forward mode (jvp): the derivative along a direction, the tangents computed "
+                "beside the values:\n")
+            say(textwrap.indent(jvp(f2).source_for(x, np.array([1.0, 0.0])), "    "))
+            say(f"   jvp(f2, (x,), ([1, 0],)) = {tangent}: the first column of the Jacobian\n")
+            h = hessian(lambda x: np.sum(f2(x)))(x)
+            say(f"9. hessian(lambda x: np.sum(f2(x)))(x) = {h.tolist()} (forward over the "
+                "gradient graph)")
+        finally:
+            sys.modules.pop("_sourcead_demo_vector", None)
 
 
 # ----------------------------------------------------------------------------- the user's file
@@ -287,6 +334,18 @@ def _show(args):
     df = grad(fn, wrt=wrt)
     if args.ir:
         print(df.graph, end="\n\n")
+    if args.jvp or args.hessian:
+        from . import transforms  # noqa: PLC0415
+        made = transforms.jvp(fn, wrt=wrt) if args.jvp else transforms.hessian(fn, wrt=wrt)
+        if not args.shapes:
+            print(made.source, end="")
+            return 0
+        import numpy as np  # noqa: PLC0415
+        names = [p.name for p in _params(fn)]
+        tangents = [np.ones_like(example[names.index(w) if isinstance(w, str) else w])
+                    for w in wrt]
+        print(made.source_for(*example, *tangents), end="")
+        return 0
     print(df.source_for(*example) if args.shapes else df.source, end="")
     return 0
 
@@ -347,6 +406,11 @@ def _parser(prog):
     show.add_argument("target", metavar="FILE.py:FUNC")
     show.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
     show.add_argument("--ir", action="store_true", help="also print the IR")
+    shown = show.add_mutually_exclusive_group()
+    shown.add_argument("--jvp", action="store_true",
+                       help="print the forward-mode (Jacobian-vector product) source instead")
+    shown.add_argument("--hessian", action="store_true",
+                       help="print the Hessian's source (forward over the gradient) instead")
     show.add_argument("--shapes", nargs="+", default=(), metavar="NAME=D1,D2",
                       help="example array shapes, e.g. X=64,784 W=784,10: shows the version "
                            "specialised to them (other arguments: their defaults, else 0.5)")
