@@ -30,7 +30,7 @@ import astor
 import numpy as np
 
 from . import indexing, support
-from .ir import Const, Graph, Loop, Namer, ReverseLoop, Var
+from .ir import VAR_PARAMS, Const, Dot, Graph, Loop, Namer, ReverseLoop, Var, regions
 from .primitives import PRIMS, MethodCall, callee, numpy_path
 from .storage import StoragePlan, push_position
 
@@ -91,6 +91,70 @@ def _env_reads(graph):
                 yield from _env_reads(sub)
 
 
+# Scalar operations a temporary may be written inline for: `a_dot = x_dot * y + y_dot * x`
+# rather than three lines (pure, and spelled the same wherever they stand).
+_INLINE = {"add", "sub", "mul", "div", "neg", "sin", "cos", "tan", "exp", "log", "tanh", "sqrt",
+           "atan", "sinh", "cosh", "log1p", "expm1", "square"}
+
+
+def _inlinable(graph, is_array):
+    """The temporaries (no name of the user's or derived from one) of numbers that exactly one
+    later equation of the same block and the same user line reads, with only plain equations in
+    between: each is written inside that equation's expression."""
+    uses = {}
+
+    def count(g):
+        for eqn in g.eqns:
+            for a in eqn.ins:
+                if isinstance(a, Var):
+                    uses[a] = uses.get(a, 0) + 1
+            for key in VAR_PARAMS:
+                for v in eqn.params.get(key) or ():
+                    uses[v] = uses.get(v, 2) + 2  # read by name: never inlined
+            for sub in eqn.params.values():
+                if isinstance(sub, Graph):
+                    for p in sub.params:
+                        uses[p] = uses.get(p, 0) + 2
+                    count(sub)
+        for a in g.results:
+            if isinstance(a, Var):
+                uses[a] = uses.get(a, 0) + 2
+
+    count(graph)
+    found = set()
+
+    def block(eqns):
+        position = {}
+        for j, eqn in enumerate(eqns):
+            for sub in eqn.params.values():
+                if isinstance(sub, Graph):
+                    block(sub.eqns)
+            plain = eqn.prim not in _STATEMENTS and not regions(eqn)
+            for a in eqn.ins:
+                i = position.get(a)
+                if i is None or not plain or uses.get(a) != 1:
+                    continue
+                if eqns[i].loc != eqn.loc or any(
+                        e.prim in _STATEMENTS or regions(e) for e in eqns[i + 1:j]):
+                    continue
+                found.add(a)
+            if len(eqn.outs) == 1 and plain and eqn.prim in _INLINE and \
+                    eqn.params.get("lib") in (None, "math") and \
+                    not any(is_array(a) for a in eqn.ins) and not is_array(eqn.out) and \
+                    _temporary(eqn.out):
+                position[eqn.out] = j
+
+    block(graph.eqns)
+    return found
+
+
+def _temporary(var):
+    hint = var.hint
+    while isinstance(hint, Dot):
+        hint = hint.var.hint
+    return hint == ""
+
+
 def _is_int(atom, value):
     return isinstance(atom, Const) and type(atom.value) is int and atom.value == value
 
@@ -123,6 +187,8 @@ class Emitter:
         self.recorder = (self.bind("record", None, key=("record",)), []) if record else None
         self.alias = {}         # set by the storage plan (storage.py) when the source is made
         self.user_name = graph.name.removesuffix("_grad")
+        self.inline = set()     # temporaries written into the one expression that reads them
+        self.inlined = {}       # ... their expressions, until that expression is made
 
     # -- names --
 
@@ -156,6 +222,8 @@ class Emitter:
     # -- expressions --
 
     def atom(self, a):
+        if a in self.inlined:  # a temporary read once: its expression, in place of its name
+            return self.inlined.pop(a)
         if isinstance(a, Const):
             v = a.value
             if isinstance(v, list):  # an index list written in the code
@@ -405,6 +473,9 @@ class Emitter:
                                            self.atom(eqn.ins[1 - k])))
                 continue
             value = self.expression(eqn)
+            if len(eqn.outs) == 1 and eqn.out in self.inline:
+                self.inlined[eqn.out] = value
+                continue
             if not eqn.outs:  # an effect: a check that may raise
                 stmts.append(ast.Expr(value))
                 continue
@@ -592,7 +663,8 @@ class Emitter:
                         self.name(p)
                     self.name_all(sub.eqns)
             for v in eqn.outs:
-                self.name(v)
+                if v not in self.inline:
+                    self.name(v)
 
     def result_expr(self, tree):
         if isinstance(tree, int):
@@ -671,6 +743,8 @@ class Emitter:
         self.plan = StoragePlan(self.graph, self.known_array, self.shapes, self.dtypes,
                                 instrumented=self.recorder is not None)
         self.alias, self.inplace, self.frees = self.plan.alias, self.plan.inplace, self.plan.frees
+        if self.recorder is None:
+            self.inline = _inlinable(self.graph, self.is_array)
         self.name_all(self.graph.eqns)
         self.read_names = {self.name(v) for v in _reads(self.graph)}
         if entry:  # array code: the entry point only dispatches on the call's signature
