@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 
 from .errors import GradError
+from .support import Deopt
 
 _lock = threading.RLock()
 _cache = weakref.WeakKeyDictionary()  # fn -> {(kind, wrt): Compiled}
@@ -60,9 +61,16 @@ def _plain(fn, kind):
                         "gradient for you.")
 
 
+_signatures = weakref.WeakKeyDictionary()
+
+
 def _positional(fn, args, what):
     """All of fn's positional arguments, defaults filled in (transformations take them all)."""
-    sig = inspect.signature(fn)
+    sig = _signatures.get(fn)
+    if sig is None:
+        sig = _signatures[fn] = inspect.signature(fn)
+    if len(args) == len(sig.parameters):
+        return list(args)  # the common call: every argument given, by position
     try:
         bound = sig.bind(*args)
     except TypeError as exc:
@@ -73,6 +81,11 @@ def _positional(fn, args, what):
 
 def _as_tangent(value, like, label):
     """A tangent (or seed) checked against the value it goes with: same shape, floats."""
+    if type(value) is float and type(like) is float:
+        return value
+    if type(value) is np.ndarray and type(like) is np.ndarray and value.shape == like.shape \
+            and value.dtype == np.float64:
+        return value
     if isinstance(like, np.ndarray):
         t = np.asarray(value, dtype=float)
         if t.shape != like.shape:
@@ -125,16 +138,25 @@ def jvp(fn, primals=None, tangents=None, wrt=None):
         wrt = tuple(range(len(inspect.signature(fn).parameters))) if inspect.isfunction(fn) else 0
     compiled = _compiled(fn, wrt if isinstance(wrt, (tuple, list)) else (wrt,), "jvp")
 
+    wrt_indices = list(compiled.wrt)
+    nargs, ntangents, function = len(compiled.names) - len(wrt_indices), len(wrt_indices), \
+        compiled.function
+
     def call(primals, tangents):
-        primals = _positional(fn, tuple(primals), "jvp's primals")
+        if type(tangents) is tuple and len(tangents) == ntangents and len(primals) == nargs:
+            for t in tangents:
+                if type(t) is not float:
+                    break
+            else:  # numbers only: nothing to check that the generated code does not check
+                return function(*primals, *tangents)
+        primals = _positional(fn, primals, "jvp's primals")
         tangents = tuple(tangents) if isinstance(tangents, (tuple, list)) else (tangents,)
         if len(tangents) != len(compiled.wrt):
             raise ValueError(f"jvp of {fn.__name__}: {len(tangents)} tangent(s) for "
                              f"{len(compiled.wrt)} differentiated argument(s) "
                              f"({', '.join(compiled.names[i] for i in compiled.wrt)}).")
-        checked = [_as_tangent(t, np.asarray(primals[i]) if isinstance(primals[i], np.ndarray)
-                               else primals[i], f"the tangent of `{compiled.names[i]}`")
-                   for t, i in zip(tangents, compiled.wrt)]
+        checked = [_as_tangent(t, primals[i], f"the tangent of `{compiled.names[i]}`")
+                   for t, i in zip(tangents, wrt_indices)]
         out, tangent = compiled.function(*primals, *checked)
         if isinstance(tangent, np.ndarray) and tangent.ndim == 0 and not isinstance(out, np.ndarray):
             tangent = float(tangent)  # a number's tangent is a number
@@ -244,41 +266,70 @@ def hessian(fn, wrt=0):
         for i in compiled.wrt:
             values[i] = compiled._checked(compiled.names[i], values[i])
         inputs = [np.asarray(values[i]) for i in compiled.wrt]
-        rows = [[None] * n for _ in range(n)]
+        rows = [[np.zeros(a.shape + x.shape) for x in inputs] for a in inputs]
+        tangents = [np.zeros(v.shape) if v.shape else 0.0 for v in inputs]
+        run = _version(compiled, values + tangents)
         for j, x in enumerate(inputs):
             for k in np.ndindex(x.shape):
-                tangents = [np.zeros(v.shape) if v.shape else 0.0 for v in inputs]
                 if x.shape:
                     tangents[j][k] = 1.0
                 else:
                     tangents[j] = 1.0
-                result = compiled.function(*values, *tangents)
+                result = run(*values, *tangents)
                 columns = result[1] if n > 1 else (result[1],)
                 for i, column in enumerate(columns):
-                    if rows[i][j] is None:
-                        rows[i][j] = np.zeros(inputs[i].shape + x.shape)
                     rows[i][j][(...,) + k] = column
+                if x.shape:
+                    tangents[j][k] = 0.0
+                else:
+                    tangents[j] = 0.0
         rows = [[b if b.ndim else float(b) for b in row] for row in rows]
         return tuple(tuple(row) for row in rows) if several else rows[0][0]
 
     return Transformed(fn, compiled, call)
 
 
+def _version(compiled, values):
+    """The function to call many times with arguments like `values`: the specialised version of
+    array code (no guards, no dispatch per call), falling back to the entry point if that
+    version meets a branch it was not built for."""
+    if compiled.scalar_version is not None and all(type(v) is float for v in values):
+        return compiled.function
+    try:
+        version = compiled.version(compiled.arguments(list(values), {}))[1]
+    except Exception:  # noqa: BLE001  (the entry point says what is wrong, in the user's terms)
+        return compiled.function
+    state = {"run": version}
+
+    def run(*args):
+        try:
+            return state["run"](*args)
+        except Deopt:
+            state["run"] = compiled.function
+            return compiled.function(*args)
+    return run
+
+
 def hvp(fn, wrt=0):
     """Hessian-vector products without the Hessian: `hvp(f)(*args, v)` is H v, for the argument
-    `wrt` (one forward-over-reverse pass: about the cost of two gradients)."""
-    if isinstance(wrt, (tuple, list)):
-        raise GradError("hvp differentiates one argument (wrt=name or index); for several, "
-                        "use hessian(f, wrt=(...)).")
-    compiled = _compiled(fn, (wrt,), "hessian")
+    `wrt` (one forward-over-reverse pass: about the cost of two gradients). For a tuple `wrt`,
+    v is a tuple of vectors (one per argument) and so is the result."""
+    several = isinstance(wrt, (tuple, list))
+    compiled = _compiled(fn, tuple(wrt) if several else (wrt,), "hessian")
+    wrt_indices = list(compiled.wrt)
 
     def call(*args):
         *args, v = args
-        values = _positional(fn, tuple(args), "hvp's arguments")
-        i = compiled.wrt[0]
-        values[i] = compiled._checked(compiled.names[i], values[i])
-        v = _as_tangent(v, values[i], "hvp's vector v")
-        return compiled.function(*values, v)[1]
+        values = _positional(fn, args, "hvp's arguments")
+        vs = tuple(v) if several else (v,)
+        if len(vs) != len(wrt_indices):
+            raise ValueError(f"hvp of {fn.__name__}: v must hold {len(wrt_indices)} vectors, "
+                             "one per argument in wrt.")
+        tangents = []
+        for i, t in zip(wrt_indices, vs):
+            values[i] = compiled._checked(compiled.names[i], values[i])
+            tangents.append(_as_tangent(t, values[i], f"hvp's vector for `{compiled.names[i]}`"))
+        return compiled.function(*values, *tangents)[1]
 
     return Transformed(fn, compiled, call)
 
