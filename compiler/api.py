@@ -855,8 +855,9 @@ class Compiled:
         self.extra_names = earlier + extra
         try:
             # differentiated after folding, sharing and pruning (lists never stacked, say)
-            if mode == "jvp":
-                raw = forward(optimize(self.primal), self.wrt, extra)
+            if mode == "jvp":  # (with has_aux, the tangent of the output alone)
+                raw = forward(optimize(self.primal), self.wrt, extra,
+                              results=[0] if has_aux else None)
             elif mode == "vjp":
                 from .ir import Var  # noqa: PLC0415
                 raw = reverse(optimize(self.primal), self.wrt, True, seed=Var(extra[0]))
@@ -870,13 +871,15 @@ class Compiled:
         if not self.wrt_is_tuple:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
-        if mode == "jvp":  # the values, then their tangents (one of each for a function's jvp)
+        if mode == "jvp" and not has_aux:  # the values, then their tangents (one of each for
+            # a function's jvp)
             k = len(self.grad_graph.results) // 2
             self.tree = (0, k) if k == 1 else (tuple(range(k)), tuple(range(k, 2 * k)))
-        if has_aux and mode != "grad":
-            raise GradError(f"{fn.__name__}: has_aux is taken by grad and value_and_grad; for "
-                            f"{mode}, return the output alone (or a tuple of outputs).")
-        if has_aux:  # aux's values follow the gradients among the results
+        if has_aux and mode == "jvp":  # the output, aux's values, the output's tangent
+            aux = self.lowering.aux_tree
+            aux = aux + 1 if isinstance(aux, int) else aux.offset(1)
+            self.tree = (0, len(self.grad_graph.results) - 1, aux)
+        elif has_aux:  # aux's values follow the gradients among the results
             aux = self.lowering.aux_tree
             first = int(with_value) + len(self.wrt)
             aux = aux + first if isinstance(aux, int) else aux.offset(first)

@@ -24,10 +24,10 @@ _lock = threading.RLock()
 _cache = weakref.WeakKeyDictionary()  # fn -> {(kind, wrt): Compiled}
 
 
-def _compiled(fn, wrt, kind):
+def _compiled(fn, wrt, kind, has_aux=False):
     """The Compiled of `fn` for one transformation, made once."""
     from .api import Compiled, _build_lock, _deep_recursion  # noqa: PLC0415
-    key = (kind, wrt if not isinstance(wrt, list) else tuple(wrt))
+    key = (kind, wrt if not isinstance(wrt, list) else tuple(wrt), has_aux)
     try:
         table = _cache.setdefault(fn, {})
     except TypeError:  # not weak-referenceable: kept on nothing, built each time
@@ -40,9 +40,9 @@ def _compiled(fn, wrt, kind):
         if found is None:
             _plain(fn, kind)
             if kind == "jvp":
-                found = Compiled(fn, wrt, False, mode="jvp")
+                found = Compiled(fn, wrt, False, mode="jvp", has_aux=has_aux)
             elif kind == "vjp":
-                found = Compiled(fn, wrt, True, mode="vjp")
+                found = Compiled(fn, wrt, True, mode="vjp", has_aux=has_aux)
             else:  # forward over reverse: the gradient graph, differentiated forwards
                 inner = Compiled(fn, wrt, False)
                 found = Compiled(fn, wrt, False, mode="jvp",
@@ -126,17 +126,18 @@ class Transformed:
 
 # --- jvp ------------------------------------------------------------------------------------------
 
-def jvp(fn, primals=None, tangents=None, wrt=None):
+def jvp(fn, primals=None, tangents=None, wrt=None, has_aux=False):
     """Forward mode: `(fn(*primals), J @ tangents)`, the directional derivative of fn along
     `tangents`, from generated forward-mode code (`.source` of `jvp(fn)`).
 
     `primals` are fn's positional arguments; `tangents` one per argument in `wrt` (default: every
     argument), each shaped like its argument. `jvp(fn)` without primals gives the compiled
-    function, called as `jvp(fn)(primals, tangents)`.
+    function, called as `jvp(fn)(primals, tangents)`. `has_aux=True`: fn returns `(out, aux)` and
+    the result is `(out, tangent, aux)`, as in JAX.
     """
     if wrt is None:
         wrt = tuple(range(len(inspect.signature(fn).parameters))) if inspect.isfunction(fn) else 0
-    compiled = _compiled(fn, wrt if isinstance(wrt, (tuple, list)) else (wrt,), "jvp")
+    compiled = _compiled(fn, wrt if isinstance(wrt, (tuple, list)) else (wrt,), "jvp", has_aux)
 
     wrt_indices = list(compiled.wrt)
     nargs, ntangents, function = len(compiled.names) - len(wrt_indices), len(wrt_indices), \
@@ -157,10 +158,11 @@ def jvp(fn, primals=None, tangents=None, wrt=None):
                              f"({', '.join(compiled.names[i] for i in compiled.wrt)}).")
         checked = [_as_tangent(t, primals[i], f"the tangent of `{compiled.names[i]}`")
                    for t, i in zip(tangents, wrt_indices)]
-        out, tangent = compiled.function(*primals, *checked)
+        result = compiled.function(*primals, *checked)
+        out, tangent = result[0], result[1]
         if isinstance(tangent, np.ndarray) and tangent.ndim == 0 and not isinstance(out, np.ndarray):
             tangent = float(tangent)  # a number's tangent is a number
-        return out, tangent
+        return (out, tangent) + tuple(result[2:])
 
     transformed = Transformed(fn, compiled, call)
     if primals is None:
@@ -170,17 +172,24 @@ def jvp(fn, primals=None, tangents=None, wrt=None):
 
 # --- vjp ------------------------------------------------------------------------------------------
 
-def vjp(fn, *args, wrt=None):
+def vjp(fn, *args, wrt=None, has_aux=False):
     """Reverse mode for any output shape: `(out, back)`, where `back(seed)` gives seed's gradient
     through fn (`seed @ J`): for each argument in `wrt` (default: every argument, as a tuple; one
-    name or index: that gradient alone). `seed` has the shape of `out`."""
+    name or index: that gradient alone). `seed` has the shape of `out`. `has_aux=True`: fn returns
+    `(out, aux)` and vjp returns `(out, back, aux)`, as in JAX."""
     if wrt is None:
         wrt = tuple(range(len(inspect.signature(fn).parameters))) if inspect.isfunction(fn) else 0
-    compiled = _compiled(fn, wrt, "vjp")
+    compiled = _compiled(fn, wrt, "vjp", has_aux)
     values = _positional(fn, args, "vjp's arguments")
     # the arguments as they are now: the caller may change its arrays before calling back
     values = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
     out = fn(*[v.copy() if isinstance(v, np.ndarray) else v for v in values])
+    aux = None
+    if has_aux:
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise GradError(f"{fn.__name__} is given has_aux=True but returns "
+                            f"{type(out).__name__}: return a pair `out, aux`.")
+        out, aux = out
 
     def back(seed):
         seed = _as_tangent(seed, out if isinstance(out, np.ndarray) else float(out)
@@ -190,7 +199,7 @@ def vjp(fn, *args, wrt=None):
     back.__name__ = f"{getattr(fn, '__name__', 'f')}_vjp_back"
     back.source = compiled.function.source
     back.compiled = compiled
-    return out, back
+    return (out, back, aux) if has_aux else (out, back)
 
 
 # --- jacobian, hessian, hvp ---------------------------------------------------------------------
