@@ -481,6 +481,20 @@ def _higher(fn, inner, wrt, with_value, simplify):
     return compiled.function
 
 
+def _offset(tree, by, constants_to_zero=False):
+    """A result tree (an index, a tuple of trees, an emit.Built) with every index moved by `by`
+    (and, for a tangent's tree, the numbers it returns as constants made 0.0)."""
+    if isinstance(tree, int):
+        return tree + by
+    if isinstance(tree, tuple):
+        return tuple(_offset(t, by, constants_to_zero) for t in tree)
+    if tree.kind == "const":
+        number = isinstance(tree.meta, (int, float)) and not isinstance(tree.meta, bool)
+        return type(tree)("const", 0.0) if constants_to_zero and number else tree
+    return type(tree)(tree.kind, tree.meta, [_offset(c, by, constants_to_zero)
+                                             for c in tree.children])
+
+
 def _fresh_name(name, taken):
     """`name`, or `name_1`, `name_2`... : the first that no name in `taken` is (then taken)."""
     base, n = name, 0
@@ -792,7 +806,8 @@ class Compiled:
         self.structured = None  # calls with containers: api.Structured
         self.user_call = user_call or fn  # what check_result runs (a structured version: the leaves)
         # as written (what f.graph shows), or a gradient's graph to differentiate again
-        self.primal, self.lowering = primal or frontend.lower(fn, structures, has_aux, fixed)
+        self.primal, self.lowering = primal or frontend.lower(
+            fn, structures, has_aux, fixed, outputs=mode != "grad" and not has_aux)
         src = self.lowering.root
         self.src = src
         self.wrt, self.wrt_is_tuple, self.names = _wrt_indices(src, wrt)
@@ -837,8 +852,9 @@ class Compiled:
         taken_names = set(self.names) | identifiers(src)
         if mode == "jvp":
             extra = [_fresh_name(f"{self.names[i]}_dot", taken_names) for i in self.wrt]
-        elif mode == "vjp":
-            extra = [_fresh_name("dout", taken_names)]
+        elif mode == "vjp":  # an adjoint for each value the function returns
+            extra = [_fresh_name("dout", taken_names)
+                     for _ in (self.primal.results[:1] if has_aux else self.primal.results)]
         else:
             extra = []
         if extra:
@@ -860,7 +876,7 @@ class Compiled:
                               results=[0] if has_aux else None)
             elif mode == "vjp":
                 from .ir import Var  # noqa: PLC0415
-                raw = reverse(optimize(self.primal), self.wrt, True, seed=Var(extra[0]))
+                raw = reverse(optimize(self.primal), self.wrt, True, seed=[Var(n) for n in extra])
             else:
                 raw = reverse(optimize(self.primal), self.wrt, with_value)
         except (MissingRule, MissingTangent) as exc:  # a primitive without a rule: said plainly
@@ -871,10 +887,15 @@ class Compiled:
         if not self.wrt_is_tuple:
             grads_tree = grads_tree[0]  # a single gradient is returned bare
         self.tree = (0, grads_tree) if with_value else grads_tree
-        if mode == "jvp" and not has_aux:  # the values, then their tangents (one of each for
-            # a function's jvp)
+        output_tree = getattr(self.lowering, "output_tree", None) if primal is None else None
+        if mode == "jvp" and not has_aux:  # the values, then their tangents, in one structure
             k = len(self.grad_graph.results) // 2
-            self.tree = (0, k) if k == 1 else (tuple(range(k)), tuple(range(k, 2 * k)))
+            if output_tree is None:
+                output_tree = 0 if k == 1 else tuple(range(k))
+            self.tree = (output_tree, _offset(output_tree, k, constants_to_zero=True))
+        elif mode == "vjp" and not has_aux:  # the output as returned, then the gradients
+            k = len(self.primal.results)
+            self.tree = (output_tree if output_tree is not None else 0, _offset(grads_tree, k - 1))
         if has_aux and mode == "jvp":  # the output, aux's values, the output's tangent
             aux = self.lowering.aux_tree
             aux = aux + 1 if isinstance(aux, int) else aux.offset(1)

@@ -273,15 +273,23 @@ def reverse(graph, wrt, with_value, simplify=_simplify, seed=None):
 
     Its results are `[value] + grads` when `with_value`, else `grads`, then the graph's other
     results (has_aux's values) as they are; a gradient that is identically zero is the constant 0.0.
-    `seed`: a Var holding the result's adjoint (a vector-Jacobian product: the graph takes it as
-    its last parameter); without it the result is a number and its adjoint 1.0.
+    `seed`: a Var per result holding its adjoint (a vector-Jacobian product of any structure of
+    outputs: the graph takes them as its last parameters, and returns every result as its value);
+    without it the one result is a number and its adjoint 1.0.
     """
     result, *extra = graph.results  # extra: forward values returned as they are (has_aux)
     wrt_params = [graph.params[i] for i in wrt]
     check_calls(graph, wrt_params)
     active = activity(graph.eqns, set(wrt_params))
-    start = Const(1.0) if seed is None else seed
-    seeds = {result: [start]} if isinstance(result, Var) and result in active else {}
+    if seed is None:  # the result's adjoint is 1.0
+        pairs = [(result, Const(1.0))]
+    else:  # a list of Vars: the adjoint of each result (a vjp: any structure of outputs)
+        pairs = list(zip(graph.results, seed))
+        extra = graph.results[len(seed):]
+    seeds = {}
+    for r, start in pairs:
+        if isinstance(r, Var) and r in active:
+            seeds.setdefault(r, []).append(start)
     walk = Backprop(active, simplify)
     forward, b, pending = walk.run(graph.eqns, seeds)
     b.loc = None
@@ -293,8 +301,9 @@ def reverse(graph, wrt, with_value, simplify=_simplify, seed=None):
             g = Const(0.0)
         grads.append(g)
         pending[p] = [g]  # the same parameter may be named twice in wrt
-    results = ([result] if with_value else []) + grads + extra
-    params = list(graph.params) + ([seed] if seed is not None else [])
+    values = [result] if seed is None else list(graph.results[:len(seed)])
+    results = (values if with_value else []) + grads + extra
+    params = list(graph.params) + (list(seed) if seed is not None else [])
     return Graph(f"{graph.name}_{'vjp' if seed is not None else 'grad'}", params,
                  forward + b.eqns, results)
 

@@ -191,15 +191,52 @@ def vjp(fn, *args, wrt=None, has_aux=False):
                             f"{type(out).__name__}: return a pair `out, aux`.")
         out, aux = out
 
+    tree = None if has_aux else compiled.lowering.output_tree
+
     def back(seed):
-        seed = _as_tangent(seed, out if isinstance(out, np.ndarray) else float(out)
-                           if np.ndim(out) == 0 else np.asarray(out), "the seed of vjp's back")
-        return compiled.function(*values, seed)[1]
+        pairs = _leaves(tree, out, seed) if tree is not None and not isinstance(tree, int) \
+            else [(out, seed)]
+        seeds = [_as_tangent(s, o if isinstance(o, np.ndarray) else float(o)
+                             if np.ndim(o) == 0 else np.asarray(o), "the seed of vjp's back")
+                 for o, s in pairs]
+        return compiled.function(*values, *seeds)[1]
 
     back.__name__ = f"{getattr(fn, '__name__', 'f')}_vjp_back"
     back.source = compiled.function.source
     back.compiled = compiled
     return (out, back, aux) if has_aux else (out, back)
+
+
+def _leaves(tree, out, seed):
+    """(output value, its seed) for each value of a structured output, in the order of the graph's
+    results: the seed has the output's structure (a tuple for a tuple, a dict for a dict)."""
+    found = []
+
+    def walk(node, o, s):
+        if isinstance(node, int):
+            found.append((o, s))
+            return
+        if node.kind == "const":
+            return
+        if node.kind == "dict":
+            keys = node.meta
+            if not isinstance(s, dict) or set(s) != set(keys):
+                raise ValueError(f"vjp's seed must be a dict with the output's keys {list(keys)}")
+            for k, child in zip(keys, node.children):
+                walk(child, o[k], s[k])
+            return
+        if node.kind == "object":
+            for name, child in zip(node.meta[1], node.children):
+                walk(child, getattr(o, name), getattr(s, name))
+            return
+        if not isinstance(s, (tuple, list)) or len(s) != len(node.children):
+            raise ValueError(f"vjp's seed must have the output's structure: a {node.kind} of "
+                             f"{len(node.children)} items")
+        for child, oi, si in zip(node.children, o, s):
+            walk(child, oi, si)
+
+    walk(tree, out, seed)
+    return found
 
 
 # --- jacobian, hessian, hvp ---------------------------------------------------------------------

@@ -392,7 +392,6 @@ class Calls:
         """A function differentiated with has_aux=True returns (loss, aux): the loss, aux's
         structure as the generated code returns it (emit.Built, results counted from 0), and
         the values aux holds, which become results of the graph (forward values)."""
-        from ..emit import Built  # noqa: PLC0415
         kept, node = self.low.returned_nodes.get(id(result), (None, src.node))
         node = node if kept is result else src.node
         where = src.location(getattr(node, "value", node))
@@ -401,6 +400,17 @@ class Calls:
             raise error_at(where, f"{src.name} is differentiated with has_aux=True, so it must "
                                   "return a pair `return loss, aux` (aux: any values to return "
                                   "beside the gradient).")
+        tree, atoms = self.split_tree(result.items[1], src, "aux", where)
+        return result.items[0], tree, atoms
+
+    def split_tree(self, value, src, label, where=None):
+        """A returned structure as the generated code rebuilds it (emit.Built, results counted
+        from 0) and the values it holds, which become results of the graph."""
+        from ..emit import Built  # noqa: PLC0415
+        if where is None:
+            kept, node = self.low.returned_nodes.get(id(value), (None, src.node))
+            node = node if kept is value else src.node
+            where = src.location(getattr(node, "value", node))
         atoms = []
 
         def walk(value):
@@ -424,12 +434,11 @@ class Calls:
                              [walk(v) for v in value.attrs.values()])
             if isinstance(value, PyObj):
                 return Built("const", value.obj)
-            raise error_at(where, f"aux holds {what(value)}, which the gradient cannot return: "
-                                  "return numbers, arrays, strings and dicts, lists or tuples "
-                                  "of them.")
+            raise error_at(where, f"{label} holds {what(value)}, which the gradient cannot "
+                                  "return: return numbers, arrays, strings and dicts, lists or "
+                                  "tuples of them.")
 
-        tree = walk(result.items[1])
-        return result.items[0], tree, atoms
+        return walk(value), atoms
 
     # -- containers --
 

@@ -102,6 +102,8 @@ class Lowering:
         self.fixed = fixed  # values known when the graph is built: api.Fixed (calls.NeedsValue)
         self.has_aux = has_aux              # the function returns (loss, aux): calls.split_aux
         self.aux_tree = None
+        self.outputs = False                # any structure of outputs: lower(outputs=True)
+        self.output_tree = None
         self.structures = structures or {}  # parameter name -> its container's structure (trees.py)
         self.leaf_names = {}                # parameter name -> the names of its leaves' parameters
         self.root_containers = {}           # parameter name -> the container value it holds
@@ -156,6 +158,14 @@ class Lowering:
         scope.params = {v.hint: v for v in params}
         result = self.function_body(src, scope)
         extra = []
+        if self.outputs and not self.has_aux:  # any structure of outputs (jvp, vjp)
+            self.output_tree, atoms = self.calls.split_tree(result, src, "the output")
+            if not atoms:
+                raise error_at(src.location(src.node), f"{src.name} returns no value that "
+                                                       "depends on its arguments.")
+            return Graph(src.name, params, self.b.eqns, [as_atom(a, src, src.node)
+                                                         if not isinstance(a, Var) else a
+                                                         for a in atoms])
         if self.has_aux:
             result, self.aux_tree, extra = self.calls.split_aux(result, src)
         if not isinstance(result, (Var, Const)):
@@ -1291,11 +1301,14 @@ def _container(tree, leaves):
     return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
 
 
-def lower(fn, structures=None, has_aux=False, fixed=None):
+def lower(fn, structures=None, has_aux=False, fixed=None, outputs=False):
     """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs.
     `structures`: for parameters that hold containers, their structure (trees.py). `has_aux`: fn
-    returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree)."""
+    returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree).
+    `outputs`: fn may return any structure of values (jvp, vjp): the graph's results are its
+    values, `lowering.output_tree` its structure."""
     src = parse_function(fn)
     lowering = Lowering(src, structures, has_aux, fixed)
+    lowering.outputs = outputs
     graph = lowering.lower_root()
     return graph, lowering
