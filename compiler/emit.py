@@ -97,7 +97,7 @@ _INLINE = {"add", "sub", "mul", "div", "neg", "sin", "cos", "tan", "exp", "log",
            "atan", "sinh", "cosh", "log1p", "expm1", "square"}
 
 
-def _inlinable(graph, is_array):
+def _inlinable(graph, is_array, root):
     """The temporaries (no name of the user's or derived from one) of numbers that exactly one
     later equation of the same block and the same user line reads, with only plain equations in
     between: each is written inside that equation's expression."""
@@ -125,24 +125,38 @@ def _inlinable(graph, is_array):
 
     def block(eqns):
         position = {}
+        reads = {}   # an inlinable value -> the storage (plan roots) its expression reads
         for j, eqn in enumerate(eqns):
             for sub in eqn.params.values():
                 if isinstance(sub, Graph):
                     block(sub.eqns)
             plain = eqn.prim not in _STATEMENTS and not regions(eqn)
+            mine, start = set(), j
             for a in eqn.ins:
+                if not isinstance(a, Var):
+                    continue
                 i = position.get(a)
-                if i is None or not plain or uses.get(a) != 1:
-                    continue
-                if eqns[i].loc != eqn.loc or any(
-                        e.prim in _STATEMENTS or regions(e) for e in eqns[i + 1:j]):
-                    continue
-                found.add(a)
+                inlined = i is not None and plain and uses.get(a) == 1 and eqns[i].loc == eqn.loc
+                if inlined:
+                    first = min(i, position.get(("start", a), i))
+                    between = eqns[first + 1:j]
+                    # nothing in between may be a statement, or write storage it reads (a loop's
+                    # carried value is named as its next value: `s = s + t` then reads the new s)
+                    inlined = not any(e.prim in _STATEMENTS or regions(e) or
+                                      any(root(o) in reads[a] for o in e.outs) for e in between)
+                if inlined:
+                    found.add(a)
+                    mine |= reads[a]
+                    start = min(start, position.get(("start", a), position[a]))
+                else:
+                    mine.add(root(a))
             if len(eqn.outs) == 1 and plain and eqn.prim in _INLINE and \
                     eqn.params.get("lib") in (None, "math") and \
                     not any(is_array(a) for a in eqn.ins) and not is_array(eqn.out) and \
                     _temporary(eqn.out):
                 position[eqn.out] = j
+                position[("start", eqn.out)] = start
+                reads[eqn.out] = mine
 
     block(graph.eqns)
     return found
@@ -744,7 +758,7 @@ class Emitter:
                                 instrumented=self.recorder is not None)
         self.alias, self.inplace, self.frees = self.plan.alias, self.plan.inplace, self.plan.frees
         if self.recorder is None:
-            self.inline = _inlinable(self.graph, self.is_array)
+            self.inline = _inlinable(self.graph, self.is_array, self.plan.root)
         self.name_all(self.graph.eqns)
         self.read_names = {self.name(v) for v in _reads(self.graph)}
         if entry:  # array code: the entry point only dispatches on the call's signature

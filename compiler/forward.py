@@ -169,6 +169,7 @@ class Tangents:
             # (its reverse loop pops them beside the values: reverse_loop)
             pushed = [k for k, v in enumerate(save) if walk.dot(v) is not None]
             self.tape_dots[loop.tape] = pushed
+            self.tape_dots[("save", loop.tape)] = tuple(save)
             params["save"] = tuple(save) + tuple(walk.dot(save[k]) for k in pushed)
             outs.append(loop.tape)
         outer = Builder(simplify=self.simplify)
@@ -184,9 +185,17 @@ class Tangents:
         rl = ReverseLoop(eqn)
         body = rl.body
         pushed = self.tape_dots.get(rl.tape, [])
+        # an inner loop's tape, saved by the outer loop, is popped under another name
+        for v, popped in zip(self.tape_dots.get(("save", rl.tape), ()), rl.saved):
+            if v in self.tape_dots:
+                self.tape_dots[popped] = self.tape_dots[v]
+            if ("save", v) in self.tape_dots:
+                self.tape_dots[("save", popped)] = self.tape_dots[("save", v)]
         saved_dots = [Var(Dot(rl.saved[k])) for k in pushed]
         extra = dict(zip((rl.saved[k] for k in pushed), saved_dots))
-        slots = self.reached_slots(body.eqns, rl.carried, rl.inits, rl.next, extra)
+        inner_tapes = [p for p in rl.saved if self.tape_dots.get(p)]  # they pop tangents too
+        slots = self.reached_slots(body.eqns, rl.carried, rl.inits, rl.next,
+                                   list(extra) + inner_tapes)
         if not slots and not pushed:
             return [eqn]
         nacc = len(rl.accumulates)

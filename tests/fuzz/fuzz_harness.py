@@ -50,7 +50,7 @@ import warnings
 
 import numpy as np
 
-from compiler import GradError, value_and_grad
+from compiler import jvp, GradError, value_and_grad
 from compiler.compare import on_tape, tape_value_and_grad
 from runtime.gradcheck import compare, numerical_grad
 
@@ -660,7 +660,38 @@ class ProgramRun:
                 self.fail("both-grad", report, info)
             if not np.allclose(c, t, rtol=AD_RTOL, atol=AD_ATOL):
                 self.fail("compiled-vs-tape", report, info)
+        if self.layout is None:
+            self.check_forward(point, cvalue, cgrads, where)
         return None
+
+    def check_forward(self, point, cvalue, cgrads, where):
+        """Forward mode on the same program: jvp along a random direction must give the value and
+        the directional derivative the (checked) reverse gradient gives, sum(grad_i * v_i)."""
+        rng = np.random.default_rng(len(self.source) + len(STATS))
+        tangents = tuple(rng.normal(size=np.shape(a)) if np.ndim(a) else float(rng.normal())
+                         for a in point)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fvalue, ftangent = jvp(self.f, _copy_args(point), tangents)
+        except GradError as exc:
+            if "internal compiler error" in str(exc):
+                raise Mismatch("forward-internal-error", f"{where}: {exc}\n\n{self.source}")
+            STATS["forward_refused"] += 1
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise Mismatch("forward-raised",
+                           f"{where}: jvp raised {type(exc).__name__}: {exc}\n\n{self.source}")
+        want = sum(float(np.sum(np.asarray(g) * v)) for g, v in zip(cgrads, tangents))
+        scale = 1.0 + sum(float(np.sum(np.abs(np.asarray(g) * v))) for g, v in zip(cgrads, tangents))
+        if not np.isclose(fvalue, cvalue, rtol=1e-9, atol=1e-12):
+            raise Mismatch("forward-value", f"{where}: jvp's value {fvalue!r}, the gradient's "
+                                            f"{cvalue!r}\n\n{self.source}")
+        if np.shape(ftangent) != () or not abs(float(ftangent) - want) <= 1e-7 * scale:
+            raise Mismatch("forward-tangent",
+                           f"{where}: jvp along {tangents!r} gives {ftangent!r}, the reverse "
+                           f"gradient gives {want!r}\n\n{self.source}")
+        STATS["forward_checked"] += 1
 
     def report(self, point, value, cvalue, tvalue, cgrads, tgrads, numeric):
         lines = [f"point {describe_point(point)}",
