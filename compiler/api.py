@@ -799,6 +799,7 @@ class Compiled:
                  has_aux=False, masks=None, fixed=None, primal=None, mode="grad"):
         self.fn = fn
         self.mode = mode  # "grad"; "vjp": takes the output's adjoint last; "jvp": tangents last
+        self.scalar_output = False  # (set for a Hessian: its function's output is checked)
         with_value = with_value or mode == "vjp"  # a vjp returns the output and its gradients
         self.simplify = simplify
         self.with_value = with_value
@@ -1175,8 +1176,18 @@ class Compiled:
         written = set(self.names) if memory.writes_unknown else memory.written_arguments
         values = [v.copy() if isinstance(v, np.ndarray) and name in written else v
                   for name, v in zip(self.names, values)]  # the caller's arrays stay as they are
-        if self.mode != "grad":
+        if self.mode != "grad" and not self.scalar_output:
             self.call_user(values)
+            return
+        if self.mode != "grad":  # a Hessian's: the output of the user's function is one number
+            value = self.call_user(values)
+            if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
+                node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
+                             and n.value is not None), self.src.node)
+                raise error_at(self.src.location(getattr(node, "value", node)),
+                               f"{self.fn.__name__} returns an array of shape {np.shape(value)} "
+                               "here: a Hessian is taken of one number (a scalar). Reduce the "
+                               "result, or use jacobian(f) for the derivatives of each output.")
             return
         value = self.call(self.user_call, values)
         if self.has_aux:

@@ -346,7 +346,7 @@ class Emitter:
         if prim.startswith("user_"):  # a registered function: called as it is
             fn = p.funcs[None]
             return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", prim), fn), ast.Load()), ins, [])
-        if p.internal:
+        if p.internal or prim == "stop_gradient":  # (a function of ours, bound by name)
             return self.helper_call(eqn, ins)
         if prim == "select" and not array and eqn.params.get("lib") != "np":
             return ast.IfExp(ins[0], ins[1], ins[2])
@@ -436,6 +436,15 @@ class Emitter:
         if prim == "concat_grad":
             return ast.Call(func, [ins[0], ast.Constant(eqn.params.get("axis", 0)),
                                    ast.Constant(eqn.params["index_"])] + ins[1:], [])
+        if prim == "tangent_by_rows":  # the reverse rule's parameters, as a dict literal
+            pairs = eqn.params["params"]
+            return ast.Call(func, ins, [
+                ast.keyword("of", ast.Constant(eqn.params["of"])),
+                ast.keyword("which", ast.Constant(eqn.params["which"])),
+                ast.keyword("params", ast.Dict([ast.Constant(k) for k, _ in pairs],
+                                               [_literal((v,)) if isinstance(v, tuple)
+                                                and len(v) == 1 else _literal(v)
+                                                for _, v in pairs]))])
         if prim == "stack_grad":
             return ast.Call(func, [ins[0], ast.Constant(eqn.params.get("axis", 0)),
                                    ast.Constant(eqn.params["index_"])], [])

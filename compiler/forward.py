@@ -48,8 +48,8 @@ class Tangents:
                 continue
             b.eqns.append(eqn)
             dots = [self.dot(a) for a in eqn.ins]
-            if not any(d is not None for d in dots):
-                continue
+            if not eqn.outs or not any(d is not None for d in dots):
+                continue  # (an equation with no result is a check: its tangent is nothing)
             b.loc = eqn.loc or loc  # the primal's line: one comment heads both
             if eqn.prim == "list_append" and dots[0] is None:
                 dots[0] = self.empty_list_tangent(b, eqn)
@@ -256,7 +256,7 @@ def forward(graph, wrt, dot_names, simplify=_simplify, results=None):
         if d is None:
             d = b.emit("zero_like", [r], hint=Dot(r)) if isinstance(r, Var) else Const(0.0)
         elif d in dot_params:  # never the caller's own array (views are copied later)
-            d = b.emit("copy", [d], lib="np", hint=Dot(r))
+            d = b.emit("fresh", [d], hint=Dot(r))
         tangents.append(d)
     return Graph(f"{graph.name}_jvp", list(graph.params) + dot_params, b.eqns,
                  list(graph.results) + tangents)

@@ -295,24 +295,27 @@ def _index_add(acc, g, *parts, index=None):
     return out
 
 
-def _tangent_by_rows(dot, out, *values, prim=None, which=0, params=()):
+def _tangent_by_rows(dot, out, *values, of=None, which=0, params=()):
     """A tangent with no closed form in the table: J x_dot assembled from the reverse rule of input
     `which`, one output entry at a time (rules.ROWS)."""
     from .rules import evaluate_formula  # noqa: PLC0415  (rules imports this module)
     params = {**dict(params), "_out": out}
     shape = np.shape(out)
     if not shape:
-        return float(np.sum(evaluate_formula(prim, which, values, params, 1.0) * dot))
+        return float(np.sum(evaluate_formula(of, which, values, params, 1.0) * dot))
     result = np.zeros(shape)
     for k in np.ndindex(shape):
         seed = np.zeros(shape)
         seed[k] = 1.0
-        result[k] = np.sum(evaluate_formula(prim, which, values, params, seed) * dot)
+        result[k] = np.sum(evaluate_formula(of, which, values, params, seed) * dot)
     return result
 
 
-_prim("tangent_by_rows", None, ADJOINT, kwargs=("prim", "which", "params"), py=_tangent_by_rows,
+_prim("tangent_by_rows", None, ADJOINT, kwargs=("of", "which", "params"), py=_tangent_by_rows,
       fresh=True)
+
+# fresh(x): a copy of an array, a number as it is (a result that would be the caller's own array)
+_prim("fresh", 1, ADJOINT, py=support.fresh, fresh=True)
 
 # stop_gradient(x): x's value, with no gradient through it (a view of x, as NumPy would see it)
 _prim("stop_gradient", 1, {**VIEW, "differentiable": False, "static_args": False},

@@ -343,6 +343,7 @@ TANGENTS = {
     "stack":    ("*xs", LINEAR),
     "full":     ("v *s", LINEAR, None),
     "float":    ("x", "x_dot"),
+    "fresh":    ("x", LINEAR),
     # The reverse pass's helpers: linear in the adjoint g they carry; the value they read beside it
     # gives only a shape or a piecewise-constant mask, or, for the products, is the other factor.
     "unbroadcast": ("g x", LINEAR, None),
@@ -464,7 +465,7 @@ def jvp(builder, eqn, dots):
             ins[position] = dot
             terms.append(builder.emit(eqn.prim, ins, **params))
         elif term == ROWS:
-            terms.append(builder.emit("tangent_by_rows", [dot, eqn.out, *eqn.ins], prim=eqn.prim,
+            terms.append(builder.emit("tangent_by_rows", [dot, eqn.out, *eqn.ins], of=eqn.prim,
                                       which=position, params=tuple(sorted(params.items()))))
         else:
             local = {**env, "i": position - named} if position >= named else env

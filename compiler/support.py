@@ -246,3 +246,8 @@ def stop_gradient(x):
     plain Python it returns its argument (detached, for a tape's tensor: the tape's `detach`)."""
     detach = getattr(x, "detach", None)
     return detach() if detach is not None and not isinstance(x, np.ndarray) else x
+
+
+def fresh(x):
+    """x as a value of its own: a copy of an array (a number is its own value)."""
+    return x.copy() if isinstance(x, np.ndarray) else x

@@ -12,6 +12,7 @@ and keeps one specialised version per argument signature:
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 import weakref
 
@@ -39,15 +40,38 @@ def _compiled(fn, wrt, kind, has_aux=False):
         found = table.get(key)
         if found is None:
             _plain(fn, kind)
-            if kind == "jvp":
-                found = Compiled(fn, wrt, False, mode="jvp", has_aux=has_aux)
-            elif kind == "vjp":
-                found = Compiled(fn, wrt, True, mode="vjp", has_aux=has_aux)
-            else:  # forward over reverse: the gradient graph, differentiated forwards
-                inner = Compiled(fn, wrt, False)
-                found = Compiled(fn, wrt, False, mode="jvp",
-                                 primal=(inner.grad_graph, inner.lowering))
-            table[key] = found
+            found = table[key] = _build(fn, wrt, kind, has_aux)
+    return found
+
+
+def _build(fn, wrt, kind, has_aux):
+    """Compile one transformation; a failure of ours is said to be ours (as grad says it)."""
+    from .api import Compiled  # noqa: PLC0415
+    try:
+        return _build_unchecked(Compiled, fn, wrt, kind, has_aux)
+    except GradError:
+        raise
+    except Exception as exc:  # a compiler bug: plainly, pointing at the user's function
+        if os.environ.get("SOURCEAD_DEBUG"):
+            raise
+        code = getattr(fn, "__code__", None)
+        where = f'File "{code.co_filename}", line {code.co_firstlineno}, in {fn.__name__}\n' \
+            if code else ""
+        raise GradError(f"{where}internal compiler error while building the {kind} of "
+                        f"{fn.__name__}: {type(exc).__name__}: {exc}\nThis is a bug in sourcead, "
+                        "not in your code; please report it with the function. Set "
+                        "SOURCEAD_DEBUG=1 to see the compiler's traceback.") from None
+
+
+def _build_unchecked(Compiled, fn, wrt, kind, has_aux):
+    if kind == "jvp":
+        return Compiled(fn, wrt, False, mode="jvp", has_aux=has_aux)
+    if kind == "vjp":
+        return Compiled(fn, wrt, True, mode="vjp", has_aux=has_aux)
+    # forward over reverse: the gradient graph, differentiated forwards
+    inner = Compiled(fn, wrt, False)
+    found = Compiled(fn, wrt, False, mode="jvp", primal=(inner.grad_graph, inner.lowering))
+    found.scalar_output = True  # a Hessian is of a number: its output checked as grad checks it
     return found
 
 

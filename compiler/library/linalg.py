@@ -384,6 +384,15 @@ def _multi_dot_bind(args, kwargs, ctx):
     return arrays, {}
 
 
+@helper(tangent=(LINEAR, UNKNOWN, UNKNOWN))
+def solve_a_tangent(a_dot, a, out):
+    """d solve(a, b) along a_dot: -a^-1 a_dot x, for x = solve(a, b) a vector (b one vector, even
+    one shared by a batch of matrices) or a matrix."""
+    if np.ndim(out) == np.ndim(a) - 1:
+        return -np.linalg.solve(a, np.matmul(a_dot, out[..., None]))[..., 0]
+    return -np.linalg.solve(a, np.matmul(a_dot, out))
+
+
 ENTRIES = [
     Fn("det", "x", "det_grad(g, x, out)", family="linalg", np=np.linalg.det, tangent=("sum(det_grad(ones_like(out), x, out) * x_dot, axis=(-2, -1))",)),
     Fn("inv", "x", "inv_grad(g, out)", family="linalg", np=np.linalg.inv, tangent=("-matmul(matmul(out, x_dot), out)",)),
@@ -394,7 +403,7 @@ ENTRIES = [
     Fn("norm", "x", "norm_grad(g, x, out, ord=ord, axis=axis, keepdims=keepdims)",
        family="linalg", np=np.linalg.norm, params="ord axis keepdims", tangent=("sum(norm_grad(ones_like(out), x, out, ord=ord, axis=axis, keepdims=keepdims) * x_dot, axis=axis, keepdims=keepdims)",)),
     Fn("solve", "a b", "solve_a_grad(g, a, b, out)", "solve_b_grad(g, a, b)", family="linalg",
-       np=np.linalg.solve, tangent=("-solve(a, matmul(a_dot, out))", "solve(a, b_dot)")),
+       np=np.linalg.solve, tangent=("solve_a_tangent(a_dot, a, out)", "solve(a, b_dot)")),
     # the lower factor; the gradient is symmetric (PyTorch's), see cholesky_grad
     Fn("cholesky", "x", "cholesky_grad(g, out)", family="linalg", np=np.linalg.cholesky, tangent=(ROWS,)),
     # (w, v); a str UPLO cannot be written in compiled code today (the frontend refuses str

@@ -465,5 +465,5 @@ ENTRIES = [
        params="mode", tangent=(EACH, EACH)),
     Fn("interp", "x xp fp", "interp_x_grad(g, x, xp, fp, left=left, right=right)", None,
        "interp_fp_grad(g, x, xp, fp, left=left, right=right)", family="linalg", np=np.interp,
-       params="left right", tangent=(REVERSE, None, EACH)),
+       params="left right", tangent=(REVERSE, None, ROWS)),
 ]

@@ -332,7 +332,9 @@ ENTRIES = [
     Fn("tile", "x", "tile_grad(g, x, reps=reps)", family="linalg", np=np.tile, params="reps", tangent=(LINEAR,)),
     Fn("repeat", "x", "repeat_grad(g, x, repeats=repeats, axis=axis)", family="linalg",
        np=np.repeat, params="repeats axis", tangent=(LINEAR,)),
-    Fn("diag", "x", "diag_grad(g, x, k=k)", family="linalg", np=np.diag, params="k", tangent=(LINEAR,)),
+    # (np.diag of a matrix is a read-only view of it: never updated in place)
+    Fn("diag", "x", "diag_grad(g, x, k=k)", family="linalg", np=np.diag, params="k",
+       facts={"fresh": False}, tangent=(LINEAR,)),
     Fn("diagonal", "x", "diagonal_grad(g, x, offset=offset, axis1=axis1, axis2=axis2)",
        family="view", facts=ARRAYS, np=np.diagonal, params="offset axis1 axis2", tangent=(LINEAR,)),
     Fn("trace", "x", "trace_grad(g, x, offset=offset, axis1=axis1, axis2=axis2)",

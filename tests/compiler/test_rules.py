@@ -983,15 +983,20 @@ def test_every_rule_has_a_case():
 # Primitives that only appear in adjoint graphs (the rules' helpers) need no rule of their own until
 # higher derivatives exist. Anything else in PRIMS needs one.
 ADJOINT_ONLY_EXTRA = {"unbroadcast",      # made by reverse.py
-                      "tangent_by_rows"}  # made by forward mode (rules.ROWS)
+                      "tangent_by_rows",  # made by forward mode (rules.ROWS) ...
+                      "fresh"}            # ... and for a tangent that is an input
 
 
 def _called_in_formulas():
+    """Primitives the reverse formulas and the tangent terms call."""
+    from compiler.rules import TANGENT_TABLE
     called = set()
-    for rule in TABLE.values():
-        for f in rule.formulas + [rule.rest_formula]:
-            if f is not None:
-                called |= {n.func.id for n in ast.walk(f) if isinstance(n, ast.Call)}
+    formulas = [f for rule in TABLE.values() for f in rule.formulas + [rule.rest_formula]]
+    formulas += [t for rule in TANGENT_TABLE.values() for t in rule.terms + [rule.rest_term]
+                 if isinstance(t, ast.AST)]
+    for f in formulas:
+        if f is not None:
+            called |= {n.func.id for n in ast.walk(f) if isinstance(n, ast.Call)}
     return called
 
 

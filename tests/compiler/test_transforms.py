@@ -422,11 +422,6 @@ def identity(x):
     return x
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a float tangent that is a parameter or a value not "
-                   "made fresh by the last equation (identity, a tangent carried out of a loop or "
-                   "a branch) comes back as a 0-d np.ndarray: forward.forward wraps it in "
-                   "np.copy (so the caller's own array is never returned), and np.copy(2.0) is "
-                   "array(2.0); grad and the other jvp paths give a float")
 def test_jvp_float_tangents_are_floats():
     assert type(jvp(identity, (1.0,), (2.0,))[1]) is float
     out, d = jvp(for_range, (0.4, 4), (1.0,), wrt=0)
@@ -772,9 +767,6 @@ def test_hessian_through_a_loop():
     assert H == pytest.approx(-sum((i + 1.0) ** 2 * math.sin(0.4 * (i + 1.0)) for i in range(3)))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hessian of a function whose output is an array is "
-                   "not refused as grad refuses it: it silently returns the Hessian of sum(f) "
-                   "for x*x, and an 'internal compiler error' (matmul of a 0-d seed) for mlp_out")
 def test_hessian_of_an_array_output_is_refused_like_grad():
     with pytest.raises(GradError, match="scalar"):
         grad(lambda x: x * x)(np.ones(2))  # what grad says
@@ -895,9 +887,6 @@ def sg_array(x):
     return np.sum(x ** 3 * stop_gradient(np.sin(x)))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: stop_gradient of an ARRAY fails in every transform "
-                   "(grad, jvp, hessian): internal compiler error \"module 'numpy' has no "
-                   "attribute 'stop_gradient'\" (emit spells the lib='np' call np.stop_gradient)")
 @pytest.mark.parametrize("transform", ["grad", "jvp", "hessian"])
 def test_stop_gradient_on_arrays(transform):
     with one_line():
@@ -1004,11 +993,6 @@ def uses_cholesky(A):
     return np.sum(np.linalg.cholesky(A) ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: every ROWS tangent (cholesky, eigh, qr, svd, "
-                   "svdvals, pinv, lstsq, ...) crashes building the graph: rules.jvp calls "
-                   "builder.emit('tangent_by_rows', ..., prim=eqn.prim) and Builder.emit's first "
-                   "parameter is already `prim` -> TypeError 'got multiple values for argument "
-                   "prim' (a raw TypeError, not a GradError)")
 def test_jvp_through_a_rows_tangent():
     A = np.array([[2.0, 0.3], [0.3, 1.5]])
     T = np.array([[0.5, -0.2], [-0.2, 0.1]])

@@ -47,21 +47,10 @@ _ROWS_CASES = """
     average_weighted_tuple_keep average_weights_1d cumprod_flat cumprod_zeros cumprod_neg
     cumprod_method sort_last sort_axis0 sort_flat sort_f32""".split()
 
-# id -> reason, for cases whose jvp is wrong or crashes because of the compiler.
-KNOWN = {case_id: _ROWS_BUG for case_id in _ROWS_CASES}
-KNOWN.update({
-    "interp_left_right": "BUG: interp's tangent in fp is EACH, i.e. np.interp(x, xp, fp_dot, "
-                         "left=left, right=right): outside [xp[0], xp[-1]] the tangent is the "
-                         "constant left/right instead of 0 (jvp off by left + right summed)",
-    "solve_batched_vec": "BUG: solve's tangent -solve(a, matmul(a_dot, out)) breaks when b is one "
-                         "vector broadcast over a batch of matrices (out is (batch, n), so matmul "
-                         "reads it as a matrix): internal compiler error, matmul core dimension "
-                         "mismatch",
-    "diag_matrix": "BUG: the specialised jvp code updates np.diag(m) in place (`t1 *= t2`), but "
-                   "np.diag of a matrix is a read-only view of m: ValueError 'output array is "
-                   "read-only' (grad of the same code is fine)",
-})
-KNOWN["diag_matrix_k"] = KNOWN["diag_f32"] = KNOWN["diag_matrix"]
+# id -> reason, for cases whose jvp is wrong or crashes because of the compiler (none left: the
+# ROWS tangents, interp's left=/right=, solve with one vector for a batch and np.diag's read-only
+# view were fixed after this file found them; a new entry is a strict xfail with its reason).
+KNOWN = {}
 
 
 def _reason(case):
