@@ -715,6 +715,15 @@ class Lowering:
             # writes in place into memory it may share): then the append is refused, as before
             if isinstance(scope.vars.get(name), ListVal) and name not in assigned:
                 assigned |= {ListField(name, attr, suffix) for attr, suffix in ListVal.FIELDS}
+            elif isinstance(scope.vars.get(name), TupleVal) and name not in assigned:
+                # a list made with items ([x], a comprehension) grows by a value per iteration:
+                # a loop carries numbers and lists started empty, never such a list
+                raise error_at(src.location(node),
+                               f"`{name}` is a list made with items and appended to in this "
+                               "loop, which the compiler cannot carry: carry the value you "
+                               "need in a variable instead (`last = x`, then `last = "
+                               "math.sin(last)` in the loop), or start the list empty "
+                               f"(`{name} = []`) and append to it.")
         if index_name is not None and index_name in assigned:
             raise error_at(src.location(node.target),
                            f"the loop assigns to its own variable `{index_name}`: use another name.")
@@ -750,7 +759,7 @@ class Lowering:
         inits = []
         for slot in carried:
             value = _get(scope, slot, Const(None))
-            if isinstance(value, (TupleVal, PyObj, LocalFunc)):
+            if isinstance(value, (TupleVal, DictVal, ObjVal, PyObj, LocalFunc)):
                 raise error_at(src.location(node),
                                f"`{slot}` changes in the loop but holds {what(value)}: "
                                "only numbers can be carried from one iteration to the next.")
