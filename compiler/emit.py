@@ -97,6 +97,9 @@ _INLINE = {"add", "sub", "mul", "div", "neg", "sin", "cos", "tan", "exp", "log",
            "atan", "sinh", "cosh", "log1p", "expm1", "square"}
 
 
+_INLINE_SIZE = 5  # operations in one generated expression, at most
+
+
 def _inlinable(graph, is_array, root):
     """The temporaries (no name of the user's or derived from one) of numbers that exactly one
     later equation of the same block and the same user line reads, with only plain equations in
@@ -126,12 +129,13 @@ def _inlinable(graph, is_array, root):
     def block(eqns):
         position = {}
         reads = {}   # an inlinable value -> the storage (plan roots) its expression reads
+        sizes = {}   # ... and how many operations its expression holds
         for j, eqn in enumerate(eqns):
             for sub in eqn.params.values():
                 if isinstance(sub, Graph):
                     block(sub.eqns)
             plain = eqn.prim not in _STATEMENTS and not regions(eqn)
-            mine, start = set(), j
+            mine, start, size = set(), j, 1
             for a in eqn.ins:
                 if not isinstance(a, Var):
                     continue
@@ -139,14 +143,17 @@ def _inlinable(graph, is_array, root):
                 inlined = i is not None and plain and uses.get(a) == 1 and eqns[i].loc == eqn.loc
                 if inlined:
                     first = min(i, position.get(("start", a), i))
-                    between = eqns[first + 1:j]
+                    between = eqns[first + 1:j] if j - first <= 12 else [None]
                     # nothing in between may be a statement, or write storage it reads (a loop's
                     # carried value is named as its next value: `s = s + t` then reads the new s)
-                    inlined = not any(e.prim in _STATEMENTS or regions(e) or
+                    inlined = not any(e is None or e.prim in _STATEMENTS or regions(e) or
                                       any(root(o) in reads[a] for o in e.outs) for e in between)
+                if inlined and size + sizes[a] > _INLINE_SIZE:
+                    inlined = False  # small expressions only: they read well (and build fast)
                 if inlined:
                     found.add(a)
                     mine |= reads[a]
+                    size += sizes[a]
                     start = min(start, position.get(("start", a), position[a]))
                 else:
                     mine.add(root(a))
@@ -157,6 +164,7 @@ def _inlinable(graph, is_array, root):
                 position[eqn.out] = j
                 position[("start", eqn.out)] = start
                 reads[eqn.out] = mine
+                sizes[eqn.out] = size
 
     block(graph.eqns)
     return found
