@@ -877,6 +877,15 @@ def _no_more(kwargs, args, max_args, label, src, node):
 
 
 def _parse_callee(obj, src, node):
+    if getattr(obj, "_sourcead", None) is not None or getattr(obj, "__module__", None) == \
+            "compiler.transforms":
+        called = ast.unparse(node.func) if isinstance(node, ast.Call) else obj.__name__
+        raise error_at(src.location(node),
+                       f"`{called}` is a compiled derivative of `{obj.__name__}` (grad, jvp, "
+                       "hvp...): calling one inside a function being differentiated is not "
+                       f"supported. Take the derivative you need of `{obj.__name__}` itself: "
+                       "hessian(f) or hvp(f) for second derivatives, grad(grad(f)) of a "
+                       "function of one number.")
     try:
         return parse_function(obj)
     except GradError as exc:
