@@ -111,7 +111,9 @@ def _as_tangent(value, like, label):
             and value.dtype == np.float64:
         return value
     if isinstance(like, np.ndarray):
-        t = np.asarray(value, dtype=float)
+        t = np.asarray(value)
+        if t.dtype.kind != "f":  # (a float32 tangent stays float32, as grad keeps float32)
+            t = t.astype(float)
         if t.shape != like.shape:
             raise ValueError(f"{label} has shape {t.shape}, but the value it goes with has shape "
                              f"{like.shape}: give one of the same shape.")

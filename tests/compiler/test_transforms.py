@@ -454,9 +454,6 @@ def test_jvp_does_not_write_the_callers_arrays():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: jvp casts a float32 tangent to float64 "
-                   "(transforms._as_tangent uses dtype=float), so the tangent of float32 code is "
-                   "float64 while grad keeps float32 gradients float32")
 def test_jvp_of_float32_code_keeps_float32():
     x = np.array([0.1, 0.2], dtype=np.float32)
     out, d = jvp(lambda x: np.sin(x) * x, (x,), (np.ones(2, np.float32),))
