@@ -486,8 +486,10 @@ def jvp(builder, eqn, dots):
         for position, atom in enumerate(eqn.ins):
             if position in linear:
                 ins.append(dots[position])
-            elif rule.term(position) == LINEAR and isinstance(atom, Var):
-                ins.append(builder.emit("zero_like", [atom]))
+            elif rule.term(position) == LINEAR:  # no tangent: zeros shaped like the value
+                ins.append(builder.emit("zero_like", [atom]) if isinstance(atom, Var) else
+                           Const(0.0 if np.ndim(atom.value) == 0 else np.zeros(np.shape(
+                               atom.value)).tolist()))
             else:
                 ins.append(atom)
         terms.insert(0, builder.emit(eqn.prim, ins, **params))

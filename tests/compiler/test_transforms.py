@@ -1020,3 +1020,18 @@ def test_list_made_with_items_and_appended_in_a_loop_is_refused_not_wrong():
         return d["a"]
     with pytest.raises(GradError, match="holds a dict"):
         value_and_grad(dict_in_loop)(0.3)
+
+
+def _stack_with_a_constant(x):
+    lam1 = lambda l1: (l1 * np.sum(np.stack([(v2 * l1) for v2 in (x, l1)])))  # noqa: E731
+    return lam1(0.5)
+
+
+def test_a_constant_beside_a_tangent_in_a_linear_primitive_has_tangent_zero():
+    """Found by the fuzzers' forward cross-check: np.stack([x * 0.5, 0.25]) gave the constant
+    0.25 as its own tangent (a linear primitive's other inputs must be zeros, constants too)."""
+    out, d = jvp(_stack_with_a_constant, (0.0,), (0.9130334170387961,))
+    assert d == pytest.approx(0.25 * 0.9130334170387961, rel=1e-14)
+    out, d = jvp(lambda x: np.sum(np.concatenate([np.array([1.0, 2.0]), x * 2.0])),
+                 (np.ones(2),), (np.ones(2),))
+    assert d == pytest.approx(4.0, rel=1e-14)
