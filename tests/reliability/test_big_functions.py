@@ -87,6 +87,7 @@ def test_2000_term_mixed_chain(big, capsys):
         assert_matches_central_differences(big.big_mixed, (x,), dx, (0,))
 
 
+@pytest.mark.slow  # (CI runs the slow ones separately: -m slow)
 def test_5000_statement_function(big, capsys):
     g = _decorate(capsys, "a 5,000-statement function", value_and_grad, big.big_statements)
     x = 0.4
@@ -100,6 +101,7 @@ def test_5000_statement_function(big, capsys):
     assert_matches_central_differences(big.big_statements, (x,), dx, (0,))
 
 
+@pytest.mark.slow  # (CI runs the slow ones separately: -m slow)
 def test_2000_term_array_expression(big, capsys):
     g = _decorate(capsys, "a 2,000-term array expression", grad, big.big_array_mixed)
     x = np.linspace(-0.5, 0.5, 4)
