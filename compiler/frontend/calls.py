@@ -89,8 +89,10 @@ class Calls:
             # A nested def reads the enclosing function's variables as they are when it is called
             # (Python's late binding): in the same activation, that is the caller's scope, which
             # has followed every reassignment in branches and loops since the def.
-            parent = scope if scope.src is func.scope.src and descends(scope, func.scope) \
-                else func.scope
+            # Called from a function inlined meanwhile (`apply(lam, x)`), the defining
+            # activation's current scope is the innermost caller scope of it on the stack.
+            parent = next((s for s in [scope] + self.low.scope_stack[::-1]
+                           if s.src is func.scope.src and descends(s, func.scope)), func.scope)
             return self.inline(func.node, func.scope.src, args, kwargs, node, scope,
                                parent=parent, defaults_owner=None)
         if not isinstance(func, PyObj):

@@ -443,3 +443,20 @@ def copy_of_dict_leaf_written(p, s):
     b = y * 1.0
     b[0] = s
     return np.sum(b * b)
+
+
+def _apply(fn, v):
+    return fn(v) + v
+
+
+def lambda_called_through_a_helper_in_a_loop(x, y):
+    """(found by the long fuzz run, present since containers landed): a lambda reading `x`,
+    called through a module-level helper inside a loop that reassigns x, read the x of its
+    definition instead of the current one."""
+    lam1 = lambda l1: (l1 * ((lambda l2: (l2 * x))(x)))  # noqa: E731
+    n1 = 0
+    while n1 < 1:
+        n1 += 1
+        x = x + math.sin(math.cos(x))
+        x = _apply(lam1, x)
+    return x
