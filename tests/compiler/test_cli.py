@@ -113,13 +113,17 @@ def test_compiler_refusal_prints_its_message_and_exits_1(user_dir):
 def test_good_input_still_works(user_dir):
     commands = [["show", "model.py:arr", "--shapes", "X=3,4", "w=4"],
                 ["check", "model.py:loss", "--args", "0.5", "1.5"],
-                ["compare", "model.py:loss", "--args", "0.5", "1.5", "--wrt", "y"]]
+                ["compare", "model.py:loss", "--args", "0.5", "1.5", "--wrt", "y"],
+                ["show", "model.py:loss", "--jvp"],
+                ["show", "model.py:arr", "--hessian", "--wrt", "w", "--shapes", "X=3,4", "w=4"]]
     results = run_all(commands, cwd=user_dir)
     for args, (code, out, err) in zip(commands, results):
         assert code == 0 and not err, f"{args} -> {code}\n{err}"
     assert "def make_arr_grad(" in results[0][1]
     assert "passed" in results[1][1]
     assert "gradients agree: yes" in results[2][1]
+    assert "def make_loss_jvp(" in results[3][1] and "_dot" in results[3][1]
+    assert "def make_arr_grad_jvp(" in results[4][1] and "w_dot" in results[4][1]
 
 
 def test_internal_error_says_so_and_how_to_see_the_traceback(user_dir):
