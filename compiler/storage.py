@@ -88,7 +88,18 @@ class StoragePlan:
             # an accumulator lives as long as what it becomes, and an array as long as any value
             # that may be a view of it (y[0], y.T, a broadcast adjoint): writing into y in place
             # while a view of it is read later would change the view
-            if len(eqn.outs) != 1 or eqn.out not in last or regions(eqn):
+            if regions(eqn):
+                # a branch may hand out a value it read as it is (`r_2 = r_1`, a view): what the
+                # regions read lives as long as the equation's results are read
+                end = max((last[o] for o in eqn.outs if o in last), default=None)
+                if end is not None:
+                    for sub in eqn.params.values():
+                        if isinstance(sub, Graph):
+                            for a in free_vars(sub):
+                                if a in last:
+                                    last[a] = max(last[a], end)
+                continue
+            if len(eqn.outs) != 1 or eqn.out not in last:
                 continue
             if eqn.prim in ("index_add", "iadd", "list_append") or eqn.prim not in FRESH:
                 for a in eqn.ins:

@@ -460,3 +460,13 @@ def lambda_called_through_a_helper_in_a_loop(x, y):
         x = x + math.sin(math.cos(x))
         x = _apply(lam1, x)
     return x
+
+
+def view_kept_through_a_branch_then_base_written(x, y, w, s):
+    """(found by the long fuzz run's forward check): r, a view of a, is handed on by the branch
+    the aliasing analysis makes; the storage plan let a tangent product overwrite a's buffer in
+    place while r was still read (jvp's value itself was wrong)."""
+    a = y * 1.0
+    r = a.reshape(-1)
+    a += 0.5
+    return (0.5 + np.sum(a * a)) + np.sum(r * r)

@@ -340,3 +340,15 @@ def test_bug_lambda_called_through_a_helper_reads_the_current_value():
     give 1.437 and 3.124 (a silent wrong value: the closure read x from before the loop)."""
     H.check_function(R.lambda_called_through_a_helper_in_a_loop, (0.0, 0.0))
     H.check_function(R.lambda_called_through_a_helper_in_a_loop, (0.4, 0.1))
+
+
+def test_bug_view_kept_through_a_branch_is_not_overwritten_in_place():
+    """Was: jvp gave the value 8.0 and tangent 18.0 where plain Python gives 3.5 and 12.0."""
+    from compiler import jvp
+    args = (np.zeros(3), np.zeros((2, 3)), np.zeros((2, 1)), 0.0)
+    tangents = (np.zeros(3), np.ones((2, 3)), np.zeros((2, 1)), 0.0)
+    value, tangent = jvp(R.view_kept_through_a_branch_then_base_written, args, tangents)
+    assert value == pytest.approx(3.5) and tangent == pytest.approx(12.0)
+    H.check_function(R.view_kept_through_a_branch_then_base_written,
+                     (np.array([1.0, 1.0, 0.0]), np.array([[1.0, 2.0, 2.0], [2.0, 2.0, 0.0]]),
+                      np.array([[0.0], [0.0]]), 0.0))
