@@ -152,16 +152,21 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
         except Exception as exc:  # a compiler bug: say so plainly, pointing at the user's function
             if os.environ.get("SOURCEAD_DEBUG"):
                 raise
-            code = getattr(fn, "__code__", None)
-            where = f'File "{code.co_filename}", line {code.co_firstlineno}, in {fn.__name__}\n' \
-                if code else ""
-            raise GradError(f"{where}internal compiler error while differentiating "
-                            f"{getattr(fn, '__name__', fn)}: {type(exc).__name__}: {exc}\n"
-                            "This is a bug in sourcead, not in your code; please report it with the "
-                            "function. Set SOURCEAD_DEBUG=1 to see the compiler's traceback.") from None
+            raise internal_error(fn, f"differentiating {getattr(fn, '__name__', fn)}",
+                                 exc) from None
         finally:
             if collecting:
                 gc.enable()
+
+
+def internal_error(fn, doing, exc):
+    """A failure of ours while `doing` something to the user's `fn`: said plainly, at fn."""
+    code = getattr(fn, "__code__", None)
+    where = f'File "{code.co_filename}", line {code.co_firstlineno}, in {fn.__name__}\n' \
+        if code else ""
+    return GradError(f"{where}internal compiler error while {doing}: {type(exc).__name__}: "
+                     f"{exc}\nThis is a bug in sourcead, not in your code; please report it with "
+                     "the function. Set SOURCEAD_DEBUG=1 to see the compiler's traceback.")
 
 
 class Fixed:

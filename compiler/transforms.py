@@ -46,7 +46,7 @@ def _compiled(fn, wrt, kind, has_aux=False):
 
 def _build(fn, wrt, kind, has_aux):
     """Compile one transformation; a failure of ours is said to be ours (as grad says it)."""
-    from .api import Compiled  # noqa: PLC0415
+    from .api import Compiled, internal_error  # noqa: PLC0415
     try:
         return _build_unchecked(Compiled, fn, wrt, kind, has_aux)
     except GradError:
@@ -54,13 +54,7 @@ def _build(fn, wrt, kind, has_aux):
     except Exception as exc:  # a compiler bug: plainly, pointing at the user's function
         if os.environ.get("SOURCEAD_DEBUG"):
             raise
-        code = getattr(fn, "__code__", None)
-        where = f'File "{code.co_filename}", line {code.co_firstlineno}, in {fn.__name__}\n' \
-            if code else ""
-        raise GradError(f"{where}internal compiler error while building the {kind} of "
-                        f"{fn.__name__}: {type(exc).__name__}: {exc}\nThis is a bug in sourcead, "
-                        "not in your code; please report it with the function. Set "
-                        "SOURCEAD_DEBUG=1 to see the compiler's traceback.") from None
+        raise internal_error(fn, f"building the {kind} of {fn.__name__}", exc) from None
 
 
 def _build_unchecked(Compiled, fn, wrt, kind, has_aux):
