@@ -937,8 +937,10 @@ class Compiled:
             # Scalar code: specialised for floats now; the guard sends anything else to respecialize.
             wrt_names = {self.names[i] for i in self.wrt} | set(extra)
             guard = {n: "float" if n in wrt_names else "scalar" for n in self.names}
+            self.float_names = wrt_names
+            self.scalar_simplify = self.sympy_pass() if simplify else None
             scalar = specialise_gradient(self.grad_graph, self.gradient_of(),
-                                         simplify=self.sympy_pass() if simplify else None)
+                                         simplify=self.scalar_simplify)
             self.source, self.function = self.emit(scalar, guard=guard, kinds={},
                                                    default_kind="scalar")
             self.scalar_version = self.function
@@ -969,12 +971,12 @@ class Compiled:
         f.ir_for = self.ir_for
 
     def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False,
-             shapes=None, dtypes=None):
+             shapes=None, dtypes=None, numpy_params=()):
         """Generate, compile and load one version of the gradient."""
         emitter = Emitter(graph, self.func_name, self.positional, self.kwonly, self.blocked,
                           self.owned, self.fn.__globals__, kinds=kinds, guard=guard,
                           result_tree=self.tree, default_kind=default_kind,
-                          record=record is not None)
+                          record=record is not None, numpy_params=numpy_params)
         if dtypes is not None:
             emitter.dtypes, emitter.shapes = dtypes, shapes
         source, factory = emitter.source(self.respecialize, entry=entry)
@@ -1046,9 +1048,8 @@ class Compiled:
 
     def respecialize(self, *args, **kwargs):
         """Every call that is not all plain floats: find (or make) the version for its signature.
-        A signature seen before was checked then, so it goes straight to its version."""
-        if self.structured is not None and self.structured.wants(args, kwargs):
-            return self.structured(args, kwargs)
+        A signature seen before was checked then, so it goes straight to its version (a
+        container argument never makes an entry there: it goes on to `structured`)."""
         if not kwargs and len(args) == self.npos:
             found = self.fast.get(self.quick_key(args))
             if found is not None:
@@ -1056,6 +1057,8 @@ class Compiled:
                     return found(*args)
                 except Deopt:
                     pass
+        if self.structured is not None and self.structured.wants(args, kwargs):
+            return self.structured(args, kwargs)
         values = self.arguments(args, kwargs)
         version = self.version(values)[1]
         if not kwargs and len(args) == self.npos and all(v is a for v, a in zip(values, args)):
@@ -1092,6 +1095,9 @@ class Compiled:
         ndarray = np.ndarray
         if self.env:
             args = tuple(args) + tuple(get() for get in self.env)
+        key = tuple(map(type, args))
+        if ndarray not in key and not self.by_value:
+            return key  # numbers only: their types are the key (the common scalar case, fast)
         if self.by_value:
             return tuple((a.shape, a.dtype.char) if type(a) is ndarray else
                          (type(a), a) if type(a) is int else type(a) for a in args)
@@ -1149,6 +1155,9 @@ class Compiled:
         if self.scalar_version is not None and all(
                 type(v) in (float, int) for v in list(values) + [get() for get in self.env]):
             return self.source, self.function
+        if self.scalar_version is not None and all(
+                type(v) in (float, int, np.float64) for v in list(values) + [get() for get in self.env]):
+            return self.numpy_scalar_version(values)
         with _random_state_kept(values):
             self.check_result(values)  # the user's own errors surface here, in the user's code
         try:
@@ -1160,6 +1169,20 @@ class Compiled:
                 raise
             raise self.internal_error(exc) from None
 
+    def numpy_scalar_version(self, values):
+        """Scalar code called with NumPy float64s: the scalar version's code, knowing which
+        arguments are NumPy scalars, so NumPy's arithmetic is spelled with operators wherever
+        an operand is one (`c * c`, not `np.multiply(c, c)`) and their gradients are float64s."""
+        numpy = [p for p, v in zip(self.grad_graph.params, values) if type(v) is np.float64]
+        guard = {n: "float64" if type(v) is np.float64 else "float" if n in self.float_names else "scalar"
+                 for n, v in zip(self.names, values)}
+        graph = specialise_gradient(self.grad_graph, self.gradient_of(),
+                                    simplify=self.scalar_simplify, numpy_params=numpy)
+        source, fn = self.emit(graph, guard=guard, kinds={}, default_kind="scalar",
+                               numpy_params=numpy)
+        self.last_typed = format_graph(graph)
+        return source, fn
+
     def specialised_version(self, values):
         recorder = Recorder([])
         _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
@@ -1167,10 +1190,12 @@ class Compiled:
         with _random_state_kept(values):  # the call that follows draws what f would draw
             self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
+        numpy = [p for p, v in zip(self.grad_graph.params, values) if type(v) is np.float64]
         graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes,
-                                    recorder.dtypes, recorder.ndarrays, truth=recorder.truth)
+                                    recorder.dtypes, recorder.ndarrays, truth=recorder.truth,
+                                    numpy_params=numpy)
         source, fn = self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes,
-                               dtypes=recorder.dtypes)
+                               dtypes=recorder.dtypes, numpy_params=numpy)
         self.last_typed = format_graph(graph, types=type_names(kinds, shapes, recorder.dtypes))
         return source, fn
 
@@ -1235,7 +1260,8 @@ class Compiled:
         """A differentiated argument: floats (np.float64 and 0-d arrays become float) and float
         arrays pass; anything else is refused, saying what to pass instead."""
         if isinstance(value, (float, np.floating)):
-            return value if type(value) is float else float(value)
+            # np.float64 stays itself: the user's arithmetic on it is NumPy's (inf, not an error)
+            return value if type(value) in (float, np.float64) else float(value)
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             return float(value) if value.ndim == 0 else value
         owner = self.leaf_owner.get(name, name)

@@ -32,6 +32,7 @@ import numpy as np
 from . import indexing, support
 from .ir import VAR_PARAMS, Const, Dot, Graph, Loop, Namer, ReverseLoop, Var, regions
 from .primitives import PRIMS, MethodCall, callee, numpy_path
+from .specialize import NUMPY_OPERATORS, numpy_scalars
 from .storage import StoragePlan, push_position
 
 _COMMENT = "__comment__"
@@ -158,7 +159,7 @@ def _inlinable(graph, is_array, root):
                 else:
                     mine.add(root(a))
             if len(eqn.outs) == 1 and plain and eqn.prim in _INLINE and \
-                    eqn.params.get("lib") in (None, "math") and \
+                    eqn.params.get("lib") in (None, "math", "np") and \
                     not any(is_array(a) for a in eqn.ins) and not is_array(eqn.out) and \
                     _temporary(eqn.out):
                 position[eqn.out] = j
@@ -184,8 +185,9 @@ def _is_int(atom, value):
 class Emitter:
     def __init__(self, graph, func_name, param_names, kwonly, user_blocked, user_owned,
                  user_globals, kinds=None, guard=None, result_tree=None, default_kind=None,
-                 record=False):
+                 record=False, numpy_params=()):
         self.graph = graph
+        self.numpy_params = set(numpy_params)  # parameters known to be NumPy float64s
         self.func_name = func_name
         self.param_names = param_names
         self.kwonly = kwonly
@@ -211,6 +213,7 @@ class Emitter:
         self.user_name = graph.name.removesuffix("_grad")
         self.inline = set()     # temporaries written into the one expression that reads them
         self.inlined = {}       # ... their expressions, until that expression is made
+        self.numpy = set()      # values sure to be NumPy scalars (set when the source is made)
 
     # -- names --
 
@@ -264,6 +267,11 @@ class Emitter:
     def known_array(self, a):
         return isinstance(a, Var) and self.kinds.get(a, self.default_kind) == "array"
 
+    def numpy_operands(self, eqn):
+        """Whether the operator's own spelling gives NumPy's arithmetic here: an operand is sure
+        to be a NumPy scalar (see specialize.numpy_scalars)."""
+        return eqn.prim in NUMPY_OPERATORS and any(a in self.numpy for a in eqn.ins)
+
     def lib_of(self, eqn):
         lib = eqn.params.get("lib")
         if lib is None:
@@ -298,7 +306,8 @@ class Emitter:
         if p.infix is not None and not (prim in ("and", "or", "not") and array):
             op = p.infix()
             lib = eqn.params.get("lib")
-            if lib is not None and (prim == "pow" or lib == "np" and not array):
+            if lib is not None and (prim == "pow" or lib == "np" and not array and
+                                    not self.numpy_operands(eqn)):
                 return self.call(prim, lib, ins)  # NumPy's semantics on floats: inf, not an error
             if prim in ("neg", "not"):
                 return ast.UnaryOp(op, ins[0])
@@ -354,6 +363,8 @@ class Emitter:
         if prim.startswith("user_"):  # a registered function: called as it is
             fn = p.funcs[None]
             return ast.Call(ast.Name(self.bind(getattr(fn, "__name__", prim), fn), ast.Load()), ins, [])
+        if prim == "float64":
+            return ast.Call(ast.Name(self.bind("float64", np.float64), ast.Load()), ins, [])
         if p.internal or prim == "stop_gradient":  # (a function of ours, bound by name)
             return self.helper_call(eqn, ins)
         if prim == "select" and not array and eqn.params.get("lib") != "np":
@@ -749,6 +760,8 @@ class Emitter:
         for n, need in self.guard.items():
             if need == "float":
                 tests.append(is_not(n, float))
+            elif need == "float64":  # a version for NumPy scalars: their arithmetic is NumPy's
+                tests.append(is_not(n, np.float64))
             else:  # an argument not differentiated: any int or float will do
                 tests.append(ast.BoolOp(ast.And(), [is_not(n, float), is_not(n, int)]))
         seen = set()
@@ -776,6 +789,7 @@ class Emitter:
         self.alias, self.inplace, self.frees = self.plan.alias, self.plan.inplace, self.plan.frees
         if self.recorder is None:
             self.inline = _inlinable(self.graph, self.is_array, self.plan.root)
+        self.numpy = numpy_scalars(self.graph, set(self.numpy_params))
         self.name_all(self.graph.eqns)
         self.read_names = {self.name(v) for v in _reads(self.graph)}
         if entry:  # array code: the entry point only dispatches on the call's signature

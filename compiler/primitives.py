@@ -317,6 +317,9 @@ _prim("tangent_by_rows", None, ADJOINT, kwargs=("of", "which", "params"), py=_ta
 # fresh(x): a copy of an array, a number as it is (a result that would be the caller's own array)
 _prim("fresh", 1, ADJOINT, py=support.fresh, fresh=True)
 
+# float64(g): the gradient of a NumPy float64 argument is one too (NumPy scalars in, out)
+_prim("float64", 1, ADJOINT, py=np.float64)
+
 # stop_gradient(x): x's value, with no gradient through it (a view of x, as NumPy would see it)
 _prim("stop_gradient", 1, {**VIEW, "differentiable": False, "static_args": False},
       py=support.stop_gradient, tape=None)  # the tape: Tensor.detach()

@@ -344,6 +344,7 @@ TANGENTS = {
     "full":     ("v *s", LINEAR, None),
     "float":    ("x", "x_dot"),
     "fresh":    ("x", LINEAR),
+    "float64":  ("x", "x_dot"),
     # The reverse pass's helpers: linear in the adjoint g they carry; the value they read beside it
     # gives only a shape or a piecewise-constant mask, or, for the products, is the other factor.
     "unbroadcast": ("g x", LINEAR, None),

@@ -321,7 +321,9 @@ def signature_key(values, by_value):
     key = []
     for v in values:  # the arguments, then the globals and closure values read
         t = type(v)
-        if t is float or isinstance(v, np.floating):
+        if t is np.float64:  # its own versions: NumPy's arithmetic, NumPy scalars out
+            key.append("n")
+        elif t is float or isinstance(v, np.floating):
             key.append("f")
         elif t is int or t is bool or isinstance(v, (np.integer, np.bool_)):
             key.append(("i", int(v)) if by_value else "i")
@@ -549,19 +551,69 @@ def _float_values(eqns, floats):
             floats.update(eqn.outs)
 
 
-def float_gradients(graph, gradient_of, float_params):
+# Operators whose Python spelling on a NumPy scalar is NumPy's own arithmetic (the same IEEE
+# operation, the same inf and nan with the same warnings, a NumPy scalar out).
+NUMPY_OPERATORS = {"add", "sub", "mul", "div", "neg", "iadd"}
+
+
+def _ufunc(eqn):
+    return eqn.params.get("lib") == "np" and isinstance(PRIMS[eqn.prim].funcs.get("np"), np.ufunc)
+
+
+def numpy_scalars(graph, found=None):
+    """The values sure to be NumPy scalars, whatever the arguments' types: a ufunc's result
+    (`np.sin(x)` is a NumPy scalar even for a Python float x), and `+ - *` or `/` with one of
+    them. Where NumPy's arithmetic is wanted on such a value (`np.multiply(c, c)` in the rule of
+    `np.tanh`), the operator `c * c` gives it at a tenth of the cost of the ufunc call."""
+    found = set() if found is None else found
+    for eqn in graph.eqns:
+        if eqn.prim == "cond":
+            then, other = eqn.params["then"], eqn.params["else"]
+            numpy_scalars(then, found)
+            numpy_scalars(other, found)
+            found.update(out for out, a, b in zip(eqn.outs, then.results, other.results)
+                         if a in found and b in found)
+            continue
+        loop = loop_view(eqn)
+        if loop is not None:
+            # assume the carried values that start as NumPy scalars stay so, then check it
+            trial = set(found) | {p for p, i in zip(loop.carried, loop.inits) if i in found}
+            for sub in regions(eqn):
+                numpy_scalars(sub, trial)
+            assumed = {p for p in loop.carried if p in trial}
+            if all(r in trial for p, r in zip(loop.carried, loop.next) if p in assumed):
+                found.update(trial)
+                found.update(o for o, p in zip(eqn.outs, loop.carried) if p in assumed)
+            else:  # the assumption failed: only what holds without it
+                for sub in regions(eqn):
+                    numpy_scalars(sub, found)
+            continue
+        if len(eqn.outs) != 1:
+            continue
+        if _ufunc(eqn) or eqn.prim in NUMPY_OPERATORS and any(a in found for a in eqn.ins):
+            found.add(eqn.out)
+    return found
+
+
+def float_gradients(graph, gradient_of, float_params, numpy_params=()):
     """Scalar code: a gradient of a float argument is a float, as `1.0 * n` would be in Python
-    (the optimiser folds `1.0 * n` to `n`, which may be an int or a bool)."""
+    (the optimiser folds `1.0 * n` to `n`, which may be an int or a bool), and the gradient of
+    a NumPy float64 is a NumPy float64."""
     floats = set(float_params)
     _float_values(graph.eqns, floats)
+    numpy = numpy_scalars(graph, set(numpy_params))
     b = Builder(list(graph.eqns), simplify=simplify)
     results = list(graph.results)
-    for index, _param in gradient_of:
+    for index, param in gradient_of:
         r = results[index]
         if isinstance(r, Const) and not isinstance(r.value, float):
-            results[index] = Const(float(r.value))
+            r = Const(float(r.value))
         elif isinstance(r, Var) and r not in floats:
-            results[index] = b.emit("float", [r], hint=r.hint)
+            r = b.emit("float", [r], hint=r.hint)
+        if param in numpy_params and r not in numpy:  # np.float64 in, np.float64 out
+            r = Builder(b.eqns).emit("float64", [r], hint=r.hint if isinstance(r, Var) else "")
+            # (not folded: a folded constant is a Python float)
+        results[index] = r
     return Graph(graph.name, graph.params, b.eqns, results)
 
 
@@ -668,7 +720,7 @@ def _accumulate_body(body, owned, kinds, shapes):
 
 
 def specialise_gradient(grad_graph, gradient_of, kinds=None, shapes=None, dtypes=None,
-                        ndarrays=None, simplify=None, truth=None):
+                        ndarrays=None, simplify=None, truth=None, numpy_params=()):
     """The gradient graph made into one version, by the one pipeline both paths share: scalar
     code (no kinds: every value a float) and a call signature's version (kinds, shapes and
     dtypes from an instrumented run). Each step is a no-op where it has nothing to do.
@@ -691,5 +743,5 @@ def specialise_gradient(grad_graph, gradient_of, kinds=None, shapes=None, dtypes
     graph = prune_saves(index_grads_from_shapes(graph, kinds, shapes, dtypes))
     graph = finalize_gradients(graph, kinds, shapes, dtypes, gradient_of, buffers)
     floats = [(i, p) for i, p in gradient_of if scalar_code or kinds.get(p) == "scalar"]
-    return float_gradients(graph, floats, [p for _, p in floats])
+    return float_gradients(graph, floats, [p for _, p in floats], numpy_params)
 

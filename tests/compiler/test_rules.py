@@ -984,7 +984,8 @@ def test_every_rule_has_a_case():
 # higher derivatives exist. Anything else in PRIMS needs one.
 ADJOINT_ONLY_EXTRA = {"unbroadcast",      # made by reverse.py
                       "tangent_by_rows",  # made by forward mode (rules.ROWS) ...
-                      "fresh"}            # ... and for a tangent that is an input
+                      "fresh",            # ... and for a tangent that is an input
+                      "float64"}          # by specialisation: a NumPy float64 argument's gradient
 
 
 def _called_in_formulas():

@@ -663,7 +663,30 @@ class ProgramRun:
         if self.layout is None and (LONG_FORWARD or not getattr(self, "forward_done", False)):
             self.forward_done = True  # (one point per program in the default run)
             self.check_forward(point, cvalue, cgrads, where)
+        if self.layout is None and all(type(a) is float for a in point) and \
+                (LONG_FORWARD or not getattr(self, "numpy_done", False)):
+            self.numpy_done = True
+            self.check_numpy_scalars(point, cvalue, cgrads, where, info)
         return None
+
+    def check_numpy_scalars(self, point, cvalue, cgrads, where, info):
+        """The same point as NumPy float64s: their own version of the gradient (NumPy's
+        arithmetic spelled with operators) gives the same numbers, and float64 gradients."""
+        args = tuple(np.float64(a) for a in point)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                nvalue, ngrads = self.compiled(*args)
+        except Exception as exc:  # noqa: BLE001
+            self.fail("numpy-scalars-raised", f"{where}, as np.float64: {type(exc).__name__}: "
+                      f"{exc}\n\n{self.source}", info)
+        close = np.isclose(nvalue, cvalue, rtol=VALUE_RTOL, atol=VALUE_ATOL, equal_nan=True) and \
+            all(np.isclose(n, c, rtol=1e-10, atol=1e-12, equal_nan=True)
+                for n, c in zip(ngrads, cgrads))
+        if not close or any(type(n) is not np.float64 for n in ngrads):
+            self.fail("numpy-scalars", f"{where}: with np.float64 arguments value {nvalue!r}, "
+                      f"gradients {ngrads!r}; with floats {cvalue!r}, {cgrads!r}\n\n{self.source}",
+                      info)
 
     def check_forward(self, point, cvalue, cgrads, where):
         """Forward mode on the same program: jvp along a random direction must give the value and

@@ -512,6 +512,7 @@ class Program:
 HEADERS = {
     "math.": "import math\nimport numpy as np\n",
     "m.": "import math as m\nimport numpy as np\n",
+    "np.": "import math\nimport numpy as np\n",
     "": ("from math import (acos, asin, atan, atan2, cos, cosh, exp, expm1, fabs, hypot, log, log1p,\n"
          "                  log2, log10, sin, sinh, sqrt, tan, tanh)\nimport numpy as np\n"),
 }
@@ -1441,7 +1442,8 @@ class ScalarBuilder(FormsMixin, Builder):
 def scalar_programs(draw, max_depth=3):
     b = ScalarBuilder(draw)
     b.max_depth = max_depth
-    prefix = b.pick(["math.", "m.", ""])
+    # NumPy 2 names math's functions too (np.asin, np.atan2): scalar code spelled with NumPy
+    prefix = b.pick(["math.", "m.", "", "np."] if hasattr(np, "atan2") else ["math.", "m.", ""])
     nargs = b.count(1, 3)
     params = ["x", "y", "z"][:nargs]
     helpers = []
