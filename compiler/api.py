@@ -1088,8 +1088,11 @@ class Compiled:
                 kinds[p], shapes[p] = kind, shape
             if isinstance(v, np.ndarray):
                 dtypes[p] = v.dtype
-        graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes, dtypes)
-        return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes, dtypes=dtypes)
+        numpy = [p for p, v in zip(params, values) if type(v) is np.float64]
+        graph = specialise_gradient(self.grad_graph, self.gradient_of(), kinds, shapes, dtypes,
+                                    numpy_params=numpy)
+        return self.emit(graph, kinds=kinds, default_kind="dynamic", shapes=shapes, dtypes=dtypes,
+                         numpy_params=numpy)
 
     def quick_key(self, args):
         ndarray = np.ndarray

@@ -136,9 +136,11 @@ def _py_min(a, b):
 
 
 def _sign(x):
+    # a float, never a bool difference (NumPy refuses np.bool_ - np.bool_): the spelling emit.py
+    # writes inline, so the instrumented and the plain versions agree
     if isinstance(x, np.ndarray):
         return np.sign(x)
-    return (x > 0) - (x < 0)
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
 
 
 # Arithmetic: Python operators, the same spelling for floats and arrays.

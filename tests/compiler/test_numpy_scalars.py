@@ -148,3 +148,35 @@ def test_transformations_take_numpy_float64s():
     d = 1e-5
     gx = grad(s2_numpy, wrt=0)
     assert h == pytest.approx((gx(0.8 + d, 0.1) - gx(0.8 - d, 0.1)) / (2 * d), rel=1e-6)
+
+
+def fabs_of_numpy_sum(x):
+    return math.fabs(np.sum([math.sin(v * x) for v in range(3)])) * x
+
+
+def test_the_sign_of_a_numpy_scalar_is_a_float_in_every_version():
+    # the gradient of fabs is sign(s); s = np.sum(...) is an np.float64, whose comparisons are np.bool_,
+    # which NumPy refuses to subtract: the recording version built for the list once failed here
+    g = value_and_grad(fabs_of_numpy_sum)
+    for x in (0.7, -0.4):
+        value, dx = g(x)
+        assert value == fabs_of_numpy_sum(x)
+        h = 1e-6
+        assert abs(dx - (fabs_of_numpy_sum(x + h) - fabs_of_numpy_sum(x - h)) / (2 * h)) < 1e-6
+
+
+def branch_then_numpy_sum(x, y):
+    if x < 0.5:
+        return x
+    return np.sum([math.sin(v * x) for v in (x, x)]) + x / x
+
+
+def test_a_branch_first_seen_later_keeps_float64_gradients():
+    # the version for a signature deoptimises to the generic version when a call takes a branch it
+    # never saw; that generic version too returns float64 gradients for float64 arguments
+    g = value_and_grad(branch_then_numpy_sum, wrt=(0, 1))
+    g(1.0, 0.0)
+    g(np.float64(1.0), np.float64(0.0))
+    value, grads = g(np.float64(0.2), np.float64(0.0))
+    assert value == 0.2 and grads == (1.0, 0.0)
+    assert all(type(d) is np.float64 for d in grads), grads
