@@ -29,7 +29,6 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from fractions import Fraction
 
 from .errors import GradError, error_at
 from .symbolic_worker import OutOfTime, _Alarm, build
@@ -191,6 +190,7 @@ class _Converter:
             if v == known or v == -known:
                 node = self.add((spell[0], spell[1], self.add(("num", spell[2]))))
                 return node if v > 0 else self.add(("neg", node))
+        from fractions import Fraction  # noqa: PLC0415  (not loaded with the package)
         r = Fraction(v).limit_denominator(10 ** 6)
         if float(r) == v:
             return self.add(("num", r))
