@@ -450,13 +450,16 @@ def _shared(s, exprs, gradient, names):
     for k, (rank, name) in sorted(names.items(), key=lambda item: item[1]):
         by_expr.setdefault(exprs[k], name)
     taken = {str(x) for e in exprs for x in e.free_symbols}
-    fresh = (f"t{n}" for n in range(1, 10 ** 6) if f"t{n}" not in taken and
-             f"t{n}" not in by_expr.values())
+    named = {name for _, name in names.values()}  # (never a name of yours, for another value)
+    fresh = (f"t{n}" for n in range(1, 10 ** 6) if f"t{n}" not in taken and f"t{n}" not in named)
     replacements, reduced = s.cse(gradient, symbols=(s.Dummy() for _ in iter(int, 1)))
     rename, full, definitions = {}, {}, []
     for dummy, e in replacements:
         whole = e.xreplace(full)
         full[dummy] = whole
+        if isinstance(e, s.logic.boolalg.Boolean):  # a test (x < y) stays where it is read
+            rename[dummy] = e.xreplace(rename)
+            continue
         name = by_expr.get(whole)
         if name is None or name in taken:
             name = next(fresh)
