@@ -36,8 +36,8 @@ from .symbolic_worker import OutOfTime, _Alarm, build
 STARTUP_SECONDS = 60.0  # waiting for the SymPy worker to start (not counted in the budget)
 
 _OUTSIDE = (", and a formula covers straight-line scalar code only (numbers in, a number out, "
-            "arithmetic and math functions: no loops, branches, arrays or containers). {how} shows "
-            "its gradient as code.")
+            "arithmetic and math functions: no loops, branches, arrays or containers); {how} "
+            "shows its gradient as code.")
 
 
 def formula(f, wrt=None, budget=None):
@@ -56,7 +56,7 @@ def formula(f, wrt=None, budget=None):
     converter = _Converter(graph, how, name, compiled.primal)
     roots = [converter.number(converter.value(graph.results[i])) for i, _ in pairs]
     answer = _solve(converter, roots, name, how, budget)
-    symbols = {p.hint: sympy.Symbol(p.hint, real=True) for p in graph.params}
+    symbols = {n[2]: sympy.Symbol(n[2], real=True) for n in converter.nodes if n[0] == "atom"}
     return Formula(name, [w for _, w in pairs], answer["definitions"], answer["gradient"],
                    answer["holds"], symbols)
 
@@ -84,7 +84,7 @@ def _compiled(f, wrt):
                            "its code is chosen by their values" + _OUTSIDE.format(how=how))
         wrt = None
     else:
-        how = f"{compiled.fn.__name__}.source"
+        how = "the .source of what grad returned"
         if compiled.mode != "grad":
             raise GradError(f"formula() takes a function, or what grad or value_and_grad returned; "
                             f"{compiled.fn.__name__} is a {compiled.mode}: pass the function itself.")
@@ -403,29 +403,114 @@ def _solve(converter, roots, name, how, budget):
 
 def solve_in_worker(problem):
     """The worker's answer (compiler/symbolic_worker.py calls it): the nodes built into SymPy
-    expressions, the shared subexpressions of the gradients taken out as named definitions."""
+    expressions, a value read more than once a definition of its own (see `_Built`)."""
     import sympy  # noqa: PLC0415
     deadline = problem["deadline"]
     if time.time() >= deadline:
         return {"status": "timeout"}
     try:
         with _Alarm(deadline):
-            exprs = []
-            for node in problem["nodes"]:
-                exprs.append(build(sympy, node, exprs))
-            gradient = [_tidy(sympy, exprs[k]) for k in problem["roots"]]
-            holds = []
-            for i, j in problem["special"]:
-                c = sympy.Ne(exprs[i], exprs[j])
-                if c is not sympy.true and c not in holds:
-                    holds.append(c)
-            definitions, gradient = _shared(sympy, exprs, gradient, problem["names"])
-            return {"status": "ok", "definitions": definitions, "gradient": gradient,
-                    "holds": holds}
+            built = _Built(sympy, problem)
+            return {"status": "ok", "definitions": built.definitions, "gradient": built.gradient,
+                    "holds": built.holds}
     except OutOfTime:
         return {"status": "timeout"}
     except RecursionError:
         return {"status": "error", "error": "the expressions are too deep for SymPy"}
+
+
+def _inputs(node):
+    kind = node[0]
+    if kind in ("add", "sub", "mul", "div"):
+        return node[1:3]
+    if kind in ("neg", "pow"):
+        return node[1:2]
+    if kind == "call":
+        return node[2:]
+    return node[1:4] if kind == "select" else ()
+
+
+class _Built:
+    """The problem's nodes as SymPy expressions, shared as the graph shares them: a value read
+    more than once (the compiler's graph has one node per value it computes once) is a definition,
+    a symbol to the expressions that read it, so no gradient is an exploded tree and building takes
+    time linear in the graph. Definitions are kept where they say something: named after your
+    variable (or its adjoint), or with two operations or a function call in them; the rest, and
+    any that SymPy's rewrites leave read once, are written where they are read. Definitions with
+    no name of yours are t1, t2... in order."""
+
+    def __init__(self, s, problem):
+        self.s = s
+        nodes, roots, names = problem["nodes"], problem["roots"], problem["names"]
+        uses = [0] * len(nodes)
+        for r in roots:
+            uses[r] += 1
+        for i, j in problem["special"]:
+            uses[i] += 1
+            uses[j] += 1
+        live = set(roots) | {k for pair in problem["special"] for k in pair}
+        for k in range(len(nodes) - 1, -1, -1):
+            if k in live:
+                for i in _inputs(nodes[k]):
+                    uses[i] += 1
+                    live.add(i)
+        exprs, self.definitions = [], []
+        for k, node in enumerate(nodes):
+            e = build(s, node, exprs) if k in live else None
+            if uses[k] > 1 and node[0] not in ("atom", "num") and self.worth_naming(e, k, names):
+                symbol = s.Symbol(names[k][1], real=True) if k in names else s.Dummy(real=True)
+                self.definitions.append((symbol, e))
+                e = symbol
+            exprs.append(e)
+        self.gradient = [_tidy(s, exprs[r]) for r in roots]
+        self.holds = []
+        for i, j in problem["special"]:
+            c = s.Ne(exprs[i], exprs[j])
+            if c is not s.true and c not in self.holds:
+                self.holds.append(c)
+        self.inline_read_once()
+        self.name_the_rest({n[2] for n in nodes if n[0] == "atom"} |
+                           {name for _, name in names.values()})
+
+    def worth_naming(self, e, k, names):
+        s = self.s
+        if isinstance(e, s.logic.boolalg.Boolean) or e.is_Atom:
+            return False
+        return k in names or s.count_ops(e) >= 2 or bool(e.atoms(s.Function))
+
+    def inline_read_once(self):
+        """Write each definition read once (or never) where it is read, the last first."""
+        s = self.s
+        for index in range(len(self.definitions) - 1, -1, -1):
+            symbol, e = self.definitions[index]
+            later = [d for _, d in self.definitions[index + 1:]] + self.gradient + self.holds
+            reads = sum(_count(d, symbol) for d in later)
+            if reads > 1:
+                continue
+            del self.definitions[index]
+            swap = {symbol: e}
+            self.definitions[index:] = [(t, d.xreplace(swap)) for t, d in self.definitions[index:]]
+            self.gradient = [_tidy(s, d.xreplace(swap)) for d in self.gradient]
+            self.holds = [d.xreplace(swap) for d in self.holds]
+
+    def name_the_rest(self, taken):
+        s = self.s
+        fresh = (f"t{n}" for n in range(1, 10 ** 6) if f"t{n}" not in taken)
+        swap, definitions = {}, []
+        for symbol, e in self.definitions:
+            if isinstance(symbol, s.Dummy):
+                swap[symbol] = s.Symbol(next(fresh), real=True)
+            definitions.append((swap.get(symbol, symbol), _tidy(s, e.xreplace(swap))))
+        self.definitions = definitions
+        self.gradient = [e.xreplace(swap) for e in self.gradient]
+        self.holds = [e.xreplace(swap) for e in self.holds]
+
+
+def _count(e, symbol):
+    """How many times `symbol` is read in `e` (a tree walk: a repeated subtree counts each time)."""
+    if e == symbol:
+        return 1
+    return sum(_count(a, symbol) for a in e.args) if e.has(symbol) else 0
 
 
 def _tidy(s, e):
@@ -443,33 +528,6 @@ def _tidy(s, e):
     return bottom_up(e, fold)
 
 
-def _shared(s, exprs, gradient, names):
-    """(definitions, gradient): sympy.cse's, each definition named after a value of the graph
-    with the same expression (your variable first, then an adjoint), else t1, t2..."""
-    by_expr = {}
-    for k, (rank, name) in sorted(names.items(), key=lambda item: item[1]):
-        by_expr.setdefault(exprs[k], name)
-    taken = {str(x) for e in exprs for x in e.free_symbols}
-    named = {name for _, name in names.values()}  # (never a name of yours, for another value)
-    fresh = (f"t{n}" for n in range(1, 10 ** 6) if f"t{n}" not in taken and f"t{n}" not in named)
-    replacements, reduced = s.cse(gradient, symbols=(s.Dummy() for _ in iter(int, 1)))
-    rename, full, definitions = {}, {}, []
-    for dummy, e in replacements:
-        whole = e.xreplace(full)
-        full[dummy] = whole
-        if isinstance(e, s.logic.boolalg.Boolean):  # a test (x < y) stays where it is read
-            rename[dummy] = e.xreplace(rename)
-            continue
-        name = by_expr.get(whole)
-        if name is None or name in taken:
-            name = next(fresh)
-        taken.add(name)
-        symbol = s.Symbol(name, real=True)
-        rename[dummy] = symbol
-        definitions.append((symbol, e.xreplace(rename)))
-    return definitions, [e.xreplace(rename) for e in reduced]
-
-
 # --- the answer ---------------------------------------------------------------------------------
 
 class Formula:
@@ -479,7 +537,8 @@ class Formula:
     gradient     {parameter name: expression} (in the order of wrt), over the parameters and the
                  definitions
     holds_where  conditions (sympy.Ne) under which the gradient is this formula (see the module doc)
-    symbols      {parameter name: its SymPy symbol} (real), to substitute values
+    symbols      {name: its SymPy symbol} (real) for the parameters and the globals read, to
+                 substitute values
 
     str() prints it, `.latex()` is an `aligned` block, and notebooks show that."""
 

@@ -67,6 +67,18 @@ def constants(x, y):
     return 0.1 * x * x + math.pi * y + x / 3.0
 
 
+def chain(x, y):
+    v = math.sin(x * y) + x
+    w = math.exp(-v * v) * y + v
+    v = math.tanh(v * w) - math.cos(w)
+    w = math.sqrt(1.0 + w * w) * v
+    v = math.atan(v * x) + w / (1.0 + v * v)
+    w = math.log(1.0 + w * w) * v + math.sin(v)
+    v = v * w + math.exp(math.sin(w) * v)
+    w = math.tanh(v - w) * x + v * y
+    return v * w
+
+
 def with_loop(x, n):
     for _ in range(n):
         x = x * 2.0
@@ -84,7 +96,7 @@ def on_arrays(w):
 
 
 CHECKED = [seed, shared, trig, logs, hyperbolic, roots_and_powers, angles, kinks, numpy_scalars,
-           constants]
+           constants, chain]
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -95,6 +107,14 @@ def evaluate(F, point):
     for symbol, e in F.definitions:
         values[symbol] = sympy.sympify(e).xreplace(values).evalf(30)
     return {w: float(sympy.sympify(e).xreplace(values).evalf(30)) for w, e in F.gradient.items()}
+
+
+def tree_size(e, memo):
+    """Nodes of `e` written out as a tree (a repeated subexpression counted each time)."""
+    found = memo.get(e)
+    if found is None:
+        found = memo[e] = 1 + sum(tree_size(a, memo) for a in e.args)
+    return found
 
 
 def parameters(fn):
@@ -122,6 +142,18 @@ def test_a_shared_subexpression_is_written_once():
     # without the definitions, exp(x*y) appears in every gradient, several times
     expanded = "\n".join(str(e) for e in F.expanded().values())
     assert expanded.count("exp(x*y)") >= 4
+
+
+def test_a_long_chain_stays_as_small_as_its_code():
+    F = formula(chain)
+    size = sum(sympy.count_ops(e) for _, e in F.definitions) + sum(
+        sympy.count_ops(e) for e in F.gradient.values())
+    equations = len(grad(chain, wrt=("x", "y")).grad_graph.eqns)
+    assert size <= 2 * equations, (size, equations)
+    memo = {}
+    exploded = sum(tree_size(e, memo) for e in F.expanded().values())
+    assert exploded > 1000 * size, (exploded, size)  # what writing each gradient as one tree costs
+    assert {"v", "w"} & {str(symbol) for symbol, _ in F.definitions}  # named after the code's
 
 
 @pytest.mark.parametrize("fn", CHECKED, ids=[f.__name__ for f in CHECKED])
@@ -218,19 +250,22 @@ def test_show_latex(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("SOURCEAD_DEBUG", None)
 
-    def run(*args):
-        done = subprocess.run([sys.executable, "-m", "compiler", "show", *args], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=180)
-        return done.returncode, done.stdout, done.stderr
-    code, out, err = run("model.py:f", "--latex")
+    runs = [("model.py:f", "--latex"), ("model.py:f", "--latex", "--wrt", "z"),
+            ("model.py:loop", "--latex")]
+    procs = [subprocess.Popen([sys.executable, "-m", "compiler", "show", *args], cwd=tmp_path,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in runs]  # started together, to keep the test short
+
+    def finished(proc):
+        out, err = proc.communicate(timeout=180)
+        return proc.returncode, out, err
+    (code, out, err), (code_z, out_z, _), (code_loop, out_loop, err_loop) = map(finished, procs)
     assert code == 0, err
     assert out == ("\\begin{aligned}\n"
                    "\\frac{\\partial f}{\\partial x} &= z \\\\\n"
                    "\\frac{\\partial f}{\\partial y} &= z \\\\\n"
                    "\\frac{\\partial f}{\\partial z} &= x + y\n"
                    "\\end{aligned}\n")
-    code, out, err = run("model.py:f", "--latex", "--wrt", "z")
-    assert code == 0 and "\\partial z} &= x + y" in out and "\\partial x}" not in out
-    code, out, err = run("model.py:loop", "--latex")
-    assert code == 1 and out == ""
-    assert "line 10" in err and "a loop" in err and "Traceback" not in err
+    assert code_z == 0 and "\\partial z} &= x + y" in out_z and "\\partial x}" not in out_z
+    assert code_loop == 1 and out_loop == ""
+    assert "line 10" in err_loop and "a loop" in err_loop and "Traceback" not in err_loop
