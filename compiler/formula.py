@@ -8,13 +8,16 @@
 For straight-line scalar code -- numbers in, a number out, `+ - * / **`, `math` functions, no loops,
 branches, arrays or containers -- the compiler's own gradient (the scalar version `grad(f).source`
 shows) is spelled in SymPy: nothing is derived again, SymPy's automatic rewrites only tidy it
-(`1.0 * z` is `z`). Subexpressions the gradients share are written once, as definitions (`sympy.cse`),
-named after the variable of `f` (or the adjoint, `ds`) that holds the same value where there is one,
-so the answer stays as small as the code instead of exploding into one tree per gradient.
+(`1.0 * z` is `z`). What the gradient computes once and reads several times is written once, as a
+definition (`s = exp(x*y)`, as `sympy.cse` would give, but read off the compiler's graph, in time
+linear in it), named after the variable of `f` (or its adjoint, `ds`) that holds it, else t1, t2...;
+so the formula stays as small as the code instead of exploding into one tree per gradient (a
+ten-line chain: 113 operations, against millions written out).
 
-The conversion is the SymPy pass's (compiler/symbolic.py): the graph becomes numbered nodes that the
-SymPy worker process turns into expressions (compiler/symbolic_worker.build), and the work runs
-under the same budget, compiler.symbolic.BUDGET_SECONDS, counted once the worker is up (it is
+The SymPy pass (compiler/symbolic.py) lends its machinery: the graph becomes numbered nodes in its
+language, which its worker process turns into expressions (compiler/symbolic_worker.build); the walk
+over the graph is this module's own, since it refuses what the pass would leave opaque. The work
+runs under the pass's budget, compiler.symbolic.BUDGET_SECONDS, counted once the worker is up (it is
 started and waited for first: a second or two, once per process). Past the budget, or for code
 outside the class above, a GradError says so and what to read instead.
 
@@ -103,9 +106,10 @@ def _compiled(f, wrt):
         from .specialize import ARRAY_MAKERS  # noqa: PLC0415
         from .specialize import all_eqns  # noqa: PLC0415
         eqn = next((e for e in all_eqns(compiled.primal) if e.prim in ARRAY_MAKERS), None)
-        raise error_at(eqn.loc[0] if eqn is not None and eqn.loc else _where(compiled.fn),
-                       f"formula({compiled.fn.__name__}): this line makes an array"
-                       + _OUTSIDE.format(how=how))
+        loc = eqn.loc[0] if eqn is not None and eqn.loc else None
+        what = _what_is(eqn, loc) if eqn is not None else "arrays"
+        raise error_at(loc or _where(compiled.fn), f"formula({compiled.fn.__name__}): this line "
+                       f"holds {what}" + _OUTSIDE.format(how=how))
     return compiled, pairs, how
 
 
@@ -333,7 +337,9 @@ def _what_is(eqn, loc):
     from .primitives import PRIMS  # noqa: PLC0415
     lib = eqn.params.get("lib")
     code = _snippet(loc)
-    label = f"{lib}.{eqn.prim}" if lib in ("np", "math") else f"`{code}`" if code else eqn.prim
+    label = f"{lib}.{eqn.prim}" if lib in ("np", "math") else \
+        f"{eqn.params['label']}()" if isinstance(eqn.params.get("label"), str) else \
+        f"`{code}`" if code else eqn.prim
     prim = PRIMS.get(eqn.prim)
     if eqn.prim in ("getitem", "setitem", "index_grad", "written_grad", "cleared"):
         return f"indexing ({label}), of an array or a container"
@@ -371,6 +377,7 @@ _COMPOSITES = {
     "expit": lambda c, x: c.add(("div", c.add(("num", 1)), c.add((
         "add", c.add(("num", 1)), c.add(("call", "exp", c.add(("neg", x)))))))),
     "xlogy": lambda c, x, y: c.add(("mul", x, c.add(("call", "log", y)))),
+    "cbrt": lambda c, x: c.add(("call", "real_root", x, c.add(("num", 3)))),
     "degrees": lambda c, x: c.add(("mul", x, c.constant(180 / math.pi))),
     "radians": lambda c, x: c.add(("mul", x, c.constant(math.pi / 180))),
 }

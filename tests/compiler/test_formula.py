@@ -95,6 +95,10 @@ def on_arrays(w):
     return np.sum(w * w)
 
 
+def no_equivalent(x, y):
+    return math.copysign(x, y) * x
+
+
 CHECKED = [seed, shared, trig, logs, hyperbolic, roots_and_powers, angles, kinks, numpy_scalars,
            constants, chain]
 
@@ -207,6 +211,7 @@ def test_latex():
     (with_loop, "a loop", "for _ in range(n):"),
     (with_if, "a branch", "if x > y:"),
     (on_arrays, "np.sum, an operation on arrays", "return np.sum(w * w)"),
+    (no_equivalent, "math.copysign, which has no SymPy equivalent", "return math.copysign(x, y) * x"),
 ])
 def test_outside_the_class_refused_at_the_users_line(fn, what, line):
     with pytest.raises(GradError) as info:
