@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import time
 
-from .errors import GradError, error_at
+from .errors import GradError, Location, error_at
 from .symbolic_worker import OutOfTime, _Alarm, build
 
 STARTUP_SECONDS = 60.0  # waiting for the SymPy worker to start (not counted in the budget)
@@ -103,8 +104,7 @@ def _compiled(f, wrt):
                             "itself.")
         pairs = [p for w in wanted for p in pairs if p[1] == w]
     if compiled.scalar_version is None:
-        from .specialize import ARRAY_MAKERS  # noqa: PLC0415
-        from .specialize import all_eqns  # noqa: PLC0415
+        from .specialize import ARRAY_MAKERS, all_eqns  # noqa: PLC0415
         eqn = next((e for e in all_eqns(compiled.primal) if e.prim in ARRAY_MAKERS), None)
         loc = eqn.loc[0] if eqn is not None and eqn.loc else None
         what = _what_is(eqn, loc) if eqn is not None else "arrays"
@@ -114,13 +114,11 @@ def _compiled(f, wrt):
 
 
 def _where(fn):
-    from .errors import Location  # noqa: PLC0415
     code = fn.__code__
     return Location(code.co_filename, fn.__name__, code.co_firstlineno)
 
 
 def _short(path):
-    import os  # noqa: PLC0415
     try:
         rel = os.path.relpath(path)
     except ValueError:
