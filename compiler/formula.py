@@ -576,7 +576,8 @@ class Formula:
     def latex(self):
         """The formula as one LaTeX `aligned` block, a line per definition and per gradient."""
         import sympy  # noqa: PLC0415
-        fn = sympy.latex(sympy.Symbol(self.name))
+        fn = self.name if len(self.name) == 1 else \
+            "\\mathrm{" + self.name.replace("_", "\\_") + "}"  # one name, upright: \mathrm{loss}
         rows = [f"{sympy.latex(symbol)} &= {sympy.latex(e)}" for symbol, e in self.definitions]
         rows += [f"\\frac{{\\partial {fn}}}{{\\partial {sympy.latex(self.symbols.get(w, w))}}} "
                  f"&= {sympy.latex(e)}" for w, e in self.gradient.items()]

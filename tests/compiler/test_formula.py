@@ -198,8 +198,8 @@ def test_latex():
     F = formula(seed)
     text = F.latex()
     assert text.startswith("\\begin{aligned}") and text.endswith("\\end{aligned}")
-    assert "\\frac{\\partial seed}{\\partial x} &= z \\\\" in text
-    assert "\\frac{\\partial seed}{\\partial z} &= x + y" in text
+    assert "\\frac{\\partial \\mathrm{seed}}{\\partial x} &= z \\\\" in text
+    assert "\\frac{\\partial \\mathrm{seed}}{\\partial z} &= x + y" in text
     assert F._repr_latex_() == f"$$\n{text}\n$$"
     shared_text = formula(shared).latex()
     assert shared_text.splitlines()[1].startswith("s &= e^{x y}")
