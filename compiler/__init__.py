@@ -11,10 +11,13 @@
     print(f.source)      # the generated gradient code
 """
 from .errors import GradError
+# Imported now (it is light: SymPy is imported when a formula is asked for), so that `formula` names
+# the function, not the submodule of the same name, however the submodule is first imported.
+from .formula import formula
 
 __all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError",
            "treat_as_library", "treat_as_your_code", "jvp", "vjp", "jacobian", "hessian", "hvp",
-           "stop_gradient"]
+           "stop_gradient", "formula"]
 
 # The API is loaded when first asked for: `runtime` reads the rule table (compiler.rules) without
 # loading the frontend, the passes and the emitter it does not use.

@@ -1,4 +1,4 @@
-"""Command line: `python -m compiler demo | show FILE.py:FUNC | check FILE.py:FUNC --args ... | compare ...`.
+"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ... | compare ...`.
 
 Whatever goes wrong is one message on stderr, never a traceback, and an exit status:
 
@@ -331,6 +331,16 @@ def _show(args):
         _try_call(fn, example, ", ".join(_short_arg(p.name, v) for p, v in zip(_params(fn), example)),
                   "give --shapes that fit together (parameters not named get their default, "
                   "else 0.5)")
+    if args.latex:
+        if args.shapes:
+            raise CommandError("--latex shows the gradient of scalar code as a formula; --shapes "
+                               "is for array arguments: leave one of them out")
+        from .formula import formula  # noqa: PLC0415
+        made = formula(fn, wrt=wrt)
+        if args.ir:
+            print(grad(fn, wrt=wrt).graph, end="\n\n")
+        print(made.latex())
+        return 0
     df = grad(fn, wrt=wrt)
     if args.ir:
         print(df.graph, end="\n\n")
@@ -411,6 +421,9 @@ def _parser(prog):
                        help="print the forward-mode (Jacobian-vector product) source instead")
     shown.add_argument("--hessian", action="store_true",
                        help="print the Hessian's source (forward over the gradient) instead")
+    shown.add_argument("--latex", action="store_true",
+                       help="print the gradient as a formula, a LaTeX aligned block, instead "
+                            "(straight-line scalar code; needs SymPy)")
     show.add_argument("--shapes", nargs="+", default=(), metavar="NAME=D1,D2",
                       help="example array shapes, e.g. X=64,784 W=784,10: shows the version "
                            "specialised to them (other arguments: their defaults, else 0.5)")
@@ -442,7 +455,9 @@ def main(argv=None, prog=None):
         return exc.status
     except GradError as exc:
         message = str(exc)
-        head = f"cannot differentiate {args.target.rpartition(':')[2]}:\n" \
+        doing = "write as a formula the gradient of" if getattr(args, "latex", False) \
+            else "differentiate"
+        head = f"cannot {doing} {args.target.rpartition(':')[2]}:\n" \
             if message.startswith("File ") else ""
         print(f"{where}: error: {head}{message}", file=sys.stderr)
         return 1

@@ -10,6 +10,8 @@ problem: {"nodes": [...], "roots": [node, ...], "simplify": [bool per root], "de
     ("num", value)            an int or float constant
     ("add"|"sub"|"mul"|"div", i, j), ("neg", i), ("pow", i, k)   arithmetic; k an int constant
     ("call", name, i)         sin cos tan asin acos atan sinh cosh tanh exp log sqrt
+    (compiler/formula.py also sends ("atom", real, name), ("call", name, i, j...) for any SymPy
+    function, and ("select", c, i, j); and a "module" whose solve_in_worker answers the problem)
     `deadline` is a time.time() value; `simplify` says whether to try `sympy.simplify` and
     `cancel` too; with `bound_steps`, each root's rewrites stop after `seconds` or at its share.
 answer: {"status": "ok", "results": [encoding or None per root]} or {"status": "timeout"}
@@ -158,25 +160,7 @@ class _Solver:
                     self.known.setdefault(rest, (k, 1 / c))
 
     def build(self, node):
-        s, kind = self.s, node[0]
-        if kind == "atom":
-            return s.Symbol(f"a{len(self.exprs)}", real=True) if node[1] else \
-                s.Symbol(f"a{len(self.exprs)}")
-        if kind == "num":
-            v = node[1]
-            return s.Integer(v) if isinstance(v, int) else s.Rational(v)
-        if kind == "call":
-            return getattr(s, node[1])(self.exprs[node[2]])
-        if kind == "neg":
-            return -self.exprs[node[1]]
-        if kind == "pow":
-            return self.exprs[node[1]] ** node[2]
-        a, b = self.exprs[node[1]], self.exprs[node[2]]
-        if kind == "add":
-            return a + b
-        if kind == "sub":
-            return a - b
-        return a * b if kind == "mul" else a / b
+        return build(self.s, node, self.exprs)
 
     def better(self, root, found, full, alarm, share_end):
         """The cheapest spelling of node `root` among `found` (its spelling as built, or None)
@@ -240,6 +224,32 @@ class _Solver:
             table.sort(key=lambda t: -sum(t[1].values()))
             self._divisor_powers = table
         return self._divisor_powers
+
+
+def build(s, node, exprs):
+    """The SymPy expression of one node, from `exprs`, those of the nodes numbered before it. (Also
+    compiler/formula.py's conversion, which adds n-ary calls -- atan2, Pow, Lt -- and selects.)"""
+    kind = node[0]
+    if kind == "atom":
+        name = node[2] if len(node) > 2 else f"a{len(exprs)}"
+        return s.Symbol(name, real=True) if node[1] else s.Symbol(name)
+    if kind == "num":
+        v = node[1]
+        return s.Integer(v) if isinstance(v, int) else s.Rational(v)
+    if kind == "call":
+        return getattr(s, node[1])(*(exprs[k] for k in node[2:]))
+    if kind == "select":
+        return s.Piecewise((exprs[node[2]], exprs[node[1]]), (exprs[node[3]], True))
+    if kind == "neg":
+        return -exprs[node[1]]
+    if kind == "pow":
+        return exprs[node[1]] ** node[2]
+    a, b = exprs[node[1]], exprs[node[2]]
+    if kind == "add":
+        return a + b
+    if kind == "sub":
+        return a - b
+    return a * b if kind == "mul" else a / b
 
 
 def _key(s, base):
@@ -365,6 +375,16 @@ class _Encoder:
         raise Reject(base ** exp)
 
 
+def _answerer(problem):
+    """What answers a problem: `solve`, or the `solve_in_worker` of the module it names
+    (compiler/formula.py sends its own problems through this worker, under the same budget)."""
+    module = problem.get("module")
+    if module is None:
+        return solve
+    import importlib
+    return importlib.import_module(module).solve_in_worker
+
+
 def serve():
     """The worker's loop: one pickled problem in on stdin, one pickled answer out on stdout, until
     stdin closes (the parent exited or closed it). Exits too when the parent dies."""
@@ -390,7 +410,7 @@ def serve():
         except EOFError:
             return
         try:
-            answer = solve(problem)
+            answer = _answerer(problem)(problem)
         except (OutOfTime, StepOver):
             answer = {"status": "timeout"}
         except Exception as exc:  # noqa: BLE001  (reported to the parent, which keeps its code)
