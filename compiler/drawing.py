@@ -8,9 +8,10 @@ below). A value read in several places flows to a fork point first: its wire car
 gradient, summed from the branches, as in the lectures.
 
 The numbers come from running the graphs themselves (interpret.py): the values from the function's
-graph, the gradients from the gradient graph (`f.grad_graph`, whose results are what `f` returns),
-each matched to the value it is the gradient of by the name the reverse pass gives it (`dq` is
-named after `q`). So a parameter's gradient in the picture is exactly what `f` returns for it.
+graph, the gradients from the gradient graph (`f.grad_graph`, the graph the generated code is made
+from), each matched to the value it is the gradient of by the name the reverse pass gives it (`dq`
+is named after `q`). A parameter's gradient is the one `f` returns for it, from a call of `f`
+itself (the generated code may round differently, in the last bit, from a walk of its graph).
 
 Control flow is drawn as clusters: a loop's body once, with the number of iterations it ran (each
 value in it listed per iteration), its carried values fed by their initial value and, dashed, by the
@@ -77,17 +78,28 @@ def picture(compiled, args=(), kwargs=None, backward=False):
     title = f"{name}({', '.join(f'{n}={pic.number(v)}' for n, v in zip(compiled.names, values))})" \
         f" = {pic.number(results[0])}"
     if backward:
-        grads, trace = run(compiled.grad_graph, values)
-        adjoints = _adjoints(compiled, grads, trace)
-        shown = [f"d{name}/d{compiled.names[i]} = {pic.number(grads[k])}"
-                 for (k, _), i in zip(compiled.gradient_of(), compiled.wrt)]
-        title += "   " + ", ".join(shown)
+        _, trace = run(compiled.grad_graph, values)
+        returned = _returned(compiled, values)
+        adjoints = _adjoints(compiled, returned, trace)
+        title += "   " + ", ".join(f"d{name}/d{compiled.names[i]} = {pic.number(g)}"
+                                   for i, g in zip(compiled.wrt, returned))
     return _Drawer(compiled, forward, adjoints).picture(title)
 
 
 # --- matching gradients to values ---------------------------------------------------------------
 
-def _adjoints(compiled, grads, trace):
+def _returned(compiled, values):
+    """The gradients the compiled function returns at `values`, one per differentiated argument
+    (what the picture writes for the parameters: exactly what a call gives)."""
+    out = compiled.call(compiled.function, list(values))
+    if compiled.has_aux:
+        grads = out[1] if compiled.with_value else out[0]
+    else:
+        grads = out[1] if compiled.with_value else out
+    return tuple(grads) if compiled.wrt_is_tuple else (grads,)
+
+
+def _adjoints(compiled, returned, trace):
     """Primal variable -> (its gradient's values in iteration order, elided?, count).
 
     The reverse pass names each adjoint after its value (its `hint` is that Var). A value may have
@@ -95,8 +107,8 @@ def _adjoints(compiled, grads, trace):
     read inside a loop also gets per-iteration contributions in the loop's adjoint body). So the
     adjoint is the last one made at the shallowest level. A loop's carried adjoints are named
     after the carried value, though they arrive as the adjoint of its next value: matched through
-    the forward loop whose tape the reverse loop replays. A parameter's gradient is the result the
-    function returns for it; the output's is the seed, 1."""
+    the forward loop whose tape the reverse loop replays. A parameter's gradient is what the function
+    returns for it (`returned`); the output's is the seed, 1."""
     graph = compiled.grad_graph
     best = {}
     order = itertools.count()
@@ -135,8 +147,8 @@ def _adjoints(compiled, grads, trace):
         values, elided = trace.seen[v].values()
         out[target] = (values[::-1] if backwards else values, elided, trace.seen[v].count)
     primal = compiled.primal
-    for (k, _), i in zip(compiled.gradient_of(), compiled.wrt):
-        out[primal.params[i]] = ([grads[k]], False, 1)
+    for i, g in zip(compiled.wrt, returned):
+        out[primal.params[i]] = ([g], False, 1)
     if isinstance(primal.results[0], Var):
         out[primal.results[0]] = ([1.0], False, 1)
     for eqn in _all_eqns(primal):  # a branch's result: the adjoint of what the `if` gives
@@ -184,7 +196,7 @@ class _Drawer:
                                        shape="ellipse")
         self.region(primal, None)
         out = self.node(pic.label(pic.text(self.compiled.fn.__name__, bold=True)), None,
-                        shape="doublecircle", margin="0.02")
+                        **pic.output_shape(self.compiled.fn.__name__))
         for atom in primal.results:
             self.use(atom, out, None)
         self.wires()

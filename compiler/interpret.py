@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections import ChainMap, deque
 
+import numpy as np
+
 from .ir import Const, Loop, ReverseLoop
 from .primitives import PRIMS
 
@@ -119,8 +121,27 @@ def _equation(eqn, ins, env, trace):
             carried = _run(loop.body, list(entry) + list(carried), env, trace)
         trace.trips.setdefault(eqn, []).append(len(tape))
         return carried
-    value = PRIMS[prim].evaluate(eqn.params.get("lib"), ins, eqn.params)
+    value = _evaluate(eqn, ins)  # (an equation with no outputs is a check: it may raise)
     return [value] if eqn.outs else []
+
+
+# Primitives whose shape the generated code passes as one tuple (emit.py): their evaluators take
+# the dimensions spread, after the leading inputs.
+_SHAPED = {"zeros": 0, "ones": 0, "full": 1, "reshape": 1}
+
+
+def _evaluate(eqn, ins):
+    """One primitive's value, through the callable the generated code calls: with no library
+    named, NumPy's for arrays (the code generator spells it np.<name> for them)."""
+    prim = PRIMS[eqn.prim]
+    lib = eqn.params.get("lib")
+    if lib is None and None not in prim.funcs and "np" in prim.funcs and \
+            any(isinstance(v, np.ndarray) for v in ins):
+        lib = "np"
+    lead = _SHAPED.get(eqn.prim)
+    if lead is not None and len(ins) == lead + 1 and isinstance(ins[lead], (tuple, list)):
+        ins = list(ins[:lead]) + list(ins[lead])
+    return prim.evaluate(lib, ins, eqn.params)
 
 
 def _loop(eqn, ins, env, trace):

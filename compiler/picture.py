@@ -102,6 +102,13 @@ def sequence(values, elided=False, count=None):
     return f"{number(values[0])}, {number(values[1])}, …, {number(values[-1])} ({count}×)"
 
 
+def output_shape(name):
+    """The output's node: a double circle around a short name, a double box around a long one."""
+    if len(name) <= 4:
+        return {"shape": "doublecircle", "margin": "0.02"}
+    return {"shape": "box", "style": "rounded", "peripheries": "2"}
+
+
 # --- the picture ---------------------------------------------------------------------------------
 
 class Picture:

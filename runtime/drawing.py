@@ -148,7 +148,7 @@ class _Drawer:
                                               shape="plaintext", height="0.2")
                         self.pic.edge(const, self.ids[node])
         end = self.pic.node(pic.label(pic.text(self.pic.name, bold=True)), None,
-                            shape="doublecircle", margin="0.02")
+                            **pic.output_shape(self.pic.name))
         self.uses.setdefault(out._edge, []).append((end, out._data))
         for (node, nr), heads in self.uses.items():
             value = next((v for _, v in heads if v is not None), None)

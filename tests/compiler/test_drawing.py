@@ -137,8 +137,11 @@ def test_gradients_in_the_picture_are_what_the_function_returns():
         g = value_and_grad(fn, wrt=tuple(range(fn.__code__.co_argcount)))
         compiled = g._sourcead
         value, expected = g(*args)
-        grads, trace = run(compiled.grad_graph, compiled.arguments(args, {}))
-        adjoints = drawing._adjoints(compiled, grads, trace)
+        returned = drawing._returned(compiled, compiled.arguments(args, {}))
+        assert returned == expected
+        walked, trace = run(compiled.grad_graph, compiled.arguments(args, {}))
+        assert walked[1:] == pytest.approx(list(expected), rel=1e-12)  # the same graph, walked
+        adjoints = drawing._adjoints(compiled, returned, trace)
         for i, want in zip(compiled.wrt, expected):
             (shown,), _, _ = adjoints[compiled.primal.params[i]]
             assert shown == want, (fn.__name__, i)
