@@ -152,11 +152,12 @@ def _adjoints(compiled, returned, trace):
     if isinstance(primal.results[0], Var):
         out[primal.results[0]] = ([1.0], False, 1)
     for eqn in _all_eqns(primal):  # a branch's result: the adjoint of what the `if` gives
-        if eqn.prim == "cond":
+        if eqn.prim == "cond":     # (when it ran once: in a loop, the branches share the runs)
             for k, after in enumerate(eqn.outs):
                 for key in ("then", "else"):
                     result = eqn.params[key].results[k]
-                    if isinstance(result, Var) and result not in out and after in out:
+                    if isinstance(result, Var) and result not in out and after in out and \
+                            out[after][2] == 1:
                         out[result] = out[after]
     return out
 
@@ -243,15 +244,17 @@ class _Drawer:
             self.defining[v] = eqn
 
     def cond(self, eqn, cluster):
-        taken = set(self.forward.taken.get(eqn, ())) if self.forward else set()
+        runs = self.forward.taken.get(eqn, []) if self.forward else []
+        taken = set(runs)
         test = eqn.ins[0]
         box = self.pic.cluster(pic.label(pic.text(f"if {self.atom(test, 0)}", bold=True)), cluster,
-                               style="rounded", color="#616161")
+                               style="rounded", color="#616161", fontcolor="black")
         self.home[box] = cluster
         branch_of = {}
         for key in ("then", "else"):
             ran = key in taken
-            note = " (taken)" if ran and len(taken) == 1 else " (taken sometimes)" if ran else \
+            note = " (taken)" if ran and len(taken) == 1 else \
+                f" (taken {runs.count(key)} of {len(runs)} times)" if ran else \
                 " (not taken)" if taken else ""
             style = dict(style="rounded,filled,bold", color=pic.TAKEN, fillcolor="#fff3e0") if ran \
                 else dict(style="rounded,dashed", color=pic.MUTED, fontcolor=pic.MUTED) if taken \
@@ -275,14 +278,19 @@ class _Drawer:
         head = self.loop_head(eqn, loop)
         trips = self.forward.trips.get(eqn) if self.forward else None
         count = "" if trips is None else \
-            f"{trips[0]} iteration{'s' * (trips[0] != 1)}" if len(set(trips)) == 1 else \
+            f"{trips[0]} iteration{'s' * (trips[0] != 1)}" if len(trips) == 1 else \
+            f"{trips[0]} iterations, each of {len(trips)} runs" if len(set(trips)) == 1 else \
             f"{min(trips)} to {max(trips)} iterations ({len(trips)} runs)"
         box = self.pic.cluster(pic.label(pic.text(head, bold=True), pic.text(count, small=True)),
                                cluster, style="rounded", color=pic.LOOP, fontcolor=pic.LOOP)
         self.home[box] = cluster
-        if loop.index is not None and loop.index in _reads(loop.body):
-            self.source[loop.index] = self.node(pic.label(pic.text(self.name(loop.index) or "i")),
-                                                box, shape="ellipse", height="0.3")
+        bounds = [a for a in loop.bounds if isinstance(a, Var)]  # range(n) reads n
+        if loop.index is not None and (bounds or loop.index in _reads(loop.body)):
+            index = self.node(pic.label(pic.text(self.name(loop.index) or "i")), box,
+                              shape="ellipse", height="0.3")
+            self.source[loop.index] = index
+            for bound in bounds:
+                self.use(bound, index, cluster)
         carried = []
         for p, init in zip(loop.carried, loop.inits):
             nid = self.node(pic.label(pic.text(self.name(p) or "·"),

@@ -59,6 +59,16 @@ def halving(x):
     return x
 
 
+def nested(x, n):
+    s = 0.0
+    for i in range(n):
+        for j in range(2):
+            s = s + x * i * j
+        if s > 1.0:
+            s = s * 0.5
+    return s
+
+
 def forks(x):
     return x * x + x
 
@@ -204,6 +214,18 @@ def test_while_loop_and_every_node_wired():
     made = drawing.picture(g._sourcead, (7.0,), {}, backward=True)
     (attrs, _), = [c for c in made.clusters.values() if "while" in plain(c[0]["label"])]
     assert "3 iterations" in plain(attrs["label"])
+    ends = {t for t, _, _ in made.edges} | {h for _, h, _ in made.edges}
+    assert all(nid in ends for nid, _, _ in made.nodes)
+
+
+def test_nested_regions_count_their_runs_and_wire_the_bounds_they_read():
+    g = grad(nested, wrt="x")
+    made = drawing.picture(g._sourcead, (0.7, 4), {}, backward=True)
+    labels = [plain(a["label"]) for a, _ in made.clusters.values()]
+    assert "for i in range(n) 4 iterations" in labels
+    assert "for j in range(2) 2 iterations, each of 4 runs" in labels
+    assert "then (taken 2 of 4 times)" in labels
+    assert ("n", "i", "4", None) in wires(made)      # range(n) reads n: wired to the loop
     ends = {t for t, _, _ in made.edges} | {h for _, h, _ in made.edges}
     assert all(nid in ends for nid, _, _ in made.nodes)
 
