@@ -24,7 +24,7 @@ import ast
 import itertools
 
 from . import picture as pic
-from .interpret import run
+from .interpret import Failure, run
 from .ir import Const, Graph, Loop, ReverseLoop, Var, regions
 from .primitives import PRIMS
 
@@ -73,13 +73,17 @@ def picture(compiled, args=(), kwargs=None, backward=False):
         return _Drawer(compiled, None, None).picture(f"{name}({', '.join(compiled.names)})")
     values = compiled.arguments(args, kwargs)
     compiled.drawn = (args, kwargs, backward)
-    results, forward = run(primal, values[:len(primal.params)])
+    call = f"{name}({', '.join(f'{n}={pic.number(v)}' for n, v in zip(compiled.names, values))})"
+    returned = _returned(compiled, values) if backward else None  # (its own errors first)
+    try:
+        results, forward = run(primal, values[:len(primal.params)])
+        trace = run(compiled.grad_graph, values)[1] if backward else None
+    except Failure as failure:
+        raise failure.located(f"{call}, run as written,", "the picture shows every value the "
+                              "function computes, so draw it at arguments where it runs") from None
     adjoints = None
-    title = f"{name}({', '.join(f'{n}={pic.number(v)}' for n, v in zip(compiled.names, values))})" \
-        f" = {pic.number(results[0])}"
+    title = f"{call} = {pic.number(results[0])}"
     if backward:
-        _, trace = run(compiled.grad_graph, values)
-        returned = _returned(compiled, values)
         adjoints = _adjoints(compiled, returned, trace)
         title += "   " + ", ".join(f"d{name}/d{compiled.names[i]} = {pic.number(g)}"
                                    for i, g in zip(compiled.wrt, returned))

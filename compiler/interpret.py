@@ -16,6 +16,7 @@ from collections import ChainMap, deque
 
 import numpy as np
 
+from .errors import error_at
 from .ir import Const, Loop, ReverseLoop
 from .primitives import PRIMS
 
@@ -73,6 +74,20 @@ class Trace:
         return self.seen[atom].last
 
 
+class Failure(Exception):
+    """An equation raised while its graph ran (at the user's line, when the equation knows it)."""
+
+    def __init__(self, eqn, error):
+        super().__init__(f"{eqn.prim}: {type(error).__name__}: {error}")
+        self.eqn, self.error = eqn, error
+
+    def located(self, what, fix):
+        """A GradError at the user's line: `what` raised the error here; `fix` says what to do."""
+        where = self.eqn.loc[0] if self.eqn.loc else None
+        return error_at(where, f"{what} raises {type(self.error).__name__}: {self.error} here: "
+                               f"{fix}")
+
+
 def run(graph, args, trace=None):
     """The graph's results at `args`, and the Trace of the run."""
     trace = trace if trace is not None else Trace()
@@ -93,7 +108,12 @@ def _run(graph, args, outer, trace, kept=None):
         return atom.value if isinstance(atom, Const) else env[atom]
 
     for eqn in graph.eqns:
-        values = _equation(eqn, [read(a) for a in eqn.ins], env, trace)
+        try:
+            values = _equation(eqn, [read(a) for a in eqn.ins], env, trace)
+        except Failure:
+            raise
+        except Exception as exc:
+            raise Failure(eqn, exc) from exc
         if len(values) != len(eqn.outs):
             raise AssertionError(f"{eqn.prim}: {len(values)} values for {len(eqn.outs)} outputs")
         for v, value in zip(eqn.outs, values):
@@ -171,4 +191,4 @@ def _loop(eqn, ins, env, trace):
     return list(carried) + ([tape] if loop.save is not None else [])
 
 
-__all__ = ["run", "Trace", "Seen"]
+__all__ = ["run", "Trace", "Seen", "Failure"]

@@ -15,6 +15,7 @@ from compiler import grad, value_and_grad
 from compiler import drawing
 from compiler import picture as pic
 from compiler.__main__ import main
+from compiler.errors import GradError
 from compiler.interpret import run
 
 HAS_DOT = shutil.which("dot") is not None
@@ -67,6 +68,11 @@ def nested(x, n):
         if s > 1.0:
             s = s * 0.5
     return s
+
+
+def dead_division(x, y):
+    unused = y / x
+    return math.atan(y)
 
 
 def forks(x):
@@ -235,6 +241,14 @@ def test_a_value_read_twice_forks_and_its_wire_carries_the_summed_gradient():
     made = drawing.picture(g._sourcead, (3.0,), {}, backward=True)
     assert sum(a.get("shape") == "point" for _, a, _ in made.nodes) == 1
     assert {gr for t, _, _, gr in wires(made) if t == "x"} == {"7"}    # 2x + 1 at 3
+
+
+def test_a_value_that_raises_at_these_arguments_is_reported_at_its_line():
+    g = grad(dead_division, wrt=("x", "y"))
+    assert g(0.0, 1.0) == (0.0, 0.5)       # the gradient never computes the unused quotient
+    with pytest.raises(GradError, match=r"(?s)line \d+, in dead_division.*unused = y / x.*"
+                                        r"run as written, raises ZeroDivisionError"):
+        g.draw(0.0, 1.0)
 
 
 # --- ids and escaping ---------------------------------------------------------------------------
