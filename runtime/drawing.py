@@ -132,7 +132,9 @@ class _Drawer:
         self.uses = {}              # (node, nr) -> [(consumer picture node, value seen there)]
 
     def draw(self, out, nodes):
-        for node in reversed(nodes):  # inputs first: the picture reads left to right
+        leaves = [n for n in nodes if isinstance(n, AccumulateGrad)]  # in the order they were made
+        operations = [n for n in reversed(nodes) if not isinstance(n, AccumulateGrad)]
+        for node in leaves + operations:  # inputs first: the picture reads left to right
             self.ids[node] = self.pic.node(self.node_label(node), None,
                                            **({"shape": "ellipse"} if isinstance(node, AccumulateGrad)
                                               else {"shape": "box", "style": "rounded"}))
