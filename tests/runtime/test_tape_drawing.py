@@ -154,7 +154,7 @@ def test_renders_svg_for_real(tmp_path):
     f.backward(retain_graph=True)
     drawn = rt.draw(f, names={"x": x, "y": y, "z": z}, name="f")
     path = pic.save(drawn, tmp_path / "tape.svg")
-    text = html.unescape(open(path).read())
+    text = html.unescape(path.read_text())
     for number in ("-12", "-4", "3", "5", "-2"):
         assert f">{number}</text>" in text
-    assert open(pic.save(drawn, tmp_path / "tape.png"), "rb").read(4) == b"\x89PNG"
+    assert pic.save(drawn, tmp_path / "tape.png").read_bytes()[:4] == b"\x89PNG"
