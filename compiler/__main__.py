@@ -383,6 +383,63 @@ def _compare(args):
     return 0 if results.get("agree", True) else 1
 
 
+def _graph(args):
+    """A picture of the gradient (drawing.py), or of the tape's graph with --tape, written to -o
+    in the format its suffix names (.svg, .png, .pdf, .dot), or as DOT text to stdout."""
+    from . import picture  # noqa: PLC0415
+    fn = _target(args.target)
+    values = _bind(fn, args.args)
+    wrt = _wrt(args.wrt, fn, as_indices=True)
+    if args.output and os.path.splitext(args.output)[1].lstrip(".").lower() not in picture.FORMATS:
+        raise CommandError(f"-o {args.output}: name the picture's file with one of the suffixes "
+                           f"{', '.join('.' + f for f in picture.FORMATS)} (its format)")
+    _try_call(fn, values, ", ".join(f"{v:g}" for v in values), _FLOATS_ONLY)
+    try:
+        made = (_tape_picture if args.tape else _compiled_picture)(fn, values, wrt, args.backward)
+        if args.output is None:
+            print(made.source(), end="")
+            return 0
+        picture.save(made, args.output)
+    except (ImportError, picture.RenderError) as exc:
+        raise CommandError(str(exc), status=1) from None
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _tape_picture(fn, values, wrt, backward):
+    """The tape's Picture of fn at `values`: the differentiated arguments as leaves that require
+    grad, backward(retain_graph=True) so every wire's gradient can be shown."""
+    import runtime  # noqa: PLC0415
+
+    from . import compare  # noqa: PLC0415
+    from runtime.drawing import picture  # noqa: PLC0415
+    names = [p.name for p in _params(fn)]
+    tensors = [runtime.tensor(v, requires_grad=i in wrt) for i, v in enumerate(values)]
+    try:
+        out = compare.on_tape(fn)(*tensors)
+        if backward:
+            out.backward(retain_graph=True)
+    except Exception as exc:
+        raise CommandError(f"{fn.__name__} on the tape raised {_exception_text(exc)}: the tape "
+                           "records numbers and NumPy arrays (see `compare`)", status=1) from None
+    if not isinstance(out, runtime.Tensor) or out.grad_fn is None and not out.requires_grad:
+        raise CommandError(f"{fn.__name__} returned {type(out).__name__} on the tape, not a "
+                           "Tensor that depends on the --wrt arguments: nothing was recorded",
+                           status=1)
+    return picture(out, dict(zip(names, tensors)), backward=backward, name=fn.__name__)
+
+
+def _compiled_picture(fn, values, wrt, backward):
+    from . import drawing  # noqa: PLC0415
+    from .api import Compiled  # noqa: PLC0415
+    compiled = getattr(grad(fn, wrt=wrt), "_sourcead", None)
+    if not isinstance(compiled, Compiled):
+        raise CommandError(f"{fn.__name__} is compiled per structure or value of its arguments: "
+                           "graph draws functions of numbers; call f.draw(...) from Python on a "
+                           "function that takes them", status=1)
+    return drawing.picture(compiled, values, {}, backward)
+
+
 _FLOATS_ONLY = ("--args passes every argument as a float: for array arguments call "
                 "compiler.check_grad from Python, or use `show FILE.py:FUNC --shapes NAME=D1,D2`")
 
@@ -437,6 +494,18 @@ def _parser(prog):
     cmp.add_argument("--args", nargs="+", type=_number, required=True,
                      help="one number per parameter")
     cmp.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
+    graph = sub.add_parser("graph", help="draw FILE.py:FUNC's graph with its values (and gradients)")
+    graph.add_argument("target", metavar="FILE.py:FUNC")
+    graph.add_argument("--args", nargs="+", type=_number, required=True,
+                       help="one number per parameter")
+    graph.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
+    graph.add_argument("--backward", action="store_true",
+                       help="also the gradients (red, below the wires; values are green, above)")
+    graph.add_argument("--tape", action="store_true",
+                       help="draw what the dynamic tape (runtime) records instead")
+    graph.add_argument("-o", "--output", metavar="FILE",
+                       help="the picture: .svg, .png, .pdf (need Graphviz's dot) or .dot; "
+                            "without it, DOT text on stdout")
     return parser
 
 
@@ -449,7 +518,8 @@ def main(argv=None, prog=None):
         if args.command == "demo":
             demo(prog=prog)
             return 0
-        return {"show": _show, "check": _check, "compare": _compare}[args.command](args)
+        return {"show": _show, "check": _check, "compare": _compare,
+                "graph": _graph}[args.command](args)
     except CommandError as exc:
         print(f"{where}: error: {exc}", file=sys.stderr)
         return exc.status

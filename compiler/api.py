@@ -6,7 +6,7 @@ gets back *is* the generated function, with the pipeline's products as attribute
 
     f.source       the generated Python source (exactly what runs)
     f.graph        the primal IR (print it), f.grad_graph the optimised gradient IR
-    f.dot()        the primal graph in Graphviz DOT
+    f.dot()        the primal graph in Graphviz DOT (f.draw(*args, backward=True): a picture)
     f.check(*a)    compiled vs central differences at a point (see check_grad)
     f.__wrapped__  the user's original function
 
@@ -31,7 +31,7 @@ import types
 import numpy as np
 
 from . import frontend, trees
-from .dot import to_dot
+from . import drawing
 from .emit import Emitter
 from .errors import GradError, error_at
 from .frontend import identifiers
@@ -964,7 +964,10 @@ class Compiled:
         f.grad_graph = self.grad_graph
         f.ir = str(self.primal)
         f.wrt = tuple(self.names[i] for i in self.wrt)
-        f.dot = lambda: to_dot(self.primal)
+        # pictures (drawing.py): DOT text, a graphviz drawing at some arguments, notebooks' display
+        f.dot = lambda *args, backward=False, **kwargs: drawing.dot(self, args, kwargs, backward)
+        f.draw = lambda *args, backward=False, **kwargs: drawing.draw(self, args, kwargs, backward)
+        f._repr_svg_ = lambda: drawing.notebook_svg(self)
         f.check = lambda *args, **kwargs: check_grad(fn, *args, wrt=wrt, has_aux=has_aux,
                                                      **kwargs)
         f.source_for = self.source_for

@@ -12,6 +12,7 @@ functional.py (the differentiable functions and the recorder), graph.py (nodes, 
 checks), engine.py (backward), views.py (which tensors are views), inplace.py (in-place operations),
 function.py (custom Functions), numpy_api.py (NumPy's own functions on Tensors), grad_mode.py (no_grad),
 hooks.py (register_hook, register_post_accumulate_grad_hook), gradcheck.py (central differences, NumPy only),
+drawing.py (runtime.draw(out): a picture of the recorded graph, values and gradients on its wires),
 and the package autograd/ (grad, backward, Function, gradcheck and gradgradcheck, and `functional`:
 jacobian, hessian, vjp, jvp, vhp, hvp).
 """
@@ -28,9 +29,10 @@ from .functional import (  # noqa: F401  (the public differentiable functions)
     tanh, transpose, true_divide, unsqueeze, where,
 )
 
+from .drawing import draw  # noqa: F401  (pictures of the tape: runtime.draw(out))
 from .functional import LIBRARY as _LIBRARY
 
 globals().update(_LIBRARY)      # the library's functions (compiler/library/): runtime.det, runtime.erf...
 
 __all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "autograd"]
+           "is_grad_enabled", "autograd", "draw"]
