@@ -1,4 +1,4 @@
-"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ... | compare ...`.
+"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ... | compare ... | graph FILE.py:FUNC --args ... -o pic.svg`.
 
 Whatever goes wrong is one message on stderr, never a traceback, and an exit status:
 
@@ -467,7 +467,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser(prog):
     parser = _Parser(prog=prog, description="Source-to-source reverse-mode differentiation.",
                      epilog=f"Set {DEBUG_VARIABLE}=1 to see the traceback of an internal compiler error.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,compare}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,compare,graph}")
     sub.add_parser("demo", help="walk through the seed lecture's example f = (x + y) * z")
     show = sub.add_parser("show", help="print the generated gradient source of FILE.py:FUNC")
     show.add_argument("target", metavar="FILE.py:FUNC")
