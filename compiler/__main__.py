@@ -1,4 +1,4 @@
-"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ... | compare ... | graph FILE.py:FUNC --args ... -o pic.svg`.
+"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ... | compare ... | graph FILE.py:FUNC --args ... -o pic.svg | explain FILE.py:FUNC --args ... -o page.html`.
 
 Whatever goes wrong is one message on stderr, never a traceback, and an exit status:
 
@@ -406,6 +406,34 @@ def _graph(args):
     return 0
 
 
+def _explain(args):
+    """One HTML page explaining the gradient at --args (explain.py): written to -o, or printed."""
+    from .explain import explain  # noqa: PLC0415
+    fn = _target(args.target)
+    values = _bind(fn, args.args)
+    wrt = _wrt(args.wrt, fn)
+    if args.output and os.path.isdir(args.output):
+        raise CommandError(f"-o {args.output} is a directory: name the page's file, e.g. "
+                           f"{os.path.join(args.output, fn.__name__ + '.html')}")
+    folder = os.path.dirname(os.path.abspath(args.output)) if args.output else None
+    if folder and not os.path.isdir(folder):
+        raise CommandError(f"-o {args.output}: no folder {folder}: create it, or name a file in a "
+                           "folder that exists")
+    _try_call(fn, values, ", ".join(f"{v:g}" for v in values), _FLOATS_ONLY)
+    page = explain(fn, *values, wrt=wrt, with_formula=not args.no_formula)
+    if args.output is None:
+        print(page, end="")
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(page)
+    except OSError as exc:
+        raise CommandError(f"-o {args.output}: cannot write the page: {exc.strerror}: name a file "
+                           "in a folder that exists and that you may write to") from None
+    print(f"wrote {args.output}")
+    return 0
+
+
 def _tape_picture(fn, values, wrt, backward):
     """The tape's Picture of fn at `values`: the differentiated arguments as leaves that require
     grad, backward(retain_graph=True) so every wire's gradient can be shown."""
@@ -467,7 +495,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser(prog):
     parser = _Parser(prog=prog, description="Source-to-source reverse-mode differentiation.",
                      epilog=f"Set {DEBUG_VARIABLE}=1 to see the traceback of an internal compiler error.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,compare,graph}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,compare,graph,explain}")
     sub.add_parser("demo", help="walk through the seed lecture's example f = (x + y) * z")
     show = sub.add_parser("show", help="print the generated gradient source of FILE.py:FUNC")
     show.add_argument("target", metavar="FILE.py:FUNC")
@@ -506,6 +534,16 @@ def _parser(prog):
     graph.add_argument("-o", "--output", metavar="FILE",
                        help="the picture: .svg, .png, .pdf (need Graphviz's dot) or .dot; "
                             "without it, DOT text on stdout")
+    page = sub.add_parser("explain", help="one HTML page explaining FILE.py:FUNC's gradient at "
+                                          "--args: code side by side, picture, check, timing")
+    page.add_argument("target", metavar="FILE.py:FUNC")
+    page.add_argument("--args", nargs="+", type=_number, required=True,
+                      help="one number per parameter")
+    page.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
+    page.add_argument("--no-formula", action="store_true",
+                      help="leave the formula out (it starts SymPy: a second or two)")
+    page.add_argument("-o", "--output", metavar="FILE.html",
+                      help="the page; without it, the HTML on stdout")
     return parser
 
 
@@ -519,7 +557,7 @@ def main(argv=None, prog=None):
             demo(prog=prog)
             return 0
         return {"show": _show, "check": _check, "compare": _compare,
-                "graph": _graph}[args.command](args)
+                "graph": _graph, "explain": _explain}[args.command](args)
     except CommandError as exc:
         print(f"{where}: error: {exc}", file=sys.stderr)
         return exc.status
