@@ -14,10 +14,11 @@ from .errors import GradError
 # Imported now (it is light: SymPy is imported when a formula is asked for), so that `formula` names
 # the function, not the submodule of the same name, however the submodule is first imported.
 from .formula import formula
+from .explain import explain  # (the same: the function, not its submodule)
 
 __all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError",
            "treat_as_library", "treat_as_your_code", "jvp", "vjp", "jacobian", "hessian", "hvp",
-           "stop_gradient", "formula"]
+           "stop_gradient", "formula", "explain"]
 
 # The API is loaded when first asked for: `runtime` reads the rule table (compiler.rules) without
 # loading the frontend, the passes and the emitter it does not use.

@@ -131,11 +131,9 @@ def gather(f, args, wrt=None, with_formula=True):
     vg = value_and_grad(fn, wrt=wrt)
     decoration = time.perf_counter() - start
     compiled = getattr(vg, "_sourcead", None)
-    if not isinstance(compiled, Compiled):
-        raise GradError(f"{fn.__name__} is compiled per structure or value of its arguments "
-                        "(containers, or a function chosen by an argument): explain() shows "
-                        "functions of numbers and arrays; call grad(f).source_for(...) and "
-                        "f.check(...) for it instead.")
+    if not isinstance(compiled, Compiled) or (
+            compiled.structured is not None and compiled.structured.wants(args, {})):
+        raise GradError(_BY_STRUCTURE.format(name=fn.__name__))
     start = time.perf_counter()
     value, grads = vg(*args)
     first_call = time.perf_counter() - start
@@ -144,8 +142,7 @@ def gather(f, args, wrt=None, with_formula=True):
     values = compiled.arguments(args, {})
     report = check_grad(fn, *args, wrt=wrt_names)
     svg, picture_note = _picture(compiled, args)
-    formula_text, formula_note = _formula(vg, compiled) if with_formula else \
-        (None, "not asked for (with_formula=False)")
+    formula_text, formula_note = _formula(vg, compiled, with_formula)
     timing = _timing(decoration, first_call, vg, fn, args)
     source = compiled.source_for(*args)
     return Explanation(
@@ -172,10 +169,19 @@ def gather(f, args, wrt=None, with_formula=True):
     )
 
 
+_BY_STRUCTURE = ("{name} is compiled per structure or value of its arguments (containers such "
+                 "as dicts and lists, or a function chosen by an argument): explain() shows "
+                 "functions of numbers and arrays; for this one read grad(f).source_for(...) and "
+                 "check_grad(f, ...).")
+
+
 def _float_arguments(fn, args):
+    from . import trees  # noqa: PLC0415
     names = list(inspect.signature(fn).parameters)
     found = tuple(n for n, v in zip(names, args) if isinstance(v, (float, np.floating)) or (
         isinstance(v, np.ndarray) and v.dtype.kind == "f"))
+    if not found and any(trees.is_container(v) for v in args):
+        raise GradError(_BY_STRUCTURE.format(name=fn.__name__))
     if not found:
         raise GradError(f"explain({fn.__name__}, ...): no float argument to differentiate; pass "
                         "floats (2.0, not 2) or name the parameters with wrt=.")
@@ -212,7 +218,7 @@ def _picture(compiled, args):
     return svg[svg.index("<svg"):], None
 
 
-def _formula(vg, compiled):
+def _formula(vg, compiled, wanted=True):
     """(the formula as text, None) for straight-line scalar code, else (None, why not)."""
     if compiled.scalar_version is None:
         return None, "skipped: the function takes or makes arrays (a formula covers numbers only)"
@@ -221,6 +227,8 @@ def _formula(vg, compiled):
         kinds = ", ".join({"cond": "a branch", "for": "a loop", "while": "a loop"}.get(p, p)
                           for p in control)
         return None, f"skipped: the function has {kinds} (a formula covers straight-line code)"
+    if not wanted:
+        return None, "left out (with_formula=False, or --no-formula on the command line)"
     from .formula import formula  # noqa: PLC0415
     try:
         return str(formula(vg)), None
