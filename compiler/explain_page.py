@@ -10,12 +10,13 @@ plain HTML, readable with scripts off. When the links are wired the script sets
 from __future__ import annotations
 
 import html
+import os
 
 import numpy as np
 
 from . import picture as pic
 
-SECTIONS = (("code", "Code"), ("check", "Check"), ("unused", "Unused inputs"),
+SECTIONS = (("code", "Code"), ("generated", "Generated"), ("check", "Check"), ("unused", "Unused inputs"),
             ("picture", "Picture"), ("formula", "Formula"), ("ir", "IR"), ("timing", "Timing"))
 
 
@@ -37,8 +38,8 @@ def render(ex):
         '<body data-ready="no">',
         _header(ex, at),
         "<main>",
-        _code_section(ex, index, linked),
-        '<div class="cards">',
+        '<div class="overview">',
+        *_code_sections(ex, index, linked),
         _check_section(ex),
         _unused_section(ex),
         "</div>",
@@ -77,10 +78,12 @@ def _header(ex, at):
             f"</span> {grads} {verdict}</p><nav>{nav}</nav></header>")
 
 
-def _code_section(ex, index, linked):
+def _code_sections(ex, index, linked):
+    """The user's code and the generated code: two sections, their lines linked by key."""
     user = []
     for i, s in enumerate(ex.sources):
-        title = f"{s.name}, {s.filename}" if i == 0 else f"{s.name} (called, inlined), {s.filename}"
+        where = _shown_path(s.filename)
+        title = f"{s.name}, {where}" if i == 0 else f"{s.name} (called, inlined), {where}"
         rows = []
         for n, text in enumerate(s.lines, start=s.start):
             key = f"{i}:{n}"
@@ -105,17 +108,25 @@ def _code_section(ex, index, linked):
         gen.append(f'<div class="{" ".join(classes)}"{data}>{gutter}'
                    f'<span class="src">{_e(line.text) or " "}</span></div>')
     return (
-        '<section id="code"><h2>Your code, and the code that computes its gradient</h2>'
-        '<p class="hint">Each block of generated code comes from one line of yours (its '
+        '<section id="code"><h2>Your code</h2>'
+        '<p class="hint">Each block of the generated code comes from one line of yours (its '
         '<span class="fwd-text">forward</span> computation, or the '
         '<span class="bwd-text">gradient</span> of it): hover a line to see the pair, click to '
-        "keep it lit.</p>"
-        '<div class="columns">'
-        f'<div class="pane" id="user-pane">{"".join(user)}</div>'
+        f'keep it lit.</p><div class="pane" id="user-pane">{"".join(user)}</div></section>',
+        '<section id="generated"><h2>The code that computes its gradient</h2>'
         f'<div class="pane" id="generated-pane"><div class="pane-head">{_e(ex.func_name)}: the '
         f"version that runs for {_e(ex.signature)}</div>"
         f'<div class="code" id="generated-code">{"".join(gen)}</div>{_returns(ex)}</div>'
-        "</div></section>")
+        "</section>")
+
+
+def _shown_path(filename):
+    """A file's path as the reader knows it: relative to the current folder when inside it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        return filename
+    return filename if relative.startswith(os.pardir) else relative
 
 
 def _returns(ex):
@@ -270,8 +281,13 @@ section { background: white; border: 1px solid var(--line); border-radius: 6px;
 .line.pin { background: var(--pin); }
 .line.pin.fwd { box-shadow: inset 3px 0 0 var(--fwd); }
 .line.pin.bwd { box-shadow: inset 3px 0 0 var(--bwd); }
-.cards { display: flex; gap: 14px; align-items: stretch; }
-.cards > section { flex: 1 1 0; min-width: 0; }
+.overview { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr);
+            grid-template-rows: auto auto 1fr; column-gap: 14px;
+            grid-template-areas: "code generated" "check generated" "unused generated"; }
+#code { grid-area: code; } #generated { grid-area: generated; }
+#generated-code { max-height: 85vh; }
+#check { grid-area: check; } #unused { grid-area: unused; }
+.overview > section { min-width: 0; align-self: start; }
 table { border-collapse: collapse; }
 table.numbers td, table.numbers th, table.timing td { padding: 3px 10px; text-align: right;
     border-bottom: 1px solid #eeeeee; font-variant-numeric: tabular-nums; }
@@ -289,7 +305,10 @@ ul.unused { margin: 4px 0; padding-left: 20px; }
 pre.ir, pre.formula { margin: 0; padding: 8px 10px; background: #fcfcfc; border: 1px solid
     var(--line); border-radius: 4px; overflow: auto; max-height: 480px; }
 footer { color: var(--muted); font-size: 12px; padding: 0 24px 20px; }
-@media (max-width: 900px) { .columns, .cards { flex-direction: column; } .pane { width: 100%; } }
+@media (max-width: 900px) {
+  .columns { flex-direction: column; } .pane { width: 100%; }
+  .overview { display: block; }
+}
 """
 
 SCRIPT = """
