@@ -90,6 +90,7 @@ class Explanation:
     picture_note: str | None
     check: list                # [CheckRow]
     check_passed: bool
+    check_note: str | None     # why there is no check, when central differences cannot run
     unused: list               # [Unused]
     formula: str | None
     formula_note: str | None
@@ -135,12 +136,26 @@ def gather(f, args, wrt=None, with_formula=True):
             compiled.structured is not None and compiled.structured.wants(args, {})):
         raise GradError(_BY_STRUCTURE.format(name=fn.__name__))
     start = time.perf_counter()
-    value, grads = vg(*args)
+    try:
+        value, grads = vg(*args)
+    except ArithmeticError as exc:  # (a GradError, the user's own error: raised as they are)
+        code = fn.__code__
+        raise GradError(f'File "{code.co_filename}", line {code.co_firstlineno}, in '
+                        f"{fn.__name__}\nits gradient raises {type(exc).__name__}: {exc} at "
+                        f"these arguments: the derivative is not defined there (sqrt or log at 0, "
+                        "a division by zero): explain it at another point.") from None
     first_call = time.perf_counter() - start
     names = list(compiled.names[:compiled.user_count])
     wrt_names = tuple(compiled.names[i] for i in compiled.wrt)
     values = compiled.arguments(args, {})
-    report = check_grad(fn, *args, wrt=wrt_names)
+    try:
+        report = check_grad(fn, *args, wrt=wrt_names)
+        check, passed, check_note = [CheckRow(*row) for row in report.rows], report.passed, None
+    except (ArithmeticError, ValueError) as exc:  # f raises a step away from the point
+        check, passed = [], False
+        check_note = (f"The check could not run: {fn.__name__} raises {type(exc).__name__} ({exc}) "
+                      "a small step away from these arguments (central differences evaluate it "
+                      "on both sides).")
     svg, picture_note = _picture(compiled, args)
     formula_text, formula_note = _formula(vg, compiled, with_formula)
     timing = _timing(decoration, first_call, vg, fn, args)
@@ -159,8 +174,9 @@ def gather(f, args, wrt=None, with_formula=True):
         gradient_ir=compiled.ir_for(*args),
         svg=svg,
         picture_note=picture_note,
-        check=[CheckRow(*row) for row in report.rows],
-        check_passed=report.passed,
+        check=check,
+        check_passed=passed,
+        check_note=check_note,
         unused=unused_inputs(compiled),
         formula=formula_text,
         formula_note=formula_note,

@@ -76,6 +76,14 @@ def layer(W, x, b):
     return np.sum(np.tanh(W @ x))
 
 
+def root(x):
+    return math.sqrt(x)
+
+
+def log_near_one(x):
+    return math.log(x - 1.0)
+
+
 def by_keys(p):
     return p["a"] * p["b"]
 
@@ -302,6 +310,18 @@ def test_refusals_name_the_problem(tmp_path):
         compiler.explain(by_keys, {"a": 1.0, "b": 2.0}, wrt="p")
     with pytest.raises(GradError, match="not int"):
         compiler.explain(3, 1.0)
+
+
+def test_a_gradient_undefined_at_the_point_is_said_at_the_users_function():
+    with pytest.raises(GradError, match=r"(?s)line \d+, in root.*ZeroDivisionError.*another point"):
+        compiler.explain(root, 0.0)
+
+
+def test_a_check_that_cannot_run_is_said_in_the_page():
+    text = compiler.explain(log_near_one, 1.0 + 1e-10, with_formula=False)
+    check = Page(text).text_of["check"]
+    assert "could not run" in check and "ValueError" in check
+    assert "not checked" in text.split("</header>")[0]
 
 
 def test_a_decorated_function_and_a_path(tmp_path):
