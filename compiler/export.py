@@ -260,8 +260,10 @@ was written; the decorator reads them at each call, so assign them there to chan
                 continue
             if name in namespace:
                 self.reads[name] = namespace[name]
+                label = _module_label(namespace)
                 self.values.append((name, _literal(namespace[name], self.fn, f"`{name}`"),
-                                    f"{_module_label(namespace)}.{name}"))
+                                    f"{name} in {label}" if label.endswith(".py") else
+                                    f"{label}.{name}"))
             elif not hasattr(builtins, name):
                 raise GradError(f"{_where(self.fn)}\ncannot export: the gradient reads `{name}`, "
                                 "which is not defined now. Define it, then export again.")
