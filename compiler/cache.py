@@ -187,6 +187,7 @@ def package_digest():
 def _versions(simplify):
     import astor  # noqa: PLC0415
     found = {"python": sys.version, "tag": sys.implementation.cache_tag,
+             "optimize": sys.flags.optimize,
              "numpy": np.__version__, "astor": getattr(astor, "__version__", "?")}
     if simplify:
         try:
@@ -261,6 +262,26 @@ def _code_names(code):
     return found
 
 
+_code_digests = {}
+
+
+def _code_digest(code):
+    """A hash of what a code object is made of (two lambdas on one line differ in it)."""
+    found = _code_digests.get(code)
+    if found is None:
+        digest = hashlib.sha256(code.co_code)
+        digest.update(repr((code.co_name, code.co_names, code.co_varnames, code.co_freevars,
+                            code.co_argcount, code.co_kwonlyargcount)).encode())
+        for const in code.co_consts:
+            digest.update((_code_digest(const) if isinstance(const, types.CodeType) else
+                           f"{type(const).__name__}:{const!r}").encode("utf-8", "replace"))
+        found = digest.hexdigest()
+        if len(_code_digests) > 4096:
+            _code_digests.clear()
+        _code_digests[code] = found
+    return found
+
+
 def _identity(obj):
     """`module:qualname` of a function, class or other named object (None for None)."""
     if obj is None:
@@ -300,7 +321,7 @@ class _Describer:
             names = _code_names(code)
             cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
             described = ["function", _identity(fn), code.co_filename,
-                         _file_digest(code.co_filename), code.co_firstlineno,
+                         _file_digest(code.co_filename), code.co_firstlineno, _code_digest(code),
                          [self.constant(v) for v in fn.__defaults__ or ()],
                          [[k, self.constant(v)] for k, v in sorted((fn.__kwdefaults__ or {}).items())],
                          [[n, self.name(n, fn, cells, names)] for n in sorted(names)]]
@@ -951,7 +972,7 @@ class LazyGraph(Graph):
 # What a Loaded keeps of its own when the pipeline is run again for it.
 _OWN = {"function", "source", "versions", "typed_graphs", "cache", "fast", "lock",
         "scalar_version", "last_typed", "store", "structured", "_structured", "wrt_spec",
-        "_materialized", "env_spec"}
+        "_materialized", "_building", "env_spec"}
 
 
 class Loaded(Compiled):
@@ -1004,47 +1025,53 @@ class Loaded(Compiled):
         return super().build_version(values)
 
     def __getattr__(self, name):
-        if name.startswith("__") or self.__dict__.get("_materialized", True):
+        if name.startswith("__") or "_materialized" not in self.__dict__:
             raise AttributeError(name)
-        if name == "src":  # a message about an argument: the parsed source is enough
-            from .frontend import parse_function  # noqa: PLC0415
+        if name == "src" and not self.__dict__["_materialized"]:
+            from .frontend import parse_function  # noqa: PLC0415  (a message about an argument)
             self.src = parse_function(self.fn)
             return self.src
-        self.materialize()
+        self.materialize()  # (another thread building it: waited for)
         return object.__getattribute__(self, name)
 
     def materialize(self):
         """Run the pipeline for this function (as decorating it without the cache would have)."""
+        if self.__dict__["_materialized"]:
+            return
         with api._build_lock, api._deep_recursion():
-            if self.__dict__["_materialized"]:
+            if self.__dict__["_materialized"] or self.__dict__.get("_building"):
                 return
-            self.__dict__["_materialized"] = True
+            self.__dict__["_building"] = True
             try:
-                key_now = function_key(self.fn, self.wrt_spec, self.with_value, self.simplify,
-                                       self.has_aux)
-            except Uncacheable:
-                key_now = None
-            if self.store is not None and key_now != self.store.key:
-                warnings.warn(StaleWarning(
-                    f"{self.fn.__qualname__} was loaded from the cache of generated code, and a "
-                    "name it reads (a function it calls, a module's constant) has been rebound "
-                    "since: versions built from now on use what the names refer to now. Decorate "
-                    f"{self.fn.__name__} again to use them everywhere."), stacklevel=4)
-            collecting = api.gc.isenabled()
-            api.gc.disable()
-            try:
-                real = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
-                                has_aux=self.has_aux)
-            except BaseException:
-                self.__dict__["_materialized"] = False
-                raise
+                self._build()
+                self.__dict__["_materialized"] = True
             finally:
-                if collecting:
-                    api.gc.enable()
-            for name, value in vars(real).items():
-                if name not in _OWN:
-                    self.__dict__[name] = value
-            self.function.graph, self.function.grad_graph = real.primal, real.grad_graph
+                self.__dict__["_building"] = False
+
+    def _build(self):
+        try:
+            key_now = function_key(self.fn, self.wrt_spec, self.with_value, self.simplify,
+                                   self.has_aux)
+        except Uncacheable:
+            key_now = None
+        if self.store is not None and key_now != self.store.key:
+            warnings.warn(StaleWarning(
+                f"{self.fn.__qualname__} was loaded from the cache of generated code, and a "
+                "name it reads (a function it calls, a module's constant) has been rebound "
+                "since: versions built from now on use what the names refer to now. Decorate "
+                f"{self.fn.__name__} again to use them everywhere."), stacklevel=5)
+        collecting = api.gc.isenabled()
+        api.gc.disable()
+        try:
+            real = Compiled(self.fn, self.wrt_spec, self.with_value, self.simplify,
+                            has_aux=self.has_aux)
+        finally:
+            if collecting:
+                api.gc.enable()
+        for name, value in vars(real).items():
+            if name not in _OWN:
+                self.__dict__[name] = value
+        self.function.graph, self.function.grad_graph = real.primal, real.grad_graph
 
 
 _MISSING = object()

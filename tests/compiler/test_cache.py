@@ -405,7 +405,7 @@ def test_processes_writing_the_same_entries_at_once(tmp_path):
     env = dict(os.environ)
     env.update({"SOURCEAD_CACHE_DIR": str(store), "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONPATH": os.pathsep.join([ROOT, str(folder)])})
-    start = time.time() + 3.0
+    start = time.time() + 2.0
     procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, repr(start)], cwd=folder, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(6)]
@@ -452,3 +452,13 @@ def test_a_second_process_on_a_thousand_statements(tmp_path, capsys):
         print(f"\n[cache] 1,000-statement function, decorate + first call: first process "
               f"{first['seconds'] * 1e3:.0f} ms, second {second['seconds'] * 1e3:.0f} ms "
               f"({100 * second['seconds'] / first['seconds']:.1f}%)")
+
+
+def test_two_lambdas_on_one_line_are_told_apart(cache_dir, tmp_path):
+    m = load_module(tmp_path, """
+        pair = (lambda x: x * x, lambda x: x * x * x)
+    """)
+    from compiler import cache as disk
+    square, cube = m.pair
+    assert disk.function_key(square, 0, False, None, False) != \
+        disk.function_key(cube, 0, False, None, False)
