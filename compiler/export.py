@@ -722,7 +722,7 @@ def _package():
     except Exception:  # noqa: BLE001 -- not installed: the source tree's own
         number = "(source tree)"
     try:
-        from .cache import package_digest  # noqa: PLC0415
+        from .cache_key import package_digest  # noqa: PLC0415
         return f"sourcead {number} (compiler {package_digest()[:12]})"
     except Exception:  # noqa: BLE001
         return f"sourcead {number}"
