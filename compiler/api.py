@@ -309,7 +309,17 @@ class ByValue:
         functools.update_wrapper(function, self.fn)
         function._sourcead = self
         function.versions = self.versions
+        function.export = _no_export(self.fn, "a condition in it chooses which function to call, "
+                                              "so its code depends on values")
         return function
+
+
+def _no_export(fn, why):
+    """`.export` of a gradient that cannot be exported (compiler/export.py): says why."""
+    def export(path, args=None):
+        raise GradError(f"{fn.__name__}: its gradient cannot be exported: {why}. Export a "
+                        "function of numbers and arrays (a wrapper that takes them apart).")
+    return export
 
 
 class _Form:
@@ -777,6 +787,8 @@ class Structured:
                            "first called with them; call it, then read .source again\n")
         function.versions = {}
         function.wrt = self.wrt_names
+        function.export = _no_export(self.fn, "it reads its arguments as containers (dicts, "
+                                              "lists, objects)")
         self.function = function
         return function
 

@@ -643,8 +643,10 @@ def _source_of(obj):
     if found is None:
         if isinstance(obj, types.FunctionType) and obj.__name__ == "<lambda>":
             node = _lambda_node(obj)
-            found = ast.unparse(ast.Module([ast.FunctionDef(
-                "helper", node.args, [ast.Return(node.body)], [], None)], [])) + "\n"
+            definition = ast.FunctionDef("helper", node.args, [ast.Return(node.body)], [], None,
+                                         None)
+            module = ast.fix_missing_locations(ast.Module([definition], []))
+            found = ast.unparse(module) + "\n"
         else:
             found = textwrap.dedent(inspect.getsource(obj))
         _sources[obj] = found

@@ -343,3 +343,58 @@ def test_the_library_exports_and_runs_alone(tmp_path, every):
         for a, b in zip(g, want):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=cid)
             assert np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype, cid
+
+
+def test_keywords_defaults_aux_records_and_branches(tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    user = load_module(folder, """
+        import math
+        from collections import namedtuple
+        import numpy as np
+
+        Stats = namedtuple("Stats", "mean spread")
+
+
+        def kw(x, y=2.0, *, z=0.5):
+            return x * y + math.sin(z * x)
+
+
+        def aux(x, y):
+            return x * x * y, Stats(x + y, x - y)
+
+
+        def branchy(x, t):
+            if np.sum(x) > t:
+                return np.sum(x * x)
+            return np.sum(np.sin(x))
+    """, stem="exported_user")
+    x = np.array([0.1, 0.2, 0.3])
+    dkw = grad(user.kw, wrt=("x", "z"))
+    vaux = value_and_grad(user.aux, wrt="x", has_aux=True)
+    dbr = grad(user.branchy)
+    dkw.export(folder / "kw_grad.py")
+    vaux.export(folder / "aux_grad.py")
+    dbr.export(folder / "br_grad.py", args=(x, 0.0))  # the version that never saw the else branch
+    text = (folder / "br_grad.py").read_text()
+    assert "def zero_like(x):" in text and "class Deopt(Exception):" in text
+    calls = [("kw_grad", "kw_grad", (1.5,)), ("kw_grad", "kw_grad", (1.5, 3.0)),
+             ("aux_grad", "aux_value_and_grad", (0.5, 2.0)),
+             ("br_grad", "branchy_grad", (x, 0.0)), ("br_grad", "branchy_grad", (x, 10.0))]
+    got = run_alone(folder, calls, setup="import kw_grad\nkw_grad.kw_grad.__kwdefaults__ = "
+                                         "{'z': 0.25}")
+    assert got[0] == dkw(1.5, z=0.25) and got[1] == dkw(1.5, 3.0, z=0.25)
+    (value, stats), dx = got[2]
+    assert type(stats).__name__ == "Stats" and ((value, tuple(stats)), dx) == (
+        (0.5, (2.5, -1.5)), 2.0)
+    assert_same(got[3], dbr(x, 0.0))
+    np.testing.assert_allclose(got[4], dbr(x, 10.0), rtol=1e-12)  # Deopt: the other version
+
+
+def test_a_gradient_of_containers_says_it_cannot_be_exported(tmp_path):
+    user = load_module(tmp_path, """
+        def loss(params, x):
+            return params["w"] * x + params["b"]
+    """)
+    with pytest.raises(GradError, match="containers"):
+        grad(user.loss).export(tmp_path / "loss_grad.py")
