@@ -394,7 +394,7 @@ def test_keywords_defaults_aux_records_and_branches(tmp_path):
 def test_a_gradient_of_containers_says_it_cannot_be_exported(tmp_path):
     user = load_module(tmp_path, """
         def loss(params, x):
-            return params["w"] * x + params["b"]
+            return params.w * x + params.b
     """)
     with pytest.raises(GradError, match="containers"):
         grad(user.loss).export(tmp_path / "loss_grad.py")
