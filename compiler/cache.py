@@ -310,12 +310,10 @@ class Loaded(Compiled):
 
     @property
     def structured(self):
-        """Calls with containers (api.Structured): made when first asked for."""
+        """Calls with containers (api.Structured): made when first called with them."""
         found = self.__dict__.get("_structured", _MISSING)
         if found is _MISSING:
-            found = api.Structured(self.fn, self.wrt_spec, self.with_value, self.simplify, self,
-                                   None, has_aux=self.has_aux)
-            self.__dict__["_structured"] = found
+            found = self.__dict__["_structured"] = _Structured(self)
         return found
 
     @structured.setter
@@ -380,6 +378,24 @@ class Loaded(Compiled):
 
 
 _MISSING = object()
+
+
+class _Structured(api.Structured):
+    """A Loaded function's api.Structured: whether a call has containers is answered from what
+    the entry says (no source read); the rest is set up the first time one is passed."""
+
+    def __init__(self, owner):  # noqa: super().__init__ runs when containers first come
+        self.owner, self.ready = owner, False
+        self.forced, self.ints_by_value = {}, False
+        self.wrt_args, self.signature = set(owner.wrt), owner.signature
+
+    def __call__(self, args, kwargs):
+        if not self.ready:
+            o = self.owner
+            api.Structured.__init__(self, o.fn, o.wrt_spec, o.with_value, o.simplify, o, None,
+                                    has_aux=o.has_aux)
+            self.ready = True
+        return super().__call__(args, kwargs)
 
 
 # --- decorating through the cache -----------------------------------------------------------------
