@@ -438,25 +438,27 @@ was written; the decorator reads them at each call, so assign them there to chan
         out: a ValueError where the decorator raises its GradError."""
         from .aliasing import _argument_reason  # noqa: PLC0415
         from .errors import error_at  # noqa: PLC0415
-        messages = {name: str(error_at(check.location, (_argument_reason if name in check.arguments
-                                                         else check.reason)(check.target, name)))
-                    for name in check.others}
         name = self._fresh(label)
-        self.helpers[name] = textwrap.dedent(f'''\
-            def {name}(value, *others):
-                """Before `{check.target}` is written in place: refuse if it shares memory with
-                another name's array (the decorator raises the same message as a GradError)."""
-                if not isinstance(value, np.ndarray):
-                    return
-                for name, other in zip({tuple(check.others)!r}, others):
-                    if isinstance(other, np.ndarray) and np.shares_memory(value, other):
-                        raise ValueError({messages!r}[name])
-            ''')
+        table = self._fresh(f"{name}_messages")
+        rows = []
+        for other in check.others:
+            reason = _argument_reason if other in check.arguments else check.reason
+            text = str(error_at(check.location, reason(check.target, other)))
+            pieces = "\n".join(f"        {line!r}" for line in text.splitlines(keepends=True))
+            rows.append(f"    {other!r}: (\n{pieces}),\n")
+        self.helpers[name] = (
+            f"def {name}(value, *others):\n"
+            f'    """Before `{check.target}` is written in place: refuse if it shares memory with '
+            f"another\n    name's array (the decorator raises the same message as a GradError)."
+            f'"""\n'
+            f"    if not isinstance(value, np.ndarray):\n"
+            f"        return\n"
+            f"    for name, other in zip({tuple(check.others)!r}, others):\n"
+            f"        if isinstance(other, np.ndarray) and np.shares_memory(value, other):\n"
+            f"            raise ValueError({table}[name])\n\n\n"
+            f"{table} = {{\n{''.join(rows)}}}\n")
         self._import("numpy", "np")
         return name
-
-
-_imports_found = {}
 
 
 def _find_import(obj):

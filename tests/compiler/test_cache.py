@@ -462,3 +462,20 @@ def test_two_lambdas_on_one_line_are_told_apart(cache_dir, tmp_path):
     square, cube = m.pair
     assert disk.function_key(square, 0, False, None, False) != \
         disk.function_key(cube, 0, False, None, False)
+
+
+def test_a_loaded_function_takes_containers_as_the_decorated_one_does(cache_dir, tmp_path):
+    m = load_module(tmp_path, """
+        import numpy as np
+
+        def f(p, x):
+            return np.sum(p["w"] * x) + p["b"]
+    """)
+    x = np.array([1.0, 2.0])
+    params = {"w": np.array([0.5, -1.0]), "b": 0.25}
+    built = grad(m.f)(params, x)
+    loaded = grad(m.f)
+    assert type(loaded._sourcead).__name__ == "Loaded"
+    got = loaded(params, x)
+    assert set(got) == {"w", "b"} and got["b"] == built["b"] == 1.0
+    np.testing.assert_array_equal(got["w"], built["w"])

@@ -398,3 +398,26 @@ def test_a_gradient_of_containers_says_it_cannot_be_exported(tmp_path):
     """)
     with pytest.raises(GradError, match="containers"):
         grad(user.loss).export(tmp_path / "loss_grad.py")
+
+
+def test_the_check_before_a_write_in_place_is_exported(tmp_path):
+    user = load_module(tmp_path, """
+        import numpy as np
+
+        def f(x, s, flag):
+            if flag > 0:
+                a = x
+            else:
+                a = x * 2.0
+            a[0] = s
+            return np.sum(a * x)
+    """)
+    g = grad(user.f, wrt=(0, 1))
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(GradError, match="would change the array the caller passed as `x`"):
+        g(x, 0.5, 1)
+    g.export(tmp_path / "f_grad.py")
+    got = run_alone(tmp_path, [("f_grad", "f_grad", (x, 0.5, -1)), ("f_grad", "f_grad", (x, 0.5, 1))])
+    assert_same(got[0], g(x, 0.5, -1), exact=False)
+    assert got[1].startswith("raised ValueError") and "the caller passed as `x`" in got[1]
+    assert user.__file__ in got[1]  # where, in the user's file
