@@ -461,6 +461,9 @@ was written; the decorator reads them at each call, so assign them there to chan
         return name
 
 
+_imports_found = {}
+
+
 def _find_import(obj):
     """(module, qualified name) by which `obj` can be imported: its own module's, else the
     shortest public module that holds it (scipy.special for its ufuncs); None if there is none."""
