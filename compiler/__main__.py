@@ -1,4 +1,6 @@
-"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ... | compare ... | graph FILE.py:FUNC --args ... -o pic.svg | explain FILE.py:FUNC --args ... -o page.html`.
+"""Command line: `python -m compiler demo | show FILE.py:FUNC [--latex] | check FILE.py:FUNC --args ...
+| compare ... | graph FILE.py:FUNC --args ... -o pic.svg | export FILE.py:FUNC -o OUT.py
+| explain FILE.py:FUNC --args ... -o page.html`.
 
 Whatever goes wrong is one message on stderr, never a traceback, and an exit status:
 
@@ -468,6 +470,34 @@ def _compiled_picture(fn, values, wrt, backward):
     return drawing.picture(compiled, values, {}, backward)
 
 
+def _export(args):
+    fn = _target(args.target)
+    wrt = _wrt(args.wrt, fn)
+    example = None
+    if args.shapes:
+        example = _example_args(fn, args.shapes)
+        _try_call(fn, example, ", ".join(_short_arg(p.name, v) for p, v in zip(_params(fn), example)),
+                  "give --shapes that fit together (parameters not named get their default, "
+                  "else 0.5)")
+    made = (value_and_grad if args.value else grad)(fn, wrt=wrt)
+    output = args.output or f"{fn.__name__}_{'value_and_grad' if args.value else 'grad'}.py"
+    if os.path.isdir(output):
+        raise CommandError(f"-o {output} is a directory: name the file to write, as "
+                           f"{os.path.join(output, fn.__name__ + '_grad.py')}")
+    stem = os.path.splitext(os.path.basename(output))[0]
+    if not output.endswith(".py") or not stem.isidentifier():
+        raise CommandError(f"-o {output}: write to a .py file whose name can be imported, as "
+                           f"{fn.__name__}_grad.py")
+    try:
+        path = made.export(output, args=example)
+    except OSError as exc:
+        raise CommandError(f"cannot write {output}: {exc.strerror or exc}", status=1) from None
+    name = made._sourcead.func_name
+    print(f"wrote {path}: `from {stem} import {name}`, then {name}"
+          f"({', '.join(p.name for p in _params(fn))}) (NumPy only)")
+    return 0
+
+
 _FLOATS_ONLY = ("--args passes every argument as a float: for array arguments call "
                 "compiler.check_grad from Python, or use `show FILE.py:FUNC --shapes NAME=D1,D2`")
 
@@ -495,7 +525,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser(prog):
     parser = _Parser(prog=prog, description="Source-to-source reverse-mode differentiation.",
                      epilog=f"Set {DEBUG_VARIABLE}=1 to see the traceback of an internal compiler error.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,compare,graph,explain}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{demo,show,check,compare,graph,export,explain}")
     sub.add_parser("demo", help="walk through the seed lecture's example f = (x + y) * z")
     show = sub.add_parser("show", help="print the generated gradient source of FILE.py:FUNC")
     show.add_argument("target", metavar="FILE.py:FUNC")
@@ -534,6 +565,18 @@ def _parser(prog):
     graph.add_argument("-o", "--output", metavar="FILE",
                        help="the picture: .svg, .png, .pdf (need Graphviz's dot) or .dot; "
                             "without it, DOT text on stdout")
+    export = sub.add_parser("export", help="write a standalone module computing the gradient of "
+                                           "FILE.py:FUNC with NumPy only")
+    export.add_argument("target", metavar="FILE.py:FUNC")
+    export.add_argument("-o", "--output", metavar="OUT.py",
+                        help="the module to write (default: FUNC_grad.py here)")
+    export.add_argument("--wrt", default="", help="comma-separated parameter names or indices")
+    export.add_argument("--value", action="store_true",
+                        help="value_and_grad: return (FUNC(...), gradient)")
+    export.add_argument("--shapes", nargs="+", default=(), metavar="NAME=D1,D2",
+                        help="example array shapes, e.g. X=64,784 W=784,10: the version "
+                             "specialised to them is written too (other arguments: their "
+                             "defaults, else 0.5)")
     page = sub.add_parser("explain", help="one HTML page explaining FILE.py:FUNC's gradient at "
                                           "--args: code side by side, picture, check, timing")
     page.add_argument("target", metavar="FILE.py:FUNC")
@@ -557,7 +600,7 @@ def main(argv=None, prog=None):
             demo(prog=prog)
             return 0
         return {"show": _show, "check": _check, "compare": _compare,
-                "graph": _graph, "explain": _explain}[args.command](args)
+                "graph": _graph, "export": _export, "explain": _explain}[args.command](args)
     except CommandError as exc:
         print(f"{where}: error: {exc}", file=sys.stderr)
         return exc.status

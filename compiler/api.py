@@ -87,25 +87,40 @@ def _random_state_kept(values):
                 g.set_state(state)
 
 
-def grad(fn=None, wrt=0, simplify=None, has_aux=False):
+def grad(fn=None, wrt=0, simplify=None, has_aux=False, cache=True):
     """The gradient of a scalar function: `grad(f)`, `@grad`, or `@grad(wrt=("x", "y"))`.
 
     `wrt` is a parameter index, a parameter name, or a tuple of them; a tuple gives a tuple of
     gradients, in the same order. `simplify="sympy"` also simplifies scalar gradients with SymPy
     (compiler/symbolic.py: bounded in size and time). `has_aux=True`: f returns `(loss, aux)`,
-    the gradient is of loss, and the result is `(gradient, aux)` (as in JAX).
+    the gradient is of loss, and the result is `(gradient, aux)` (as in JAX). `cache=False`: build
+    it afresh, without the on-disk cache of generated code (compiler/cache.py; SOURCEAD_CACHE=off
+    turns it off everywhere).
     """
     if fn is None:
-        return lambda f: grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux)
-    return _compile(fn, wrt, with_value=False, simplify=simplify, has_aux=has_aux)
+        return lambda f: grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux, cache=cache)
+    return _compile_cached(fn, wrt, False, simplify, has_aux, cache)
 
 
-def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False):
+def value_and_grad(fn=None, wrt=0, simplify=None, has_aux=False, cache=True):
     """`(f(*args), gradient)` from one generated function (the forward values are shared).
     `has_aux=True`: f returns `(loss, aux)` and the result is `((loss, aux), gradient)`."""
     if fn is None:
-        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux)
-    return _compile(fn, wrt, with_value=True, simplify=simplify, has_aux=has_aux)
+        return lambda f: value_and_grad(f, wrt=wrt, simplify=simplify, has_aux=has_aux,
+                                        cache=cache)
+    return _compile_cached(fn, wrt, True, simplify, has_aux, cache)
+
+
+def _compile_cached(fn, wrt, with_value, simplify, has_aux, cache):
+    """`_compile`, through the on-disk cache of generated code where it applies (a plain function;
+    compiler/cache.py decides the rest)."""
+    if cache not in (True, False):
+        raise GradError(f"cache={cache!r}: pass True or False.")
+    if not cache or not isinstance(fn, types.FunctionType) or \
+            getattr(fn, "_sourcead", None) is not None:
+        return _compile(fn, wrt, with_value=with_value, simplify=simplify, has_aux=has_aux)
+    from . import cache as disk  # noqa: PLC0415
+    return disk.compile_through(fn, wrt, with_value, simplify, has_aux, _compile)
 
 
 def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
@@ -294,7 +309,17 @@ class ByValue:
         functools.update_wrapper(function, self.fn)
         function._sourcead = self
         function.versions = self.versions
+        function.export = _no_export(self.fn, "a condition in it chooses which function to call, "
+                                              "so its code depends on values")
         return function
+
+
+def _no_export(fn, why):
+    """`.export` of a gradient that cannot be exported (compiler/export.py): says why."""
+    def export(path, args=None):
+        raise GradError(f"{fn.__name__}: its gradient cannot be exported: {why}. Export a "
+                        "function of numbers and arrays (a wrapper that takes them apart).")
+    return export
 
 
 class _Form:
@@ -762,6 +787,8 @@ class Structured:
                            "first called with them; call it, then read .source again\n")
         function.versions = {}
         function.wrt = self.wrt_names
+        function.export = _no_export(self.fn, "it reads its arguments as containers (dicts, "
+                                              "lists, objects)")
         self.function = function
         return function
 
@@ -954,15 +981,23 @@ class Compiled:
         self.versions = {}  # "x: float64[3, 4], w: float" -> the source of that specialised version
         self.typed_graphs = {}  # signature -> that version's IR printed with shapes and dtypes
         self.last_typed = None
+        self.expose(wrt, self.primal, self.grad_graph, str(self.primal))
+
+    store = None  # where versions built are saved: the on-disk cache's handle (compiler/cache.py)
+
+    def expose(self, wrt, graph, grad_graph, ir):
+        """The decorated function's attributes: the generated function, with the pipeline's
+        products (`graph`, `grad_graph`: the graphs, or stand-ins that build them when read)."""
+        fn, has_aux = self.fn, self.has_aux
         f = self.function
         functools.update_wrapper(f, fn)
         f.__name__ = fn.__name__
         f._sourcead = self
         f.source = self.source
         f.versions = self.versions
-        f.graph = self.primal
-        f.grad_graph = self.grad_graph
-        f.ir = str(self.primal)
+        f.graph = graph
+        f.grad_graph = grad_graph
+        f.ir = ir
         f.wrt = tuple(self.names[i] for i in self.wrt)
         # pictures (drawing.py): DOT text, a graphviz drawing at some arguments, notebooks' display
         f.dot = lambda *args, backward=False, **kwargs: drawing.dot(self, args, kwargs, backward)
@@ -972,6 +1007,18 @@ class Compiled:
                                                      **kwargs)
         f.source_for = self.source_for
         f.ir_for = self.ir_for
+        f.export = self.export
+
+    def export(self, path, args=None):
+        """Write a standalone module computing this gradient with NumPy alone (compiler/export.py);
+        `args`: example arguments whose version is written too. Returns the path written."""
+        from .export import export  # noqa: PLC0415
+        return export(self, path, args)
+
+    def built(self, key, values, found):
+        """A version was just built for a new signature: the on-disk cache keeps it."""
+        if self.store is not None:
+            self.store.save_version(self, key, values, found)
 
     def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False,
              shapes=None, dtypes=None, numpy_params=()):
@@ -1119,6 +1166,7 @@ class Compiled:
             if found is None:
                 found = self.build_version(values)
                 self.cache[key] = found
+                self.built(key, values, found)
                 if found[0] is not self.source:
                     signature = self.describe(values)
                     self.versions[signature] = found[0]
@@ -1162,7 +1210,10 @@ class Compiled:
                 type(v) in (float, int) for v in list(values) + [get() for get in self.env]):
             return self.source, self.function
         if self.scalar_version is not None and all(
-                type(v) in (float, int, np.float64) for v in list(values) + [get() for get in self.env]):
+                type(v) in (float, int, np.float64) for v in values) and all(
+                type(get()) in (float, int) for get in self.env):
+            # (a NumPy scalar read live from a global goes on to the recorded version: the scalar
+            # versions' guards take only floats and ints there)
             return self.numpy_scalar_version(values)
         with _random_state_kept(values):
             self.check_result(values)  # the user's own errors surface here, in the user's code

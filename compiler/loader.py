@@ -5,6 +5,9 @@ error raised inside generated code shows the generated line. The factory in the 
 called: its inner function's code object is rebuilt into a function whose globals are the user's
 module (globals are read live, as plain Python would) and whose closure cells hold the helpers and
 the user's own cells.
+
+Every loaded function remembers what it was made of (`origin`): the on-disk cache (cache.py) saves
+that, and `load_code` makes the same function again from a saved code object in another process.
 """
 from __future__ import annotations
 
@@ -15,9 +18,25 @@ import types
 _counter = itertools.count(1)
 
 
+class Origin:
+    """What a generated function was loaded from: its source, the factory's name, and the values
+    of the factory's parameters (`bindings`) and the user's cells among them (`cells`)."""
+
+    __slots__ = ("source", "factory_name", "bindings", "cells")
+
+    def __init__(self, source, factory_name, bindings, cells):
+        self.source, self.factory_name = source, factory_name
+        self.bindings, self.cells = bindings, cells
+
+
+def origin(fn):
+    """The Origin of a function `load` or `load_code` made (None for any other function)."""
+    return getattr(fn, "_sourcead_origin", None)
+
+
 def load(source, factory_name, func_name, bindings, cells, user_globals, defaults=None,
          kwdefaults=None):
-    filename = f"<sourcead:{func_name}:{next(_counter)}>"
+    filename = _filename(func_name)
     try:
         code = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:
@@ -35,15 +54,42 @@ def load(source, factory_name, func_name, bindings, cells, user_globals, default
             f"({type(exc).__name__}: {exc}). Python allows about 100 levels of indentation: split "
             "long chains of elif or nested conditional expressions into a lookup, or into helper "
             "functions that return early.") from None
-    lines = source.splitlines(keepends=True)
-    linecache.cache[filename] = (len(source), None, lines, filename)
     factory_code = _const_code(code, factory_name)
     inner_code = _const_code(factory_code, func_name)
+    return _function(inner_code, filename, source, factory_name, func_name, bindings, cells,
+                     user_globals, defaults, kwdefaults)
+
+
+def load_code(inner_code, source, factory_name, func_name, bindings, cells, user_globals,
+              defaults=None, kwdefaults=None):
+    """The function `load` would make, from its inner code object as compiled before (by another
+    process: the cache), moved to a filename of this process's own."""
+    filename = _filename(func_name)
+    return _function(_moved(inner_code, filename), filename, source, factory_name, func_name,
+                     bindings, cells, user_globals, defaults, kwdefaults)
+
+
+def _filename(func_name):
+    return f"<sourcead:{func_name}:{next(_counter)}>"
+
+
+def _moved(code, filename):
+    """`code` and the code objects nested in it, their filename replaced."""
+    consts = tuple(_moved(c, filename) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+def _function(inner_code, filename, source, factory_name, func_name, bindings, cells,
+              user_globals, defaults, kwdefaults):
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
     closure = tuple(cells[n] if n in cells else types.CellType(bindings[n])
                     for n in inner_code.co_freevars)
     fn = types.FunctionType(inner_code, user_globals, func_name, defaults, closure)
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
+    fn._sourcead_origin = Origin(source, factory_name, bindings, cells)
     return fn
 
 

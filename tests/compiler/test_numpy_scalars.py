@@ -180,3 +180,18 @@ def test_a_branch_first_seen_later_keeps_float64_gradients():
     value, grads = g(np.float64(0.2), np.float64(0.0))
     assert value == 0.2 and grads == (1.0, 0.0)
     assert all(type(d) is np.float64 for d in grads), grads
+
+
+SCALE64 = np.float64(3.0)
+
+
+def scaled_by_a_numpy_global(x):
+    return math.sin(x) * SCALE64
+
+
+def test_a_numpy_scalar_read_live_from_a_global():
+    # the scalar versions guard globals as floats or ints: a float64 there once sent each call back
+    # to the same version, forever (RecursionError)
+    g = grad(scaled_by_a_numpy_global, cache=False)
+    assert g(0.5) == math.cos(0.5) * SCALE64
+    assert g(np.float64(0.5)) == math.cos(0.5) * SCALE64
