@@ -20,6 +20,8 @@ def per_call(seconds):
 def ratio(r):
     if r is None:
         return "-"
+    if r < 0.1:
+        return f"{r:.2g}×"
     if r < 10:
         return f"{r:.2f}×"
     if r < 100:
