@@ -18,6 +18,7 @@ def draw(sections, path, say=print):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, NullFormatter
     except ImportError:
         say("(no chart: matplotlib is not installed; pip install -e '.[bench]' adds it)")
         return None
@@ -33,6 +34,8 @@ def draw(sections, path, say=print):
                         va="bottom", fontsize=6, rotation=90, xytext=(0, 2),
                         textcoords="offset points")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}×"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels([label.replace(", ", "\n", 1) for label, _ in rows], fontsize=7)
