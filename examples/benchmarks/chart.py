@@ -3,6 +3,8 @@ times faster), log scale, one colour per system. Drawn from the sections' ratios
 saying so when matplotlib is missing."""
 from __future__ import annotations
 
+import textwrap
+
 COLOURS = {"hand": "#4c72b0", "tape": "#8c8c8c", "torch": "#dd8452", "jax": "#55a868",
            "autograd": "#c44e52"}
 LABELS = {"hand": "hand-written", "tape": "tape (runtime)", "torch": "PyTorch eager",
@@ -38,7 +40,7 @@ def draw(sections, path, say=print):
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([label.replace(", ", "\n", 1) for label, _ in rows], fontsize=7)
+    ax.set_xticklabels([textwrap.fill(label, 12) for label, _ in rows], fontsize=8)
     ax.set_ylabel("time / our value_and_grad time (log)")
     ax.set_title("How many times slower than sourcead's compiled gradient (above 1: we are faster)")
     ax.legend(fontsize=8, ncol=len(systems), loc="upper center", bbox_to_anchor=(0.5, -0.14))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import array_workloads
 import peers as peer_lib
 from checks import Reference, checked
-from report import Section, Table, speed_row
+from report import Section, Table, mismatch, speed_row
 from timing import against, interleaved
 
 
@@ -36,25 +36,19 @@ def measure(keys, plan, loaded_peers, scale=1.0, say=print):
             label = f"{title} {peer_lib.LABELS[p]}"
             try:
                 run, first = peer_lib.value_and_grad(p, module, fn, wrt, args)
-            except Exception as exc:  # noqa: BLE001
-                checked(section, ref, label, _raiser(exc), args, say)
+            except Exception as exc:  # noqa: BLE001  (a peer that cannot run it loses its row)
+                mismatch(section, f"{label} raised {type(exc).__name__}: {exc}", say)
                 continue
             if checked(section, ref, label, run, args, say):
                 t_peers[p] = against(systems["primal"], lambda: run(*args), plan) * times["primal"]
                 if p == "jax":
                     compile_notes.append(f"{title}: {first:.2f} s")
-        speed_row(table, section, title, times, t_peers, labels)
+        speed_row(table, section, title, times, t_peers, labels, " ".join(title.split()[:2]))
     section.tables.append(table)
     if compile_notes:
         section.notes.append("JAX's first call (trace and XLA compile, not in the table): "
                              + "; ".join(compile_notes) + ".")
     return section
-
-
-def _raiser(exc):
-    def fail(*args):
-        raise exc
-    return fail
 
 
 INTRO = ("NumPy float64 arrays. The hand-written gradients are plain NumPy written for each "

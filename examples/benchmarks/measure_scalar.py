@@ -53,36 +53,33 @@ def measure(keys, plan, loaded_peers, say=print):
         for v in variants:
             ref = Reference(v.fn, v.args, wrt)
             name = f"{title} [{v.label}]"
-            ours = value_and_grad(v.fn, wrt=wrt)
-            row = {"label": f"{title}, {v.label}", "primal": (name, "primal")}
+            kinds = {"primal": (name, "primal")}
             systems[(name, "primal")] = (lambda f, a: lambda: f(*a))(v.fn, v.args)
-            candidates = [("ours", ours), ("hand", v.hand)]
+            candidates = [("ours", value_and_grad(v.fn, wrt=wrt)), ("hand", v.hand)]
             if v.tape:
                 candidates.append(("tape", tape_value_and_grad(v.fn, wrt)))
             for kind, fn in candidates:
                 if checked(section, ref, f"{name} {kind}", fn, v.args, say):
                     systems[(name, kind)] = (lambda f, a: lambda: f(*a))(fn, v.args)
-                    row[kind] = (name, kind)
-            rows.append(row)
+                    kinds[kind] = (name, kind)
+            rows.append((f"{title}, {v.label}", f"{key.upper()} {v.label}", kinds))
         ref = Reference(peer_fn, peer_args, wrt)
-        peer_keys = {}
         for p, module in loaded_peers.items():
+            label = f"{title} {peer_lib.LABELS[p]}"
             try:
                 run, first = peer_lib.value_and_grad(p, module, peer_fn, wrt, peer_args)
-            except Exception as exc:  # noqa: BLE001
-                mismatch(section, f"{title} {peer_lib.LABELS[p]} raised {type(exc).__name__}: {exc}",
-                         say)
+            except Exception as exc:  # noqa: BLE001  (a peer that cannot run it loses its row)
+                mismatch(section, f"{label} raised {type(exc).__name__}: {exc}", say)
                 continue
-            if checked(section, ref, f"{title} {peer_lib.LABELS[p]}", run, peer_args, say):
-                systems[(title, p)] = (lambda f, a: lambda: f(*a))(run, peer_args)
-                peer_keys[p] = (title, p)
+            if checked(section, ref, label, run, peer_args, say):
+                systems[p] = (lambda f, a: lambda: f(*a))(run, peer_args)
                 if p == "jax":
                     compile_notes.append(f"{title}: {first:.2f} s")
         times = interleaved(systems, plan)
-        for row in rows:
-            t = {kind: times[k] for kind, k in row.items() if kind != "label"}
-            t_peers = {p: times[k] for p, k in peer_keys.items()}
-            speed_row(table, section, row["label"], t, t_peers, labels)
+        t_peers = {p: times[p] for p in loaded_peers if p in times}
+        for label, short, kinds in rows:
+            t = {kind: times[k] for kind, k in kinds.items()}
+            speed_row(table, section, label, t, t_peers, labels, short)
     section.tables.append(table)
     if compile_notes:
         section.notes.append("JAX's first call (trace and XLA compile, not in the table): "

@@ -83,9 +83,10 @@ def write(path, head, sections):
         fh.write(head + "\n" + "\n".join(s.markdown() for s in sections))
 
 
-def speed_row(table, section, label, t, t_peers, peer_labels):
+def speed_row(table, section, label, t, t_peers, peer_labels, short=None):
     """One workload's summary row: primal, ours (× primal), hand (ours/hand), then the tape and each
-    peer as time (its time / ours), and the fastest peer; its ratios kept for the chart."""
+    peer as time (its time / ours), and the fastest peer; its ratios kept for the chart under
+    `short`."""
     ours, primal = t.get("ours"), t["primal"]
     cells = [label, per_call(primal), f"**{per_call(ours)}** ({ratio(ours / primal)})" if ours else "-"]
     speed = {}
@@ -109,4 +110,4 @@ def speed_row(table, section, label, t, t_peers, peer_labels):
     else:
         cells.append("-")
     table.add(*cells)
-    section.speedups[label] = speed
+    section.speedups[short or label] = speed
