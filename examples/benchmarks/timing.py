@@ -17,7 +17,7 @@ class Plan:
         self.rounds, self.target, self.settle = rounds, target, settle
 
 
-FULL = Plan(rounds=15, target=0.02, settle=0.3)
+FULL = Plan(rounds=21, target=0.03, settle=0.3)
 QUICK = Plan(rounds=7, target=0.01, settle=0.1)
 SMOKE = Plan(rounds=1, target=0.0, settle=0.0)  # one call each: for tests of the command itself
 
