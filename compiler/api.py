@@ -31,6 +31,7 @@ import types
 import numpy as np
 
 from . import frontend, trees
+from .buildlog import building, stage
 from .dot import to_dot
 from .emit import Emitter
 from .errors import GradError, error_at
@@ -121,7 +122,7 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
         form = _form(fn, wrt)
         if form is not None:
             return form.compile(with_value, simplify, has_aux)
-    with _build_lock, _deep_recursion():
+    with _build_lock, _deep_recursion(), building(fn):
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
         try:
@@ -1108,7 +1109,7 @@ class Compiled:
         found = self.cache.get(key)
         if found is not None:
             return found
-        with self.lock, _deep_recursion():
+        with self.lock, _deep_recursion(), building(self.fn):
             found = self.cache.get(key)
             if found is None:
                 found = self.build_version(values)
@@ -1158,7 +1159,7 @@ class Compiled:
         if self.scalar_version is not None and all(
                 type(v) in (float, int, np.float64) for v in list(values) + [get() for get in self.env]):
             return self.numpy_scalar_version(values)
-        with _random_state_kept(values):
+        with _random_state_kept(values), stage("run the function"):
             self.check_result(values)  # the user's own errors surface here, in the user's code
         try:
             return self.specialised_version(values)
@@ -1187,7 +1188,8 @@ class Compiled:
         recorder = Recorder([])
         _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
                                     record=recorder)
-        with _random_state_kept(values):  # the call that follows draws what f would draw
+        # the call that follows draws what f would draw
+        with _random_state_kept(values), stage("record shapes"):
             self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         numpy = [p for p, v in zip(self.grad_graph.params, values) if type(v) is np.float64]

@@ -30,6 +30,7 @@ import astor
 import numpy as np
 
 from . import indexing, support
+from .buildlog import stage
 from .ir import VAR_PARAMS, Const, Dot, Graph, Loop, Namer, ReverseLoop, Var, regions
 from .primitives import PRIMS, MethodCall, callee, numpy_path
 from .specialize import NUMPY_OPERATORS, numpy_scalars
@@ -778,6 +779,7 @@ class Emitter:
         call = ast.Return(ast.Call(ast.Name(fallback, ast.Load()), args, kws))
         return [ast.If(test, [call], []) for test in tests]
 
+    @stage("emit")
     def source(self, respecialize=None, entry=False):
         for name in self.param_names + self.kwonly:
             self.namer.used.add(name)

@@ -12,9 +12,12 @@ import itertools
 import linecache
 import types
 
+from .buildlog import stage
+
 _counter = itertools.count(1)
 
 
+@stage("compile")
 def load(source, factory_name, func_name, bindings, cells, user_globals, defaults=None,
          kwdefaults=None):
     filename = f"<sourcead:{func_name}:{next(_counter)}>"

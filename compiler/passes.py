@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from .buildlog import stage
 from .ir import (Builder, Const, Graph, Loop, ReverseLoop, Var, free_vars, is_const, loop_view,
                  regions, rename_var_params, use_counts)
 from .primitives import PRIMS, having
@@ -322,6 +323,7 @@ def _prune_region_eqn(eqn, live):
     return type(eqn)(eqn.prim, eqn.ins, outs, params, eqn.loc)
 
 
+@stage("optimise")
 def optimize(graph, max_rounds=10):
     """Fold, share and prune until nothing changes (or `max_rounds` rounds have run)."""
     for _ in range(max_rounds):

@@ -17,6 +17,7 @@ import types
 import numpy as np
 
 from ..aliasing import UNKNOWN, Memory
+from ..buildlog import stage
 from ..errors import error_at
 from .. import trees
 from ..ir import Builder, Const, Eqn, Graph, Var
@@ -1316,8 +1317,10 @@ def lower(fn, structures=None, has_aux=False, fixed=None, outputs=False):
     returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree).
     `outputs`: fn may return any structure of values (jvp, vjp): the graph's results are its
     values, `lowering.output_tree` its structure."""
-    src = parse_function(fn)
-    lowering = Lowering(src, structures, has_aux, fixed)
-    lowering.outputs = outputs
-    graph = lowering.lower_root()
+    with stage("parse"):
+        src = parse_function(fn)
+    with stage("lower"):
+        lowering = Lowering(src, structures, has_aux, fixed)
+        lowering.outputs = outputs
+        graph = lowering.lower_root()
     return graph, lowering
