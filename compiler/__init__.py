@@ -14,7 +14,7 @@ from .errors import GradError
 
 __all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError",
            "treat_as_library", "treat_as_your_code", "jvp", "vjp", "jacobian", "hessian", "hvp",
-           "stop_gradient"]
+           "stop_gradient", "SlowBuildWarning"]
 
 # The API is loaded when first asked for: `runtime` reads the rule table (compiler.rules) without
 # loading the frontend, the passes and the emitter it does not use.
@@ -22,7 +22,7 @@ _LAZY = {"grad": "api", "value_and_grad": "api", "check_grad": "api", "GradCheck
          "register": "custom", "treat_as_library": "frontend.calls",
          "treat_as_your_code": "frontend.calls", "jvp": "transforms", "vjp": "transforms",
          "jacobian": "transforms", "hessian": "transforms", "hvp": "transforms",
-         "stop_gradient": "support"}
+         "stop_gradient": "support", "SlowBuildWarning": "buildlog"}
 
 
 def __getattr__(name):

@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 import warnings
-import weakref
 
 logger = logging.getLogger("sourcead")
 logger.addHandler(logging.NullHandler())
@@ -44,8 +43,8 @@ class _Build:
 
 
 _local = threading.local()
-_warned = weakref.WeakSet()  # code objects already warned about
-_warned_ids = set()          # (in case a code object cannot be weakly referenced)
+_warned = set()  # (file, line, name) of the functions already warned about
+_lock = threading.Lock()
 
 
 def _current():
@@ -133,16 +132,14 @@ def _summary(stages, top):
 
 
 def _first_warning(fn):
-    """True the first time a function is warned about (its code object is the function)."""
-    code = getattr(fn, "__code__", fn)
-    try:
-        if code in _warned:
+    """True the first time a function is warned about. A function is known by where it is defined
+    (code objects compare equal across files when their text is the same, so they cannot say)."""
+    code = getattr(fn, "__code__", None)
+    key = (code.co_filename, code.co_firstlineno, code.co_name) if code is not None else id(fn)
+    with _lock:
+        if key in _warned:
             return False
-        _warned.add(code)
-    except TypeError:
-        if id(code) in _warned_ids:
-            return False
-        _warned_ids.add(id(code))
+        _warned.add(key)
     return True
 
 

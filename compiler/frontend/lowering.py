@@ -127,7 +127,7 @@ class Lowering:
         args = src.node.args
         fence.check_signature(src, args)
         params = []
-        taken = identifiers(src) | {a.arg for a in args.args + args.kwonlyargs}
+        taken = set(identifiers(src)) | {a.arg for a in args.args + args.kwonlyargs}
         for a in args.args + args.kwonlyargs:
             tree = self.structures.get(a.arg)
             if tree is not None and tree != trees.LEAF:
@@ -357,7 +357,7 @@ class Lowering:
         if isinstance(lst, TupleVal):
             owner = next((p for p, v in self.root_containers.items() if _holds(v, lst)), None) \
                 or next((p for p, v in scope.activation.params.items() if _holds(v, lst)), None)
-            if owner is None and not [n for n, v in scope.vars.items() if v is lst and n != name
+            if owner is None and not [n for n in scope.vars.holders(lst) if n != name
                                       and n.isidentifier()]:
                 # a list the function made (a literal or a comprehension): a new list, one longer
                 fence.check_append(src, call)
@@ -874,7 +874,7 @@ class Lowering:
         if not isinstance(old, DictVal):
             raise error_at(src.location(target), f"writing into {what(old)} is not supported here: "
                                                  "build a new one.")
-        others = [n for n, v in scope.vars.items() if v is old and n != name and n.isidentifier()]
+        others = [n for n in scope.vars.holders(old) if n != name and n.isidentifier()]
         if others:
             raise error_at(src.location(target),
                            f"`{name}` and `{others[0]}` hold the same dict: a write through one "

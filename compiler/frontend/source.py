@@ -32,6 +32,7 @@ class FuncSource:
         code = fn.__code__
         cells = fn.__closure__ or ()
         self.cells = dict(zip(code.co_freevars, cells))
+        self.identifiers = None           # every name the text mentions (`identifiers`, once)
 
     def location(self, node):
         lineno = getattr(node, "lineno", None)
@@ -155,7 +156,7 @@ def parse_function(fn):
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         raise error_at(_definition_location(fn), f"cannot find the `def` of {fn.__name__} in its source.")
     node.decorator_list = []
-    if node.name != code.co_name or not _same_code(node, code):
+    if node.name != code.co_name or not _same_code(node, code, fn):
         raise GradError(
             f'the source text found for {fn.__name__} in "{filename}" is not the code that runs: '
             "the file changed after it was imported, or the function was made by exec() under "
@@ -193,19 +194,42 @@ def _parse_lambda(fn):
     return FuncSource(fn, lambda_def(found[0]), code.co_filename, all_lines, start - 1, shift)
 
 
-def _same_code(node, code):
+def _same_code(node, code, fn):
     """Whether the parsed `def` compiles to the instructions `code` runs (names compared by spelling,
     since a function compiled alone sees its free variables as globals)."""
     if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
         return True  # pytest rewrites asserts on import; refused later anyway
     try:
-        compiled = compile(ast.Module([node], []), code.co_filename, "exec")
+        compiled = compile(ast.Module(_imports(fn) + [node], []), code.co_filename, "exec")
     except (SyntaxError, ValueError, RecursionError):
         return True  # cannot tell: trust the text
     inner = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
     if inner is None:
         return True
-    return _shape(inner) == _shape(code)
+    if _same_tables(inner, code):
+        return True  # the same bytes reading the same names and constants: the same instructions
+    return _shape(inner) == _shape(code)  # (a closure's names are loaded differently alone)
+
+
+def _imports(fn):
+    """`import m` for each module the function reads as a global: Python compiles `m.f(x)` on an
+    imported name differently (LOAD_ATTR, not LOAD_METHOD), and the text is compiled alone."""
+    glob = fn.__globals__
+    return [ast.Import([ast.alias(name, lineno=1, col_offset=0)], lineno=1, col_offset=0)
+            for name in fn.__code__.co_names if isinstance(glob.get(name), types.ModuleType)]
+
+
+def _same_tables(a, b):
+    """Whether two code objects' instructions are identical as `_shape` sees them, told without
+    disassembling: equal bytecode, names, locals and constants (compared as `_shape` does, by
+    repr, nested code objects alike)."""
+    return (a.co_code == b.co_code and a.co_names == b.co_names
+            and a.co_varnames == b.co_varnames and a.co_cellvars == b.co_cellvars
+            and a.co_freevars == b.co_freevars and _const_reprs(a) == _const_reprs(b))
+
+
+def _const_reprs(code):
+    return [("code" if isinstance(c, types.CodeType) else repr(c)) for c in code.co_consts]
 
 
 def _shape(code):
@@ -234,15 +258,19 @@ def _indent_of(line):
 
 
 def identifiers(src):
-    """Every identifier a function's source mentions: the namer never reuses them for its own names."""
-    out = set()
-    for n in ast.walk(src.node):
-        if isinstance(n, ast.Name):
-            out.add(n.id)
-        elif isinstance(n, ast.arg):
-            out.add(n.arg)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.add(n.name)
+    """Every identifier a function's source mentions: the namer never reuses them for its own names.
+    One walk per parsed function (a FuncSource's tree is never changed after parsing)."""
+    out = src.identifiers
+    if out is None:
+        names = set()
+        for n in ast.walk(src.node):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.arg):
+                names.add(n.arg)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(n.name)
+        out = src.identifiers = frozenset(names)
     return out
 
 
