@@ -94,28 +94,49 @@ def _key(eqn, ins):
                             for a in ins), params)
 
 
-def rebuild(graph, outer=None):
+class Round:
+    """What one round of `optimize` did that a further round could build on: whether it inlined a
+    branch, the equations it shared by (`seen`, the graph's own), and the equations the absorption
+    rewrote or renamed (`touched`, among its output equations)."""
+
+    __slots__ = ("inlined", "seen", "touched")
+
+    def __init__(self):
+        self.inlined = 0
+        self.seen = {}
+        self.touched = set()
+
+
+def _cse_kind(eqn):
+    """Whether rebuild may share this equation with an equal one (CSE)."""
+    return not (len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.params.get("_owned")
+                or eqn.prim in _UNSHARED)
+
+
+def rebuild(graph, outer=None, round_=None):
     """Re-emit each equation with its inputs renamed, folded and shared (CSE); returns a new graph
-    and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards."""
+    and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards.
+    `round_` (a Round) learns which keys were shared by and whether a branch was inlined."""
     subst = dict(outer) if outer else {}
 
     def look(atom):
         return subst.get(atom, atom) if isinstance(atom, Var) else atom
 
-    seen = {}
+    seen = {} if round_ is None else round_.seen
     b = Builder(simplify=simplify)
     for eqn in graph.eqns:
         ins = tuple(look(a) for a in eqn.ins)
         if eqn.prim == "cond" and isinstance(ins[0], Const):  # a known test: its branch, inline
             chosen, _ = rebuild(eqn.params["then" if ins[0].value else "else"], subst)
             b.eqns.extend(chosen.eqns)
+            if round_ is not None:
+                round_.inlined += 1
             subst.update(zip(eqn.outs, chosen.results))
             continue
         if regions(eqn):
             b.eqns.append(rebuild_region_eqn(eqn, ins, subst))
             continue
-        if len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.params.get("_owned") \
-                or eqn.prim in _UNSHARED:
+        if not _cse_kind(eqn):
             b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
             continue
         found = simplify(eqn.prim, ins, eqn.params)
@@ -166,14 +187,32 @@ def rebuild_region_eqn(eqn, ins, subst):
     return type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc)
 
 
-def absorb_negations(graph):
+def absorb_negations(graph, round_=None):
     """Fold negations into the sums that consume them: a + (-c) -> a - c, -(-c) -> c, and move a
     negation out of a product or quotient (-c * b -> -(c * b)) so the next sum can absorb it.
-    Negation is exact in IEEE arithmetic, so every rewrite gives bit-identical results."""
-    return _absorb(graph, {})[0]
+    Negation is exact in IEEE arithmetic, so every rewrite gives bit-identical results.
+    `round_` (a Round) learns which of the graph's equations were rewritten or renamed."""
+    return _absorb(graph, {}, round_)[0]
 
 
-def _absorb(graph, outer):
+def _absorption(prim, ins, negated, uses):
+    """Which rewrite `_absorb` makes of `prim(*ins)` (one output), or None."""
+    if prim == "neg":
+        return "cancel" if ins[0] in negated else None
+    if prim == "add":
+        return "add" if ins[1] in negated or ins[0] in negated else None
+    if prim == "sub":
+        return "sub" if ins[1] in negated else None
+    if prim in ("mul", "div") and ins[0] in negated and uses.get(ins[0]) == 1:
+        return "first"
+    if prim in ("sum", "mean") and ins[0] in negated and uses.get(ins[0]) == 1:
+        return "reduce"
+    if prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
+        return "second"
+    return None
+
+
+def _absorb(graph, outer, round_=None):
     uses = use_counts(graph)
     negated = {}  # var -> c, for var = neg c
     subst = dict(outer)  # values removed (-(-c) is c): regions read the replacement too
@@ -197,33 +236,37 @@ def _absorb(graph, outer):
             params = rename_var_params(params, outer=look, inner=lambda v: body_subst.get(v, v))
             out.append(type(eqn)(prim, ins, eqn.outs, params, eqn.loc))
             continue
-        if len(eqn.outs) != 1:
-            pass
-        elif prim == "neg" and ins[0] in negated:
+        rewrite = _absorption(prim, ins, negated, uses) if len(eqn.outs) == 1 else None
+        if rewrite == "cancel":
             subst[eqn.out] = negated[ins[0]]
             continue
-        elif prim == "add" and ins[1] in negated:
+        if rewrite == "add" and ins[1] in negated:
             new = ("sub", (ins[0], negated[ins[1]]))
-        elif prim == "add" and ins[0] in negated:
+        elif rewrite == "add":
             new = ("sub", (ins[1], negated[ins[0]]))
-        elif prim == "sub" and ins[1] in negated:
+        elif rewrite == "sub":
             new = ("add", (ins[0], negated[ins[1]]))
-        elif prim in ("mul", "div") and ins[0] in negated and uses.get(ins[0]) == 1:
+        elif rewrite == "first":
             inner = Var()
             out.append(type(eqn)(prim, (negated[ins[0]], ins[1]), (inner,), lib, eqn.loc))
             new = ("neg", (inner,))
-        elif prim in ("sum", "mean") and ins[0] in negated and uses.get(ins[0]) == 1:
+        elif rewrite == "reduce":
             inner = Var()  # sum(-x) is -sum(x): negate the (smaller) result instead
             out.append(type(eqn)(prim, (negated[ins[0]],), (inner,), eqn.params, eqn.loc))
             new = ("neg", (inner,))
-        elif prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
+        elif rewrite == "second":
             inner = Var()
             out.append(type(eqn)(prim, (ins[0], negated[ins[1]]), (inner,), lib, eqn.loc))
             new = ("neg", (inner,))
+        if round_ is not None and rewrite in ("first", "reduce", "second"):
+            round_.touched.add(out[-1])  # the product or sum the negation moved out of
+        renamed = new is not None or ins != eqn.ins
         if new is not None:  # NumPy's semantics stay NumPy's (1/0 is inf there, not an error)
             eqn = type(eqn)(new[0], new[1], eqn.outs, lib, eqn.loc)
         else:
             eqn = type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc)
+        if round_ is not None and renamed:
+            round_.touched.add(eqn)
         if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
             negated[eqn.out] = eqn.ins[0]
         out.append(eqn)
@@ -325,17 +368,71 @@ def _prune_region_eqn(eqn, live):
 
 @stage("optimise")
 def optimize(graph, max_rounds=10):
-    """Fold, share and prune until nothing changes (or `max_rounds` rounds have run)."""
+    """Fold, share and prune until nothing changes (or `max_rounds` rounds have run).
+
+    A round (rebuild, absorb negations, prune) that leaves the graph's size as it was ends the
+    loop. So does one after which another round would change nothing (`_settled`): asking that
+    costs a fraction of running the round only to see it do nothing, which was the usual last
+    round."""
+    before = _size(graph)
     for _ in range(max_rounds):
-        before = _size(graph)
-        graph = eliminate_dead_code(absorb_negations(rebuild(graph)[0]))
-        if _size(graph) == before:
+        round_ = Round()
+        graph = eliminate_dead_code(absorb_negations(rebuild(graph, round_=round_)[0], round_))
+        after = _size(graph)
+        if after == before or _settled(graph, round_):
             break
+        before = after
     return graph
 
 
+def _settled(graph, round_):
+    """Whether another round would leave `graph` (the output of `round_`) exactly as it is.
+
+    Rebuild output has no two equations alike and none it can fold, so a second rebuild can only
+    act on what came after it: branches it inlined (shared with nothing yet) and the equations the
+    absorption rewrote or renamed, which may now fold or equal another. The absorption acts on the
+    graph as it finds it: a negation it can absorb now (pruning and its own rewrites change how
+    often a negation is read). Pruning a pruned graph changes nothing. Graphs with regions (loops,
+    branches) are left to the next round to tell."""
+    if round_.inlined:
+        return False
+    keys = round_.seen
+    mine = set()
+    negated = {}
+    for eqn in graph.eqns:
+        if eqn.params and regions(eqn):
+            return False
+        if eqn in round_.touched and _cse_kind(eqn):
+            try:
+                if simplify(eqn.prim, eqn.ins, eqn.params) is not None:
+                    return False
+            except Exception:
+                return False  # (a complex constant): the round says so, where it always has
+            try:
+                key = _key(eqn, eqn.ins)
+            except TypeError:
+                key = None  # an unhashable parameter: rebuild does not share it either
+            if key is not None and (key in mine or key in keys):
+                return False
+            mine.add(key)
+        if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
+            negated[eqn.out] = eqn.ins[0]
+    if negated:
+        uses = use_counts(graph)
+        for eqn in graph.eqns:
+            if len(eqn.outs) == 1 and _absorption(eqn.prim, eqn.ins, negated, uses) is not None:
+                return False
+    return True
+
+
 def _size(graph):
-    return sum(1 + sum(_size(sub) for sub in regions(e)) for e in graph.eqns)
+    """Equations in a graph and its regions."""
+    n = len(graph.eqns)
+    for e in graph.eqns:
+        if e.params:
+            for sub in regions(e):
+                n += _size(sub)
+    return n
 
 
 def prune_saves(graph):
