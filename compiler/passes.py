@@ -29,9 +29,9 @@ def simplify(prim, ins, params):
     """An existing atom equal to `prim(*ins)`, or None if the equation must be kept."""
     if prim in ("written_grad", "cleared") and is_const(ins[0], 0):
         return Const(0.0)  # a zero adjoint read or cleared anywhere is zero
-    if ins and all(isinstance(a, Const) for a in ins) and prim in PRIMS and not PRIMS[prim].unshared \
-            and not any(
-            isinstance(v, Graph) for v in params.values()):
+    if ins and isinstance(ins[0], Const) and all(isinstance(a, Const) for a in ins) \
+            and prim in PRIMS and not PRIMS[prim].unshared \
+            and not any(isinstance(v, Graph) for v in params.values()):
         try:
             with np.errstate(all="raise"):
                 value = PRIMS[prim].evaluate(params.get("lib"), [a.value for a in ins], params)
@@ -89,9 +89,10 @@ _UNSHARED = having("unshared")
 
 
 def _key(eqn, ins):
-    params = tuple(sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_")))
-    return (eqn.prim, tuple(a if isinstance(a, Var) else ("const", type(a.value), a.value)
-                            for a in ins), params)
+    params = tuple(sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_"))) \
+        if eqn.params else ()
+    return (eqn.prim, tuple([a if isinstance(a, Var) else ("const", type(a.value), a.value)
+                             for a in ins]), params)
 
 
 class Round:
@@ -118,14 +119,16 @@ def rebuild(graph, outer=None, round_=None):
     and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards.
     `round_` (a Round) learns which keys were shared by and whether a branch was inlined."""
     subst = dict(outer) if outer else {}
+    get = subst.get
 
     def look(atom):
-        return subst.get(atom, atom) if isinstance(atom, Var) else atom
+        return get(atom, atom) if isinstance(atom, Var) else atom
 
     seen = {} if round_ is None else round_.seen
     b = Builder(simplify=simplify)
     for eqn in graph.eqns:
-        ins = tuple(look(a) for a in eqn.ins)
+        ins = tuple([get(a, a) if isinstance(a, Var) else a for a in eqn.ins])
+        params = eqn.params
         if eqn.prim == "cond" and isinstance(ins[0], Const):  # a known test: its branch, inline
             chosen, _ = rebuild(eqn.params["then" if ins[0].value else "else"], subst)
             b.eqns.extend(chosen.eqns)
@@ -133,13 +136,14 @@ def rebuild(graph, outer=None, round_=None):
                 round_.inlined += 1
             subst.update(zip(eqn.outs, chosen.results))
             continue
-        if regions(eqn):
+        if params and regions(eqn):
             b.eqns.append(rebuild_region_eqn(eqn, ins, subst))
             continue
-        if not _cse_kind(eqn):
-            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
+        if len(eqn.outs) != 1 or params and (params.get("_effect") or params.get("_owned")) \
+                or eqn.prim in _UNSHARED:  # (as _cse_kind says, spelled out: this loop is hot)
+            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc))
             continue
-        found = simplify(eqn.prim, ins, eqn.params)
+        found = simplify(eqn.prim, ins, params)
         if isinstance(found, tuple):
             eqn = type(eqn)(found[0], found[1], eqn.outs, {}, eqn.loc)
             ins = eqn.ins
@@ -222,7 +226,7 @@ def _absorb(graph, outer, round_=None):
         return subst.get(atom, atom) if isinstance(atom, Var) else atom
 
     for eqn in graph.eqns:
-        ins = tuple(look(a) for a in eqn.ins)
+        ins = tuple([look(a) for a in eqn.ins])
         prim = eqn.prim
         new = None
         lib = {"lib": eqn.params["lib"]} if "lib" in eqn.params else {}
@@ -300,17 +304,18 @@ def _sweep(graph, extra_live, read_parts, keep_raising_parts):
     live = {a for a in graph.results if isinstance(a, Var)} | set(extra_live)
     kept = []
     for eqn in reversed(graph.eqns):
-        if not (eqn.params.get("_effect") or eqn.params.get("lib") == "math"
+        params = eqn.params
+        if live.isdisjoint(eqn.outs) and not (
+                params and (params.get("_effect") or params.get("lib") == "math")
                 or eqn.prim in _RAISES and (eqn.prim, eqn.ins) not in read_parts
-                and (keep_raising_parts or not _parts(eqn))
-                or any(v in live for v in eqn.outs)):
+                and (keep_raising_parts or not _parts(eqn))):
             continue
-        if regions(eqn):
+        if params and regions(eqn):
             eqn = _prune_region_eqn(eqn, live)
             for sub in regions(eqn):
                 live.update(free_vars(sub))
         kept.append(eqn)
-        live.update(a for a in eqn.ins if isinstance(a, Var))
+        live.update([a for a in eqn.ins if isinstance(a, Var)])
     kept.reverse()
     return Graph(graph.name, graph.params, kept, graph.results)
 
