@@ -189,10 +189,14 @@ def _build_calls(f):
 
 
 def test_building_does_work_linear_in_the_number_of_statements(tmp_path):
-    small = _build_calls(_straight_line(tmp_path, 300))
-    large = _build_calls(_straight_line(tmp_path, 1200))
-    # linear work gives a ratio of 4 (plus the fixed cost's share); a quadratic part shows as more
-    assert large / small < 4.3, (small, large, large / small)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlowBuildWarning)  # (under the profiler, on a slow machine)
+        small = _build_calls(_straight_line(tmp_path, 200))
+        large = _build_calls(_straight_line(tmp_path, 800))
+    # Four times the statements, four times the calls: the count is exact and the same on every
+    # run (4.03 now). A part that grows with the square shows at once: scanning every name bound so
+    # far at each assignment (aliasing.trace, before the bindings kept an index) made it 4.20.
+    assert large / small < 4.12, (small, large, large / small)
 
 
 @pytest.mark.slow
