@@ -79,7 +79,7 @@ class stage:  # noqa: N801  (used as a function: `with stage("emit"):`, `@stage(
             build.stages[self.name] = build.stages.get(self.name, 0.0) + own
         if logger.isEnabledFor(logging.DEBUG):
             who = getattr(build.fn, "__qualname__", "?") if build is not None else "-"
-            logger.debug("%s: %s %.4f s", who, self.name, own)
+            logger.debug("%s: %s %s", who, self.name, _seconds(own))
         return False
 
     def __call__(self, fn):
@@ -112,7 +112,7 @@ def _finish(build):
     total = time.perf_counter() - build.start
     name = getattr(build.fn, "__qualname__", repr(build.fn))
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s: built in %.4f s (%s)", name, total, _summary(build.stages, 10))
+        logger.debug("%s: built in %s (%s)", name, _seconds(total), _summary(build.stages, 10))
     if total > SLOW_BUILD_SECONDS and _first_warning(build.fn):
         filename, lineno = _def_line(build.fn)
         message = (f"building the gradient of {name} took {total:.1f} s "
@@ -128,7 +128,11 @@ def _finish(build):
 
 def _summary(stages, top):
     ranked = sorted(stages.items(), key=lambda kv: -kv[1])[:top]
-    return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ranked) or "no stages timed"
+    return ", ".join(f"{name} {_seconds(seconds)}" for name, seconds in ranked) or "no stages timed"
+
+
+def _seconds(seconds):
+    return f"{seconds:.2f} s" if seconds >= 1.0 else f"{seconds * 1e3:.0f} ms"
 
 
 def _first_warning(fn):

@@ -419,7 +419,7 @@ class Lowering:
         """The values either branch gave a name (or a list), merged by a `cond` equation."""
         (then_scope, then_eqns), (else_scope, else_eqns) = branches
         names = []
-        for key in list(then_scope.vars) + list(else_scope.vars):
+        for key in _either_changed(then_scope.vars, else_scope.vars):
             if key in names:
                 continue
             a = then_scope.vars.get(key, scope.vars.get(key))
@@ -1309,6 +1309,18 @@ def _container(tree, leaves):
     if kind == "dict":
         return DictVal({k: _container(c, leaves) for k, c in zip(tree[1], tree[2])})
     return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
+
+
+def _either_changed(then_vars, else_vars):
+    """The names either branch may have rebound, in the order of the branches' own dicts (the
+    names neither rebound hold the same values in both, and need no merging)."""
+    then_changed, else_changed = then_vars.changed(), else_vars.changed()
+    if then_changed is None or else_changed is None:
+        return list(then_vars) + list(else_vars)
+    changed = then_changed | else_changed
+    first = sorted((k for k in changed if k in then_vars), key=then_vars.order)
+    return first + sorted((k for k in changed if k not in then_vars and k in else_vars),
+                          key=else_vars.order)
 
 
 def lower(fn, structures=None, has_aux=False, fixed=None, outputs=False):

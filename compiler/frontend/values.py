@@ -193,15 +193,26 @@ class Bindings(dict):
     """A scope's names -> values that also answers "which names hold this very object?" without
     a scan: aliasing asks it at each assignment (which names see this array?), and a scan of every
     name there made lowering quadratic in the function's length. Every way the lowering changes a
-    binding keeps the index in step; `holders` lists names in the dict's own order."""
+    binding keeps the index in step; `holders` lists names in the dict's own order. A copy (a
+    branch's scope) also knows which names it rebound (`changed`), so merging two branches reads
+    those, not every name in scope."""
 
-    __slots__ = ("_holders", "_rank", "_next")
+    __slots__ = ("_holders", "_rank", "_next", "_changed")
 
     def __init__(self):
         super().__init__()
-        self._holders = {}  # id(value) -> the names bound to that object (it is alive: a value)
+        self._holders = {}  # id(value) -> frozenset of the names bound to that object (alive)
         self._rank = {}     # name -> its position in the dict's order (first insertion)
         self._next = 0
+        self._changed = None  # in a copy: the names bound anew or removed since
+
+    def changed(self):
+        """The names rebound or removed since this copy was made (None: not a copy)."""
+        return self._changed
+
+    def order(self, key):
+        """The key's position in the dict's order (for keys it holds)."""
+        return self._rank[key]
 
     def holders(self, value):
         """The names bound to `value` (by identity), in the order the dict iterates them."""
@@ -216,6 +227,8 @@ class Bindings(dict):
         old = dict.get(self, key, _MISSING)
         if old is value:
             return
+        if self._changed is not None:
+            self._changed.add(key)
         if old is _MISSING:
             self._rank[key] = self._next
             self._next += 1
@@ -223,15 +236,13 @@ class Bindings(dict):
             self._release(key, old)
         dict.__setitem__(self, key, value)
         names = self._holders.get(id(value))
-        if names is None:
-            self._holders[id(value)] = {key}
-        else:
-            names.add(key)
+        self._holders[id(value)] = frozenset((key,)) if names is None else names | {key}
 
     def _release(self, key, value):
-        names = self._holders[id(value)]
-        names.discard(key)
-        if not names:
+        names = self._holders[id(value)] - {key}
+        if names:
+            self._holders[id(value)] = names
+        else:
             del self._holders[id(value)]
 
     def __delitem__(self, key):
@@ -239,6 +250,8 @@ class Bindings(dict):
         dict.__delitem__(self, key)
         self._release(key, value)
         del self._rank[key]
+        if self._changed is not None:
+            self._changed.add(key)
 
     def pop(self, key, *default):
         if key in self:
@@ -261,9 +274,10 @@ class Bindings(dict):
     def copy(self):
         out = Bindings()
         dict.update(out, self)
-        out._holders = {k: set(names) for k, names in self._holders.items()}
+        out._holders = dict(self._holders)  # (frozensets: a branch's changes stay its own)
         out._rank = dict(self._rank)
         out._next = self._next
+        out._changed = set()
         return out
 
     def _unsupported(self, *args, **kwargs):
