@@ -96,9 +96,9 @@ def _key(eqn, ins):
 
 
 class Round:
-    """What one round of `optimize` did that a further round could build on: whether it inlined a
-    branch, the equations it shared by (`seen`, the graph's own), and the equations the absorption
-    rewrote or renamed (`touched`, among its output equations)."""
+    """What one round of `optimize` did that a further round could build on: how many branches it
+    inlined, the CSE key of each equation rebuild kept (`seen`, the graph's own, not its regions'),
+    and the equations the absorption rewrote or renamed (`touched`, among its output)."""
 
     __slots__ = ("inlined", "seen", "touched")
 
@@ -117,7 +117,7 @@ def _cse_kind(eqn):
 def rebuild(graph, outer=None, round_=None):
     """Re-emit each equation with its inputs renamed, folded and shared (CSE); returns a new graph
     and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards.
-    `round_` (a Round) learns which keys were shared by and whether a branch was inlined."""
+    `round_` (a Round) learns the keys of the equations kept and the branches inlined."""
     subst = dict(outer) if outer else {}
     get = subst.get
 

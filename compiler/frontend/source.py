@@ -32,7 +32,6 @@ class FuncSource:
         code = fn.__code__
         cells = fn.__closure__ or ()
         self.cells = dict(zip(code.co_freevars, cells))
-        self.identifiers = None           # every name the text mentions (`identifiers`, once)
 
     def location(self, node):
         lineno = getattr(node, "lineno", None)
@@ -197,7 +196,7 @@ def _parse_lambda(fn):
 def _same_code(node, code, fn):
     """Whether the parsed `def` compiles to the instructions `code` runs (names compared by spelling,
     since a function compiled alone sees its free variables as globals)."""
-    if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+    if survey(node).has_assert:
         return True  # pytest rewrites asserts on import; refused later anyway
     try:
         compiled = compile(ast.Module(_imports(fn) + [node], []), code.co_filename, "exec")
@@ -257,33 +256,53 @@ def _indent_of(line):
     return len(line) - len(line.lstrip())
 
 
+class Survey:
+    """What the questions below ask of a whole function's tree, gathered in one walk of it (they
+    each walked it before: three walks of every node per build). Kept on the node itself, which is
+    never changed after parsing (an id() could be reused once a tree is freed)."""
+
+    __slots__ = ("identifiers", "stored", "loads", "has_assert")
+
+    def __init__(self, fnode):
+        mentioned, stored, loads = set(), set(), {}
+        has_assert = False
+        for n in ast.walk(fnode):
+            kind = type(n)
+            if kind is ast.Name:
+                mentioned.add(n.id)
+                if isinstance(n.ctx, ast.Store):
+                    stored.add(n.id)
+                elif isinstance(n.ctx, ast.Load):
+                    loads.setdefault(n.id, []).append(n)
+            elif kind is ast.arg:
+                mentioned.add(n.arg)
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                mentioned.add(n.name)
+            elif kind is ast.Assert:
+                has_assert = True
+        self.identifiers = frozenset(mentioned)
+        self.stored = stored
+        self.loads = loads  # name -> the nodes reading it
+        self.has_assert = has_assert
+
+
+def survey(fnode):
+    found = getattr(fnode, "_survey", None)
+    if found is None:
+        found = fnode._survey = Survey(fnode)
+    return found
+
+
 def identifiers(src):
-    """Every identifier a function's source mentions: the namer never reuses them for its own names.
-    One walk per parsed function (a FuncSource's tree is never changed after parsing)."""
-    out = src.identifiers
-    if out is None:
-        names = set()
-        for n in ast.walk(src.node):
-            if isinstance(n, ast.Name):
-                names.add(n.id)
-            elif isinstance(n, ast.arg):
-                names.add(n.arg)
-            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                names.add(n.name)
-        out = src.identifiers = frozenset(names)
-    return out
+    """Every identifier a function's source mentions: the namer never reuses them for its own names."""
+    return survey(src.node).identifiers
 
 
 # --- questions about the syntax tree -------------------------------------------------------------
 
 def assigned_names(fnode):
-    """Names a function assigns anywhere (kept on the node: an id() could be reused)."""
-    names = getattr(fnode, "_assigned_names", None)
-    if names is None:
-        names = {n.id for n in ast.walk(fnode) if isinstance(n, ast.Name)
-                 and isinstance(n.ctx, ast.Store)}
-        fnode._assigned_names = names
-    return names
+    """Names a function assigns anywhere."""
+    return survey(fnode).stored
 
 
 def stored_names(stmts):
@@ -334,14 +353,7 @@ def contains(stmts, node_type):
 
 def read_later(src, loop, name):
     """Whether `name` is read anywhere in the function outside this loop (after it, in effect)."""
-    loads = getattr(src.node, "_loads", None)
-    if loads is None:  # name -> the nodes reading it, gathered once per function
-        loads = {}
-        for n in ast.walk(src.node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                loads.setdefault(n.id, []).append(n)
-        src.node._loads = loads
-    readers = loads.get(name)
+    readers = survey(src.node).loads.get(name)
     if not readers:
         return False
     inside = getattr(loop, "_inside", None)
