@@ -213,3 +213,23 @@ def test_build_time_grows_linearly(tmp_path, capsys):
         print(f"\n[build time] 1000 statements {small:.2f} s ({small:.2f} ms/statement), "
               f"2000 statements {large:.2f} s ({large / 2:.2f} ms/statement)")
     assert large / small < 3.5
+
+
+def test_the_collector_is_paused_during_a_build_and_restored_after(tmp_path):
+    import gc
+    module, _ = _load(tmp_path, _ARRAY_MODULE)
+    seen = []
+    original = buildlog._finish
+
+    def finish(build):
+        seen.append(gc.isenabled())  # (called as the bracket closes, after the collector resumed)
+        original(build)
+
+    assert gc.isenabled()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(buildlog, "_finish", finish)
+        with buildlog.building(module.f):
+            paused = not gc.isenabled()
+        g = grad(module.f)
+        g(np.ones(3), np.ones((2, 3)))
+    assert paused and seen == [True, True, True] and gc.isenabled()
