@@ -98,8 +98,9 @@ class stage:  # noqa: N801  (used as a function: `with stage("emit"):`, `@stage(
 
 @contextlib.contextmanager
 def building(fn):
-    """Bracket one build of `fn`. Builds nested in it (a helper, a container version) count as
-    its stages; when the outermost ends, it is logged and, if slow, warned about once."""
+    """Bracket one build of `fn`. Builds nested in it (the gradient a gradient differentiates, a
+    version for containers) count as its stages; when the outermost ends, it is logged and, if
+    slow, warned about once."""
     outer = _current()
     if outer is not None:
         yield
@@ -141,11 +142,12 @@ def _finish(build):
     if total > SLOW_BUILD_SECONDS and _first_warning(build.fn):
         filename, lineno = _def_line(build.fn)
         message = (f"building the gradient of {name} took {total:.1f} s "
-                   f"({_summary(build.stages, 3)}). Building costs about a millisecond per "
-                   f"statement of straight-line code: split {name} into smaller functions "
-                   "(a helper's code is built once however often it is called), or build it "
-                   "once per process, at import, rather than in a loop. "
-                   "Set logging.getLogger('sourcead') to DEBUG to see every stage.")
+                   f"({_summary(build.stages, 3)}). A build costs about a millisecond for each "
+                   "statement it goes through, helpers' statements included (they are inlined "
+                   "at each call): write repeated statements as a loop (its body is built "
+                   "once, not once per pass), and decorate once per process, at import, not "
+                   "in code that runs often. logging.getLogger('sourcead') at DEBUG shows every "
+                   "stage.")
         module = getattr(build.fn, "__module__", None) or "<unknown>"
         warnings.warn_explicit(message, SlowBuildWarning, filename, lineno, module=module,
                                module_globals=getattr(build.fn, "__globals__", None))
