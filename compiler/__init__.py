@@ -18,7 +18,7 @@ from .explain import explain  # (the same: the function, not its submodule)
 
 __all__ = ["grad", "value_and_grad", "check_grad", "register", "GradCheckReport", "GradError",
            "treat_as_library", "treat_as_your_code", "jvp", "vjp", "jacobian", "hessian", "hvp",
-           "stop_gradient", "formula", "explain"]
+           "stop_gradient", "formula", "explain", "SlowBuildWarning"]
 
 # The API is loaded when first asked for: `runtime` reads the rule table (compiler.rules) without
 # loading the frontend, the passes and the emitter it does not use.
@@ -26,7 +26,7 @@ _LAZY = {"grad": "api", "value_and_grad": "api", "check_grad": "api", "GradCheck
          "register": "custom", "treat_as_library": "frontend.calls",
          "treat_as_your_code": "frontend.calls", "jvp": "transforms", "vjp": "transforms",
          "jacobian": "transforms", "hessian": "transforms", "hvp": "transforms",
-         "stop_gradient": "support"}
+         "stop_gradient": "support", "SlowBuildWarning": "buildlog"}
 
 
 def __getattr__(name):

@@ -172,15 +172,14 @@ class Memory:
     def trace(self, value, scope, exclude):
         """(name, steps) if `value` is a name's value or a view of one, "fresh" if it is a new
         object, None if that cannot be told (a value merged after a branch, a parameter...)."""
-        owners = {}
-        for key, v in scope.vars.items():
-            if isinstance(v, Var) and key != exclude and key.isidentifier():
-                owners.setdefault(v, key)
         steps = []
         v = value
         while True:
-            if v in owners:
-                return owners[v], tuple(reversed(steps))
+            owner = next((key for key in scope.vars.holders(v)
+                          if key != exclude and key.isidentifier()), None) \
+                if isinstance(v, Var) else None
+            if owner is not None:
+                return owner, tuple(reversed(steps))
             eqn = self.low.producers.get(v)
             if eqn is None or eqn.prim in ("global", "cell"):
                 return None

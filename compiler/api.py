@@ -32,6 +32,7 @@ import numpy as np
 
 from . import frontend, trees
 from . import drawing
+from .buildlog import building, stage
 from .emit import Emitter
 from .errors import GradError, error_at
 from .frontend import identifiers
@@ -136,7 +137,7 @@ def _compile(fn, wrt, with_value, simplify=None, has_aux=False, fixed=None):
         form = _form(fn, wrt)
         if form is not None:
             return form.compile(with_value, simplify, has_aux)
-    with _build_lock, _deep_recursion():
+    with _build_lock, _deep_recursion(), building(fn):
         collecting = gc.isenabled()
         gc.disable()  # building makes many small objects and no cycles worth collecting
         try:
@@ -1161,7 +1162,7 @@ class Compiled:
         found = self.cache.get(key)
         if found is not None:
             return found
-        with self.lock, _deep_recursion():
+        with self.lock, _deep_recursion(), building(self.fn):
             found = self.cache.get(key)
             if found is None:
                 found = self.build_version(values)
@@ -1215,7 +1216,7 @@ class Compiled:
             # (a NumPy scalar read live from a global goes on to the recorded version: the scalar
             # versions' guards take only floats and ints there)
             return self.numpy_scalar_version(values)
-        with _random_state_kept(values):
+        with _random_state_kept(values), stage("run the function"):
             self.check_result(values)  # the user's own errors surface here, in the user's code
         try:
             return self.specialised_version(values)
@@ -1244,7 +1245,8 @@ class Compiled:
         recorder = Recorder([])
         _, instrumented = self.emit(self.grad_graph, kinds=None, default_kind="dynamic",
                                     record=recorder)
-        with _random_state_kept(values):  # the call that follows draws what f would draw
+        # the call that follows draws what f would draw
+        with _random_state_kept(values), stage("record shapes"):
             self.call(instrumented, values)
         kinds, shapes = recorder.kinds(self.grad_graph.params, values)
         numpy = [p for p, v in zip(self.grad_graph.params, values) if type(v) is np.float64]

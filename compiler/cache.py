@@ -44,6 +44,7 @@ import warnings
 
 from . import api
 from .api import Compiled
+from .buildlog import SlowBuildWarning
 from .cache_key import FORMAT, Uncacheable, _identity, function_key  # noqa: F401  (for users)
 from .cache_names import Naming, Unresolved
 from .ir import Graph
@@ -421,7 +422,10 @@ def compile_through(fn, wrt, with_value, simplify, has_aux, build):
         finally:
             _warn_again(caught, fn)
         compiled = getattr(made, "_sourcead", None)
-        if not caught and type(compiled) is Compiled and compiled.fn is fn:
+        # a slow build is kept like any other (the next process is then fast); any other
+        # warning must be seen again, so that build is not kept
+        kept = not [w for w in caught if not issubclass(w.category, SlowBuildWarning)]
+        if kept and type(compiled) is Compiled and compiled.fn is fn:
             handle = Handle(store, key)
             try:
                 handle.save(compiled)

@@ -30,6 +30,7 @@ import astor
 import numpy as np
 
 from . import indexing, support
+from .buildlog import stage
 from .ir import VAR_PARAMS, Const, Dot, Graph, Loop, Namer, ReverseLoop, Var, regions
 from .primitives import PRIMS, MethodCall, callee, numpy_path
 from .specialize import NUMPY_OPERATORS, numpy_scalars
@@ -131,11 +132,23 @@ def _inlinable(graph, is_array, root):
         position = {}
         reads = {}   # an inlinable value -> the storage (plan roots) its expression reads
         sizes = {}   # ... and how many operations its expression holds
+        writes = {}  # position -> the storage its equation writes (None: a statement or region)
+
+        def written(k):
+            found = writes.get(k, False)
+            if found is False:
+                e = eqns[k]
+                found = None if e.prim in _STATEMENTS or e.params and regions(e) else \
+                    [root(o) for o in e.outs]
+                writes[k] = found
+            return found
+
         for j, eqn in enumerate(eqns):
-            for sub in eqn.params.values():
-                if isinstance(sub, Graph):
-                    block(sub.eqns)
-            plain = eqn.prim not in _STATEMENTS and not regions(eqn)
+            if eqn.params:
+                for sub in eqn.params.values():
+                    if isinstance(sub, Graph):
+                        block(sub.eqns)
+            plain = eqn.prim not in _STATEMENTS and not (eqn.params and regions(eqn))
             mine, start, size = set(), j, 1
             for a in eqn.ins:
                 if not isinstance(a, Var):
@@ -144,11 +157,16 @@ def _inlinable(graph, is_array, root):
                 inlined = i is not None and plain and uses.get(a) == 1 and eqns[i].loc == eqn.loc
                 if inlined:
                     first = min(i, position.get(("start", a), i))
-                    between = eqns[first + 1:j] if j - first <= 12 else [None]
                     # nothing in between may be a statement, or write storage it reads (a loop's
                     # carried value is named as its next value: `s = s + t` then reads the new s)
-                    inlined = not any(e is None or e.prim in _STATEMENTS or regions(e) or
-                                      any(root(o) in reads[a] for o in e.outs) for e in between)
+                    if j - first > 12:
+                        inlined = False
+                    else:
+                        for k in range(first + 1, j):
+                            roots = written(k)
+                            if roots is None or any(r in reads[a] for r in roots):
+                                inlined = False
+                                break
                 if inlined and size + sizes[a] > _INLINE_SIZE:
                     inlined = False  # small expressions only: they read well (and build fast)
                 if inlined:
@@ -778,6 +796,7 @@ class Emitter:
         call = ast.Return(ast.Call(ast.Name(fallback, ast.Load()), args, kws))
         return [ast.If(test, [call], []) for test in tests]
 
+    @stage("emit")
     def source(self, respecialize=None, entry=False):
         for name in self.param_names + self.kwonly:
             self.namer.used.add(name)

@@ -12,6 +12,7 @@ with the tangents of the values it pops pushed by the forward loop beside them.
 """
 from __future__ import annotations
 
+from .buildlog import stage
 from .errors import GradError, error_at
 from .ir import Builder, Const, Dot, Eqn, Graph, Loop, ReverseLoop, Var, free_vars
 from .passes import simplify as _simplify
@@ -238,6 +239,7 @@ def _producers(graph):
     return found
 
 
+@stage("differentiate")
 def forward(graph, wrt, dot_names, simplify=_simplify, results=None):
     """The JVP graph of `graph` for tangents of the parameters at indices `wrt`: parameters
     `graph.params + tangents` (named `dot_names`), results `graph.results` then the tangent of each

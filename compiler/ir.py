@@ -119,7 +119,13 @@ class Graph:
 
 def regions(eqn):
     """The sub-graphs an equation owns (empty for plain primitives)."""
-    return [v for v in eqn.params.values() if isinstance(v, Graph)]
+    params = eqn.params
+    if not params:  # (most equations: every pass asks this of each one)
+        return _NO_REGIONS
+    return [v for v in params.values() if isinstance(v, Graph)]
+
+
+_NO_REGIONS = ()
 
 
 # --- regions, read by role --------------------------------------------------------------------

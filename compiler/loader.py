@@ -15,6 +15,8 @@ import itertools
 import linecache
 import types
 
+from .buildlog import stage
+
 _counter = itertools.count(1)
 
 
@@ -34,6 +36,7 @@ def origin(fn):
     return getattr(fn, "_sourcead_origin", None)
 
 
+@stage("compile")
 def load(source, factory_name, func_name, bindings, cells, user_globals, defaults=None,
          kwdefaults=None):
     filename = _filename(func_name)

@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from .buildlog import stage
 from .ir import (Builder, Const, Graph, Loop, ReverseLoop, Var, free_vars, is_const, loop_view,
                  regions, rename_var_params, use_counts)
 from .primitives import PRIMS, having
@@ -28,9 +29,9 @@ def simplify(prim, ins, params):
     """An existing atom equal to `prim(*ins)`, or None if the equation must be kept."""
     if prim in ("written_grad", "cleared") and is_const(ins[0], 0):
         return Const(0.0)  # a zero adjoint read or cleared anywhere is zero
-    if ins and all(isinstance(a, Const) for a in ins) and prim in PRIMS and not PRIMS[prim].unshared \
-            and not any(
-            isinstance(v, Graph) for v in params.values()):
+    if ins and isinstance(ins[0], Const) and all(isinstance(a, Const) for a in ins) \
+            and prim in PRIMS and not PRIMS[prim].unshared \
+            and not any(isinstance(v, Graph) for v in params.values()):
         try:
             with np.errstate(all="raise"):
                 value = PRIMS[prim].evaluate(params.get("lib"), [a.value for a in ins], params)
@@ -88,36 +89,61 @@ _UNSHARED = having("unshared")
 
 
 def _key(eqn, ins):
-    params = tuple(sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_")))
-    return (eqn.prim, tuple(a if isinstance(a, Var) else ("const", type(a.value), a.value)
-                            for a in ins), params)
+    params = tuple(sorted((k, v) for k, v in eqn.params.items() if not k.startswith("_"))) \
+        if eqn.params else ()
+    return (eqn.prim, tuple([a if isinstance(a, Var) else ("const", type(a.value), a.value)
+                             for a in ins]), params)
 
 
-def rebuild(graph, outer=None):
+class Round:
+    """What one round of `optimize` did that a further round could build on: how many branches it
+    inlined, the CSE key of each equation rebuild kept (`seen`, the graph's own, not its regions'),
+    and the equations the absorption rewrote or renamed (`touched`, among its output)."""
+
+    __slots__ = ("inlined", "seen", "touched")
+
+    def __init__(self):
+        self.inlined = 0
+        self.seen = {}
+        self.touched = set()
+
+
+def _cse_kind(eqn):
+    """Whether rebuild may share this equation with an equal one (CSE)."""
+    return not (len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.params.get("_owned")
+                or eqn.prim in _UNSHARED)
+
+
+def rebuild(graph, outer=None, round_=None):
     """Re-emit each equation with its inputs renamed, folded and shared (CSE); returns a new graph
-    and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards."""
+    and the renaming. Regions are rebuilt with the enclosing renaming, and share nothing outwards.
+    `round_` (a Round) learns the keys of the equations kept and the branches inlined."""
     subst = dict(outer) if outer else {}
+    get = subst.get
 
     def look(atom):
-        return subst.get(atom, atom) if isinstance(atom, Var) else atom
+        return get(atom, atom) if isinstance(atom, Var) else atom
 
-    seen = {}
+    seen = {} if round_ is None else round_.seen
     b = Builder(simplify=simplify)
     for eqn in graph.eqns:
-        ins = tuple(look(a) for a in eqn.ins)
+        ins = tuple([get(a, a) if isinstance(a, Var) else a for a in eqn.ins])
+        params = eqn.params
         if eqn.prim == "cond" and isinstance(ins[0], Const):  # a known test: its branch, inline
             chosen, _ = rebuild(eqn.params["then" if ins[0].value else "else"], subst)
             b.eqns.extend(chosen.eqns)
+            if round_ is not None:
+                round_.inlined += 1
             subst.update(zip(eqn.outs, chosen.results))
             continue
-        if regions(eqn):
+        if params and regions(eqn):
             b.eqns.append(rebuild_region_eqn(eqn, ins, subst))
             continue
-        if len(eqn.outs) != 1 or eqn.params.get("_effect") or eqn.params.get("_owned") \
-                or eqn.prim in _UNSHARED:
-            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc))
+        if len(eqn.outs) != 1 or params and (params.get("_effect") or params.get("_owned")) \
+                or eqn.prim in _UNSHARED:  # (as _cse_kind says, spelled out: this loop is hot)
+            b.eqns.append(type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc))
             continue
-        found = simplify(eqn.prim, ins, eqn.params)
+        found = simplify(eqn.prim, ins, params)
         if isinstance(found, tuple):
             eqn = type(eqn)(found[0], found[1], eqn.outs, {}, eqn.loc)
             ins = eqn.ins
@@ -165,14 +191,32 @@ def rebuild_region_eqn(eqn, ins, subst):
     return type(eqn)(eqn.prim, ins, eqn.outs, params, eqn.loc)
 
 
-def absorb_negations(graph):
+def absorb_negations(graph, round_=None):
     """Fold negations into the sums that consume them: a + (-c) -> a - c, -(-c) -> c, and move a
     negation out of a product or quotient (-c * b -> -(c * b)) so the next sum can absorb it.
-    Negation is exact in IEEE arithmetic, so every rewrite gives bit-identical results."""
-    return _absorb(graph, {})[0]
+    Negation is exact in IEEE arithmetic, so every rewrite gives bit-identical results.
+    `round_` (a Round) learns which of the graph's equations were rewritten or renamed."""
+    return _absorb(graph, {}, round_)[0]
 
 
-def _absorb(graph, outer):
+def _absorption(prim, ins, negated, uses):
+    """Which rewrite `_absorb` makes of `prim(*ins)` (one output), or None."""
+    if prim == "neg":
+        return "cancel" if ins[0] in negated else None
+    if prim == "add":
+        return "add" if ins[1] in negated or ins[0] in negated else None
+    if prim == "sub":
+        return "sub" if ins[1] in negated else None
+    if prim in ("mul", "div") and ins[0] in negated and uses.get(ins[0]) == 1:
+        return "first"
+    if prim in ("sum", "mean") and ins[0] in negated and uses.get(ins[0]) == 1:
+        return "reduce"
+    if prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
+        return "second"
+    return None
+
+
+def _absorb(graph, outer, round_=None):
     uses = use_counts(graph)
     negated = {}  # var -> c, for var = neg c
     subst = dict(outer)  # values removed (-(-c) is c): regions read the replacement too
@@ -182,7 +226,7 @@ def _absorb(graph, outer):
         return subst.get(atom, atom) if isinstance(atom, Var) else atom
 
     for eqn in graph.eqns:
-        ins = tuple(look(a) for a in eqn.ins)
+        ins = tuple([look(a) for a in eqn.ins])
         prim = eqn.prim
         new = None
         lib = {"lib": eqn.params["lib"]} if "lib" in eqn.params else {}
@@ -196,33 +240,37 @@ def _absorb(graph, outer):
             params = rename_var_params(params, outer=look, inner=lambda v: body_subst.get(v, v))
             out.append(type(eqn)(prim, ins, eqn.outs, params, eqn.loc))
             continue
-        if len(eqn.outs) != 1:
-            pass
-        elif prim == "neg" and ins[0] in negated:
+        rewrite = _absorption(prim, ins, negated, uses) if len(eqn.outs) == 1 else None
+        if rewrite == "cancel":
             subst[eqn.out] = negated[ins[0]]
             continue
-        elif prim == "add" and ins[1] in negated:
+        if rewrite == "add" and ins[1] in negated:
             new = ("sub", (ins[0], negated[ins[1]]))
-        elif prim == "add" and ins[0] in negated:
+        elif rewrite == "add":
             new = ("sub", (ins[1], negated[ins[0]]))
-        elif prim == "sub" and ins[1] in negated:
+        elif rewrite == "sub":
             new = ("add", (ins[0], negated[ins[1]]))
-        elif prim in ("mul", "div") and ins[0] in negated and uses.get(ins[0]) == 1:
+        elif rewrite == "first":
             inner = Var()
             out.append(type(eqn)(prim, (negated[ins[0]], ins[1]), (inner,), lib, eqn.loc))
             new = ("neg", (inner,))
-        elif prim in ("sum", "mean") and ins[0] in negated and uses.get(ins[0]) == 1:
+        elif rewrite == "reduce":
             inner = Var()  # sum(-x) is -sum(x): negate the (smaller) result instead
             out.append(type(eqn)(prim, (negated[ins[0]],), (inner,), eqn.params, eqn.loc))
             new = ("neg", (inner,))
-        elif prim == "mul" and ins[1] in negated and uses.get(ins[1]) == 1:
+        elif rewrite == "second":
             inner = Var()
             out.append(type(eqn)(prim, (ins[0], negated[ins[1]]), (inner,), lib, eqn.loc))
             new = ("neg", (inner,))
+        if round_ is not None and rewrite in ("first", "reduce", "second"):
+            round_.touched.add(out[-1])  # the product or sum the negation moved out of
+        renamed = new is not None or ins != eqn.ins
         if new is not None:  # NumPy's semantics stay NumPy's (1/0 is inf there, not an error)
             eqn = type(eqn)(new[0], new[1], eqn.outs, lib, eqn.loc)
         else:
             eqn = type(eqn)(eqn.prim, ins, eqn.outs, eqn.params, eqn.loc)
+        if round_ is not None and renamed:
+            round_.touched.add(eqn)
         if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
             negated[eqn.out] = eqn.ins[0]
         out.append(eqn)
@@ -256,17 +304,18 @@ def _sweep(graph, extra_live, read_parts, keep_raising_parts):
     live = {a for a in graph.results if isinstance(a, Var)} | set(extra_live)
     kept = []
     for eqn in reversed(graph.eqns):
-        if not (eqn.params.get("_effect") or eqn.params.get("lib") == "math"
+        params = eqn.params
+        if live.isdisjoint(eqn.outs) and not (
+                params and (params.get("_effect") or params.get("lib") == "math")
                 or eqn.prim in _RAISES and (eqn.prim, eqn.ins) not in read_parts
-                and (keep_raising_parts or not _parts(eqn))
-                or any(v in live for v in eqn.outs)):
+                and (keep_raising_parts or not _parts(eqn))):
             continue
-        if regions(eqn):
+        if params and regions(eqn):
             eqn = _prune_region_eqn(eqn, live)
             for sub in regions(eqn):
                 live.update(free_vars(sub))
         kept.append(eqn)
-        live.update(a for a in eqn.ins if isinstance(a, Var))
+        live.update([a for a in eqn.ins if isinstance(a, Var)])
     kept.reverse()
     return Graph(graph.name, graph.params, kept, graph.results)
 
@@ -322,18 +371,73 @@ def _prune_region_eqn(eqn, live):
     return type(eqn)(eqn.prim, eqn.ins, outs, params, eqn.loc)
 
 
+@stage("optimise")
 def optimize(graph, max_rounds=10):
-    """Fold, share and prune until nothing changes (or `max_rounds` rounds have run)."""
+    """Fold, share and prune until nothing changes (or `max_rounds` rounds have run).
+
+    A round (rebuild, absorb negations, prune) that leaves the graph's size as it was ends the
+    loop. So does one after which another round would change nothing (`_settled`): asking that
+    costs a fraction of running the round only to see it do nothing, which was the usual last
+    round."""
+    before = _size(graph)
     for _ in range(max_rounds):
-        before = _size(graph)
-        graph = eliminate_dead_code(absorb_negations(rebuild(graph)[0]))
-        if _size(graph) == before:
+        round_ = Round()
+        graph = eliminate_dead_code(absorb_negations(rebuild(graph, round_=round_)[0], round_))
+        after = _size(graph)
+        if after == before or _settled(graph, round_):
             break
+        before = after
     return graph
 
 
+def _settled(graph, round_):
+    """Whether another round would leave `graph` (the output of `round_`) exactly as it is.
+
+    Rebuild output has no two equations alike and none it can fold, so a second rebuild can only
+    act on what came after it: branches it inlined (shared with nothing yet) and the equations the
+    absorption rewrote or renamed, which may now fold or equal another. The absorption acts on the
+    graph as it finds it: a negation it can absorb now (pruning and its own rewrites change how
+    often a negation is read). Pruning a pruned graph changes nothing. Graphs with regions (loops,
+    branches) are left to the next round to tell."""
+    if round_.inlined:
+        return False
+    keys = round_.seen
+    mine = set()
+    negated = {}
+    for eqn in graph.eqns:
+        if eqn.params and regions(eqn):
+            return False
+        if eqn in round_.touched and _cse_kind(eqn):
+            try:
+                if simplify(eqn.prim, eqn.ins, eqn.params) is not None:
+                    return False
+            except Exception:
+                return False  # (a complex constant): the round says so, where it always has
+            try:
+                key = _key(eqn, eqn.ins)
+            except TypeError:
+                key = None  # an unhashable parameter: rebuild does not share it either
+            if key is not None and (key in mine or key in keys):
+                return False
+            mine.add(key)
+        if eqn.prim == "neg" and isinstance(eqn.ins[0], Var):
+            negated[eqn.out] = eqn.ins[0]
+    if negated:
+        uses = use_counts(graph)
+        for eqn in graph.eqns:
+            if len(eqn.outs) == 1 and _absorption(eqn.prim, eqn.ins, negated, uses) is not None:
+                return False
+    return True
+
+
 def _size(graph):
-    return sum(1 + sum(_size(sub) for sub in regions(e)) for e in graph.eqns)
+    """Equations in a graph and its regions."""
+    n = len(graph.eqns)
+    for e in graph.eqns:
+        if e.params:
+            for sub in regions(e):
+                n += _size(sub)
+    return n
 
 
 def prune_saves(graph):

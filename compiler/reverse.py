@@ -19,6 +19,7 @@ loop-carried values backwards and accumulating those of the values the body clos
 """
 from __future__ import annotations
 
+from .buildlog import stage
 from .passes import simplify as _simplify
 from .ir import Builder, Const, Eqn, Graph, Loop, Var, free_vars, regions
 from .errors import error_at
@@ -267,6 +268,7 @@ class Backprop:
         return forward, parts
 
 
+@stage("differentiate")
 def reverse(graph, wrt, with_value, simplify=_simplify, seed=None):
     """The gradient graph of a single-result `graph` with respect to parameters at indices `wrt`,
     built through `simplify` (None: every adjoint equation as the rules write it).

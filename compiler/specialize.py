@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .buildlog import stage
 from .ir import (Builder, Const, Eqn, Graph, ReverseLoop, Var, loop_view, regions,
                  rename_var_params, use_counts)
 from .passes import simplify
@@ -719,6 +720,7 @@ def _accumulate_body(body, owned, kinds, shapes):
     return Graph(body.name, body.params, eqns, body.results)
 
 
+@stage("specialise")
 def specialise_gradient(grad_graph, gradient_of, kinds=None, shapes=None, dtypes=None,
                         ndarrays=None, simplify=None, truth=None, numpy_params=()):
     """The gradient graph made into one version, by the one pipeline both paths share: scalar

@@ -17,6 +17,7 @@ import types
 import numpy as np
 
 from ..aliasing import UNKNOWN, Memory
+from ..buildlog import stage
 from ..errors import error_at
 from .. import trees
 from ..ir import Builder, Const, Eqn, Graph, Var
@@ -126,7 +127,7 @@ class Lowering:
         args = src.node.args
         fence.check_signature(src, args)
         params = []
-        taken = identifiers(src) | {a.arg for a in args.args + args.kwonlyargs}
+        taken = set(identifiers(src)) | {a.arg for a in args.args + args.kwonlyargs}
         for a in args.args + args.kwonlyargs:
             tree = self.structures.get(a.arg)
             if tree is not None and tree != trees.LEAF:
@@ -356,7 +357,7 @@ class Lowering:
         if isinstance(lst, TupleVal):
             owner = next((p for p, v in self.root_containers.items() if _holds(v, lst)), None) \
                 or next((p for p, v in scope.activation.params.items() if _holds(v, lst)), None)
-            if owner is None and not [n for n, v in scope.vars.items() if v is lst and n != name
+            if owner is None and not [n for n in scope.vars.holders(lst) if n != name
                                       and n.isidentifier()]:
                 # a list the function made (a literal or a comprehension): a new list, one longer
                 fence.check_append(src, call)
@@ -418,7 +419,7 @@ class Lowering:
         """The values either branch gave a name (or a list), merged by a `cond` equation."""
         (then_scope, then_eqns), (else_scope, else_eqns) = branches
         names = []
-        for key in list(then_scope.vars) + list(else_scope.vars):
+        for key in _either_changed(then_scope.vars, else_scope.vars):
             if key in names:
                 continue
             a = then_scope.vars.get(key, scope.vars.get(key))
@@ -873,7 +874,7 @@ class Lowering:
         if not isinstance(old, DictVal):
             raise error_at(src.location(target), f"writing into {what(old)} is not supported here: "
                                                  "build a new one.")
-        others = [n for n, v in scope.vars.items() if v is old and n != name and n.isidentifier()]
+        others = [n for n in scope.vars.holders(old) if n != name and n.isidentifier()]
         if others:
             raise error_at(src.location(target),
                            f"`{name}` and `{others[0]}` hold the same dict: a write through one "
@@ -1310,14 +1311,28 @@ def _container(tree, leaves):
     return ObjVal(tree[1], {n: _container(c, leaves) for n, c in zip(tree[2], tree[3])})
 
 
+def _either_changed(then_vars, else_vars):
+    """The names either branch may have rebound, in the order of the branches' own dicts (the
+    names neither rebound hold the same values in both, and need no merging)."""
+    then_changed, else_changed = then_vars.changed(), else_vars.changed()
+    if then_changed is None or else_changed is None:
+        return list(then_vars) + list(else_vars)
+    changed = then_changed | else_changed
+    first = sorted((k for k in changed if k in then_vars), key=then_vars.order)
+    return first + sorted((k for k in changed if k not in then_vars and k in else_vars),
+                          key=else_vars.order)
+
+
 def lower(fn, structures=None, has_aux=False, fixed=None, outputs=False):
     """Parse and lower `fn`; returns (graph, lowering) where lowering keeps what the namer needs.
     `structures`: for parameters that hold containers, their structure (trees.py). `has_aux`: fn
     returns (loss, aux); the graph's results are the loss, then aux's values (lowering.aux_tree).
     `outputs`: fn may return any structure of values (jvp, vjp): the graph's results are its
     values, `lowering.output_tree` its structure."""
-    src = parse_function(fn)
-    lowering = Lowering(src, structures, has_aux, fixed)
-    lowering.outputs = outputs
-    graph = lowering.lower_root()
+    with stage("parse"):
+        src = parse_function(fn)
+    with stage("lower"):
+        lowering = Lowering(src, structures, has_aux, fixed)
+        lowering.outputs = outputs
+        graph = lowering.lower_root()
     return graph, lowering

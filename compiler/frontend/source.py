@@ -155,7 +155,7 @@ def parse_function(fn):
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         raise error_at(_definition_location(fn), f"cannot find the `def` of {fn.__name__} in its source.")
     node.decorator_list = []
-    if node.name != code.co_name or not _same_code(node, code):
+    if node.name != code.co_name or not _same_code(node, code, fn):
         raise GradError(
             f'the source text found for {fn.__name__} in "{filename}" is not the code that runs: '
             "the file changed after it was imported, or the function was made by exec() under "
@@ -193,19 +193,42 @@ def _parse_lambda(fn):
     return FuncSource(fn, lambda_def(found[0]), code.co_filename, all_lines, start - 1, shift)
 
 
-def _same_code(node, code):
+def _same_code(node, code, fn):
     """Whether the parsed `def` compiles to the instructions `code` runs (names compared by spelling,
     since a function compiled alone sees its free variables as globals)."""
-    if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+    if survey(node).has_assert:
         return True  # pytest rewrites asserts on import; refused later anyway
     try:
-        compiled = compile(ast.Module([node], []), code.co_filename, "exec")
+        compiled = compile(ast.Module(_imports(fn) + [node], []), code.co_filename, "exec")
     except (SyntaxError, ValueError, RecursionError):
         return True  # cannot tell: trust the text
     inner = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
     if inner is None:
         return True
-    return _shape(inner) == _shape(code)
+    if _same_tables(inner, code):
+        return True  # the same bytes reading the same names and constants: the same instructions
+    return _shape(inner) == _shape(code)  # (a closure's names are loaded differently alone)
+
+
+def _imports(fn):
+    """`import m` for each module the function reads as a global: Python compiles `m.f(x)` on an
+    imported name differently (LOAD_ATTR, not LOAD_METHOD), and the text is compiled alone."""
+    glob = fn.__globals__
+    return [ast.Import([ast.alias(name, lineno=1, col_offset=0)], lineno=1, col_offset=0)
+            for name in fn.__code__.co_names if isinstance(glob.get(name), types.ModuleType)]
+
+
+def _same_tables(a, b):
+    """Whether two code objects' instructions are identical as `_shape` sees them, told without
+    disassembling: equal bytecode, names, locals and constants (compared as `_shape` does, by
+    repr, nested code objects alike)."""
+    return (a.co_code == b.co_code and a.co_names == b.co_names
+            and a.co_varnames == b.co_varnames and a.co_cellvars == b.co_cellvars
+            and a.co_freevars == b.co_freevars and _const_reprs(a) == _const_reprs(b))
+
+
+def _const_reprs(code):
+    return [("code" if isinstance(c, types.CodeType) else repr(c)) for c in code.co_consts]
 
 
 def _shape(code):
@@ -233,29 +256,53 @@ def _indent_of(line):
     return len(line) - len(line.lstrip())
 
 
+class Survey:
+    """What the questions below ask of a whole function's tree, gathered in one walk of it (they
+    each walked it before: three walks of every node per build). Kept on the node itself, which is
+    never changed after parsing (an id() could be reused once a tree is freed)."""
+
+    __slots__ = ("identifiers", "stored", "loads", "has_assert")
+
+    def __init__(self, fnode):
+        mentioned, stored, loads = set(), set(), {}
+        has_assert = False
+        for n in ast.walk(fnode):
+            kind = type(n)
+            if kind is ast.Name:
+                mentioned.add(n.id)
+                if isinstance(n.ctx, ast.Store):
+                    stored.add(n.id)
+                elif isinstance(n.ctx, ast.Load):
+                    loads.setdefault(n.id, []).append(n)
+            elif kind is ast.arg:
+                mentioned.add(n.arg)
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                mentioned.add(n.name)
+            elif kind is ast.Assert:
+                has_assert = True
+        self.identifiers = frozenset(mentioned)
+        self.stored = stored
+        self.loads = loads  # name -> the nodes reading it
+        self.has_assert = has_assert
+
+
+def survey(fnode):
+    found = getattr(fnode, "_survey", None)
+    if found is None:
+        found = fnode._survey = Survey(fnode)
+    return found
+
+
 def identifiers(src):
     """Every identifier a function's source mentions: the namer never reuses them for its own names."""
-    out = set()
-    for n in ast.walk(src.node):
-        if isinstance(n, ast.Name):
-            out.add(n.id)
-        elif isinstance(n, ast.arg):
-            out.add(n.arg)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.add(n.name)
-    return out
+    return survey(src.node).identifiers
 
 
 # --- questions about the syntax tree -------------------------------------------------------------
 
 def assigned_names(fnode):
-    """Names a function assigns anywhere (kept on the node: an id() could be reused)."""
-    names = getattr(fnode, "_assigned_names", None)
-    if names is None:
-        names = {n.id for n in ast.walk(fnode) if isinstance(n, ast.Name)
-                 and isinstance(n.ctx, ast.Store)}
-        fnode._assigned_names = names
-    return names
+    """Names a function assigns anywhere."""
+    return survey(fnode).stored
 
 
 def stored_names(stmts):
@@ -306,14 +353,7 @@ def contains(stmts, node_type):
 
 def read_later(src, loop, name):
     """Whether `name` is read anywhere in the function outside this loop (after it, in effect)."""
-    loads = getattr(src.node, "_loads", None)
-    if loads is None:  # name -> the nodes reading it, gathered once per function
-        loads = {}
-        for n in ast.walk(src.node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                loads.setdefault(n.id, []).append(n)
-        src.node._loads = loads
-    readers = loads.get(name)
+    readers = survey(src.node).loads.get(name)
     if not readers:
         return False
     inside = getattr(loop, "_inside", None)

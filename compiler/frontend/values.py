@@ -186,13 +186,113 @@ class ListVal:
 EMPTY_LIST = object()  # `[]` before it is assigned to a name
 
 
+_MISSING = object()
+
+
+class Bindings(dict):
+    """A scope's names -> values that also answers "which names hold this very object?" without
+    a scan: aliasing asks it at each assignment (which names see this array?), and a scan of every
+    name there made lowering quadratic in the function's length. Every way the lowering changes a
+    binding keeps the index in step; `holders` lists names in the dict's own order. A copy (a
+    branch's scope) also knows which names it rebound (`changed`), so merging two branches reads
+    those, not every name in scope."""
+
+    __slots__ = ("_holders", "_rank", "_next", "_changed")
+
+    def __init__(self):
+        super().__init__()
+        self._holders = {}  # id(value) -> frozenset of the names bound to that object (alive)
+        self._rank = {}     # name -> its position in the dict's order (first insertion)
+        self._next = 0
+        self._changed = None  # in a copy: the names bound anew or removed since
+
+    def changed(self):
+        """The names rebound or removed since this copy was made (None: not a copy)."""
+        return self._changed
+
+    def order(self, key):
+        """The key's position in the dict's order (for keys it holds)."""
+        return self._rank[key]
+
+    def holders(self, value):
+        """The names bound to `value` (by identity), in the order the dict iterates them."""
+        names = self._holders.get(id(value))
+        if not names:
+            return ()
+        if len(names) == 1:
+            return tuple(names)
+        return sorted(names, key=self._rank.__getitem__)
+
+    def __setitem__(self, key, value):
+        old = dict.get(self, key, _MISSING)
+        if old is value:
+            return
+        if self._changed is not None:
+            self._changed.add(key)
+        if old is _MISSING:
+            self._rank[key] = self._next
+            self._next += 1
+        else:
+            self._release(key, old)
+        dict.__setitem__(self, key, value)
+        names = self._holders.get(id(value))
+        self._holders[id(value)] = frozenset((key,)) if names is None else names | {key}
+
+    def _release(self, key, value):
+        names = self._holders[id(value)] - {key}
+        if names:
+            self._holders[id(value)] = names
+        else:
+            del self._holders[id(value)]
+
+    def __delitem__(self, key):
+        value = dict.__getitem__(self, key)
+        dict.__delitem__(self, key)
+        self._release(key, value)
+        del self._rank[key]
+        if self._changed is not None:
+            self._changed.add(key)
+
+    def pop(self, key, *default):
+        if key in self:
+            value = dict.__getitem__(self, key)
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def copy(self):
+        out = Bindings()
+        dict.update(out, self)
+        out._holders = dict(self._holders)  # (frozensets: a branch's changes stay its own)
+        out._rank = dict(self._rank)
+        out._next = self._next
+        out._changed = set()
+        return out
+
+    def _unsupported(self, *args, **kwargs):
+        raise NotImplementedError("Bindings keeps an index: change it by item, pop or update")
+
+    popitem = clear = __ior__ = _unsupported
+
+
 class Scope:
     """Names bound in one function activation; `parent` is the scope a nested def was defined in."""
 
     def __init__(self, src, parent=None):
         self.src = src
         self.parent = parent
-        self.vars = {}
+        self.vars = Bindings()
         self.params = {}   # parameter name -> the value the caller passed
         self.views = {}    # name -> how it sees memory other names see (aliasing.py)
         self.activation = self  # shared by the branch and loop-body scopes of one activation
@@ -201,7 +301,7 @@ class Scope:
         """A scope for one branch or loop body: it sees every binding, and its own assignments
         are merged back by the caller."""
         inner = Scope(self.src, self.parent)
-        inner.vars = dict(self.vars)
+        inner.vars = self.vars.copy()
         inner.params = self.params
         inner.views = dict(self.views)
         inner.activation = self.activation

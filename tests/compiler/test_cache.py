@@ -202,6 +202,22 @@ def test_a_decoration_that_warns_warns_again_and_is_not_kept(cache_dir, tmp_path
     assert entries(cache_dir) == []
 
 
+def test_a_slow_build_warns_once_and_is_kept(cache_dir, tmp_path, monkeypatch):
+    # the build a user most wants kept is a slow one: its SlowBuildWarning must not stop the cache
+    import compiler.buildlog as buildlog
+    from compiler import SlowBuildWarning
+    m = load_module(tmp_path, SCALAR_AND_ARRAY)
+    monkeypatch.setattr(buildlog, "SLOW_BUILD_SECONDS", 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g = grad(m.f, wrt=("x", "y"))
+    assert [w for w in caught if issubclass(w.category, SlowBuildWarning)]
+    assert entries(cache_dir) != []
+    again = grad(m.f, wrt=("x", "y"))
+    assert type(again._sourcead).__name__ != "Compiled"  # loaded, not built
+    assert again(0.5, 2.0) == g(0.5, 2.0)
+
+
 def test_a_function_it_cannot_describe_is_built_as_before(cache_dir, tmp_path):
     m = load_module(tmp_path, """
         import functools
