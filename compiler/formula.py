@@ -182,7 +182,7 @@ class _Converter:
         return self.constant(v)
 
     def constant(self, v):
-        """A number as SymPy should show it: 1 for 1.0, 1/10 for 0.1, log(2) for math.log(2)."""
+        """A number as SymPy should show it: 1 for 1.0, 1/2 for 0.5, 9.81 for 9.81, log(2) for math.log(2)."""
         if isinstance(v, float) and v.is_integer():
             v = int(v)
         if isinstance(v, int):
@@ -194,7 +194,7 @@ class _Converter:
                 return node if v > 0 else self.add(("neg", node))
         from fractions import Fraction  # noqa: PLC0415  (not loaded with the package)
         r = Fraction(v).limit_denominator(10 ** 6)
-        if float(r) == v:
+        if float(r) == v and r.denominator <= 12:  # 1/2, 2/3; 9.81 reads better as 9.81
             return self.add(("num", r))
         return self.add(("call", "Float", self.add(("num", Fraction(v)))))  # kept as a decimal
 

@@ -274,3 +274,15 @@ def test_show_latex(tmp_path):
     assert code_z == 0 and "\\partial z} &= x + y" in out_z and "\\partial x}" not in out_z
     assert code_loop == 1 and out_loop == ""
     assert "line 10" in err_loop and "a loop" in err_loop and "Traceback" not in err_loop
+
+
+def pendulum_energy(theta, omega, length):
+    h = length * (1.0 - math.cos(theta))
+    return 0.5 * (length * omega) ** 2 + 9.81 * h
+
+
+def test_a_constant_reads_as_the_user_wrote_it():
+    # a simple fraction is shown exactly (0.5 -> 1/2); a physical constant as its decimal, never
+    # as 981/100
+    text = str(formula(pendulum_energy))
+    assert "9.81" in text and "981" not in text.replace("9.81", ""), text
