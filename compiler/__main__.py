@@ -84,7 +84,9 @@ def _demo(f, out, prog):
     say(textwrap.indent(str(check_grad(f, *args)), "    "))
     _demo_transformations(out)
     say(f"\nTry it on your own code:  {prog} show FILE.py:FUNC   "
-        f"{prog} check FILE.py:FUNC --args 0.5 1.2")
+        f"{prog} check FILE.py:FUNC --args 0.5 1.2\n"
+        f"See it:  {prog} graph FILE.py:FUNC --args 0.5 1.2 --backward -o f.svg   "
+        f"{prog} explain FILE.py:FUNC --args 0.5 1.2 -o f.html")
 
 
 VECTOR_SOURCE = """\
@@ -615,6 +617,9 @@ def main(argv=None, prog=None):
     except KeyboardInterrupt:
         print(f"{where}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` stopped reading: nothing is wrong, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if os.environ.get(DEBUG_VARIABLE):
             raise

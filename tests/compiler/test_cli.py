@@ -170,3 +170,14 @@ def test_program_name_is_the_one_the_user_typed(user_dir):
     assert s_code == 0 and s_out.startswith("usage: sourcead ") and "python -m compiler" not in s_out
     assert e_code == 2 and e_err.startswith("sourcead check: error:") and "sourcead check --help" in e_err
     assert "python -m compiler" not in e_err
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error():
+    # `python -m compiler demo | head -1`: the reader leaves; no "internal compiler error"
+    proc = subprocess.Popen([sys.executable, "-m", "compiler", "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=os.path.dirname(os.path.dirname(
+                                os.path.dirname(os.path.abspath(__file__)))))
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and "error" not in err, err
