@@ -828,6 +828,10 @@ def _wrt_indices(src, wrt):
 class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
+    # scalar code reading no globals, its versions keyed by the arguments' types alone: the
+    # float version's guard sends np.float64 calls to respecialize, whose lookup is then short
+    types_only = False
+
     def __init__(self, fn, wrt, with_value, simplify=None, structures=None, user_call=None,
                  has_aux=False, masks=None, fixed=None, primal=None, mode="grad"):
         self.fn = fn
@@ -982,6 +986,7 @@ class Compiled:
         self.versions = {}  # "x: float64[3, 4], w: float" -> the source of that specialised version
         self.typed_graphs = {}  # signature -> that version's IR printed with shapes and dtypes
         self.last_typed = None
+        self.types_only = not self.env and not self.by_value and self.scalar_version is not None
         self.expose(wrt, self.primal, self.grad_graph, str(self.primal))
 
     store = None  # where versions built are saved: the on-disk cache's handle (compiler/cache.py)
@@ -1102,7 +1107,10 @@ class Compiled:
         A signature seen before was checked then, so it goes straight to its version (a
         container argument never makes an entry there: it goes on to `structured`)."""
         if not kwargs and len(args) == self.npos:
-            found = self.fast.get(self.quick_key(args))
+            found = self.fast.get(tuple(map(type, args)) if self.types_only
+                                  else self.quick_key(args))
+            if found is None and self.types_only:  # arrays: keyed by their shapes too
+                found = self.fast.get(self.quick_key(args))
             if found is not None:
                 try:
                     return found(*args)

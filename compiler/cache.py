@@ -307,6 +307,7 @@ class Loaded(Compiled):
     def finish(self, function, source, scalar, ir):
         self.function, self.source = function, source
         self.scalar_version = function if scalar else None
+        self.types_only = not self.env and not self.by_value and scalar
         self.expose(self.wrt_spec, LazyGraph(self, "primal"), LazyGraph(self, "grad_graph"), ir)
 
     @property
