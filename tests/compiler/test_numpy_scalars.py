@@ -195,3 +195,21 @@ def test_a_numpy_scalar_read_live_from_a_global():
     g = grad(scaled_by_a_numpy_global, cache=False)
     assert g(0.5) == math.cos(0.5) * SCALE64
     assert g(np.float64(0.5)) == math.cos(0.5) * SCALE64
+
+
+def sin_times(x, y):
+    return np.sum(np.sin(x) * y)
+
+
+def test_calls_alternating_float64_arrays_and_floats_each_find_their_version():
+    # versions of scalar code are looked up by the arguments' types (and arrays' shapes): a
+    # lookup by types alone must never hand an array call a scalar version, or the reverse
+    g = grad(sin_times, wrt=(0, 1))
+    a, b = np.array([0.1, 0.2]), np.array([[0.3]])
+    for _ in range(2):
+        for x, y in ((np.float64(0.5), np.float64(2.0)), (a, 2.0), (0.5, 2.0),
+                     (np.float64(0.5), 2.0), (b, np.float64(2.0)), (a, a)):
+            dx, dy = g(x, y)
+            np.testing.assert_allclose(dx, np.cos(x) * y)
+            np.testing.assert_allclose(dy, np.sin(x) if np.shape(y) else np.sum(np.sin(x)))
+            assert np.shape(dx) == np.shape(x) and np.shape(dy) == np.shape(y)
