@@ -232,6 +232,7 @@ class Emitter:
         self.inline = set()     # temporaries written into the one expression that reads them
         self.inlined = {}       # ... their expressions, until that expression is made
         self.numpy = set()      # values sure to be NumPy scalars (set when the source is made)
+        self.lazy = False       # a version for lazy arrays (compiler/lazy.py): no `+=` into buffers
 
     # -- names --
 
@@ -598,6 +599,10 @@ class Emitter:
         """Add into an accumulator the generated code owns: `dX[k] += g` or `dW += t` (np.add.at
         when an index array may repeat a place)."""
         acc = eqn.ins[0]
+        if eqn.prim == "iadd" and self.lazy:  # a Dask array is never written in place
+            return [ast.Assign([ast.Name(self.name(acc), ast.Store())],
+                               ast.BinOp(ast.Name(self.name(acc), ast.Load()), ast.Add(),
+                                         self.atom(eqn.ins[1])), lineno=0)]
         if eqn.prim == "iadd":
             return [ast.AugAssign(ast.Name(self.name(acc), ast.Store()), ast.Add(),
                                   self.atom(eqn.ins[1]))]
