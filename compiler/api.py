@@ -1274,7 +1274,10 @@ class Compiled:
                 value = (loss, value[1]) if has_aux else loss
             else:
                 grads, aux = (out if has_aux else (out, None))
-            grads = tuple(map(lazy.as_lazy, grads)) if tuple_ else lazy.as_lazy(grads)
+            values = self.arguments(args, kwargs)
+            params = [values[i] for i in self.wrt]
+            grads = tuple(map(lazy.as_lazy, grads, params)) if tuple_ else \
+                lazy.as_lazy(grads, params[0])
             if with_value:
                 return value, grads
             return (grads, aux) if has_aux else grads

@@ -614,9 +614,21 @@ class Emitter:
                                                         "add", ast.Load()), "at", ast.Load()),
                             [self.atom(acc), index, self.atom(eqn.ins[1])], [])
             return [ast.Expr(call)]
+        if self.lazy:  # `dX = index_add(dX, index, g)`: a Dask array is never written in place
+            return [self.lazy_index_add(self.name(acc), self.atom(acc), parts, eqn.params["index"],
+                                        self.atom(eqn.ins[1]))]
         index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
         target = ast.Subscript(ast.Name(self.name(acc), ast.Load()), index, ast.Store())
         return [ast.AugAssign(target, ast.Add(), self.atom(eqn.ins[1]))]
+
+    def lazy_index_add(self, target, acc, parts, template, value):
+        """`target = index_add(acc, index, value)` (lazy.index_add: in place only into NumPy)."""
+        from . import lazy  # noqa: PLC0415
+        index = indexing.to_value_ast(template, [self.atom(a) for a in parts],
+                                      self.bind("slice", slice))
+        call = ast.Call(ast.Name(self.bind("index_add", lazy.index_add), ast.Load()),
+                        [acc, index, value], [])
+        return ast.Assign([ast.Name(target, ast.Store())], call, lineno=0)
 
     def emit_index_grad(self, eqn):
         """The adjoint of x[index]: a zero array with g added where x was read. With only
@@ -630,6 +642,9 @@ class Emitter:
                                self.recorded(eqn.out, call), lineno=0)]
         out = self.name(eqn.out)
         zeros = self.np_call("zeros_like", [self.atom(eqn.ins[1])])
+        if self.lazy:
+            return [self.lazy_index_add(out, zeros, parts, eqn.params["index"],
+                                        self.atom(eqn.ins[0]))]
         index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
         target = ast.Subscript(ast.Name(out, ast.Load()), index, ast.Store())
         return [ast.Assign([ast.Name(out, ast.Store())], zeros, lineno=0),

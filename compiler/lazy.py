@@ -101,12 +101,32 @@ def unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead < 0 or any(a < b for a, b in zip(gshape[lead:], shape)):
-        return np.broadcast_to(g, shape)
+        return _spread(g, x)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and gshape[i + lead] != 1)
     out = np.sum(g, axis=axes) if axes else g
     out = np.reshape(out, shape)
     return out if shape or is_lazy(out) else float(out)
+
+
+def _spread(g, x):
+    """g broadcast to x's shape; to a lazy x's chunks when x is lazy (NumPy's broadcast view of a
+    small g would be pickled whole into the task graph: gigabytes of one repeated number)."""
+    import dask.array as da  # noqa: PLC0415
+    if not is_lazy(x):
+        return np.broadcast_to(g, np.shape(x)) if not is_lazy(g) else \
+            da.broadcast_to(g, np.shape(x))
+    return da.broadcast_to(da.asarray(g), x.shape, chunks=x.chunks)
+
+
+def sum_grad(g, x, axis=None, keepdims=False):
+    return _spread(support._keep(g, np.shape(x), axis, keepdims), x)
+
+
+def mean_grad(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    count = np.prod([shape[a] for a in support._axes(axis, len(shape))]) if shape else 1
+    return sum_grad(np.true_divide(g, count), x, axis, keepdims)
 
 
 def extreme_grad(g, x, out, axis=None, keepdims=False):
@@ -148,12 +168,34 @@ def _unsupported(name, what):
     return helper
 
 
+def index_add(acc, index, value):
+    """`acc[index] += value` as a value (integers and slices: each place once): in place into a
+    NumPy buffer when the value is NumPy's too, else a new Dask array (Dask's lazy assignment)."""
+    if not is_lazy(acc) and not is_lazy(value):
+        acc[index] += value
+        return acc
+    import dask.array as da  # noqa: PLC0415
+    acc = da.asarray(acc)
+    acc[index] = acc[index] + value
+    return acc
+
+
+def zero_like(x):
+    """The zero adjoint of x: lazily for a Dask x (NumPy's zeros would be the whole array)."""
+    if is_lazy(x):
+        import dask.array as da  # noqa: PLC0415
+        return da.zeros_like(x)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
 def fresh(x):
     return x if is_lazy(x) else support.fresh(x)
 
 
 HELPERS = {
     "unbroadcast": unbroadcast,
+    "sum_grad": sum_grad,
+    "mean_grad": mean_grad,
     "extreme_grad": extreme_grad,
     "clip_masks": clip_masks,
     "clip_grad": clip_grad,
@@ -168,19 +210,26 @@ HELPERS = {
 
 
 def lazy_bindings(bindings):
-    """The generated code's helpers, with support.py's replaced by the lazy-safe ones above."""
+    """The generated code's helpers, with support.py's (and zero_like) replaced by the lazy-safe
+    ones above."""
+    from .primitives import PRIMS  # noqa: PLC0415
     out = dict(bindings)
     for name, obj in bindings.items():
         own = getattr(obj, "__name__", None)
         if getattr(obj, "__module__", None) == support.__name__ and own in HELPERS:
             out[name] = HELPERS[own]
+        elif obj is PRIMS["zero_like"].funcs.get(None):
+            out[name] = zero_like
     return out
 
 
-def as_lazy(value):
+def as_lazy(value, like=None):
     """A result of the lazy version as a Dask array (a gradient that did not meet the data is
-    NumPy's; the caller computes everything in one dask.compute)."""
-    if is_lazy(value) or not isinstance(value, (float, int, np.number, np.ndarray)):
+    NumPy's; the caller computes everything in one dask.compute); the gradient of an array
+    argument `like` shaped like it (a number that reached it spread over its shape and chunks)."""
+    if not is_lazy(value) and not isinstance(value, (float, int, np.number, np.ndarray)):
         return value
+    if like is not None and np.ndim(like) > 0 and np.ndim(value) == 0:
+        return _spread(value, like if is_lazy(like) else np.asarray(like))
     import dask.array as da  # noqa: PLC0415
-    return da.asarray(value)
+    return value if is_lazy(value) else da.asarray(value)

@@ -89,6 +89,14 @@ def branchy(w, X):
     return -s
 
 
+def indexed(w, X, y):
+    return np.sum(X[:, 0] * w[0]) + np.sum(X[2:5] * w) + w[1] * 3.0
+
+
+def gathered(X, idx):
+    return np.sum(X[idx] ** 2)
+
+
 def data(rows=400, cols=5, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(rows, cols))
@@ -190,3 +198,20 @@ def test_a_lazy_non_scalar_result_is_refused(client):
 def test_integer_dask_arrays_are_refused_as_differentiated_arguments(client):
     with pytest.raises(GradError, match="float Dask array"):
         grad(elementwise, cache=False)(da.from_array(np.arange(8), chunks=4))
+
+
+def test_integer_and_slice_indexing_and_an_argument_nothing_reaches(client):
+    w, X, y = data(rows=40, seed=5)
+    f = value_and_grad(indexed, wrt=(0, 1, 2), cache=False)
+    Xd, yd = da.from_array(X, chunks=(10, 5)), da.from_array(y, chunks=10)
+    value, grads = f(w, Xd, yd)
+    assert grads[2].shape == y.shape and grads[2].chunks == yd.chunks  # zeros, lazily
+    same((value, grads), f(w, X, y))
+
+
+def test_a_scatter_dask_cannot_do_in_place_is_refused_by_name(client):
+    X = np.arange(12.0).reshape(6, 2)
+    f = grad(gathered, cache=False)
+    idx = np.array([0, 2, 2])
+    with pytest.raises(GradError, match="index array"):
+        f(da.from_array(X, chunks=(3, 2)), idx)
