@@ -97,6 +97,18 @@ def gathered(X, idx):
     return np.sum(X[idx] ** 2)
 
 
+def with_aux(w, X):
+    z = X @ w
+    return np.sum(z * z), z
+
+
+def halving(w, X):
+    t = np.sum(X @ w)
+    while t > 1.0:
+        t = t / 2
+    return t
+
+
 def data(rows=400, cols=5, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(rows, cols))
@@ -215,3 +227,16 @@ def test_a_scatter_dask_cannot_do_in_place_is_refused_by_name(client):
     idx = np.array([0, 2, 2])
     with pytest.raises(GradError, match="index array"):
         f(da.from_array(X, chunks=(3, 2)), idx)
+
+
+def test_has_aux_keeps_the_aux_lazy(client):
+    w, X, _ = data(rows=40, seed=6)
+    f = value_and_grad(with_aux, has_aux=True, cache=False)
+    lazy = f(w, da.from_array(X, chunks=(10, 5)))
+    same(lazy, f(w, X))
+
+
+def test_a_data_dependent_while_is_refused_too(client):
+    w, X, _ = data(rows=40, seed=7)
+    with pytest.raises(GradError, match="while t > 1.0"):
+        grad(halving, cache=False)(w, da.from_array(X, chunks=(10, 5)))
