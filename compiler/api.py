@@ -31,7 +31,7 @@ import types
 import numpy as np
 
 from . import frontend, trees
-from . import drawing
+from . import drawing, lazy
 from .buildlog import building, stage
 from .emit import Emitter
 from .errors import GradError, error_at
@@ -1027,12 +1027,14 @@ class Compiled:
             self.store.save_version(self, key, values, found)
 
     def emit(self, graph, guard=None, kinds=None, default_kind=None, record=None, entry=False,
-             shapes=None, dtypes=None, numpy_params=()):
+             shapes=None, dtypes=None, numpy_params=(), lazy_helpers=False):
         """Generate, compile and load one version of the gradient."""
         emitter = Emitter(graph, self.func_name, self.positional, self.kwonly, self.blocked,
                           self.owned, self.fn.__globals__, kinds=kinds, guard=guard,
                           result_tree=self.tree, default_kind=default_kind,
                           record=record is not None, numpy_params=numpy_params)
+        if lazy_helpers:
+            emitter.lazy = True
         if dtypes is not None:
             emitter.dtypes, emitter.shapes = dtypes, shapes
         source, factory = emitter.source(self.respecialize, entry=entry)
@@ -1042,7 +1044,8 @@ class Compiled:
         defaults = None if self.flat else self.fn.__defaults__
         if defaults and self.extra_names:
             defaults = tuple(defaults) + (None,) * len(self.extra_names)
-        fn = load(source, factory, self.func_name, emitter.bindings, emitter.cells,
+        bindings = lazy.lazy_bindings(emitter.bindings) if lazy_helpers else emitter.bindings
+        fn = load(source, factory, self.func_name, bindings, emitter.cells,
                   self.fn.__globals__, defaults,
                   None if self.flat else self.fn.__kwdefaults__)
         return source, fn
@@ -1175,7 +1178,8 @@ class Compiled:
             if found is None:
                 found = self.build_version(values)
                 self.cache[key] = found
-                self.built(key, values, found)
+                if not lazy.any_lazy(values):  # (a lazy version is rebuilt in each process)
+                    self.built(key, values, found)
                 if found[0] is not self.source:
                     signature = self.describe(values)
                     self.versions[signature] = found[0]
@@ -1189,6 +1193,8 @@ class Compiled:
         for name, v in zip(self.names, values):
             if isinstance(v, np.ndarray):
                 kind = f"{v.dtype}[{', '.join(map(str, v.shape))}]"
+            elif lazy.is_lazy(v):
+                kind = f"dask {v.dtype}, {v.ndim}-d"
             elif self.by_value and isinstance(v, (int, np.integer)) and not isinstance(v, bool):
                 kind = f"int = {int(v)}"
             else:
@@ -1215,6 +1221,8 @@ class Compiled:
                          "traceback.")
 
     def build_version(self, values):
+        if self.mode == "grad" and lazy.any_lazy(values):
+            return self.lazy_version(values)
         if self.scalar_version is not None and all(
                 type(v) in (float, int) for v in list(values) + [get() for get in self.env]):
             return self.source, self.function
@@ -1234,6 +1242,65 @@ class Compiled:
             if os.environ.get("SOURCEAD_DEBUG"):
                 raise
             raise self.internal_error(exc) from None
+
+    def lazy_version(self, values):
+        """Dask arguments: the generic version (shapes worked out as it runs, nothing written in
+        place), built without running anything on the data, run where no compute may happen
+        (compiler/lazy.py). It returns the loss and the gradients as Dask arrays."""
+        if not self.with_value:
+            # the version returns no loss to check: the user's function builds its (lazy) loss
+            # once here, and Dask's metadata says whether it is one number (nothing computed)
+            try:
+                with lazy.no_compute():
+                    value = self.call_user(values)
+            except lazy.HiddenCompute:
+                pass  # the version's own call refuses it, at the line
+            else:
+                self.check_lazy_loss(value[0] if self.has_aux else value)
+        graph = specialise_gradient(self.grad_graph, self.gradient_of(), {}, {}, {})
+        source, fn = self.emit(graph, kinds={}, default_kind="dynamic", lazy_helpers=True)
+        self.last_typed = format_graph(graph)
+        return source, self.lazy_entry(fn)
+
+    def lazy_entry(self, version):
+        """The lazy version as called: under lazy.no_compute, a compute refused at the user's
+        line, and the loss (one number, lazily) and the gradients as Dask arrays."""
+        fn, func_name = self.fn, self.func_name
+        has_aux, with_value, tuple_ = self.has_aux, self.with_value, self.wrt_is_tuple
+
+        def run(*args, **kwargs):
+            try:
+                with lazy.no_compute():
+                    out = version(*args, **kwargs)
+            except lazy.HiddenCompute:
+                raise lazy.refusal(fn, func_name, sys.exc_info()[2]) from None
+            if with_value:
+                value, grads = out
+                loss = value[0] if has_aux else value
+                self.check_lazy_loss(loss)
+                loss = lazy.as_lazy(loss)
+                value = (loss, value[1]) if has_aux else loss
+            else:
+                grads, aux = (out if has_aux else (out, None))
+            values = self.arguments(args, kwargs)
+            params = [values[i] for i in self.wrt]
+            grads = tuple(map(lazy.as_lazy, grads, params)) if tuple_ else \
+                lazy.as_lazy(grads, params[0])
+            if with_value:
+                return value, grads
+            return (grads, aux) if has_aux else grads
+        run.__wrapped__ = version
+        return run
+
+    def check_lazy_loss(self, value):
+        """The loss of a lazy call is one number: checked on Dask's metadata (not computed)."""
+        if np.ndim(value) != 0:
+            node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
+                         and n.value is not None), self.src.node)
+            raise error_at(self.src.location(getattr(node, "value", node)),
+                           f"{self.fn.__name__} returns an array of shape {np.shape(value)} here: "
+                           "a gradient is taken of one number (a scalar). Reduce the result "
+                           "(np.sum, np.mean) or return one entry.")
 
     def numpy_scalar_version(self, values):
         """Scalar code called with NumPy float64s: the scalar version's code, knowing which
@@ -1331,6 +1398,8 @@ class Compiled:
             return value if type(value) in (float, np.float64) else float(value)
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             return float(value) if value.ndim == 0 else value
+        if lazy.is_lazy(value) and value.dtype.kind == "f":
+            return value  # a Dask array: the lazy version (compiler/lazy.py)
         owner = self.leaf_owner.get(name, name)
         node = next(a for a in self.src.node.args.args + self.src.node.args.kwonlyargs if a.arg == owner)
         loc = self.src.location(node)
@@ -1344,6 +1413,10 @@ class Compiled:
             what = f"an array of shape {value.shape} and dtype {value.dtype}"
             fix = (f"pass a float array, e.g. {name}.astype(float)" if value.dtype.kind in "biu"
                    else "pass an array of float64 values")
+        elif lazy.is_lazy(value):
+            what = f"a Dask array of shape {value.shape} and dtype {value.dtype}"
+            fix = (f"pass a float Dask array, e.g. {name}.astype(float)"
+                   if value.dtype.kind in "biu" else "pass a Dask array of float64 values")
         else:
             module = type(value).__module__.split(".")[0]
             kind = type(value).__qualname__ if module == "builtins" else \

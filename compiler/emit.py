@@ -232,6 +232,7 @@ class Emitter:
         self.inline = set()     # temporaries written into the one expression that reads them
         self.inlined = {}       # ... their expressions, until that expression is made
         self.numpy = set()      # values sure to be NumPy scalars (set when the source is made)
+        self.lazy = False       # a version for lazy arrays (compiler/lazy.py): no `+=` into buffers
 
     # -- names --
 
@@ -598,6 +599,10 @@ class Emitter:
         """Add into an accumulator the generated code owns: `dX[k] += g` or `dW += t` (np.add.at
         when an index array may repeat a place)."""
         acc = eqn.ins[0]
+        if eqn.prim == "iadd" and self.lazy:  # a Dask array is never written in place
+            return [ast.Assign([ast.Name(self.name(acc), ast.Store())],
+                               ast.BinOp(ast.Name(self.name(acc), ast.Load()), ast.Add(),
+                                         self.atom(eqn.ins[1])), lineno=0)]
         if eqn.prim == "iadd":
             return [ast.AugAssign(ast.Name(self.name(acc), ast.Store()), ast.Add(),
                                   self.atom(eqn.ins[1]))]
@@ -609,9 +614,21 @@ class Emitter:
                                                         "add", ast.Load()), "at", ast.Load()),
                             [self.atom(acc), index, self.atom(eqn.ins[1])], [])
             return [ast.Expr(call)]
+        if self.lazy:  # `dX = index_add(dX, index, g)`: a Dask array is never written in place
+            return [self.lazy_index_add(self.name(acc), self.atom(acc), parts, eqn.params["index"],
+                                        self.atom(eqn.ins[1]))]
         index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
         target = ast.Subscript(ast.Name(self.name(acc), ast.Load()), index, ast.Store())
         return [ast.AugAssign(target, ast.Add(), self.atom(eqn.ins[1]))]
+
+    def lazy_index_add(self, target, acc, parts, template, value):
+        """`target = index_add(acc, index, value)` (lazy.index_add: in place only into NumPy)."""
+        from . import lazy  # noqa: PLC0415
+        index = indexing.to_value_ast(template, [self.atom(a) for a in parts],
+                                      self.bind("slice", slice))
+        call = ast.Call(ast.Name(self.bind("index_add", lazy.index_add), ast.Load()),
+                        [acc, index, value], [])
+        return ast.Assign([ast.Name(target, ast.Store())], call, lineno=0)
 
     def emit_index_grad(self, eqn):
         """The adjoint of x[index]: a zero array with g added where x was read. With only
@@ -625,6 +642,9 @@ class Emitter:
                                self.recorded(eqn.out, call), lineno=0)]
         out = self.name(eqn.out)
         zeros = self.np_call("zeros_like", [self.atom(eqn.ins[1])])
+        if self.lazy:
+            return [self.lazy_index_add(out, zeros, parts, eqn.params["index"],
+                                        self.atom(eqn.ins[0]))]
         index = indexing.to_ast(eqn.params["index"], [self.atom(a) for a in parts])
         target = ast.Subscript(ast.Name(out, ast.Load()), index, ast.Store())
         return [ast.Assign([ast.Name(out, ast.Store())], zeros, lineno=0),
