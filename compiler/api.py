@@ -825,6 +825,11 @@ def _wrt_indices(src, wrt):
     return indices, isinstance(wrt, (tuple, list)), names
 
 
+def _where_called(fn):
+    code = fn.__code__
+    return f'File "{code.co_filename}", line {code.co_firstlineno}, in {fn.__name__}\n'
+
+
 class Compiled:
     """One decorated function: the graphs, the generated source, and the entry function."""
 
@@ -1247,6 +1252,13 @@ class Compiled:
         """Dask arguments: the generic version (shapes worked out as it runs, nothing written in
         place), built without running anything on the data, run where no compute may happen
         (compiler/lazy.py). It returns the loss and the gradients as Dask arrays."""
+        for name, v in zip(self.names, values):
+            if lazy.is_lazy(v) and any(d != d for d in v.shape):  # nan: chunk sizes unknown
+                raise GradError(
+                    f"{_where_called(self.fn)}argument `{name}` is a Dask array whose chunk sizes "
+                    f"are unknown (shape {v.shape}, as after boolean-mask indexing): its "
+                    f"gradient needs its shape. Call `{name}.compute_chunk_sizes()` first (one "
+                    "pass over its data), or index with the mask inside the function.")
         if not self.with_value:
             # the version returns no loss to check: the user's function builds its (lazy) loss
             # once here, and Dask's metadata says whether it is one number (nothing computed)
@@ -1272,8 +1284,8 @@ class Compiled:
             try:
                 with lazy.no_compute():
                     out = version(*args, **kwargs)
-            except lazy.HiddenCompute:
-                raise lazy.refusal(fn, func_name, sys.exc_info()[2]) from None
+            except lazy.HiddenCompute as exc:
+                raise lazy.refusal(fn, func_name, sys.exc_info()[2], exc) from None
             if with_value:
                 value, grads = out
                 loss = value[0] if has_aux else value

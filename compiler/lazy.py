@@ -44,6 +44,11 @@ class HiddenCompute(Exception):
     """Raised by the scheduler `no_compute` installs: the generated code asked for a value."""
 
 
+class UnknownShape(HiddenCompute):
+    """A lazy value whose length is unknown (x[mask] on Dask data) reached a gradient that needs
+    its shape: knowing it would mean computing the mask."""
+
+
 def _refuse(*args, **kwargs):
     raise HiddenCompute()
 
@@ -60,7 +65,7 @@ def no_compute():
 _LINE = re.compile(r"#\s*(gradient of )?(?:(\w+), )?line (\d+): (.*)")
 
 
-def refusal(fn, func_name, tb):
+def refusal(fn, func_name, tb, exc=None):
     """The GradError for a compute the generated code asked for: at the user's line (the comment
     above the generated line that asked), saying what to do."""
     filename, lineno = None, None
@@ -83,6 +88,13 @@ def refusal(fn, func_name, tb):
         else:
             text = linecache.getline(filename, lineno).strip()
             where = f"in the generated code: {text}\n"
+    if isinstance(exc, UnknownShape):
+        return GradError(
+            f"{where}{fn.__name__} is differentiated on Dask arrays, and this line makes an array "
+            "whose length depends on the data (a boolean mask, x[x > 0]): its gradient needs "
+            "that length, which only computing the mask would tell. Keep the shape with "
+            "np.where(mask, x, 0.0), or select the data before the call and "
+            "`.compute_chunk_sizes()` it.")
     return GradError(
         f"{where}{fn.__name__} is differentiated on Dask arrays, and this line needs the value of "
         "lazy data now (a data-dependent `if`/`while`, float(), np.asarray, or an operation Dask "
@@ -97,6 +109,8 @@ def unbroadcast(g, x):
     """support.unbroadcast, keeping a 0-d lazy result lazy (NumPy's makes it a float)."""
     shape = tuple(np.shape(x))
     gshape = tuple(np.shape(g))
+    if any(n != n for n in shape + gshape):  # nan: a length Dask does not know yet
+        raise UnknownShape()
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
@@ -168,6 +182,34 @@ def _unsupported(name, what):
     return helper
 
 
+def _parts(index):
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _basic(index):
+    """An index of integers, slices, None and ... : it names each place at most once."""
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis
+               for p in _parts(index))
+
+
+def index_grad(g, x, index):
+    """The adjoint of `x[index]` with a Dask array in it: zeros shaped (and, for a Dask x,
+    chunked) like x with g assigned at the places, which an integer or slice index names once.
+    An index array may repeat a place (a scatter-add Dask lacks): refused by name."""
+    if not is_lazy(g) and not is_lazy(x) and not any(map(is_lazy, _parts(index))):
+        return support.index_grad(g, x, index)
+    if not _basic(index):
+        raise GradError("indexing a Dask array with an index array or a mask (x[idx], x[x > 0]): "
+                        "its gradient adds into repeated places, which Dask cannot do lazily. "
+                        "Use np.where(mask, x, 0.0) instead of x[mask], or compute that part "
+                        "with NumPy.")
+    import dask.array as da  # noqa: PLC0415
+    out = da.zeros_like(x, dtype=np.float64) if is_lazy(x) else \
+        da.zeros(np.shape(x), dtype=np.float64)
+    out[index] = g
+    return out
+
+
 def index_add(acc, index, value):
     """`acc[index] += value` as a value (integers and slices: each place once): in place into a
     NumPy buffer when the value is NumPy's too, else a new Dask array (Dask's lazy assignment)."""
@@ -202,7 +244,7 @@ HELPERS = {
     "clip_lo_grad": clip_lo_grad,
     "clip_hi_grad": clip_hi_grad,
     "fresh": fresh,
-    "index_grad": _unsupported("index_grad", "indexing with an index array (x[idx])"),
+    "index_grad": index_grad,
     "setitem": _unsupported("setitem", "assigning into an array (x[i] = v)"),
     "cleared": _unsupported("cleared", "assigning into an array (x[i] = v)"),
     "prod_grad": _unsupported("prod_grad", "np.prod"),

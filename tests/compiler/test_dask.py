@@ -240,3 +240,41 @@ def test_a_data_dependent_while_is_refused_too(client):
     w, X, _ = data(rows=40, seed=7)
     with pytest.raises(GradError, match="while t > 1.0"):
         grad(halving, cache=False)(w, da.from_array(X, chunks=(10, 5)))
+
+
+def column_by_column(X, w):
+    total = 0.0
+    for k in range(3):
+        total = total + np.sum(X[:, k] * w[k])
+    return total
+
+
+def masked_square(x):
+    return np.sum(x[x > 0] ** 2)
+
+
+def least_squares(w, X, y):
+    r = X @ w - y
+    return np.mean(r * r)
+
+
+def test_a_numpy_parameter_indexed_in_a_loop_against_dask_data(client):
+    # dw[k] gets a lazy value each iteration: the gradient is built lazily, not written into w's
+    # NumPy buffer (and an integer index is not refused as an index array)
+    w, X, _ = data(rows=40, cols=3, seed=7)
+    f = value_and_grad(column_by_column, wrt=(0, 1), cache=False)
+    same(f(da.from_array(X, chunks=(10, 3)), w), f(X, w))
+
+
+def test_a_length_that_depends_on_the_data_is_refused_at_the_users_line(client):
+    x = np.linspace(-1.0, 1.0, 40)
+    with pytest.raises(GradError, match=r"line \d+, in masked_square[\s\S]*np.where"):
+        grad(masked_square, cache=False)(da.from_array(x, chunks=10))
+
+
+def test_an_argument_of_unknown_chunk_sizes_is_refused_by_name(client):
+    w, X, y = data(rows=40, cols=3, seed=8)
+    Xd = da.from_array(X, chunks=(10, 3))
+    keep = Xd[:, 0] > 0
+    with pytest.raises(GradError, match=r"`X`[\s\S]*compute_chunk_sizes"):
+        value_and_grad(least_squares, cache=False)(w, Xd[keep], da.from_array(y, chunks=10)[keep])
