@@ -326,15 +326,21 @@ def _example_args(fn, shape_specs):
 
 # ----------------------------------------------------------------------------- the commands
 
+def _shaped_example(fn, shapes):
+    """Arguments of the shapes --shapes names (None without it), checked by calling fn on them."""
+    if not shapes:
+        return None
+    example = _example_args(fn, shapes)
+    _try_call(fn, example, ", ".join(_short_arg(p.name, v) for p, v in zip(_params(fn), example)),
+              "give --shapes that fit together (parameters not named get their default, "
+              "else 0.5)")
+    return example
+
+
 def _show(args):
     fn = _target(args.target)
     wrt = _wrt(args.wrt, fn)
-    example = None
-    if args.shapes:
-        example = _example_args(fn, args.shapes)
-        _try_call(fn, example, ", ".join(_short_arg(p.name, v) for p, v in zip(_params(fn), example)),
-                  "give --shapes that fit together (parameters not named get their default, "
-                  "else 0.5)")
+    example = _shaped_example(fn, args.shapes)
     if args.latex:
         if args.shapes:
             raise CommandError("--latex shows the gradient of scalar code as a formula; --shapes "
@@ -475,12 +481,7 @@ def _compiled_picture(fn, values, wrt, backward):
 def _export(args):
     fn = _target(args.target)
     wrt = _wrt(args.wrt, fn)
-    example = None
-    if args.shapes:
-        example = _example_args(fn, args.shapes)
-        _try_call(fn, example, ", ".join(_short_arg(p.name, v) for p, v in zip(_params(fn), example)),
-                  "give --shapes that fit together (parameters not named get their default, "
-                  "else 0.5)")
+    example = _shaped_example(fn, args.shapes)
     made = (value_and_grad if args.value else grad)(fn, wrt=wrt)
     output = args.output or f"{fn.__name__}_{'value_and_grad' if args.value else 'grad'}.py"
     if os.path.isdir(output):
