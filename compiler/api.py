@@ -1304,12 +1304,17 @@ class Compiled:
         run.__wrapped__ = version
         return run
 
+    def returned_location(self):
+        """Where the user's function returns (its first `return <value>`), for a refusal of what
+        it returns."""
+        node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
+                     and n.value is not None), self.src.node)
+        return self.src.location(getattr(node, "value", node))
+
     def check_lazy_loss(self, value):
         """The loss of a lazy call is one number: checked on Dask's metadata (not computed)."""
         if np.ndim(value) != 0:
-            node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
-                         and n.value is not None), self.src.node)
-            raise error_at(self.src.location(getattr(node, "value", node)),
+            raise error_at(self.returned_location(),
                            f"{self.fn.__name__} returns an array of shape {np.shape(value)} here: "
                            "a gradient is taken of one number (a scalar). Reduce the result "
                            "(np.sum, np.mean) or return one entry.")
@@ -1358,9 +1363,7 @@ class Compiled:
         if self.mode != "grad":  # a Hessian's: the output of the user's function is one number
             value = self.call_user(values)
             if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
-                node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
-                             and n.value is not None), self.src.node)
-                raise error_at(self.src.location(getattr(node, "value", node)),
+                raise error_at(self.returned_location(),
                                f"{self.fn.__name__} returns an array of shape {np.shape(value)} "
                                "here: a Hessian is taken of one number (a scalar). Reduce the "
                                "result, or use jacobian(f) for the derivatives of each output.")
@@ -1368,18 +1371,14 @@ class Compiled:
         value = self.call(self.user_call, values)
         if self.has_aux:
             if not isinstance(value, (tuple, list)) or len(value) != 2:
-                node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
-                             and n.value is not None), self.src.node)
-                raise error_at(self.src.location(getattr(node, "value", node)),
+                raise error_at(self.returned_location(),
                                f"{self.fn.__name__} is differentiated with has_aux=True but returns "
                                f"a {type(value).__name__} here: return a pair `loss, aux`.")
             value = value[0]
         if np.ndim(value) != 0 or not isinstance(value, (float, int, np.number, np.ndarray)):
-            node = next((n for n in ast.walk(self.src.node) if isinstance(n, ast.Return)
-                         and n.value is not None), self.src.node)
             what = (f"an array of shape {np.shape(value)}" if isinstance(value, np.ndarray)
                     else f"a {type(value).__name__}")
-            raise error_at(self.src.location(getattr(node, "value", node)),
+            raise error_at(self.returned_location(),
                            f"{self.fn.__name__} returns {what} here: a gradient is taken of one "
                            "number (a scalar). Reduce the result (np.sum, np.mean) or return one "
                            "entry, or differentiate each output separately.")
